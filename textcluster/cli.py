@@ -1,0 +1,59 @@
+"""The ``textcluster`` command: Hydra composes the config, the experiment runs, a summary prints."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from textcluster.config import config_dir, plugins_dir_from_overrides, search_path_override
+from textcluster.errors import UserError
+
+SUMMARY_METRICS = ("acc", "nmi", "ari", "ami", "purity", "silhouette", "calinski_harabasz", "davies_bouldin",
+                   "n_clusters", "noise_fraction")
+
+
+def format_summary(cfg: DictConfig, result, run_dir: Path) -> str:
+    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    stages = " ".join(f"{group}={choices.get(group, cfg[group].get('name'))}" for group in ("encoder", "reducer", "clusterer"))
+    lines = [f"\n{result.dataset.name}: {len(result.dataset)} {result.dataset.modality} items | {stages} | seed={cfg.seed}"]
+    for key in SUMMARY_METRICS:
+        if key in result.metrics:
+            lines.append(f"  {key:<18} {result.metrics[key]:.4f}")
+    for key, reason in result.skipped.items():
+        lines.append(f"  {key:<18} skipped: {reason}")
+    seconds = sum(result.timings.values())
+    lines.append(f"  {'time_s':<18} {seconds:.1f}")
+    lines.append(f"run folder: {run_dir}")
+    return "\n".join(lines)
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
+def hydra_main(cfg: DictConfig) -> None:
+    from textcluster.experiment import run_experiment
+
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        result = run_experiment(cfg, run_dir)
+    except UserError as error:
+        print(f"textcluster: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    print(format_summary(cfg, result, run_dir))
+
+
+def main() -> None:
+    try:
+        extra = search_path_override(plugins_dir_from_overrides(sys.argv[1:]))
+    except UserError as error:
+        print(f"textcluster: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    if extra:
+        sys.argv.append(extra)
+    hydra_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,6 @@
+"""Clusterer plugins (scikit-learn estimator shape)."""
+
+from textcluster.clusterers.base import NOISE, Clusterer, NearestCentroidFallback
+from textcluster.clusterers import builtin  # noqa: F401  (registers kmeans, dbscan, hdbscan)
+
+__all__ = ["Clusterer", "NearestCentroidFallback", "NOISE"]

@@ -1,0 +1,95 @@
+"""Built-in clusterers: k-means, DBSCAN, HDBSCAN; parameters under scikit-learn's names."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from textcluster.clusterers.base import NOISE, Clusterer
+from textcluster.errors import UserError
+from textcluster.registry import clusterers
+
+
+@clusterers.register("kmeans")
+class KMeansClusterer(Clusterer):
+    """k-means (scikit-learn) with k-means++ starts; ``n_clusters=None`` means "as many as true classes"."""
+
+    def __init__(self, n_clusters: int | None = None, n_init: int = 10, max_iter: int = 300, random_state: int = 0):
+        self.n_clusters, self.n_init, self.max_iter, self.random_state = n_clusters, n_init, max_iter, random_state
+
+    def fit(self, X: np.ndarray, y=None) -> "KMeansClusterer":
+        from sklearn.cluster import KMeans
+
+        if self.n_clusters is None:
+            raise UserError("kmeans needs clusterer.n_clusters=<k> (this data has no labels to take k from)")
+        self.check_n_clusters(X)
+        self.model_ = KMeans(n_clusters=self.n_clusters, n_init=self.n_init, max_iter=self.max_iter,
+                             random_state=self.random_state).fit(X)
+        self.labels_ = self.model_.labels_
+        self.cluster_centers_ = self.model_.cluster_centers_
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.model_.predict(X)
+
+
+@clusterers.register("dbscan")
+class DBSCANClusterer(Clusterer):
+    """DBSCAN (scikit-learn). New points take the label of the nearest core sample within ``eps``, else noise."""
+
+    supports_noise = True
+    predict_method = "nearest_core_sample"
+
+    def __init__(self, eps: float = 0.5, min_samples: int = 5, metric: str = "euclidean"):
+        self.eps, self.min_samples, self.metric = eps, min_samples, metric
+
+    def fit(self, X: np.ndarray, y=None) -> "DBSCANClusterer":
+        from sklearn.cluster import DBSCAN
+
+        self.model_ = DBSCAN(eps=self.eps, min_samples=self.min_samples, metric=self.metric).fit(X)
+        self.labels_ = self.model_.labels_
+        core = self.model_.core_sample_indices_
+        self.core_points_, self.core_labels_ = X[core], self.labels_[core]
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        from sklearn.neighbors import NearestNeighbors
+
+        if len(self.core_points_) == 0:
+            return np.full(len(X), NOISE)
+        distance, index = NearestNeighbors(n_neighbors=1, metric=self.metric).fit(self.core_points_).kneighbors(X)
+        return np.where(distance[:, 0] <= self.eps, self.core_labels_[index[:, 0]], NOISE)
+
+
+@clusterers.register("hdbscan")
+class HDBSCANClusterer(Clusterer):
+    """HDBSCAN (the hdbscan library). New points go through ``hdbscan.approximate_predict``."""
+
+    supports_noise = True
+    predict_method = "approximate_predict"
+
+    def __init__(self, min_cluster_size: int = 15, min_samples: int | None = None,
+                 cluster_selection_epsilon: float = 0.0, cluster_selection_method: str = "eom",
+                 metric: str = "euclidean"):
+        self.min_cluster_size, self.min_samples = min_cluster_size, min_samples
+        self.cluster_selection_epsilon, self.cluster_selection_method = cluster_selection_epsilon, cluster_selection_method
+        self.metric = metric
+
+    def fit(self, X: np.ndarray, y=None) -> "HDBSCANClusterer":
+        import hdbscan
+
+        if self.min_cluster_size > len(X):
+            raise UserError(f"clusterer.min_cluster_size={self.min_cluster_size} is larger than the number of samples "
+                            f"({len(X)}); lower it or raise data.limit")
+        self.model_ = hdbscan.HDBSCAN(min_cluster_size=self.min_cluster_size, min_samples=self.min_samples,
+                                      cluster_selection_epsilon=self.cluster_selection_epsilon,
+                                      cluster_selection_method=self.cluster_selection_method,
+                                      metric=self.metric, prediction_data=True).fit(X.astype(np.float64))
+        self.labels_ = self.model_.labels_
+        self.probabilities_ = self.model_.probabilities_
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        import hdbscan
+
+        labels, _ = hdbscan.approximate_predict(self.model_, X.astype(np.float64))
+        return labels

@@ -1,0 +1,94 @@
+"""Where configs live, how plugins add theirs, and Hydra's compose API for tests and notebooks."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Iterable
+
+from textcluster.errors import UserError
+
+log = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+CONFIG_ENTRY_POINT_GROUP = "textcluster.configs"
+PLUGINS_DIR_KEY = "plugins_dir"
+
+
+def config_dir() -> Path:
+    """The built-in configs: inside the installed package, or conf/ beside it in a source checkout."""
+    for candidate in (PACKAGE_DIR / "conf", PACKAGE_DIR.parent / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    raise RuntimeError(f"textcluster's configs are missing (looked in {PACKAGE_DIR}/conf and {PACKAGE_DIR.parent}/conf)")
+
+
+def entry_point_config_dirs() -> list[Path]:
+    """Config folders that installed plugin packages declare in the ``textcluster.configs`` group.
+
+    The entry point names an importable package whose folder holds config
+    groups (``clusterer/<key>.yaml`` and so on).
+    """
+    folders = []
+    for ep in entry_points(group=CONFIG_ENTRY_POINT_GROUP):
+        spec = importlib.util.find_spec(ep.value)
+        if spec is None or not spec.submodule_search_locations:
+            log.warning("entry point %s=%s does not name a package folder; ignored", ep.name, ep.value)
+            continue
+        folders.extend(Path(p) for p in spec.submodule_search_locations)
+    return folders
+
+
+def load_local_plugins(plugins_dir: str | Path | None) -> Path | None:
+    """Import every ``*.py`` in a local plugin folder so its ``@register`` decorators run."""
+    if plugins_dir is None:
+        return None
+    folder = Path(plugins_dir).expanduser().resolve()
+    if not folder.is_dir():
+        raise UserError(f"plugins_dir '{folder}' is not a folder; point plugins_dir at the folder holding your plugin modules")
+    for module_file in sorted(folder.glob("*.py")):
+        module_name = f"textcluster_local_plugins.{module_file.stem}"
+        if module_name in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(module_name, module_file)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+        log.info("loaded local plugin module %s", module_file)
+    return folder
+
+
+def plugins_dir_from_overrides(overrides: Iterable[str]) -> str | None:
+    """The ``plugins_dir=...`` value among command-line overrides (needed before Hydra composes)."""
+    for override in overrides:
+        key, _, value = override.lstrip("+").partition("=")
+        if key == PLUGINS_DIR_KEY and value not in ("", "null"):
+            return value
+    return None
+
+
+def search_path_override(plugins_dir: str | Path | None = None) -> str | None:
+    """A ``hydra.searchpath=[...]`` override adding plugin config folders, or None if there are none."""
+    folders = entry_point_config_dirs()
+    local = load_local_plugins(plugins_dir)
+    if local is not None:
+        folders.append(local)
+    if not folders:
+        return None
+    return "hydra.searchpath=[" + ",".join(f"file://{folder}" for folder in folders) + "]"
+
+
+def compose(overrides: Iterable[str] = (), config_name: str = "config"):
+    """Compose the textcluster config with Hydra's compose API (no run folder, no logging setup)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    overrides = list(overrides)
+    extra = search_path_override(plugins_dir_from_overrides(overrides))
+    if extra:
+        overrides.append(extra)
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return hydra_compose(config_name=config_name, overrides=overrides)

@@ -1,0 +1,260 @@
+"""Built-in dataset loaders, registered under the keys used by ``data=<key>``."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import struct
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from textcluster.data.base import Dataset
+from textcluster.errors import UserError
+from textcluster.registry import datasets
+
+log = logging.getLogger(__name__)
+
+
+def _existing_path(path: str | None, what: str, example: str) -> Path:
+    if path is None or str(path).strip() == "":
+        raise UserError(f"{what} needs a path; set {example}")
+    resolved = Path(str(path)).expanduser()
+    if not resolved.exists():
+        raise UserError(f"{what}: '{resolved}' does not exist; fix the path in {example.split('=')[0]}")
+    return resolved
+
+
+@datasets.register("digits")
+class DigitsLoader:
+    """scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes): no download."""
+
+    def load(self) -> Dataset:
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        images = (bunch.images / 16.0).astype(np.float32)
+        return Dataset(name="digits", images=images, labels=bunch.target.astype(int))
+
+
+# ---------------------------------------------------------------- MNIST (IDX)
+
+IDX_IMAGES_MAGIC = 2051
+IDX_LABELS_MAGIC = 2049
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+# Used only with data.download=true; tests and CI read local files.
+MNIST_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+
+
+def read_idx(path: Path, expected_magic: int) -> np.ndarray:
+    """Parse an IDX file (raw or gzip-compressed) into a uint8 array."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except (OSError, EOFError) as error:
+        raise UserError(f"{path}: cannot read IDX file ({error}); re-download it or fix data.path") from None
+    if len(raw) < 8:
+        raise UserError(f"{path}: malformed IDX file (only {len(raw)} bytes); re-download it")
+    magic = struct.unpack(">I", raw[:4])[0]
+    if magic != expected_magic:
+        raise UserError(
+            f"{path}: malformed IDX file (magic number {magic}, expected {expected_magic}); "
+            "is it the right file, and not corrupted? Re-download it"
+        )
+    n_dims = raw[3]
+    header_size = 4 + 4 * n_dims
+    shape = struct.unpack(f">{n_dims}I", raw[4:header_size])
+    expected = int(np.prod(shape))
+    if len(raw) - header_size != expected:
+        raise UserError(
+            f"{path}: malformed IDX file (header says {shape} = {expected} values, "
+            f"found {len(raw) - header_size}); the file is truncated or corrupted, re-download it"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    for candidate in (folder / f"{stem}.gz", folder / stem):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def download_mnist(folder: Path, split: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem in MNIST_FILES[split]:
+        target = folder / f"{stem}.gz"
+        if target.exists():
+            continue
+        for mirror in MNIST_MIRRORS:
+            try:
+                log.info("downloading %s%s.gz", mirror, stem)
+                urllib.request.urlretrieve(f"{mirror}{stem}.gz", target)
+                break
+            except OSError as error:
+                log.warning("download from %s failed: %s", mirror, error)
+        else:
+            raise UserError(f"could not download {stem}.gz; put the MNIST IDX files in {folder} yourself")
+
+
+@datasets.register("mnist")
+class MnistLoader:
+    """MNIST from IDX files in ``path`` (``.gz`` or raw); ``split`` is test, train or all."""
+
+    def __init__(self, path: str | None = None, split: str = "test", download: bool = False):
+        self.path, self.split, self.download = path, split, download
+
+    def load(self) -> Dataset:
+        if self.split not in ("test", "train", "all"):
+            raise UserError(f"data.split must be test, train or all, got '{self.split}'")
+        splits = ["train", "test"] if self.split == "all" else [self.split]
+        if self.download and self.path:
+            for split in splits:
+                download_mnist(Path(self.path), split)
+        folder = _existing_path(self.path, "data=mnist", "data.path=<folder with the MNIST IDX files>")
+        images, labels = [], []
+        for split in splits:
+            image_stem, label_stem = MNIST_FILES[split]
+            image_file, label_file = _find_idx(folder, image_stem), _find_idx(folder, label_stem)
+            if image_file is None or label_file is None:
+                raise UserError(
+                    f"data=mnist: {folder} lacks {image_stem}[.gz] and {label_stem}[.gz]; "
+                    "point data.path at the folder holding them, or add data.download=true when online"
+                )
+            images.append(read_idx(image_file, IDX_IMAGES_MAGIC))
+            labels.append(read_idx(label_file, IDX_LABELS_MAGIC))
+            if len(images[-1]) != len(labels[-1]):
+                raise UserError(f"data=mnist: {image_file.name} has {len(images[-1])} images but {label_file.name} has {len(labels[-1])} labels")
+        pixels = np.concatenate(images).astype(np.float32) / 255.0
+        return Dataset(name="mnist", images=pixels, labels=np.concatenate(labels).astype(int))
+
+
+# ------------------------------------------------------------- tables (text)
+
+def _read_table(path: Path):
+    import pandas as pd
+
+    suffixes = "".join(path.suffixes[-2:]).lower()
+    try:
+        if suffixes.endswith((".csv", ".csv.gz")):
+            return pd.read_csv(path, keep_default_na=False)
+        if suffixes.endswith((".tsv", ".tsv.gz")):
+            return pd.read_csv(path, sep="\t", keep_default_na=False)
+        if suffixes.endswith((".jsonl", ".jsonl.gz", ".json")):
+            return pd.read_json(path, lines=not suffixes.endswith(".json") or _looks_like_jsonl(path))
+        if suffixes.endswith(".parquet"):
+            return pd.read_parquet(path)
+    except (ValueError, OSError) as error:
+        raise UserError(f"{path}: could not parse the file ({error}); check its format matches its extension") from None
+    raise UserError(f"{path}: unknown table format '{path.suffix}'; use .csv, .tsv, .jsonl, .json or .parquet")
+
+
+def _looks_like_jsonl(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return not handle.read(1).lstrip().startswith(b"[")
+
+
+def _column(frame, name: str, role: str, path: Path):
+    if name not in frame.columns:
+        found = ", ".join(map(str, frame.columns))
+        raise UserError(f"{path}: no column '{name}' for {role}; columns found: {found}. Set data.{role}_column=<one of them>")
+    return frame[name]
+
+
+@datasets.register("csv")
+class TableLoader:
+    """CSV / TSV / JSONL / Parquet (by extension) with a text column and an optional label column."""
+
+    def __init__(self, path: str | None = None, text_column: str = "text",
+                 label_column: str | None = None, id_column: str | None = None):
+        self.path, self.text_column, self.label_column, self.id_column = path, text_column, label_column, id_column
+
+    def load(self) -> Dataset:
+        path = _existing_path(self.path, "data=csv", "data.path=<file.csv|.jsonl|.parquet>")
+        if path.is_dir():
+            raise UserError(f"data=csv: '{path}' is a folder; point data.path at a file")
+        frame = _read_table(path)
+        texts = _column(frame, self.text_column, "text", path).astype(str).tolist()
+        labels = None if self.label_column is None else _column(frame, self.label_column, "label", path).to_numpy()
+        ids = None if self.id_column is None else _column(frame, self.id_column, "id", path).to_numpy()
+        return Dataset(name=path.stem, texts=texts, labels=labels, ids=ids)
+
+
+def _read_lines(path: Path) -> list[str]:
+    # utf-8-sig drops the byte-order mark that SearchSnippets starts with.
+    return path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+
+
+@datasets.register("lines")
+class LinesLoader:
+    """One document per line, with an optional label file holding one label per line."""
+
+    def __init__(self, path: str | None = None, labels_path: str | None = None):
+        self.path, self.labels_path = path, labels_path
+
+    def load(self) -> Dataset:
+        path = _existing_path(self.path, "data=lines", "data.path=<file with one text per line>")
+        texts = _read_lines(path)
+        labels = None
+        if self.labels_path is not None:
+            label_path = _existing_path(self.labels_path, "data.labels_path", "data.labels_path=<file with one label per line>")
+            labels = [line.strip() for line in _read_lines(label_path)]
+            while labels and labels[-1] == "":
+                labels.pop()
+            if len(labels) != len(texts):
+                raise UserError(
+                    f"data=lines: {label_path.name} has {len(labels)} labels but {path.name} has {len(texts)} texts; "
+                    "each text needs exactly one label on the same line number"
+                )
+            labels = np.array([int(x) if x.lstrip("-").isdigit() else x for x in labels])
+        return Dataset(name=path.stem, texts=texts, labels=labels)
+
+
+@datasets.register("hf")
+class HuggingFaceLoader:
+    """A Hugging Face ``datasets`` data set: a hub name (needs network) or local data files."""
+
+    def __init__(self, path: str | None = None, config_name: str | None = None, split: str = "train",
+                 data_files=None, text_column: str = "text", label_column: str | None = None):
+        self.path, self.config_name, self.split = path, config_name, split
+        self.data_files, self.text_column, self.label_column = data_files, text_column, label_column
+
+    def _load_hf(self):
+        import datasets as hf_datasets
+
+        source, data_files = self.path, self.data_files
+        local = Path(str(source)).expanduser() if source else None
+        if local is not None and local.is_file():
+            # A local file: pick the builder from its extension.
+            builder = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}.get(local.suffix.lower())
+            if builder is None:
+                raise UserError(f"data=hf: cannot tell the format of '{local}'; use .csv, .json, .jsonl or .parquet")
+            source, data_files = builder, str(local)
+        if source is None:
+            raise UserError("data=hf needs data.path=<hub name, local folder or data file>")
+        try:
+            return hf_datasets.load_dataset(source, self.config_name, split=self.split, data_files=data_files)
+        except Exception as error:  # datasets raises many types; the user needs one line
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UserError(
+                f"data=hf: could not load '{self.path}' split '{self.split}' ({first_line}); "
+                "without network, pass a local file or folder as data.path"
+            ) from None
+
+    def load(self) -> Dataset:
+        table = self._load_hf()
+        columns = table.column_names
+        for role, name in (("text", self.text_column), ("label", self.label_column)):
+            if name is not None and name not in columns:
+                raise UserError(f"data=hf: no column '{name}' for {role}; columns found: {', '.join(columns)}. Set data.{role}_column=<one of them>")
+        texts = [str(t) if t is not None else "" for t in table[self.text_column]]
+        labels = None if self.label_column is None else np.asarray(table[self.label_column])
+        return Dataset(name=str(Path(str(self.path)).stem), texts=texts, labels=labels)

@@ -1,0 +1,6 @@
+"""Encoder plugins: networks (nn.Module) and the plugin classes that train and apply them."""
+
+from textcluster.encoders.base import Encoder, TrainingContext
+from textcluster.encoders import dense  # noqa: F401  (registers dense and raw)
+
+__all__ = ["Encoder", "TrainingContext"]

@@ -1,0 +1,50 @@
+"""The encoder plugin contract and the context the pipeline hands to training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from textcluster.data import IMAGE, TEXT, Dataset
+from textcluster.errors import UserError
+
+
+@dataclass
+class TrainingContext:
+    """What every trainable stage needs from the run: Lightning settings, seed, where to save."""
+
+    trainer: dict[str, Any] = field(default_factory=lambda: {"max_epochs": 20, "accelerator": "auto"})
+    seed: int = 0
+    run_dir: Path | None = None
+
+    @property
+    def checkpoint_dir(self) -> Path | None:
+        return None if self.run_dir is None else Path(self.run_dir) / "checkpoints"
+
+
+class Encoder:
+    """Turns a :class:`Dataset` into an embedding matrix of shape (n, d).
+
+    Subclasses register under a key (``@encoders.register("dense")``) and take
+    their settings as constructor arguments (the keys of ``conf/encoder/<key>.yaml``).
+    """
+
+    modalities: tuple[str, ...] = (TEXT, IMAGE)
+
+    def check_modality(self, dataset: Dataset) -> None:
+        if dataset.modality not in self.modalities:
+            key = getattr(self, "registry_key", type(self).__name__)
+            raise UserError(f"encoder '{key}' does not handle {dataset.modality} data; it handles {', '.join(self.modalities)}")
+
+    def fit(self, dataset: Dataset, context: TrainingContext | None = None) -> "Encoder":
+        return self
+
+    def transform(self, dataset: Dataset) -> np.ndarray:
+        raise NotImplementedError
+
+    def fit_transform(self, dataset: Dataset, context: TrainingContext | None = None) -> np.ndarray:
+        self.check_modality(dataset)
+        return self.fit(dataset, context).transform(dataset)

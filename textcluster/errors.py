@@ -1,0 +1,16 @@
+"""Errors that reach the user as one clear line instead of a traceback."""
+
+
+class UserError(Exception):
+    """Bad input or configuration: the message names the problem and the fix.
+
+    The CLI prints it as a single line and exits with status 2; everything else
+    is a bug and keeps its traceback.
+    """
+
+
+class UnknownPluginError(UserError, KeyError):
+    """A configuration names a plugin key that no registry knows."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])

@@ -1,0 +1,60 @@
+"""Build a pipeline from a composed config and run it into a run folder."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from textcluster import registry
+from textcluster.config import load_local_plugins
+from textcluster.data import load_dataset
+from textcluster.encoders.base import TrainingContext
+from textcluster.pipeline import Pipeline, PipelineResult
+from textcluster.reporting.run_folder import write_results, write_status, write_versions
+
+log = logging.getLogger(__name__)
+
+
+def _plain(node) -> dict:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+
+
+def build_evaluators(evaluation: dict, seed: int) -> dict:
+    params = evaluation.get("params") or {}
+    return {key: registry.evaluators.build({"name": key, **(params.get(key) or {})}, random_state=seed)
+            for key in evaluation.get("metrics", [])}
+
+
+def build_pipeline(cfg: DictConfig, run_dir: Path | None = None) -> Pipeline:
+    """Instantiate every stage named in ``cfg`` from its registry."""
+    seed = int(cfg.seed)
+    return Pipeline(
+        encoder=registry.encoders.build(_plain(cfg.encoder)),
+        reducer=registry.reducers.build(_plain(cfg.reducer), random_state=seed),
+        clusterer=registry.clusterers.build(_plain(cfg.clusterer), random_state=seed),
+        evaluators=build_evaluators(_plain(cfg.evaluation), seed),
+        seed=seed,
+        training=TrainingContext(trainer=_plain(cfg.trainer), seed=seed, run_dir=run_dir),
+    )
+
+
+def run_experiment(cfg: DictConfig, run_dir: Path) -> PipelineResult:
+    """Load data, run the pipeline, write the run folder. Raises UserError on bad input."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_status(run_dir, "running")
+    try:
+        load_local_plugins(cfg.get("plugins_dir"))
+        write_versions(run_dir, int(cfg.seed))
+        dataset = load_dataset(_plain(cfg.data), seed=int(cfg.seed))
+        log.info("data: %s, %d %s items%s", dataset.name, len(dataset), dataset.modality,
+                 f", {dataset.n_classes} classes" if dataset.has_labels else "")
+        pipeline = build_pipeline(cfg, run_dir)
+        result = pipeline.run(dataset)
+        write_results(run_dir, result)
+    except Exception as error:
+        write_status(run_dir, "failed", f"{type(error).__name__}: {error}")
+        raise
+    return result

@@ -1,0 +1,1 @@
+"""Writing a run folder: metrics, assignments, versions, status."""

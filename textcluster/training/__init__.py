@@ -1,0 +1,1 @@
+"""LightningModules that train encoder networks; each receives its network (dependency injection)."""
