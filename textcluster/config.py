@@ -34,7 +34,10 @@ def entry_point_config_dirs() -> list[Path]:
     """
     folders = []
     for ep in entry_points(group=CONFIG_ENTRY_POINT_GROUP):
-        spec = importlib.util.find_spec(ep.value)
+        try:
+            spec = importlib.util.find_spec(ep.value)
+        except ImportError:  # a dotted name whose parent package is gone (stale or broken install)
+            spec = None
         if spec is None or not spec.submodule_search_locations:
             log.warning("entry point %s=%s does not name a package folder; ignored", ep.name, ep.value)
             continue

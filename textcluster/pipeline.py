@@ -45,9 +45,9 @@ class Pipeline:
             log.info("clusterer.n_clusters not set: using the %d true classes", dataset.n_classes)
 
     def run(self, dataset: Dataset) -> PipelineResult:
-        import pytorch_lightning as pl
+        from lightning_fabric.utilities.seed import seed_everything
 
-        pl.seed_everything(self.seed, workers=True, verbose=False)
+        seed_everything(self.seed, workers=True, verbose=False)
         self._resolve_n_clusters(dataset)
         timings = {}
 

@@ -182,7 +182,9 @@ class TableLoader:
         if path.is_dir():
             raise UserError(f"data=csv: '{path}' is a folder; point data.path at a file")
         frame = _read_table(path)
-        texts = _column(frame, self.text_column, "text", path).astype(str).tolist()
+        # Missing cells (null in JSONL / Parquet) become empty documents, dropped later with a counted
+        # warning; astype(str) alone keeps them as NaN under pandas >= 3 (or "None" / "nan" before).
+        texts = _column(frame, self.text_column, "text", path).fillna("").astype(str).tolist()
         labels = None if self.label_column is None else _column(frame, self.label_column, "label", path).to_numpy()
         ids = None if self.id_column is None else _column(frame, self.id_column, "id", path).to_numpy()
         return Dataset(name=path.stem, texts=texts, labels=labels, ids=ids)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
+import torch
+from torch import nn
 
 from textcluster.data import IMAGE, TEXT, Dataset
 from textcluster.errors import UserError
@@ -48,3 +50,16 @@ class Encoder:
     def fit_transform(self, dataset: Dataset, context: TrainingContext | None = None) -> np.ndarray:
         self.check_modality(dataset)
         return self.fit(dataset, context).transform(dataset)
+
+
+def embed_in_batches(encode: Callable[[torch.Tensor], torch.Tensor], inputs: np.ndarray,
+                     batch_size: int = 1024) -> np.ndarray:
+    """Apply ``encode`` batch by batch with no autograd; returns float32 numpy."""
+    owner = getattr(encode, "__self__", None)
+    device = next(owner.parameters()).device if isinstance(owner, nn.Module) else torch.device("cpu")
+    outputs = []
+    with torch.inference_mode():
+        for start in range(0, len(inputs), batch_size):
+            batch = torch.from_numpy(np.ascontiguousarray(inputs[start:start + batch_size])).to(device)
+            outputs.append(encode(batch).float().cpu().numpy())
+    return np.concatenate(outputs) if outputs else np.zeros((0, 0), dtype=np.float32)

@@ -1,0 +1,111 @@
+"""Shared helpers: where the real data sets live, small composed configs, and the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterable
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("TEXTCLUSTER_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
+"""The real data sets (never copied into the repository): $TEXTCLUSTER_DATA_DIR, else <repo>/../shared/data."""
+
+# Settings that keep a composed run small; a test that passes its own value for a key keeps its own.
+SHRINK = {
+    "trainer.max_epochs": "1",
+    "trainer.enable_progress_bar": "false",
+    "trainer.accelerator": "cpu",  # tiny networks: the CPU is faster and bitwise repeatable
+}
+SMALL_HIDDEN_DIMS = "encoder.hidden_dims=[64,64,128]"  # only for encoder=dense
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cli_case(name): the test reads the result of this CLI case (tests/test_cli.py)")
+
+
+# ------------------------------------------------------------------------------------- real data
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The shared data folder; tests using it skip (with the reason) when it is absent."""
+    if not DATA_DIR.is_dir():
+        pytest.skip(f"shared data folder {DATA_DIR} not found; set TEXTCLUSTER_DATA_DIR to the folder "
+                    "holding mnist/, 20newsgroups/, searchsnippets/")
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def data_file(data_dir):
+    """``data_file("mnist", "t10k-images-idx3-ubyte.gz")``: a path under the data folder, or skip if missing."""
+
+    def find(*parts: str) -> Path:
+        path = data_dir.joinpath(*parts)
+        if not path.exists():
+            pytest.skip(f"{path} not found in the shared data folder")
+        return path
+
+    return find
+
+
+# ------------------------------------------------------------------------------------- configs
+
+def shrink_overrides(overrides: Iterable[str] = (), limit: int | None = None) -> list[str]:
+    """``overrides`` plus the SHRINK settings (and ``data.limit``) the caller did not set itself."""
+    overrides = list(overrides)
+    given = {o.lstrip("+~").split("=", 1)[0] for o in overrides}
+    extra = [f"{key}={value}" for key, value in SHRINK.items() if key not in given]
+    if limit is not None and "data.limit" not in given:
+        extra.append(f"data.limit={limit}")
+    return overrides + extra
+
+
+def compose_small(*overrides: str, limit: int | None = None):
+    """``textcluster.config.compose`` (Hydra's compose API) with a 1-epoch trainer and a small dense encoder."""
+    from textcluster.config import compose
+
+    overrides = shrink_overrides(overrides, limit)
+    cfg = compose(overrides)
+    if cfg.encoder.name == "dense" and not any(o.startswith("encoder.hidden_dims=") for o in overrides):
+        cfg = compose(overrides + [SMALL_HIDDEN_DIMS])
+    return cfg
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text())
+
+
+def read_status(run_dir: Path) -> str:
+    return read_json(Path(run_dir) / "status.json")["status"]
+
+
+# ------------------------------------------------------------------------------------- the CLI
+
+def textcluster_command() -> list[str]:
+    """The installed console script beside this interpreter, else ``python -m textcluster.cli``."""
+    script = Path(sys.executable).with_name("textcluster")
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-m", "textcluster.cli"]
+
+
+def run_textcluster(*args: str, run_dir: Path | None = None, cwd: Path | None = None, timeout: float = 300,
+                    threads: int | None = None) -> subprocess.CompletedProcess:
+    """Run the real ``textcluster`` command; ``run_dir`` becomes ``hydra.run.dir`` (never outputs/ in the repo).
+
+    ``threads`` caps OpenMP/BLAS threads, for when several commands run at once on few cores.
+    """
+    command = textcluster_command() + list(args)
+    if run_dir is not None:
+        command.append(f"hydra.run.dir={run_dir}")
+    env = dict(os.environ)
+    env.pop("HYDRA_FULL_ERROR", None)  # it would add a traceback to Hydra's own messages
+    if threads is not None:
+        env.update(OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    if cwd is None:
+        cwd = Path(run_dir).parent if run_dir is not None else None
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)

@@ -1,0 +1,122 @@
+"""Built-in clusterers: fitted labels, predict routes, noise, and parameter checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+from textcluster import registry
+from textcluster.clusterers import NOISE, Clusterer, NearestCentroidFallback
+from textcluster.errors import UserError
+
+FAR_POINTS = np.array([[60.0, 60.0], [-60.0, 50.0], [50.0, -70.0], [-55.0, -55.0]])
+
+
+@pytest.fixture(scope="module")
+def blobs_with_outliers():
+    """Three tight blobs of 100 points, then four isolated points far from everything."""
+    X, y = make_blobs(n_samples=300, centers=[[0, 0], [10, 0], [0, 10]], cluster_std=0.5, random_state=0)
+    return np.vstack([X, FAR_POINTS]), y
+
+
+def build(config):
+    return registry.clusterers.build(config, random_state=0)
+
+
+def test_kmeans_predict_reproduces_training_labels(blobs_with_outliers):
+    X, y = blobs_with_outliers
+    model = build({"name": "kmeans", "n_clusters": 3}).fit(X[:300])
+    assert isinstance(model, Clusterer) and model.predict_method == "native" and not model.supports_noise
+    assert np.array_equal(model.predict(X[:300]), model.labels_)
+    # the blobs are far apart: one cluster per blob, whatever the numbering
+    assert all(len(set(model.labels_[y == blob])) == 1 for blob in range(3))
+    assert len(set(model.labels_)) == 3
+    assert model.cluster_centers_.shape == (3, 2)
+
+
+def test_kmeans_is_seeded():
+    X = np.random.default_rng(0).normal(size=(200, 5))  # no structure: only the seed decides
+    first = build({"name": "kmeans", "n_clusters": 4, "n_init": 1}).fit(X).labels_
+    again = build({"name": "kmeans", "n_clusters": 4, "n_init": 1}).fit(X).labels_
+    assert np.array_equal(first, again)
+
+
+@pytest.mark.parametrize("config", [{"name": "dbscan", "eps": 1.0}, {"name": "hdbscan", "min_cluster_size": 10}],
+                         ids=["dbscan", "hdbscan"])
+def test_density_clusterers_mark_outliers_as_noise(blobs_with_outliers, config):
+    X, y = blobs_with_outliers
+    model = build(config).fit(X)
+    assert model.supports_noise
+
+    assert np.all(model.labels_[-4:] == NOISE)
+    found = set(model.labels_[model.labels_ != NOISE])
+    assert len(found) == 3
+    for blob in range(3):  # each blob's clustered points share one label
+        in_blob = model.labels_[:300][y == blob]
+        assert len(set(in_blob[in_blob != NOISE])) == 1
+    assert (model.labels_[:300] == NOISE).mean() < 0.1
+
+
+def test_dbscan_predict_fallback(blobs_with_outliers):
+    X, y = blobs_with_outliers
+    model = build({"name": "dbscan", "eps": 1.0}).fit(X)
+    assert model.predict_method == "nearest_core_sample"
+
+    core = model.model_.core_sample_indices_
+    assert len(core) > 250
+    assert np.array_equal(model.predict(X[core]), model.labels_[core])
+    label_of_blob = [np.bincount(model.labels_[:300][(y == blob) & (model.labels_[:300] != NOISE)]).argmax()
+                     for blob in range(3)]
+    new = np.array([[0.1, -0.1], [10.2, 0.3], [30.0, 30.0]])  # at blob 0, at blob 1, far from every core sample
+    assert model.predict(new).tolist() == [label_of_blob[0], label_of_blob[1], NOISE]
+
+
+def test_dbscan_with_no_core_samples_predicts_noise():
+    X = np.array([[0.0, 0.0], [5.0, 5.0], [10.0, 10.0]])
+    model = build({"name": "dbscan", "eps": 0.5, "min_samples": 2}).fit(X)
+    assert np.all(model.labels_ == NOISE)
+    assert np.all(model.predict(X) == NOISE)
+
+
+def test_hdbscan_predict_fallback(blobs_with_outliers):
+    X, _ = blobs_with_outliers
+    model = build({"name": "hdbscan", "min_cluster_size": 10}).fit(X)
+    assert model.predict_method == "approximate_predict"
+
+    clustered = model.labels_ != NOISE  # on well-separated blobs every clustered training point keeps its label
+    assert clustered.sum() > 250
+    assert np.array_equal(model.predict(X[clustered]), model.labels_[clustered])
+    assert np.all(model.predict(FAR_POINTS * 2) == NOISE)
+
+
+def test_n_clusters_larger_than_samples_is_a_user_error():
+    X = np.random.default_rng(0).normal(size=(5, 2))
+    with pytest.raises(UserError, match=r"clusterer\.n_clusters=10 is larger than the number of samples \(5\)"):
+        build({"name": "kmeans", "n_clusters": 10}).fit(X)
+    with pytest.raises(UserError, match=r"clusterer\.n_clusters must be at least 1, got 0"):
+        build({"name": "kmeans", "n_clusters": 0}).fit(X)
+    with pytest.raises(UserError, match=r"kmeans needs clusterer\.n_clusters"):
+        build({"name": "kmeans"}).fit(X)
+
+
+def test_hdbscan_min_cluster_size_larger_than_samples():
+    X = np.random.default_rng(0).normal(size=(5, 2))
+    with pytest.raises(UserError, match=r"clusterer\.min_cluster_size=15 is larger than the number of samples \(5\)"):
+        build({"name": "hdbscan"}).fit(X)
+
+
+def test_nearest_centroid_fallback():
+    class Fixed(NearestCentroidFallback):
+        def __init__(self, labels):
+            self.labels_ = np.asarray(labels)
+
+    X = np.array([[0.0], [2.0], [10.0], [12.0], [100.0]])
+    model = Fixed([4, 4, 9, 9, NOISE])
+    model._fit_centroids(X)
+    assert model.centroids_.ravel().tolist() == [1.0, 11.0]  # the noise point is no centre
+    assert model.predict(np.array([[-5.0], [7.0], [90.0]])).tolist() == [4, 9, 9]
+
+    all_noise = Fixed([NOISE] * 5)
+    all_noise._fit_centroids(X)
+    assert all_noise.predict(X).tolist() == [NOISE] * 5

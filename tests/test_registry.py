@@ -1,0 +1,151 @@
+"""The plugin registries: lookup errors, parameter checks, context passing, and the YAML configs matching the classes."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from textcluster import registry
+from textcluster.config import config_dir
+from textcluster.errors import UnknownPluginError, UserError
+from textcluster.registry import Registry
+
+BUILTIN = {
+    "datasets": {"digits", "mnist", "csv", "lines", "hf"},
+    "encoders": {"dense", "raw"},
+    "reducers": {"none", "pca", "umap"},
+    "clusterers": {"kmeans", "dbscan", "hdbscan"},
+    "evaluators": {"acc", "nmi", "ari", "ami", "purity", "silhouette", "calinski_harabasz",
+                   "davies_bouldin", "cluster_counts"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BUILTIN))
+def test_builtin_plugins_are_registered(kind):
+    keys = registry.ALL[kind].keys()
+    assert BUILTIN[kind] <= set(keys)  # installed plugin packages may add more
+    assert keys == sorted(keys)
+
+
+def test_unknown_key_error_lists_known_keys():
+    with pytest.raises(UnknownPluginError) as raised:
+        registry.clusterers.get("nope")
+
+    error = raised.value
+    assert isinstance(error, UserError) and isinstance(error, KeyError)
+    message = str(error)
+    assert message.startswith("unknown clusterer 'nope'; known clusterers: ")  # not quoted like a KeyError
+    listed = message.split("known clusterers: ", 1)[1].split(".", 1)[0].split(", ")
+    assert set(listed) == set(registry.clusterers.keys())
+    assert {"kmeans", "dbscan", "hdbscan"} <= set(listed)
+
+
+def test_unknown_key_through_build_is_a_user_error():
+    with pytest.raises(UserError, match=r"unknown encoder 'nope'; known encoders: .*dense.*raw"):
+        registry.encoders.build({"name": "nope"})
+
+
+def test_build_rejects_unknown_parameter_naming_accepted_ones():
+    with pytest.raises(UserError) as raised:
+        registry.clusterers.build({"name": "kmeans", "n_clusterz": 3, "n_init": 2})
+    message = str(raised.value)
+    assert "clusterer 'kmeans' has no parameter 'n_clusterz'" in message
+    assert "n_init" not in message.split(";")[0]  # only the bad key is blamed
+    assert message.endswith("it takes: max_iter, n_clusters, n_init, random_state")
+
+
+def test_build_of_a_plugin_without_parameters_says_so():
+    with pytest.raises(UserError, match=r"has no parameter 'sample_size'; it takes: \(nothing\)"):
+        registry.evaluators.build({"name": "calinski_harabasz", "sample_size": 10})
+
+
+def test_build_without_name_is_a_user_error():
+    with pytest.raises(UserError, match="no 'name' key"):
+        registry.clusterers.build({"n_clusters": 3})
+
+
+def test_random_state_goes_only_to_plugins_that_accept_it():
+    kmeans = registry.clusterers.build({"name": "kmeans", "n_clusters": 3}, random_state=7)
+    assert kmeans.random_state == 7
+
+    dbscan = registry.clusterers.build({"name": "dbscan", "eps": 0.3}, random_state=7)  # takes no random_state
+    assert dbscan.eps == 0.3 and not hasattr(dbscan, "random_state")
+
+    calinski = registry.evaluators.build({"name": "calinski_harabasz"}, random_state=7)  # takes nothing at all
+    assert not hasattr(calinski, "random_state")
+
+    silhouette = registry.evaluators.build({"name": "silhouette"}, random_state=7)
+    assert silhouette.random_state == 7
+
+
+def test_config_value_wins_over_context():
+    kmeans = registry.clusterers.build({"name": "kmeans", "random_state": 3}, random_state=7)
+    assert kmeans.random_state == 3
+
+
+def test_plugin_taking_kwargs_receives_context_and_any_parameter():
+    gadgets = Registry("gadgets", "textcluster.errors")  # a fresh registry with no entry points
+
+    @gadgets.register("flexible")
+    class Flexible:
+        def __init__(self, **params):
+            self.params = params
+
+    built = gadgets.build({"name": "flexible", "anything": 1}, random_state=5)
+    assert built.params == {"anything": 1, "random_state": 5}
+    assert Flexible.registry_key == "flexible"
+    assert gadgets.keys() == ["flexible"]
+    assert "flexible" in gadgets and "rigid" not in gadgets
+
+
+def test_a_key_cannot_be_taken_twice():
+    gadgets = Registry("gadgets", "textcluster.errors")
+
+    @gadgets.register("one")
+    class First:
+        pass
+
+    gadgets.register("one")(First)  # the same class again is harmless
+    with pytest.raises(ValueError, match="already taken by"):
+        @gadgets.register("one")
+        class Second:
+            pass
+
+
+GROUP_TO_REGISTRY = {"clusterer": "clusterers", "encoder": "encoders", "reducer": "reducers", "data": "datasets"}
+
+
+@pytest.mark.parametrize("group,option", sorted(
+    (group, path.stem) for group in GROUP_TO_REGISTRY for path in (config_dir() / group).glob("*.yaml")))
+def test_every_builtin_yaml_builds_its_plugin(group, option):
+    """Each conf/<group>/<option>.yaml names a registered key and only parameters the class takes."""
+    params = OmegaConf.to_container(OmegaConf.load(config_dir() / group / f"{option}.yaml"), resolve=True)
+    params.pop("limit", None)  # data.limit is applied by load_dataset, not by the loader
+    plugin = registry.ALL[GROUP_TO_REGISTRY[group]].build(params, random_state=0)
+    assert type(plugin).registry_key == option
+
+
+# ------------------------------------------------------------------------------------- config discovery
+
+def test_stale_config_entry_point_is_ignored_with_a_warning(monkeypatch, caplog):
+    from importlib.metadata import EntryPoint
+
+    from textcluster import config
+
+    stale = [EntryPoint("gone", "no_such_textcluster_plugin.conf", config.CONFIG_ENTRY_POINT_GROUP),
+             EntryPoint("module", "json.decoder", config.CONFIG_ENTRY_POINT_GROUP)]  # a module, not a folder
+    monkeypatch.setattr(config, "entry_points", lambda group: stale if group == config.CONFIG_ENTRY_POINT_GROUP else [])
+    with caplog.at_level("WARNING", logger="textcluster.config"):
+        assert config.entry_point_config_dirs() == []
+    assert "gone=no_such_textcluster_plugin.conf does not name a package folder; ignored" in caplog.text
+    assert "module=json.decoder does not name a package folder" in caplog.text
+    assert config.search_path_override() is None
+
+
+def test_plugins_dir_is_read_from_the_overrides():
+    from textcluster.config import plugins_dir_from_overrides
+
+    assert plugins_dir_from_overrides(["seed=1", "plugins_dir=/x/y", "encoder=raw"]) == "/x/y"
+    assert plugins_dir_from_overrides(["+plugins_dir=rel"]) == "rel"
+    assert plugins_dir_from_overrides(["plugins_dir=null", "seed=1"]) is None
+    assert plugins_dir_from_overrides(["data.plugins_dir=/x"]) is None
