@@ -18,7 +18,12 @@ log = logging.getLogger(__name__)
 
 
 class ReconstructionModule(pl.LightningModule):
-    """Minimises ``network.reconstruction_loss(x)``; works for every network that defines it."""
+    """Minimises ``network.reconstruction_loss(*batch)``; works for every network that defines it.
+
+    A batch is whatever the DataLoader yields (a list/tuple is unpacked), so
+    the same module trains image autoencoders (``x``) and sequence encoders
+    (``ids, mask, target``).
+    """
 
     def __init__(self, network: nn.Module, lr: float = 1e-3, weight_decay: float = 0.0):
         super().__init__()
@@ -26,18 +31,18 @@ class ReconstructionModule(pl.LightningModule):
         self.save_hyperparameters(ignore=["network"])
 
     def training_step(self, batch, batch_idx):
-        loss = self.network.reconstruction_loss(batch[0])
+        loss = self.network.reconstruction_loss(*batch)
         self.log("train_loss", loss, prog_bar=True, on_epoch=True, on_step=False)
         return loss
 
     def validation_step(self, batch, batch_idx):
-        self.log("val_loss", self.network.reconstruction_loss(batch[0]), prog_bar=True)
+        self.log("val_loss", self.network.reconstruction_loss(*batch), prog_bar=True)
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
 
 
-def _split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(seed).permutation(n)
     n_val = int(round(n * val_fraction)) if n >= 20 else 0
     return order[n_val:], order[:n_val]
@@ -52,18 +57,26 @@ def _loader(inputs: np.ndarray, indices: np.ndarray, batch_size: int, shuffle: b
 def train_autoencoder(network: nn.Module, inputs: np.ndarray, context: TrainingContext, *, batch_size: int = 256,
                       val_fraction: float = 0.1, patience: int = 10, lr: float = 1e-3,
                       weight_decay: float = 0.0) -> nn.Module:
-    """Train ``network`` to reconstruct ``inputs``; keeps the best-validation weights.
+    """Train ``network`` to reconstruct the rows of ``inputs`` (see :func:`train_network`)."""
+    train_idx, val_idx = split_indices(len(inputs), val_fraction, context.seed)
+    train_loader = _loader(inputs, train_idx, batch_size, True, context.seed)
+    val_loader = _loader(inputs, val_idx, batch_size, False, context.seed) if len(val_idx) else None
+    return train_network(network, train_loader, val_loader, context, patience=patience, lr=lr,
+                         weight_decay=weight_decay)
 
-    A held-out ``val_fraction`` drives early stopping and the best checkpoint,
-    written to ``<run_dir>/checkpoints/encoder-best.ckpt``.
+
+def train_network(network: nn.Module, train_loader: DataLoader, val_loader: DataLoader | None,
+                  context: TrainingContext, *, patience: int = 10, lr: float = 1e-3,
+                  weight_decay: float = 0.0) -> nn.Module:
+    """Train ``network`` on its ``reconstruction_loss`` with Lightning; keeps the best-validation weights.
+
+    The validation loader (when given) drives early stopping and the best
+    checkpoint, written to ``<run_dir>/checkpoints/encoder-best.ckpt``.
     """
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
     from pytorch_lightning.loggers import CSVLogger
 
     module = ReconstructionModule(network, lr=lr, weight_decay=weight_decay)
-    train_idx, val_idx = _split(len(inputs), val_fraction, context.seed)
-    train_loader = _loader(inputs, train_idx, batch_size, True, context.seed)
-    val_loader = _loader(inputs, val_idx, batch_size, False, context.seed) if len(val_idx) else None
     monitor = "val_loss" if val_loader is not None else "train_loss"
 
     scratch = None
