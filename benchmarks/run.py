@@ -1,0 +1,116 @@
+"""Benchmark harness: run named suites of textcluster configurations and tabulate the results.
+
+    python benchmarks/run.py encoders --seeds 0            # writes benchmarks/results/encoders.md
+    python benchmarks/run.py smoke --seeds 0 1 2           # mean ± std over seeds
+
+Each cell (data set x configuration x seed) is a separate `textcluster` process,
+so wall time and peak memory (max resident set size of that process) are its own.
+Suites live in benchmarks/suites.yaml. Extra Hydra overrides for every run go
+after `--`, e.g. `-- trainer.max_epochs=5`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+METRICS = ("acc", "nmi", "ari")
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("TEXTCLUSTER_DATA_DIR", HERE.parent.parent / "shared" / "data")).resolve()
+
+
+def textcluster_command() -> list[str]:
+    script = Path(sys.executable).with_name("textcluster")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "textcluster.cli"]
+
+
+def run_cell(overrides: list[str], run_dir: Path) -> dict:
+    """One textcluster process; returns its metrics plus wall time and peak memory."""
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    command = textcluster_command() + overrides + [f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false"]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        tail = "\n".join(output.strip().splitlines()[-5:])
+        print(f"  FAILED: {' '.join(overrides)}\n{tail}", file=sys.stderr)
+        return {"failed": True}
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return {**metrics, "wall_s": wall, "peak_mem_mb": usage.ru_maxrss / 1024}
+
+
+def mean_std(values: list[float], digits: int) -> str:
+    if not values:
+        return "failed"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("suite")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--only", nargs="*", default=None, help="data sets to run (default: all in the suite)")
+    parser.add_argument("--out", type=Path, default=None, help="markdown table (default benchmarks/results/<suite>.md)")
+    parser.add_argument("extra", nargs="*", help="overrides for every run, after --")
+    args = parser.parse_args()
+
+    spec = yaml.safe_load((HERE / "suites.yaml").read_text())
+    suite = spec["suites"][args.suite]
+    folder = data_dir()
+    runs_root = HERE / "results" / "runs" / args.suite
+    rows = []
+    for dataset, config_names in suite["datasets"].items():
+        if args.only and dataset not in args.only:
+            continue
+        data_overrides = [o.format(data=folder) for o in spec["datasets"][dataset]]
+        for name in config_names:
+            cells = []
+            for seed in args.seeds:
+                overrides = data_overrides + suite["configurations"][name] + [f"seed={seed}"] + args.extra
+                print(f"[{dataset} / {name} / seed {seed}]", flush=True)
+                cell = run_cell(overrides, runs_root / f"{dataset}-{name}-seed{seed}")
+                if not cell.get("failed"):
+                    print("  " + "  ".join(f"{k}={cell[k]:.3f}" for k in (*METRICS, "wall_s")), flush=True)
+                    cells.append(cell)
+            rows.append((dataset, name, cells))
+    write_table(args, suite, rows)
+
+
+def write_table(args, suite: dict, rows: list) -> None:
+    out = args.out or HERE / "results" / f"{args.suite}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"# Benchmark: {args.suite}", "", suite.get("description", ""), "",
+             f"Command: `python benchmarks/run.py {args.suite} --seeds {' '.join(map(str, args.seeds))}"
+             + (f" -- {' '.join(args.extra)}" if args.extra else "") + "`", "",
+             f"Machine: {os.cpu_count()} CPU cores, {time.strftime('%Y-%m-%d')}; seeds {args.seeds}; "
+             "each cell is mean ± std over seeds.", "",
+             "| data | configuration | ACC | NMI | ARI | wall time (s) | peak memory (MB) |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for dataset, name, cells in rows:
+        values = {k: [c[k] for c in cells] for k in (*METRICS, "wall_s", "peak_mem_mb")}
+        lines.append(f"| {dataset} | {name} | " + " | ".join(
+            [mean_std(values[k], 3) for k in METRICS] + [mean_std(values["wall_s"], 0),
+                                                          mean_std(values["peak_mem_mb"], 0)]) + " |")
+    out.write_text("\n".join(lines) + "\n")
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()
