@@ -20,12 +20,25 @@ SHRINK = {
     "trainer.max_epochs": "1",
     "trainer.enable_progress_bar": "false",
     "trainer.accelerator": "cpu",  # tiny networks: the CPU is faster and bitwise repeatable
+    "cache": "false",  # each run computes its embeddings (a cached hit would hide a reproducibility bug)
 }
 SMALL_HIDDEN_DIMS = "encoder.hidden_dims=[64,64,128]"  # only for encoder=dense
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "cli_case(name): the test reads the result of this CLI case (tests/test_cli.py)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_embedding_cache(tmp_path_factory):
+    """Runs that keep the embedding cache on (the CLI's default) write to a temporary folder, never ~/.cache."""
+    previous = os.environ.get("TEXTCLUSTER_CACHE_DIR")
+    os.environ["TEXTCLUSTER_CACHE_DIR"] = str(tmp_path_factory.mktemp("embedding-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("TEXTCLUSTER_CACHE_DIR", None)
+    else:
+        os.environ["TEXTCLUSTER_CACHE_DIR"] = previous
 
 
 # ------------------------------------------------------------------------------------- real data

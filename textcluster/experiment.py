@@ -8,9 +8,11 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from textcluster import registry
+from textcluster.cache import EmbeddingCache
 from textcluster.config import load_local_plugins
 from textcluster.data import load_dataset
 from textcluster.encoders.base import TrainingContext
+from textcluster.errors import UserError
 from textcluster.pipeline import Pipeline, PipelineResult
 from textcluster.reporting.run_folder import write_results, write_status, write_versions
 
@@ -27,16 +29,29 @@ def build_evaluators(evaluation: dict, seed: int) -> dict:
             for key in evaluation.get("metrics", [])}
 
 
+def build_cache(cfg: DictConfig) -> EmbeddingCache | None:
+    """The embedding cache named by ``cache_dir`` when ``cache`` is true, else None."""
+    if not cfg.get("cache", False):
+        return None
+    cache_dir = cfg.get("cache_dir")
+    if not cache_dir:
+        raise UserError("cache=true needs cache_dir=<folder>; or turn the embedding cache off with cache=false")
+    return EmbeddingCache(Path(str(cache_dir)).expanduser())
+
+
 def build_pipeline(cfg: DictConfig, run_dir: Path | None = None) -> Pipeline:
     """Instantiate every stage named in ``cfg`` from its registry."""
     seed = int(cfg.seed)
+    encoder_config = _plain(cfg.encoder)
     return Pipeline(
-        encoder=registry.encoders.build(_plain(cfg.encoder)),
+        encoder=registry.encoders.build(encoder_config),
         reducer=registry.reducers.build(_plain(cfg.reducer), random_state=seed),
         clusterer=registry.clusterers.build(_plain(cfg.clusterer), random_state=seed),
         evaluators=build_evaluators(_plain(cfg.evaluation), seed),
         seed=seed,
         training=TrainingContext(trainer=_plain(cfg.trainer), seed=seed, run_dir=run_dir),
+        cache=build_cache(cfg),
+        encoder_config=encoder_config,
     )
 
 

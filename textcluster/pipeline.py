@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 
+from textcluster.cache import EmbeddingCache, describe_encoder, embedding_key_parts, hash_parts
 from textcluster.data import Dataset
 from textcluster.encoders.base import Encoder, TrainingContext
 from textcluster.evaluation import Evaluator, evaluate
@@ -25,24 +28,59 @@ class PipelineResult:
     metrics: dict[str, float] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    cache_hit: bool | None = None  # None: no cache; True: the embeddings came from it and the encoder did not run
+    cache_path: Path | None = None
 
 
 class Pipeline:
-    """Chains plugin objects; each stage can be swapped by any object with the same small interface."""
+    """Chains plugin objects; each stage can be swapped by any object with the same small interface.
+
+    ``cache`` (optional) is an :class:`EmbeddingCache`: embeddings are looked up
+    there before the encoder runs and stored after. ``encoder_config`` is what
+    the key records for the encoder (the experiment passes its config); without
+    it, the encoder's class and public settings are used.
+    """
 
     def __init__(self, encoder: Encoder, clusterer, reducer=None, evaluators: dict[str, Evaluator] | None = None,
-                 seed: int = 0, training: TrainingContext | None = None):
+                 seed: int = 0, training: TrainingContext | None = None, cache: EmbeddingCache | None = None,
+                 encoder_config: Mapping[str, Any] | None = None):
         self.encoder, self.clusterer = encoder, clusterer
         self.reducer = reducer if reducer is not None else IdentityReducer()
         self.evaluators = evaluators or {}
         self.seed = seed
         self.training = training or TrainingContext(seed=seed)
+        self.cache = cache
+        self.encoder_config = encoder_config
 
     def _resolve_n_clusters(self, dataset: Dataset) -> None:
         # k-means-like clusterers with n_clusters=None take k from the true labels when there are some.
         if getattr(self.clusterer, "n_clusters", 0) is None and dataset.has_labels:
             self.clusterer.n_clusters = dataset.n_classes
             log.info("clusterer.n_clusters not set: using the %d true classes", dataset.n_classes)
+
+    def embed(self, dataset: Dataset) -> tuple[np.ndarray, bool | None, Path | None]:
+        """``(embeddings, cache_hit, cache_path)``: from the cache when it holds them, else fit the encoder."""
+        if self.cache is None:
+            return self.encoder.fit_transform(dataset, self.training), None, None
+        check = getattr(self.encoder, "check_modality", None)
+        if callable(check):
+            check(dataset)  # a wrong modality fails the same with or without a cache
+        encoder_config = self.encoder_config if self.encoder_config is not None else describe_encoder(self.encoder)
+        parts = embedding_key_parts(dataset, encoder_config, self.training.trainer, self.seed, self.encoder)
+        key = hash_parts(parts)
+        cached = self.cache.load(key, n_rows=len(dataset))
+        if cached is not None:
+            path = self.cache.paths(key)[0]
+            log.info("embedding cache hit: %s (skipping encoder)", path)
+            return cached, True, path
+        embeddings = self.encoder.fit_transform(dataset, self.training)
+        try:
+            path = self.cache.store(key, embeddings, parts)
+        except OSError as error:  # a full disk or a read-only cache folder must not fail the run
+            log.warning("embedding cache miss; could not store the embeddings in %s (%s)", self.cache.root, error)
+            return embeddings, False, None
+        log.info("embedding cache miss (key %s): encoded, stored at %s", key[:12], path)
+        return embeddings, False, path
 
     def run(self, dataset: Dataset) -> PipelineResult:
         from lightning_fabric.utilities.seed import seed_everything
@@ -52,7 +90,7 @@ class Pipeline:
         timings = {}
 
         start = time.perf_counter()
-        embeddings = self.encoder.fit_transform(dataset, self.training)
+        embeddings, cache_hit, cache_path = self.embed(dataset)
         timings["encode_s"] = time.perf_counter() - start
 
         start = time.perf_counter()
@@ -66,4 +104,4 @@ class Pipeline:
         metrics, skipped = evaluate(self.evaluators, reduced, labels, dataset.labels)
         for key, reason in skipped.items():
             log.info("evaluator %s skipped: %s", key, reason)
-        return PipelineResult(dataset, embeddings, reduced, labels, metrics, skipped, timings)
+        return PipelineResult(dataset, embeddings, reduced, labels, metrics, skipped, timings, cache_hit, cache_path)

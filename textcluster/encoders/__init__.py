@@ -2,5 +2,6 @@
 
 from textcluster.encoders.base import Encoder, TrainingContext
 from textcluster.encoders import dense  # noqa: F401  (registers dense and raw)
+from textcluster.encoders import pretrained  # noqa: F401  (registers pretrained)
 
 __all__ = ["Encoder", "TrainingContext"]

@@ -1,0 +1,222 @@
+"""The embedding cache: hits skip the encoder, keys follow what decides the embeddings, entries are whole or absent."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from textcluster.cache import EmbeddingCache, dataset_fingerprint, embedding_key_parts, hash_parts
+from textcluster.data import Dataset
+from textcluster.encoders.dense import RawEncoder
+from textcluster.errors import UserError
+from textcluster.experiment import build_pipeline, run_experiment
+from textcluster.pipeline import Pipeline
+
+from conftest import compose_small
+
+
+def cached(tmp_path: Path, *overrides: str, limit: int = 300):
+    """A small digits run (raw pixels: no training) with the cache on, in ``tmp_path/cache``."""
+    return compose_small("encoder=raw", "cache=true", f"cache_dir={tmp_path / 'cache'}", *overrides, limit=limit)
+
+
+def entries(cache_dir: Path) -> list[Path]:
+    return sorted(cache_dir.rglob("*.npy")) if cache_dir.exists() else []
+
+
+def test_second_run_hits_the_cache_and_skips_the_encoder(tmp_path, caplog, monkeypatch):
+    with caplog.at_level(logging.INFO, logger="textcluster.pipeline"):
+        first = run_experiment(cached(tmp_path), tmp_path / "first")
+    assert first.cache_hit is False and first.cache_path.is_file()
+    assert f"embedding cache miss (key {first.cache_path.stem[:12]}): encoded, stored at {first.cache_path}" in caplog.text
+    assert entries(tmp_path / "cache") == [first.cache_path]
+
+    caplog.clear()
+    monkeypatch.setattr(RawEncoder, "fit", lambda *a, **k: pytest.fail("the encoder was fitted on a cache hit"))
+    monkeypatch.setattr(RawEncoder, "transform", lambda *a, **k: pytest.fail("the encoder ran on a cache hit"))
+    with caplog.at_level(logging.INFO, logger="textcluster.pipeline"):
+        # only the clusterer changes: the embeddings are the same
+        second = run_experiment(cached(tmp_path, "clusterer.n_init=3"), tmp_path / "second")
+    assert second.cache_hit is True and second.cache_path == first.cache_path
+    assert f"embedding cache hit: {first.cache_path} (skipping encoder)" in caplog.text
+    np.testing.assert_array_equal(second.embeddings, first.embeddings)
+    np.testing.assert_array_equal(np.load(tmp_path / "second" / "embeddings.npy"), first.embeddings)
+    assert 0.0 < second.metrics["acc"] <= 1.0 and second.timings["encode_s"] < first.timings["encode_s"] + 1.0
+
+
+def test_cache_false_never_writes(tmp_path):
+    result = run_experiment(cached(tmp_path, "cache=false"), tmp_path / "run")
+    assert result.cache_hit is None and result.cache_path is None
+    assert not (tmp_path / "cache").exists()
+
+
+def test_pipeline_works_without_a_cache():
+    from sklearn.cluster import KMeans
+
+    dataset = Dataset(name="tiny", texts=["apple pear fruit", "stock bond money", "pear apple juice", "money bank stock"])
+    result = Pipeline(RawEncoder(features={"min_df": 1, "stop_words": None}), KMeans(2, n_init=3, random_state=0)).run(dataset)
+    assert result.cache_hit is None and result.embeddings.shape[0] == 4
+
+
+def test_python_api_pipeline_with_a_cache(tmp_path):
+    from sklearn.cluster import KMeans
+
+    dataset = Dataset(name="tiny", texts=["apple pear fruit", "stock bond money", "pear apple juice", "money bank stock"])
+    make = lambda: Pipeline(RawEncoder(features={"min_df": 1, "stop_words": None}), KMeans(2, n_init=3, random_state=0),
+                            cache=EmbeddingCache(tmp_path))
+    assert make().run(dataset).cache_hit is False
+    assert make().run(dataset).cache_hit is True
+
+
+def key_of(cfg) -> str:
+    from textcluster.data import load_dataset
+    from textcluster.experiment import _plain
+
+    pipeline = build_pipeline(cfg)
+    dataset = load_dataset(_plain(cfg.data), seed=int(cfg.seed))
+    return hash_parts(embedding_key_parts(dataset, pipeline.encoder_config, pipeline.training.trainer, pipeline.seed,
+                                          pipeline.encoder))
+
+
+def test_key_follows_data_encoder_trainer_and_seed(tmp_path):
+    base = key_of(cached(tmp_path))
+    assert key_of(cached(tmp_path)) == base  # stable
+    assert key_of(cached(tmp_path, "clusterer.n_init=3", "reducer=pca", "evaluation.metrics=[acc]")) == base
+    assert key_of(cached(tmp_path, "trainer.enable_progress_bar=true")) == base  # cosmetic only
+    changed = {
+        "encoder config": key_of(cached(tmp_path, "encoder.features.max_features=500")),
+        "encoder": key_of(cached(tmp_path, "encoder=dense")),
+        "trainer": key_of(cached(tmp_path, "trainer.max_epochs=2")),
+        "seed": key_of(cached(tmp_path, "seed=1")),
+        "data.limit": key_of(cached(tmp_path, limit=301)),
+    }
+    for what, key in changed.items():
+        assert key != base, what
+    assert len(set(changed.values())) == len(changed)
+
+
+def test_fingerprint_reads_texts_images_and_ids():
+    texts = Dataset(name="a", texts=["x y", "z"])
+    assert dataset_fingerprint(texts) == dataset_fingerprint(Dataset(name="renamed", texts=["x y", "z"], labels=[1, 2]))
+    assert dataset_fingerprint(texts) != dataset_fingerprint(Dataset(name="a", texts=["x", "y z"]))
+    assert dataset_fingerprint(texts) != dataset_fingerprint(Dataset(name="a", texts=["x y", "z"], ids=np.array([5, 6])))
+    images = np.zeros((2, 3, 3), dtype=np.float32)
+    changed = images.copy()
+    changed[1, 2, 2] = 0.5
+    assert dataset_fingerprint(Dataset(name="i", images=images)) != dataset_fingerprint(Dataset(name="i", images=changed))
+
+
+def test_key_follows_the_encoder_code(tmp_path, monkeypatch):
+    from textcluster import cache as cache_module
+
+    class Elsewhere(RawEncoder):  # defined in this test file: its module joins the fingerprint
+        pass
+
+    assert cache_module.code_fingerprint(Elsewhere()) != cache_module.code_fingerprint(RawEncoder())
+    package = tmp_path / "textcluster"
+    (package / "encoders").mkdir(parents=True)
+    (package / "encoders" / "mine.py").write_text("VERSION = 1\n")
+    monkeypatch.setattr(cache_module, "__file__", str(package / "cache.py"))
+    before = cache_module.code_fingerprint()
+    (package / "encoders" / "mine.py").write_text("VERSION = 2\n")  # an edited encoder
+    assert cache_module.code_fingerprint() != before
+
+
+def test_pretrained_identity_follows_the_weight_files(tmp_path):
+    from textcluster.encoders.pretrained import model_identity
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "bert"}')
+    (folder / "model.safetensors").write_bytes(b"0" * 100)
+    first = model_identity(str(folder))
+    assert first["path"] == str(folder.resolve()) and first["files"]["model.safetensors"][0] == 100
+    assert model_identity(str(folder)) == first
+    (folder / "model.safetensors").write_bytes(b"1" * 101)  # new weights
+    assert model_identity(str(folder)) != first
+    second = model_identity(str(folder))
+    (folder / "config.json").write_text('{"model_type": "roberta"}')
+    assert model_identity(str(folder))["config_sha256"] != second["config_sha256"]
+
+
+# ------------------------------------------------------------------------------------- whole entries only
+
+def test_corrupt_or_partial_entries_are_ignored_and_rewritten(tmp_path, caplog):
+    first = run_experiment(cached(tmp_path), tmp_path / "first")
+    array_path, meta_path = first.cache_path, first.cache_path.with_suffix(".json")
+    good = array_path.read_bytes()
+
+    array_path.write_bytes(good[: len(good) // 2])  # a truncated array
+    with caplog.at_level(logging.WARNING, logger="textcluster.cache"):
+        again = run_experiment(cached(tmp_path), tmp_path / "truncated")
+    assert again.cache_hit is False and "ignored" in caplog.text
+    assert array_path.read_bytes() == good  # rewritten whole
+
+    array = np.load(array_path)
+    array[0, 0] += 1.0
+    np.save(array_path, array)  # same shape, other numbers: the checksum catches it
+    assert run_experiment(cached(tmp_path), tmp_path / "flipped").cache_hit is False
+    assert array_path.read_bytes() == good
+
+    meta_path.unlink()  # the array without its JSON: a write that stopped half way
+    assert run_experiment(cached(tmp_path), tmp_path / "no-json").cache_hit is False
+    assert run_experiment(cached(tmp_path), tmp_path / "whole").cache_hit is True
+
+
+def test_store_is_atomic_when_killed_mid_write(tmp_path, monkeypatch):
+    cache = EmbeddingCache(tmp_path)
+    key = "ab" + "0" * 62
+    embeddings = np.ones((5, 3), dtype=np.float32)
+
+    def dies_half_way(handle, array, allow_pickle=False):
+        handle.write(b"\x93NUMPY partial")
+        raise KeyboardInterrupt  # the run is killed while writing
+
+    monkeypatch.setattr(np, "save", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        cache.store(key, embeddings)
+    monkeypatch.undo()
+    array_path, meta_path = cache.paths(key)
+    assert not array_path.exists() and not meta_path.exists()
+    assert list(array_path.parent.iterdir()) == []  # the temporary file is gone too
+    assert cache.load(key) is None
+
+    path = cache.store(key, embeddings, {"what": "test"})
+    np.testing.assert_array_equal(cache.load(key, n_rows=5), embeddings)
+    assert cache.load(key, n_rows=6) is None  # a row count that does not match is not a hit
+    assert json.loads(meta_path.read_text())["parts"] == {"what": "test"} and path == array_path
+
+
+def test_unwritable_cache_does_not_fail_the_run(tmp_path, caplog):
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    cfg = compose_small("encoder=raw", "cache=true", f"cache_dir={blocker}", limit=100)
+    with caplog.at_level(logging.WARNING, logger="textcluster.pipeline"):
+        result = run_experiment(cfg, tmp_path / "run")
+    assert result.cache_hit is False and result.cache_path is None and "could not store" in caplog.text
+
+
+def test_cache_dir_expands_home_and_must_be_set(tmp_path, monkeypatch):
+    from textcluster.experiment import build_cache
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert build_cache(compose_small("cache=true", "cache_dir='~/embeddings'")).root == tmp_path / "embeddings"
+    with pytest.raises(UserError, match="cache=true needs cache_dir"):
+        build_cache(compose_small("cache=true", "cache_dir=null"))
+
+
+def test_key_includes_encoder_identity(tmp_path):
+    class WithIdentity(RawEncoder):
+        identity = {"weights": 1}
+
+        def cache_identity(self):
+            return self.identity
+
+    dataset = Dataset(name="t", texts=["a b", "c d"])
+    one = hash_parts(embedding_key_parts(dataset, {"name": "x"}, {}, 0, WithIdentity()))
+    WithIdentity.identity = {"weights": 2}
+    assert hash_parts(embedding_key_parts(dataset, {"name": "x"}, {}, 0, WithIdentity())) != one

@@ -1,0 +1,211 @@
+"""A content-addressed cache of embeddings, so that runs changing only later stages skip the encoder.
+
+The key is a hash of everything that decides an encoder's output: the data
+as the encoder sees it (after loading, cleaning and subsampling: the texts or
+image bytes and the ids), the encoder's config, the trainer config and the
+seed (they decide trained weights), and the encoder's own identity when it
+has one (``encoder.cache_identity()``: a pretrained model's resolved folder,
+its config hash and its files' sizes and times).
+
+An entry is two files, ``<key>.npy`` and ``<key>.json`` (what made it, plus a
+checksum of the array). Both are written to a temporary file and renamed into
+place with ``os.replace``, the JSON last, so a killed run leaves either a
+whole entry or none; an entry whose files disagree is ignored and rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from textcluster.data import Dataset
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+# Trainer settings that change what is printed or logged, never the weights.
+COSMETIC_TRAINER_KEYS = frozenset({"enable_progress_bar", "enable_model_summary", "log_every_n_steps"})
+
+
+def _update_with(digest, *chunks: bytes) -> None:
+    for chunk in chunks:
+        digest.update(len(chunk).to_bytes(8, "little"))  # length-prefixed: no two sequences hash alike
+        digest.update(chunk)
+
+
+def dataset_fingerprint(dataset: Dataset) -> str:
+    """sha256 of what an encoder reads: modality, ids, and the texts or the image bytes (labels excluded)."""
+    digest = hashlib.sha256()
+    _update_with(digest, dataset.modality.encode(), str(len(dataset)).encode())
+    ids = np.asarray(dataset.ids)
+    if ids.dtype.kind in "iub":
+        _update_with(digest, b"ids:int", np.ascontiguousarray(ids, dtype=np.int64).tobytes())
+    else:
+        _update_with(digest, b"ids:str", "\x1f".join(map(str, ids.tolist())).encode("utf-8", "surrogatepass"))
+    if dataset.texts is not None:
+        for text in dataset.texts:
+            _update_with(digest, text.encode("utf-8", "surrogatepass"))
+    else:
+        images = np.ascontiguousarray(dataset.images)
+        _update_with(digest, str(images.dtype).encode(), str(images.shape).encode())
+        digest.update(memoryview(images).cast("B"))
+    return digest.hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """JSON-able, order-stable form of a config value (tuples become lists, numpy scalars plain numbers)."""
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda item: str(item[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    return repr(value)
+
+
+def describe_encoder(encoder: Any) -> dict[str, Any]:
+    """A config-like description of an encoder object built in Python (no Hydra config at hand).
+
+    Its class and its public settings; attributes ending in ``_`` are fitted
+    state (scikit-learn's convention) and are left out.
+    """
+    settings = {}
+    for name, value in vars(encoder).items():
+        if name.startswith("_") or name.endswith("_"):
+            continue
+        if isinstance(value, (str, int, float, bool, list, tuple, dict, type(None), np.generic, Path)):
+            settings[name] = value
+        elif hasattr(value, "__dict__"):  # a settings object such as VectorFeatures
+            settings[name] = {k: v for k, v in vars(value).items() if not k.startswith("_") and not k.endswith("_")}
+    cls = type(encoder)
+    return {"class": f"{cls.__module__}.{cls.__qualname__}", "settings": settings}
+
+
+# The code an encoder's output depends on (besides its own module): editing any of it invalidates the cache.
+ENCODING_CODE = ("encoders", "training", "data", "features.py", "cache.py")
+
+
+def code_fingerprint(encoder: Any = None) -> str:
+    """sha256 of textcluster's encoding code, plus the module defining ``encoder`` when it lives elsewhere.
+
+    Keeps an edited encoder (or trainer, tokenizer, loader) from being served
+    the embeddings its previous version cached.
+    """
+    package = Path(__file__).resolve().parent
+    files = []
+    for name in ENCODING_CODE:
+        path = package / name
+        files.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path])
+    module_file = inspect.getsourcefile(type(encoder)) if encoder is not None else None
+    if module_file and Path(module_file).resolve() not in files:
+        files.append(Path(module_file).resolve())
+    digest = hashlib.sha256()
+    for path in files:
+        if path.is_file():
+            _update_with(digest, str(path.relative_to(package) if path.is_relative_to(package) else path.name).encode(),
+                         path.read_bytes())
+    return digest.hexdigest()
+
+
+def embedding_key_parts(dataset: Dataset, encoder_config: Mapping[str, Any], trainer_config: Mapping[str, Any] | None,
+                        seed: int, encoder: Any = None) -> dict[str, Any]:
+    """Everything the key hashes, as a JSON-able dict (it is also stored beside the entry)."""
+    from textcluster import __version__
+
+    trainer = {k: v for k, v in dict(trainer_config or {}).items() if k not in COSMETIC_TRAINER_KEYS}
+    identity = getattr(encoder, "cache_identity", None)
+    return _canonical({
+        "format": FORMAT_VERSION,
+        "textcluster": __version__,
+        "code": code_fingerprint(encoder),
+        "data": {"fingerprint": dataset_fingerprint(dataset), "n": len(dataset), "modality": dataset.modality},
+        "encoder": dict(encoder_config),
+        "trainer": trainer,
+        "seed": int(seed),
+        "encoder_identity": identity() if callable(identity) else None,
+    })
+
+
+def hash_parts(parts: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _array_checksum(array: np.ndarray) -> str:
+    return hashlib.sha256(memoryview(np.ascontiguousarray(array)).cast("B")).hexdigest()
+
+
+def _atomic_write(path: Path, write) -> None:
+    """``write(handle)`` into a temporary file beside ``path``, flush it to disk, then rename it over ``path``."""
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(handle.name, 0o644)  # NamedTemporaryFile makes 0600; a cache may be shared
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+class EmbeddingCache:
+    """Embeddings stored under ``root/<key[:2]>/<key>.npy`` with a ``<key>.json`` beside each."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root).expanduser()
+
+    def __repr__(self) -> str:
+        return f"EmbeddingCache({str(self.root)!r})"
+
+    def paths(self, key: str) -> tuple[Path, Path]:
+        folder = self.root / key[:2]
+        return folder / f"{key}.npy", folder / f"{key}.json"
+
+    def load(self, key: str, n_rows: int | None = None) -> np.ndarray | None:
+        """The cached embeddings, or None when there is no whole, consistent entry for ``key``."""
+        array_path, meta_path = self.paths(key)
+        if not meta_path.is_file() or not array_path.is_file():
+            return None
+        try:
+            meta = json.loads(meta_path.read_text())
+            array = np.load(array_path, allow_pickle=False)
+            problems = []
+            if meta.get("key") != key:
+                problems.append("its key does not match")
+            if list(array.shape) != meta.get("shape") or (n_rows is not None and array.shape[0] != n_rows):
+                problems.append(f"shape {array.shape} is not the recorded {meta.get('shape')} for {n_rows} rows")
+            elif _array_checksum(array) != meta.get("sha256"):
+                problems.append("its checksum does not match")
+        except (OSError, ValueError, EOFError, TypeError, AttributeError) as error:
+            problems = [f"it cannot be read ({type(error).__name__}: {error})"]
+        if problems:
+            log.warning("embedding cache entry %s ignored: %s; it will be rewritten", array_path, "; ".join(problems))
+            return None
+        return array
+
+    def store(self, key: str, embeddings: np.ndarray, parts: Mapping[str, Any] | None = None) -> Path:
+        """Write the entry atomically (array first, then the JSON that makes it valid); returns the array's path."""
+        array_path, meta_path = self.paths(key)
+        array_path.parent.mkdir(parents=True, exist_ok=True)
+        embeddings = np.ascontiguousarray(embeddings)
+        meta = {"key": key, "shape": list(embeddings.shape), "dtype": str(embeddings.dtype),
+                "sha256": _array_checksum(embeddings), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "parts": dict(parts or {})}
+        meta_path.unlink(missing_ok=True)  # an old JSON must never vouch for a new array
+        _atomic_write(array_path, lambda handle: np.save(handle, embeddings, allow_pickle=False))
+        _atomic_write(meta_path, lambda handle: handle.write((json.dumps(meta, indent=2) + "\n").encode()))
+        return array_path
