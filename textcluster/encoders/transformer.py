@@ -1,0 +1,92 @@
+"""A small Transformer text encoder trained from scratch (``torch.nn.TransformerEncoder``).
+
+Token embeddings plus a positional encoding (``positional: learned`` or
+``sinusoidal``), pre-norm encoder layers with a key padding mask (padded
+positions are never attended to), mean pooling over the real positions and a
+linear code; trained on the bag-of-words objective of
+:mod:`textcluster.encoders.sequence`. Text only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from textcluster.data import TEXT
+from textcluster.encoders.sequence import SequenceEncoder, SequenceNetwork, masked_mean
+from textcluster.errors import UserError
+from textcluster.registry import encoders
+
+POSITIONALS = ("learned", "sinusoidal")
+
+
+def sinusoidal_table(max_length: int, dim: int) -> torch.Tensor:
+    """The (max_length, dim) sine/cosine position table of "Attention is all you need"."""
+    positions = torch.arange(max_length, dtype=torch.float32).unsqueeze(1)
+    frequencies = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(max_length, dim)
+    table[:, 0::2] = torch.sin(positions * frequencies)
+    table[:, 1::2] = torch.cos(positions * frequencies)[:, : dim // 2]
+    return table
+
+
+class PositionalEncoding(nn.Module):
+    """Adds a learned or a fixed sinusoidal vector per position to (B, L, D) inputs."""
+
+    def __init__(self, kind: str, max_length: int, dim: int):
+        super().__init__()
+        if kind not in POSITIONALS:
+            raise UserError(f"unknown encoder.positional '{kind}'; choose from {', '.join(POSITIONALS)}")
+        if kind == "learned":
+            self.table = nn.Parameter(torch.randn(max_length, dim) * 0.02)
+        else:
+            self.register_buffer("table", sinusoidal_table(max_length, dim), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.table[: x.shape[1]].to(x.dtype)
+
+
+class TextTransformer(SequenceNetwork):
+    """Positional encoding + TransformerEncoder with ``src_key_padding_mask``, masked mean pooling."""
+
+    def __init__(self, max_length: int = 64, num_layers: int = 2, num_heads: int = 4, feedforward_dim: int = 128,
+                 dropout: float = 0.1, positional: str = "learned", **base):
+        super().__init__(**base)
+        dim = self.tokens.embedding_dim
+        self.positions = PositionalEncoding(positional, max_length, dim)
+        layer = nn.TransformerEncoderLayer(dim, num_heads, feedforward_dim, dropout, batch_first=True, norm_first=True)
+        self.layers = nn.TransformerEncoder(layer, num_layers, norm=nn.LayerNorm(dim), enable_nested_tensor=False)
+        self.dropout = nn.Dropout(dropout)
+        self.build_head(dim)
+
+    def body(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        states = self.layers(self.dropout(self.positions(x)), src_key_padding_mask=~mask)
+        return masked_mean(states, mask)
+
+
+@encoders.register("transformer")
+class TransformerEncoderPlugin(SequenceEncoder):
+    """Transformer over token sequences, trained from scratch on the bag-of-words objective."""
+
+    modalities = (TEXT,)
+
+    def __init__(self, num_layers: int = 2, num_heads: int = 4, feedforward_dim: int = 128, dropout: float = 0.1,
+                 positional: str = "learned",
+                 embedding_dim: int = 32, token_dim: int = 64, token_dropout: float = 0.5,
+                 objective: str = "softmax_ce", lr: float = 0.01, weight_decay: float = 0.0, batch_size: int = 64,
+                 val_fraction: float = 0.1, early_stopping_patience: int = 3, max_epochs: int | None = 10,
+                 normalize: bool = True, tokenizer: dict | None = None, features: dict | None = None):
+        super().__init__(embedding_dim=embedding_dim, token_dim=token_dim, token_dropout=token_dropout,
+                         objective=objective, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
+                         val_fraction=val_fraction, early_stopping_patience=early_stopping_patience,
+                         max_epochs=max_epochs, normalize=normalize, tokenizer=tokenizer, features=features)
+        if token_dim % num_heads:
+            raise UserError(f"encoder.token_dim ({token_dim}) must be a multiple of encoder.num_heads ({num_heads})")
+        self.transformer_params = dict(num_layers=num_layers, num_heads=num_heads, feedforward_dim=feedforward_dim,
+                                       dropout=dropout, positional=positional)
+
+    def build_text_network(self, vocab_size: int, target_dim: int, pad_id: int, mask_id: int) -> TextTransformer:
+        return TextTransformer(max_length=self.tokenizer.max_length, **self.transformer_params,
+                               **self.network_params(vocab_size, target_dim, pad_id, mask_id))
