@@ -60,6 +60,17 @@ def test_text_encoder_end_to_end(key, data_file, tmp_path):
     assert (tmp_path / "checkpoints" / "encoder-best.ckpt").is_file()
 
 
+def test_text_run_is_reproducible(data_file, tmp_path):
+    texts = data_file("searchsnippets", "SearchSnippets.txt")
+    labels = data_file("searchsnippets", "SearchSnippets_gnd.txt")
+    overrides = ["data=lines", f"data.path={texts}", f"data.labels_path={labels}", "encoder=transformer",
+                 "clusterer.n_clusters=8", *SMALL_TEXT, *SMALL_ARCH["transformer"], "trainer.max_epochs=2"]
+    first = run_experiment(compose_small(*overrides, limit=200), tmp_path / "a")
+    second = run_experiment(compose_small(*overrides, limit=200), tmp_path / "b")
+    np.testing.assert_allclose(second.embeddings, first.embeddings, rtol=0, atol=1e-6)
+    assert (tmp_path / "a" / "assignments.csv").read_text() == (tmp_path / "b" / "assignments.csv").read_text()
+
+
 @pytest.mark.parametrize("key, overrides", [("cnn", ["encoder.image.channels=[8,16]"]),
                                             ("rnn", ["encoder.hidden_size=16"])])
 def test_image_encoder_end_to_end_on_digits(key, overrides, tmp_path):
@@ -119,6 +130,14 @@ def test_padding_and_mask():
     ids, mask = pad_sequences([np.array([5, 6, 7]), np.array([8])], pad_id=0)
     assert ids.tolist() == [[5, 6, 7], [8, 0, 0]]
     assert mask.tolist() == [[True, True, True], [True, False, False]]
+
+
+@pytest.mark.parametrize("kind", ["wordpiece", "bpe"])
+def test_trained_vocabulary_is_repeatable(kind):
+    corpus = [f"doc{i} about topic{i % 7} and subject{i % 11} with words{i % 13}" for i in range(300)]
+    vocabularies = [SequenceTokenizer(kind=kind, vocab_size=150, min_frequency=1).fit(corpus).tokenizer_.get_vocab()
+                    for _ in range(3)]
+    assert vocabularies[0] == vocabularies[1] == vocabularies[2]
 
 
 def test_special_tokens_are_distinct(tokenizer):

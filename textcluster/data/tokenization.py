@@ -48,20 +48,40 @@ def resolve_pretrained(name_or_path: str | None) -> str:
     return name
 
 
+def _continuation_pieces(tokenizer, texts: Sequence[str]) -> list[str]:
+    """``##c`` for every character ``c`` found inside a word, in code-point order."""
+    chars: set[str] = set()
+    for text in texts:
+        for word, _ in tokenizer.pre_tokenizer.pre_tokenize_str(tokenizer.normalizer.normalize_str(text)):
+            chars.update(word[1:])
+    return ["##" + char for char in sorted(chars)]
+
+
 def _trained_tokenizer(kind: str, vocab_size: int, min_frequency: int, lowercase: bool, texts: Sequence[str]):
+    """A BPE or WordPiece tokenizer trained on ``texts``; the same texts always give the same vocabulary and ids.
+
+    WordPiece is learnt as ``tokenizers``' WordPieceTrainer learns it (BPE merges,
+    word-inner pieces marked ``##``), but that trainer numbers the ``##c``
+    pieces in hash-map order, and ids break ties between merges, so two
+    trainings on one corpus gave different vocabularies. Here the ``##c``
+    pieces are numbered first, in code-point order, which makes the merges and
+    ids repeatable; the WordPiece model is then built from that vocabulary.
+    """
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
-    if kind == "wordpiece":
-        tokenizer = Tokenizer(models.WordPiece(unk_token=UNK))
-        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                            special_tokens=SPECIAL_TOKENS, show_progress=False)
-    else:
-        tokenizer = Tokenizer(models.BPE(unk_token=UNK))
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                      special_tokens=SPECIAL_TOKENS, show_progress=False)
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=lowercase)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.train_from_iterator(texts, trainer=trainer)
+    wordpiece = kind == "wordpiece"
+    prefix = {"continuing_subword_prefix": "##"} if wordpiece else {}
+    bpe = Tokenizer(models.BPE(unk_token=UNK, **prefix))
+    bpe.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=lowercase)
+    bpe.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    fixed_ids = SPECIAL_TOKENS + (_continuation_pieces(bpe, texts) if wordpiece else [])
+    trainer = trainers.BpeTrainer(vocab_size=max(vocab_size, len(fixed_ids) + 1), min_frequency=min_frequency,
+                                  special_tokens=fixed_ids, show_progress=False, **prefix)
+    bpe.train_from_iterator(texts, trainer=trainer)
+    if not wordpiece:
+        return bpe
+    tokenizer = Tokenizer(models.WordPiece(bpe.get_vocab(), unk_token=UNK))
+    tokenizer.normalizer, tokenizer.pre_tokenizer = bpe.normalizer, bpe.pre_tokenizer
     return tokenizer
 
 

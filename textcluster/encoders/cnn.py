@@ -4,7 +4,8 @@ Images: strided 3x3 convolutions (``channels``, each halving the size with
 padding 1, so 28x28 MNIST goes 14-7-4 and 8x8 digits 4-2-1) and a linear
 code; the decoder mirrors them with transposed convolutions told the exact
 output size of each encoder stage, so any image size works. Trained to
-reconstruct the pixels (MSE).
+reconstruct randomly shifted and rotated copies (see
+:class:`~textcluster.encoders.sequence.PixelAutoencoder`).
 
 Text: token embeddings, one convolution per width in ``kernel_sizes``
 (n-gram detectors, ``filters`` each), max-pooling over time, a linear code;
@@ -31,9 +32,9 @@ class ConvAutoencoder(PixelAutoencoder):
                  **pixel):
         super().__init__(**pixel)
         widths = [1, *channels]
-        self.down = nn.ModuleList(nn.Conv2d(c_in, c_out, 3, stride=2, padding=1) for c_in, c_out in zip(widths[:-1], widths[1:]))
-        self.up = nn.ModuleList(nn.ConvTranspose2d(c_out, c_in, 3, stride=2, padding=1)
-                                for c_in, c_out in reversed(list(zip(widths[:-1], widths[1:]))))
+        pairs = list(zip(widths[:-1], widths[1:]))
+        self.down = nn.ModuleList(nn.Conv2d(c_in, c_out, 3, stride=2, padding=1) for c_in, c_out in pairs)
+        self.up = nn.ModuleList(nn.ConvTranspose2d(c_out, c_in, 3, stride=2, padding=1) for c_in, c_out in pairs[::-1])
         self.sizes = self._stage_sizes(height, width)  # (H, W) before each down stage, then the smallest
         self.bottom_shape = (widths[-1], *self.sizes[-1])
         flat = widths[-1] * self.sizes[-1][0] * self.sizes[-1][1]

@@ -8,7 +8,8 @@ trained on the bag-of-words objective of :mod:`textcluster.encoders.sequence`.
 Images: an image is read as a sequence of rows (28 steps of 28 pixels on
 MNIST, 8 of 8 on digits); the final hidden state gives the code. The decoder
 feeds the code to another recurrent layer at every step and maps each step's
-state to a row of pixels; trained to reconstruct the pixels (MSE).
+state to a row of pixels; trained like the convolutional autoencoder (see
+:class:`~textcluster.encoders.sequence.PixelAutoencoder`).
 """
 
 from __future__ import annotations

@@ -81,16 +81,20 @@ class BucketBatchSampler(Sampler[list[int]]):
 
 
 class SequenceItems(torch.utils.data.Dataset):
-    """Token-id arrays with their target rows (the TF-IDF vectors the network learns to predict)."""
+    """The rows ``indices`` of token-id arrays and their targets (the TF-IDF vectors to predict), without copies."""
 
-    def __init__(self, sequences: Sequence[np.ndarray], targets: np.ndarray):
-        self.sequences, self.targets = sequences, targets
+    def __init__(self, sequences: Sequence[np.ndarray], targets: np.ndarray, indices: np.ndarray):
+        self.sequences, self.targets, self.indices = sequences, targets, np.asarray(indices)
 
     def __len__(self) -> int:
-        return len(self.sequences)
+        return len(self.indices)
 
-    def __getitem__(self, index: int):
-        return self.sequences[index], self.targets[index]
+    def __getitem__(self, item: int):
+        row = self.indices[item]
+        return self.sequences[row], self.targets[row]
+
+    def lengths(self) -> list[int]:
+        return [len(self.sequences[row]) for row in self.indices]
 
 
 @dataclasses.dataclass
@@ -107,8 +111,8 @@ class PadCollator:
 
 def sequence_loader(sequences: Sequence[np.ndarray], targets: np.ndarray, indices: np.ndarray, pad_id: int,
                     batch_size: int, shuffle: bool, seed: int) -> DataLoader:
-    items = SequenceItems([sequences[i] for i in indices], targets[indices])
-    sampler = BucketBatchSampler([len(s) for s in items.sequences], batch_size, shuffle, seed)
+    items = SequenceItems(sequences, targets, indices)
+    sampler = BucketBatchSampler(items.lengths(), batch_size, shuffle, seed)
     return DataLoader(items, batch_sampler=sampler, collate_fn=PadCollator(pad_id))
 
 
@@ -156,8 +160,8 @@ def masked_max(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class SequenceNetwork(nn.Module):
     """Token embeddings -> ``body`` (subclass: pooled features) -> linear code; a linear head predicts the target.
 
-    Subclasses set ``self.body_dim`` and implement ``body(x, mask)`` on
-    embedded tokens ``x`` (B, L, token_dim) whose padded positions are zero.
+    Subclasses implement ``body(x, mask)`` on embedded tokens ``x`` (B, L, token_dim),
+    whose padded positions are zero, and call ``build_head(width of body's output)``.
     """
 
     def __init__(self, vocab_size: int, target_dim: int, pad_id: int, mask_id: int, embedding_dim: int = 32,
