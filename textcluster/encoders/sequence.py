@@ -24,7 +24,18 @@ noise makes the code rely on co-occurrence rather than copying the input,
 which matters for snippets of ~18 words whose TF-IDF vectors barely overlap
 (that sparsity is why k-means on raw TF-IDF does poorly). ``objective: cosine``
 (cosine distance to the TF-IDF vector) and ``objective: mse`` are there to
-compare; they cluster worse on SearchSnippets.
+compare.
+
+Measured on SearchSnippets (12,340 snippets, 8 classes; k-means on the
+L2-normalised codes, seed 0): k-means on TF-IDF gives ACC 0.30; with the
+defaults cnn gives 0.61, rnn 0.62 and transformer 0.66 (10 epochs). In a
+tuning loop (transformer, epochs 5 and 6) the masking noise helped (0.69 and
+0.65 with ``token_dropout: 0.5``, 0.61 and 0.63 without), ``cosine`` reached
+0.43 and 0.49, and ``mse`` 0.17 and 0.18: squared error on TF-IDF values
+that are nearly all zero is minimised by predicting zeros, so the code learns
+nothing. Learning rate 0.01 with batches of 64 learnt several times faster
+than 0.001 with batches of 128 (cnn, 6 epochs on 3,000 snippets: ACC 0.59
+against 0.26); a 64-d code or a 5,000-term target did not help.
 
 Batches are bucketed by length (:class:`BucketBatchSampler`), so a batch
 holds documents of about the same length and little padding; training
