@@ -1,11 +1,20 @@
 """Evaluator plugins: ``evaluator(X, labels_pred, labels_true) -> {name: value}``.
 
 External evaluators compare with true labels; internal ones judge the geometry
-of the clustering in the space that was clustered. An evaluator that cannot
-run raises :class:`SkipEvaluation` with the reason, which the run reports.
+of the clustering in the space that was clustered; topic evaluators judge a
+text run's topics. An evaluator that cannot run raises :class:`SkipEvaluation`
+with the reason, which the run reports.
+
+An evaluator that needs more than the three arrays (the texts, the topics)
+sets ``uses_context = True`` and is called with a keyword argument
+``context``, an :class:`EvaluationContext`; the others keep the plain
+three-argument call, so existing plugins need no change.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from sklearn import metrics as skm
@@ -14,15 +23,35 @@ from textcluster.clusterers.base import NOISE
 from textcluster.evaluation.metrics import clustering_accuracy, purity
 from textcluster.registry import evaluators
 
-EXTERNAL, INTERNAL = "external", "internal"
+if TYPE_CHECKING:
+    from textcluster.topics import Topics
+
+EXTERNAL, INTERNAL, TOPIC = "external", "internal", "topic"
 
 
 class SkipEvaluation(Exception):
     """The evaluator cannot run on this input; the message says why."""
 
 
+@dataclass(frozen=True)
+class EvaluationContext:
+    """What the pipeline knows beyond (X, labels_pred, labels_true), for evaluators with ``uses_context``.
+
+    ``modality``: "text" or "image"; ``texts``: the documents (text runs);
+    ``topics``: the run's :class:`textcluster.topics.Topics` (text runs with the
+    topic stage; None otherwise); ``embeddings``: the encoder's output (X is
+    the space that was clustered, after the reducer).
+    """
+
+    modality: str
+    texts: Sequence[str] | None = None
+    topics: "Topics | None" = None
+    embeddings: np.ndarray | None = None
+
+
 class Evaluator:
     kind = INTERNAL
+    uses_context = False  # True: called as evaluator(X, labels_pred, labels_true, context=EvaluationContext)
 
     def __call__(self, X: np.ndarray, labels_pred: np.ndarray, labels_true: np.ndarray | None) -> dict[str, float]:
         raise NotImplementedError
@@ -105,13 +134,20 @@ class ClusterCounts(Evaluator):
 
 
 def evaluate(evaluator_objects: dict[str, Evaluator], X: np.ndarray, labels_pred: np.ndarray,
-             labels_true: np.ndarray | None) -> tuple[dict[str, float], dict[str, str]]:
-    """Run every evaluator; returns (metrics, skipped) where skipped maps key -> reason."""
+             labels_true: np.ndarray | None, context: EvaluationContext | None = None
+             ) -> tuple[dict[str, float], dict[str, str]]:
+    """Run every evaluator; returns (metrics, skipped) where skipped maps key -> reason.
+
+    ``context`` reaches only the evaluators that declare ``uses_context``.
+    """
     results: dict[str, float] = {}
     skipped: dict[str, str] = {}
     for key, evaluator in evaluator_objects.items():
         try:
-            results.update(evaluator(X, labels_pred, labels_true))
+            if getattr(evaluator, "uses_context", False):
+                results.update(evaluator(X, labels_pred, labels_true, context=context))
+            else:
+                results.update(evaluator(X, labels_pred, labels_true))
         except SkipEvaluation as reason:
             skipped[key] = str(reason)
     return results, skipped
