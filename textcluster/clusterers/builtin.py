@@ -88,6 +88,19 @@ class HDBSCANClusterer(Clusterer):
         self.probabilities_ = self.model_.probabilities_
         return self
 
+    def soft_membership(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(cluster ids, n x k probabilities)`` of the fitted points (``hdbscan.all_points_membership_vectors``).
+
+        Used by ``noise=soft``; None when there are fewer than two clusters (nothing to choose between).
+        """
+        import hdbscan
+
+        clusters = np.unique(self.labels_[self.labels_ != NOISE])
+        if len(clusters) < 2:
+            return None
+        vectors = np.asarray(hdbscan.all_points_membership_vectors(self.model_)).reshape(len(self.labels_), -1)
+        return clusters, vectors
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         import hdbscan
 
