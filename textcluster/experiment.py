@@ -15,6 +15,7 @@ from textcluster.encoders.base import TrainingContext
 from textcluster.errors import UserError
 from textcluster.pipeline import Pipeline, PipelineResult
 from textcluster.reporting.run_folder import write_results, write_status, write_versions
+from textcluster.topics import TopicModeler
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,20 @@ def build_cache(cfg: DictConfig) -> EmbeddingCache | None:
     return EmbeddingCache(Path(str(cache_dir)).expanduser())
 
 
+def build_topic_model(topics) -> TopicModeler | None:
+    """The topic stage from the ``topics`` config group; None when absent or ``topics.enabled=false``."""
+    if topics is None:
+        return None
+    settings = _plain(topics)
+    if not settings.pop("enabled", True):
+        return None
+    known = ("top_n_words", "n_representative", "label_words", "n_topics", "vectorizer")
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise UserError(f"topics has no key {', '.join(map(repr, unknown))}; its keys: enabled, {', '.join(known)}")
+    return TopicModeler(**settings)
+
+
 def build_pipeline(cfg: DictConfig, run_dir: Path | None = None) -> Pipeline:
     """Instantiate every stage named in ``cfg`` from its registry."""
     seed = int(cfg.seed)
@@ -52,6 +67,8 @@ def build_pipeline(cfg: DictConfig, run_dir: Path | None = None) -> Pipeline:
         training=TrainingContext(trainer=_plain(cfg.trainer), seed=seed, run_dir=run_dir),
         cache=build_cache(cfg),
         encoder_config=encoder_config,
+        noise=str(cfg.get("noise") or "keep"),
+        topic_model=build_topic_model(cfg.get("topics")),
     )
 
 

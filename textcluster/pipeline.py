@@ -15,6 +15,11 @@ from textcluster.data import Dataset
 from textcluster.encoders.base import Encoder, TrainingContext
 from textcluster.evaluation import Evaluator, evaluate
 from textcluster.reducers import IdentityReducer
+from textcluster.clusterers.noise import NoiseReport, apply_noise_policy, check_noise_policy
+from textcluster.data.base import TEXT
+from textcluster.errors import UserError
+from textcluster.evaluation import EvaluationContext
+from textcluster.topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +35,9 @@ class PipelineResult:
     timings: dict[str, float] = field(default_factory=dict)
     cache_hit: bool | None = None  # None: no cache; True: the embeddings came from it and the encoder did not run
     cache_path: Path | None = None
+    topics: Topics | None = None  # text runs: the topics; ``labels`` already holds topic ids (see topics.mapping)
+    noise: NoiseReport | None = None  # the noise policy applied, noise fraction before and after
+    cluster_labels: np.ndarray | None = None  # the clusterer's (or refiner's) labels, before noise policy and merging
 
 
 class Pipeline:
@@ -43,7 +51,8 @@ class Pipeline:
 
     def __init__(self, encoder: Encoder, clusterer, reducer=None, evaluators: dict[str, Evaluator] | None = None,
                  seed: int = 0, training: TrainingContext | None = None, cache: EmbeddingCache | None = None,
-                 encoder_config: Mapping[str, Any] | None = None):
+                 encoder_config: Mapping[str, Any] | None = None,
+                 noise: str = "keep", topic_model=None):
         self.encoder, self.clusterer = encoder, clusterer
         self.reducer = reducer if reducer is not None else IdentityReducer()
         self.evaluators = evaluators or {}
@@ -51,6 +60,8 @@ class Pipeline:
         self.training = training or TrainingContext(seed=seed)
         self.cache = cache
         self.encoder_config = encoder_config
+        self.noise = check_noise_policy(noise)  # what becomes of noise points (-1); textcluster/clusterers/noise.py
+        self.topic_model = topic_model  # a textcluster.topics.TopicModeler, or None: no topics
 
     def _resolve_n_clusters(self, dataset: Dataset) -> None:
         # k-means-like clusterers with n_clusters=None take k from the true labels when there are some.
@@ -87,6 +98,7 @@ class Pipeline:
 
         seed_everything(self.seed, workers=True, verbose=False)
         self._resolve_n_clusters(dataset)
+        self._check_topics(dataset)
         timings = {}
 
         start = time.perf_counter()
@@ -101,7 +113,33 @@ class Pipeline:
         labels = np.asarray(self.clusterer.fit(reduced).labels_)
         timings["cluster_s"] = time.perf_counter() - start
 
-        metrics, skipped = evaluate(self.evaluators, reduced, labels, dataset.labels)
+        cluster_labels = labels
+        start = time.perf_counter()
+        labels, noise, topics = self.describe(dataset, labels, embeddings)
+        timings["topics_s"] = time.perf_counter() - start
+
+        context = EvaluationContext(dataset.modality, dataset.texts, topics, embeddings)
+        metrics, skipped = evaluate(self.evaluators, reduced, labels, dataset.labels, context)
+        metrics.update(noise_fraction_before=noise.fraction_before, noise_fraction_after=noise.fraction_after)
         for key, reason in skipped.items():
             log.info("evaluator %s skipped: %s", key, reason)
-        return PipelineResult(dataset, embeddings, reduced, labels, metrics, skipped, timings, cache_hit, cache_path)
+        return PipelineResult(dataset, embeddings, reduced, labels, metrics, skipped, timings, cache_hit, cache_path,
+                              topics=topics, noise=noise, cluster_labels=cluster_labels)
+
+    def _check_topics(self, dataset: Dataset) -> None:
+        n_topics = getattr(self.topic_model, "n_topics", None)
+        if n_topics is not None and dataset.modality != TEXT:
+            raise UserError(f"topics.n_topics={n_topics} needs text data; {dataset.name} holds "
+                            f"{dataset.modality} items. Set topics.n_topics=null")
+
+    def describe(self, dataset: Dataset, labels: np.ndarray, embeddings: np.ndarray
+                 ) -> tuple[np.ndarray, NoiseReport, Topics | None]:
+        """The noise policy, then (text runs) the topics: ``(final labels, noise report, topics)``."""
+        # after a refiner the clusterer's membership probabilities describe labels that are gone
+        clusterer = self.clusterer if getattr(self, "refiner", None) is None else None
+        labels, noise = apply_noise_policy(self.noise, labels, embeddings, clusterer)
+        topics = None
+        if self.topic_model is not None and dataset.modality == TEXT:
+            topics = self.topic_model.fit(dataset.texts, labels, embeddings)
+            labels = topics.labels
+        return labels, noise, topics

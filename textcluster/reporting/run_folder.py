@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from textcluster.pipeline import PipelineResult
+from textcluster.topics import write_topics
 
 PACKAGES = ("textcluster", "torch", "pytorch-lightning", "hydra-core", "omegaconf", "numpy", "scipy",
             "scikit-learn", "hdbscan", "umap-learn", "pandas", "datasets", "transformers")
@@ -64,6 +65,8 @@ def write_results(run_dir: Path, result: PipelineResult) -> None:
     """Everything a finished run leaves; metrics.json and status.json last, so they mark completion."""
     np.save(run_dir / "embeddings.npy", result.embeddings)
     write_assignments(run_dir, result)
+    if getattr(result, "topics", None) is not None:  # text runs: topics.json and topics.md
+        write_topics(run_dir, result.topics, result.dataset.texts, result.dataset.ids)
     _write_json(run_dir / "skipped_metrics.json", result.skipped)
     _write_json(run_dir / "metrics.json", {**result.metrics, "n_samples": len(result.labels),
                                            **{k: round(v, 3) for k, v in result.timings.items()}})

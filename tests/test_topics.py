@@ -1,0 +1,277 @@
+"""Topics: c-TF-IDF keywords, representative documents, reduction, topic metrics and the noise policy."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from math import log
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import CountVectorizer
+
+from textcluster import registry
+from textcluster.clusterers.noise import apply_noise_policy, check_noise_policy, nearest_centre
+from textcluster.errors import UserError
+from textcluster.evaluation import EvaluationContext, SkipEvaluation, evaluate
+from textcluster.evaluation.topic_metrics import pair_npmi, topic_diversity, topic_npmi
+from textcluster.experiment import run_experiment
+from textcluster.topics import TopicModeler
+
+from conftest import compose_small, read_json, run_textcluster
+
+# Three clusters of three documents. Word counts per cluster (9 words each, so A = 27 / 3 = 9):
+#   c0: rocket 3, orbit 2, launch 2, news 2       c1: hockey 3, team 3, goal 1, season 1, news 1
+#   c2: god 3, church 2, bible 1, faith 1, prayer 1, news 1
+# Totals over all clusters f: news 4; rocket, hockey, team, god 3; orbit, launch, church 2; the rest 1.
+CORPUS = ["rocket orbit news", "rocket launch news", "rocket orbit launch",
+          "hockey team news", "hockey goal team", "hockey team season",
+          "god church news", "god bible church", "god faith prayer"]
+LABELS = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
+PLAIN = {"stop_words": None, "min_df": 1}  # keep every word of the tiny corpus
+
+
+def embeddings_for(n: int) -> np.ndarray:
+    # rows 0,1,2 sit at (0,0), (0,2), (0,1): their centre is (0,1), so row 2 is the most central of cluster 0
+    points = np.zeros((n, 2))
+    points[:3, 1] = [0.0, 2.0, 1.0]
+    return points
+
+
+def fit(texts=CORPUS, labels=LABELS, **settings):
+    settings.setdefault("vectorizer", PLAIN)
+    return TopicModeler(**settings).fit(texts, np.asarray(labels), embeddings_for(len(texts)))
+
+
+# ------------------------------------------------------------------------------------- c-TF-IDF
+
+def test_ctfidf_ranks_the_distinctive_word_first_and_matches_the_formula():
+    topics = fit(n_representative=3, label_words=3)
+    space, hockey, religion = topics.topics
+    # W = tf / 9 * ln(1 + 9 / f): rocket 3/9 ln 4 = .462 > orbit = launch 2/9 ln 5.5 = .379 > news 2/9 ln 3.25 = .262
+    assert space.keywords == ["rocket", "launch", "orbit", "news"]  # launch/orbit tie: alphabetical
+    assert space.keyword_scores == pytest.approx([log(4) / 3, 2 / 9 * log(5.5), 2 / 9 * log(5.5), 2 / 9 * log(3.25)])
+    # news is as frequent as orbit in c0, but occurs everywhere: the IDF puts it last
+    assert hockey.keywords[:2] == ["hockey", "team"] and hockey.keywords[-1] == "news"
+    assert religion.keywords[0] == "god" and religion.keywords[1] == "church"
+    assert space.label == "rocket, launch, orbit"
+    assert [t.size for t in topics.topics] == [3, 3, 3] and [t.id for t in topics.topics] == [0, 1, 2]
+    assert space.representative_docs == [2, 0, 1]  # closest to the centre (0, 1) first; 0 and 1 tie: row order
+    assert topics.mapping == {0: 0, 1: 1, 2: 2} and list(topics.labels) == list(LABELS)
+
+
+def test_top_n_words_caps_the_keywords_and_noise_is_its_own_topic():
+    labels = LABELS.copy()
+    labels[8] = -1  # "god faith prayer" is noise
+    topics = fit(labels=labels, top_n_words=2)
+    assert [t.id for t in topics.topics] == [-1, 0, 1, 2] and topics.topics[0].label == "outliers"
+    # the noise row is one more class: faith, prayer (only there) outrank god (also in cluster 2)
+    assert topics.topics[0].keywords == ["faith", "prayer"] and len(topics) == 3  # noise is not counted as a topic
+    assert all(len(t.keywords) == 2 for t in topics.topics)
+    assert topics.top_words(1) == [["rocket"], ["hockey"], ["church"]]  # noise left out
+
+
+def split_on_pipes(text: str) -> list[str]:
+    return [token for token in text.split("|") if token]
+
+
+def test_custom_tokenizer_from_an_import_path():
+    texts = ["苹果|香蕉|水果", "苹果|香蕉", "足球|比赛|球队", "足球|球队"]
+    topics = fit(texts, [0, 0, 1, 1], vectorizer={"tokenizer": "test_topics:split_on_pipes", "stop_words": None,
+                                                    "lowercase": False})
+    assert topics.topics[0].keywords[:2] == ["苹果", "香蕉"] and topics.topics[1].keywords[:2] == ["球队", "足球"]
+    with pytest.raises(UserError, match="topics.vectorizer.tokenizer='nowhere:split' cannot be imported"):
+        TopicModeler(vectorizer={"tokenizer": "nowhere:split"})
+
+
+# ------------------------------------------------------------------------------------- reduction
+
+def test_reduce_merges_the_smallest_cluster_into_the_most_similar_and_renumbers():
+    # cluster 1 is one extra space document: it must join the space cluster (id 0); 2 and 3 become 1 and 2
+    texts = CORPUS[:3] + ["rocket moon orbit"] + CORPUS[3:]
+    labels = [0, 0, 0, 1, 2, 2, 2, 3, 3, 3]
+    topics = fit(texts, labels, n_topics=3)
+    assert topics.mapping == {0: 0, 1: 0, 2: 1, 3: 2}
+    assert list(topics.labels) == [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert [(t.id, t.size, t.clusters) for t in topics.topics] == [(0, 4, [0, 1]), (1, 3, [2]), (2, 3, [3])]
+    assert topics.topics[0].keywords[0] == "rocket" and topics.n_clusters_before == 4
+    merged_twice = fit(texts, labels, n_topics=2)  # then the smallest (ties: later id) goes too
+    assert sorted(t.size for t in merged_twice.topics) == [3, 7]
+    assert sum(t.size for t in merged_twice.topics) == len(texts)
+
+
+def test_reduce_errors():
+    with pytest.raises(UserError, match=r"topics.n_topics=4 is larger than the number of clusters found \(3\)"):
+        fit(n_topics=4)
+    with pytest.raises(UserError, match="topics.n_topics must be a positive integer"):
+        TopicModeler(n_topics=0)
+    with pytest.raises(UserError, match="could not build a vocabulary"):
+        fit(vectorizer={"stop_words": None, "min_df": 5})
+
+
+# ------------------------------------------------------------------------------------- topic metrics
+
+def test_npmi_by_hand():
+    documents = ["apple banana", "apple banana cherry", "apple cherry", "durian"]
+    vectorizer = CountVectorizer()
+    doc_term = vectorizer.fit_transform(documents)
+    # N = 4; D(apple) = 3, D(banana) = D(cherry) = 2, D(durian) = 1
+    # apple-banana: p = 2/4, NPMI = ln(.5 / (.75 * .5)) / -ln .5 = ln(4/3) / ln 2 = 0.415; apple-cherry the same
+    # banana-cherry: p = 1/4 = p(banana) p(cherry): NPMI 0.    banana-durian: never together: -1 (convention)
+    scores = topic_npmi([["apple", "banana", "cherry"], ["banana", "durian"], ["banana"]], doc_term,
+                        vectorizer.vocabulary_)
+    expected_first = (2 * log(4 / 3) / log(2) + 0.0) / 3
+    assert scores[0] == pytest.approx(expected_first) and expected_first == pytest.approx(0.27669, abs=1e-5)
+    assert scores[1] == -1.0 and np.isnan(scores[2])  # a one-word topic has no pair
+    assert pair_npmi(4, 4, 4, 4) == 1.0  # both words in every document: complete co-occurrence
+    assert pair_npmi(0, 3, 0, 4) == -1.0  # a word absent from the corpus
+    assert topic_npmi([["apple", "zebra"]], doc_term, vectorizer.vocabulary_) == [-1.0]
+
+
+def test_topic_diversity():
+    assert topic_diversity([["a", "b", "c"], ["a", "d", "e"]]) == pytest.approx(5 / 6)
+    assert topic_diversity([["a", "b"], ["b", "a"]]) == 0.5
+
+
+def test_topic_evaluators_read_the_context_and_skip_for_images():
+    topics = fit()
+    npmi = registry.evaluators.build({"name": "npmi", "top_n": 3})
+    diversity = registry.evaluators.build({"name": "topic_diversity", "top_n": 3})
+    context = EvaluationContext("text", CORPUS, topics)
+    X, labels = embeddings_for(9), topics.labels
+    words = topics.top_words(3)  # [rocket launch orbit] [hockey team goal] [god church bible]
+    assert words[0] == ["rocket", "launch", "orbit"]
+    expected = np.mean(topic_npmi(words, topics.doc_term, topics.vocabulary))
+    assert npmi(X, labels, None, context=context) == {"npmi": pytest.approx(expected)}
+    assert diversity(X, labels, None, context=context) == {"topic_diversity": 1.0}
+    # hand check of one topic: rocket (D=3) with launch (D=2, both in 2 docs): ln((2/9)/(3/9*2/9)) / -ln(2/9)
+    assert topic_npmi([["rocket", "launch"]], topics.doc_term, topics.vocabulary)[0] == pytest.approx(log(3) / log(9 / 2))
+
+    metrics, skipped = evaluate({"npmi": npmi, "topic_diversity": diversity, "cluster_counts":
+                                 registry.evaluators.build({"name": "cluster_counts"})},
+                                X, labels, None, EvaluationContext("image"))
+    assert set(skipped) == {"npmi", "topic_diversity"} and "topic metrics need text data" in skipped["npmi"]
+    assert metrics == {"n_clusters": 3.0, "noise_fraction": 0.0}  # the three-argument evaluators still run
+    with pytest.raises(SkipEvaluation, match="no topics were computed"):
+        npmi(X, labels, None, context=EvaluationContext("text", CORPUS, None))
+
+
+# ------------------------------------------------------------------------------------- noise policy
+
+class NoSoftClusterer:
+    pass
+
+
+def test_noise_policies_on_points(caplog):
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 10.0], [10.0, 11.0], [9.0, 9.0], [1.0, 0.0]])
+    labels = np.array([0, 0, 1, 1, -1, -1])
+    assert list(nearest_centre(labels, X)) == [0, 0, 1, 1, 1, 0]
+    kept, report = apply_noise_policy("keep", labels, X)
+    assert list(kept) == list(labels) and report.fraction_before == report.fraction_after == pytest.approx(2 / 6)
+    with caplog.at_level(logging.INFO, logger="textcluster.clusterers.noise"):
+        soft, report = apply_noise_policy("soft", labels, X, NoSoftClusterer())
+    assert list(soft) == [0, 0, 1, 1, 1, 0] and report.applied == "nearest (soft unavailable)"
+    assert report.fraction_after == 0.0 and "gives no membership probabilities" in caplog.text
+    with pytest.raises(UserError, match="unknown noise policy 'drop'; set noise= one of keep, nearest, soft"):
+        check_noise_policy("drop")
+
+
+def test_soft_policy_uses_hdbscan_membership():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 0.3, (60, 2)), rng.normal(5, 0.3, (60, 2)), rng.uniform(-2, 7, (20, 2))])
+    clusterer = registry.clusterers.build({"name": "hdbscan", "min_cluster_size": 10}).fit(X)
+    noise = clusterer.labels_ == -1
+    assert noise.sum() >= 5  # some of the scattered points
+    clusters, probabilities = clusterer.soft_membership()
+    assert list(clusters) == [0, 1] and probabilities.shape == (len(X), 2)
+    soft, report = apply_noise_policy("soft", clusterer.labels_, X, clusterer)
+    assert report.applied == "soft" and report.fraction_after == 0.0 and report.fraction_before == noise.mean()
+    assert list(soft[noise]) == list(clusters[probabilities[noise].argmax(axis=1)])
+    assert list(soft[~noise]) == list(clusterer.labels_[~noise])  # clustered points never move
+    # where one centre is clearly nearer (distance ratio above 1.2), membership and geometry agree
+    centres = np.stack([X[clusterer.labels_ == c].mean(axis=0) for c in clusters])
+    distances = np.linalg.norm(X[noise][:, None, :] - centres[None], axis=2)
+    clear = distances.max(axis=1) > 1.2 * distances.min(axis=1)
+    assert clear.sum() >= 3 and list(soft[noise][clear]) == list(clusters[distances[clear].argmin(axis=1)])
+
+
+NO_REPORT = "++report=false"  # the HTML report's 2-D map (UMAP) would cost more than the run itself
+SNIPPETS = ("data=lines", "encoder=raw", "reducer=pca", "reducer.n_components=10", "clusterer=hdbscan",
+            "clusterer.min_cluster_size=10", NO_REPORT)
+
+
+def snippet_run(tmp_path, data_file, *overrides: str):
+    cfg = compose_small(*SNIPPETS, f"data.path={data_file('searchsnippets', 'SearchSnippets.txt')}",
+                        f"data.labels_path={data_file('searchsnippets', 'SearchSnippets_gnd.txt')}", *overrides,
+                        limit=800)
+    run_dir = tmp_path / "run"
+    result = run_experiment(cfg, run_dir)
+    with open(run_dir / "assignments.csv", newline="") as handle:
+        clusters = np.array([int(row["cluster"]) for row in csv.DictReader(handle)])
+    return result, read_json(run_dir / "metrics.json"), clusters, read_json(run_dir / "topics.json")
+
+
+@pytest.mark.parametrize("policy", ["keep", "nearest"])
+def test_noise_policy_on_searchsnippets(tmp_path, data_file, policy):
+    result, metrics, clusters, topics = snippet_run(tmp_path, data_file, f"noise={policy}")
+    before = float(np.mean(result.cluster_labels == -1))
+    assert 0.05 < before < 0.95 and metrics["noise_fraction_before"] == pytest.approx(before)  # hdbscan left noise
+    assert metrics["noise_fraction_after"] == pytest.approx(float(np.mean(clusters == -1)))
+    assert metrics["noise_fraction"] == metrics["noise_fraction_after"]
+    sizes = {t["id"]: t["size"] for t in topics["topics"]}
+    assert sizes == {int(c): int((clusters == c).sum()) for c in np.unique(clusters)}
+    if policy == "keep":
+        assert metrics["noise_fraction_after"] == pytest.approx(before) and topics["topics"][0]["id"] == -1
+    else:
+        assert not (clusters == -1).any() and metrics["noise_fraction_after"] == 0.0
+        kept = result.cluster_labels != -1
+        assert (clusters[kept] == result.cluster_labels[kept]).all()
+        assert metrics["acc"] > 0  # acc now scores the formerly noisy points too
+
+
+def test_bad_topic_and_noise_settings_fail_with_one_line(tmp_path):
+    with pytest.raises(UserError, match="unknown noise policy 'maybe'"):
+        run_experiment(compose_small("noise=maybe"), tmp_path / "a")
+    with pytest.raises(UserError, match="topics.n_topics=3 needs text data; digits holds image items"):
+        run_experiment(compose_small("topics.n_topics=3"), tmp_path / "b")
+    with pytest.raises(UserError, match="topics has no key 'n_topic'"):
+        run_experiment(compose_small("+topics.n_topic=3"), tmp_path / "c")
+
+
+def test_too_many_topics_fails_with_one_line(tmp_path, data_file):
+    cfg = compose_small("experiment=newsgroups", f"data.path={data_file('20newsgroups', 'test.csv')}", "encoder=raw",
+                        "clusterer.n_init=1", "topics.n_topics=30", NO_REPORT, limit=60)
+    with pytest.raises(UserError) as error:
+        run_experiment(cfg, tmp_path / "run")
+    assert str(error.value) == ("topics.n_topics=30 is larger than the number of clusters found (20); "
+                                "lower topics.n_topics or set topics.n_topics=null")
+
+
+# ------------------------------------------------------------------------------------- the CLI
+
+def test_cli_newsgroups_slice_writes_topics(tmp_path, data_file):
+    """The newsgroups preset on 300 posts (raw TF-IDF instead of the pretrained encoder, for speed), merged to 6."""
+    path = data_file("20newsgroups", "test.csv")
+    run_dir = tmp_path / "run"
+    done = run_textcluster("experiment=newsgroups", f"data.path={path}", "data.limit=300", "encoder=raw",
+                           "clusterer.n_init=1", "topics.n_topics=6", "cache=false", NO_REPORT, run_dir=run_dir,
+                           threads=1)
+    assert done.returncode == 0, done.stderr[-2000:]
+    payload = read_json(run_dir / "topics.json")
+    topics = payload["topics"]
+    assert payload["n_topics"] == 6 and payload["n_clusters_before"] == 20 and len(topics) == 6
+    for topic in topics:
+        assert set(topic) >= {"id", "size", "label", "keywords", "representative_docs"}
+        assert len(topic["keywords"]) == 10 and topic["label"] == ", ".join(topic["keywords"][:4])
+        assert 1 <= len(topic["representative_docs"]) <= 5 and {"id", "text"} <= set(topic["representative_docs"][0])
+    with open(run_dir / "assignments.csv", newline="") as handle:
+        clusters = [int(row["cluster"]) for row in csv.DictReader(handle)]
+    assert {t["id"]: t["size"] for t in topics} == {c: clusters.count(c) for c in set(clusters)}
+    assert sorted(c for t in topics for c in t["clusters"]) == list(range(20))
+    metrics = read_json(run_dir / "metrics.json")
+    assert metrics["n_clusters"] == 6.0  # the metrics see the merged labels
+    assert -1 <= metrics["npmi"] <= 1 and 0 < metrics["topic_diversity"] <= 1
+    markdown = (run_dir / "topics.md").read_text()
+    assert markdown.startswith("# Topics") and "merged from 20 clusters" in markdown
+    assert topics[0]["label"] in markdown
+
