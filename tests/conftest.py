@@ -21,6 +21,7 @@ SHRINK = {
     "trainer.enable_progress_bar": "false",
     "trainer.accelerator": "cpu",  # tiny networks: the CPU is faster and bitwise repeatable
     "cache": "false",  # each run computes its embeddings (a cached hit would hide a reproducibility bug)
+    "report_map": "pca",  # the report's UMAP map costs ~40 s of numba compilation per process on 2 cores
 }
 SMALL_HIDDEN_DIMS = "encoder.hidden_dims=[64,64,128]"  # only for encoder=dense
 
@@ -113,6 +114,8 @@ def run_textcluster(*args: str, run_dir: Path | None = None, cwd: Path | None = 
     ``threads`` caps OpenMP/BLAS threads, for when several commands run at once on few cores.
     """
     command = textcluster_command() + list(args)
+    if not any(arg.lstrip("+~").startswith(("report_map=", "report=")) for arg in args):
+        command.append("report_map=pca")  # see SHRINK
     if run_dir is not None:
         command.append(f"hydra.run.dir={run_dir}")
     env = dict(os.environ)

@@ -9,3 +9,28 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
+
+# The Python API, imported on first use (``from textcluster import Pipeline``): importing the
+# package stays cheap and the setting above still precedes torch.
+_LAZY = {
+    "Pipeline": ("textcluster.pipeline", "Pipeline"),
+    "PipelineResult": ("textcluster.pipeline", "PipelineResult"),
+    "Dataset": ("textcluster.data", "Dataset"),
+    "UserError": ("textcluster.errors", "UserError"),
+}
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attribute = _LAZY[name]
+        value = getattr(importlib.import_module(module), attribute)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'textcluster' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -89,4 +89,26 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> PipelineResult:
     except Exception as error:
         write_status(run_dir, "failed", f"{type(error).__name__}: {error}")
         raise
+    # After a successful run only; neither can fail the finished run (each logs a warning instead).
+    save_run_model(run_dir, cfg, pipeline, result)
+    if cfg.get("report", True):
+        from textcluster.reporting.report import write_report_safely
+
+        write_report_safely(run_dir, result, _plain(cfg), str(cfg.get("report_map") or "auto"))
     return result
+
+
+def save_run_model(run_dir: Path, cfg: DictConfig, pipeline: Pipeline, result: PipelineResult) -> Path | None:
+    """``<run_dir>/model/``: the fitted pipeline for ``textcluster-predict`` and ``Pipeline.load``."""
+    from textcluster.persistence import MODEL_DIR, ModelNotSaved
+
+    try:
+        pipeline.remember_fit(result)
+        config = _plain(cfg)
+        return pipeline.save(run_dir / MODEL_DIR, extra={"data": config.get("data"), "config": config})
+    except ModelNotSaved as error:
+        log.warning("no model saved in %s: %s", run_dir, error)
+    except Exception as error:  # the run's results are written; a model that cannot be pickled must not undo that
+        log.warning("no model saved in %s (%s: %s)", run_dir, type(error).__name__, error, exc_info=True)
+    return None
+

@@ -143,3 +143,145 @@ class Pipeline:
             topics = self.topic_model.fit(dataset.texts, labels, embeddings)
             labels = topics.labels
         return labels, noise, topics
+
+    # ------------------------------------------------------------------ Python API: fit, predict, save, load
+    # predict = encoder.transform -> reducer.transform -> assign (clusterer, or refiner) -> finalize (noise, topics)
+
+    @classmethod
+    def from_config(cls, config=None, overrides=()) -> "Pipeline":
+        """Build from a dict (``{"encoder": "pretrained", "clusterer.n_clusters": 8}``), Hydra override
+        strings or a composed config; see :mod:`textcluster.api`. No Hydra app is started."""
+        from textcluster.api import build_from_config
+
+        return build_from_config(config, overrides)
+
+    def fit(self, docs=None, labels=None) -> "Pipeline":
+        """Fit every stage on ``docs`` (list of str, image array (n, h, w) or Dataset; None: the config's data)."""
+        from textcluster.api import as_dataset, dataset_from_config
+
+        dataset = dataset_from_config(self) if docs is None else as_dataset(docs, labels)
+        return self.remember_fit(self.run(dataset))
+
+    def remember_fit(self, result: PipelineResult) -> "Pipeline":
+        """Keep what predict needs from a finished run (the experiment calls this after ``run``)."""
+        dataset = result.dataset
+        cluster_labels = getattr(result, "cluster_labels", None)  # before noise policy and topic merging
+        cluster_labels = np.asarray(result.labels if cluster_labels is None else cluster_labels)
+        clusters = np.unique(cluster_labels[cluster_labels != -1])
+        self.result_ = result
+        self.fit_info_ = {
+            "modality": dataset.modality, "n_samples": len(dataset), "n_clusters": int(len(np.unique(
+                result.labels[result.labels != -1]))),
+            "image_shape": list(dataset.images.shape[1:]) if dataset.images is not None else None,
+            # a cache hit skipped the encoder: a trainable one is then not fitted and cannot embed new data
+            "encoder_fitted": not (result.cache_hit and getattr(self.encoder, "needs_fit", True)),
+        }
+        # new noise points get the same treatment as the training ones: the nearest training cluster centre
+        self.noise_centres_ = (clusters, np.stack([result.embeddings[cluster_labels == c].mean(axis=0)
+                                                   for c in clusters])) if len(clusters) else None
+        self.topic_mapping_ = dict(result.topics.mapping) if getattr(result, "topics", None) is not None else None
+        if getattr(self, "refiner", None) is not None:
+            self.encoder.refined_ = True  # its weights changed: a pretrained encoder must pickle them, not its name
+        return self
+
+    @property
+    def labels_(self) -> np.ndarray:
+        return self._fitted_result().labels
+
+    @property
+    def topics_(self):
+        """The fitted topics (text runs with a topic stage), else None."""
+        return getattr(self._fitted_result(), "topics", None)
+
+    def _fitted_result(self) -> PipelineResult:
+        result = getattr(self, "result_", None)
+        if result is None:
+            raise AttributeError("this pipeline holds no fit result (not fitted, or loaded from disk); call fit() first")
+        return result
+
+    def check_compatible(self, dataset: Dataset) -> None:
+        info = getattr(self, "fit_info_", None)
+        if info is None:
+            raise UserError("the pipeline is not fitted; call fit() first (or load a saved one)")
+        key = getattr(self.encoder, "registry_key", type(self.encoder).__name__)
+        if dataset.modality != info["modality"]:
+            raise UserError(f"the model was fitted on {info['modality']} data (encoder={key}) but {dataset.name} "
+                            f"holds {dataset.modality} data; predict with data of the kind the run used")
+        shape = info.get("image_shape")
+        if shape is not None and list(dataset.images.shape[1:]) != list(shape):
+            raise UserError(f"the model was fitted on {shape[0]}x{shape[1]} images but {dataset.name} holds "
+                            f"{dataset.images.shape[1]}x{dataset.images.shape[2]} images; resize them or use a "
+                            "run fitted on this size")
+        if not info.get("encoder_fitted", True):
+            raise UserError(f"encoder '{key}' was not trained in this run (its embeddings came from the embedding "
+                            "cache), so it cannot embed new data; fit again with cache=false")
+
+    def transform(self, docs) -> tuple[np.ndarray, np.ndarray]:
+        """``(embeddings, reduced)`` of new documents with the fitted encoder and reducer (nothing is refitted)."""
+        from textcluster.api import as_dataset
+
+        dataset = as_dataset(docs)
+        self.check_compatible(dataset)
+        embeddings = np.asarray(self.encoder.transform(dataset))
+        return embeddings, np.asarray(self.reducer.transform(embeddings))
+
+    def assign(self, embeddings: np.ndarray, reduced: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+        """The clusterer's (or refiner's) ``(labels, scores, score_name)`` for new points: the one stage hook."""
+        from textcluster.clusterers import predict_with_scores
+
+        if getattr(self, "refiner", None) is not None:  # the refiner's clusters live in the (refined) code space
+            labels = np.asarray(self.refiner.predict(embeddings))
+            proba = getattr(self.refiner, "predict_proba", None)
+            return (labels, np.asarray(proba(embeddings)).max(axis=1), "probability") if callable(proba) \
+                else (labels, None, None)
+        return predict_with_scores(self.clusterer, reduced)
+
+    def finalize(self, labels: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+        """Noise policy and topic merging, as ``run`` applied them to the training documents."""
+        from sklearn.metrics import pairwise_distances_argmin
+
+        labels = np.asarray(labels).copy()
+        noise = labels == -1
+        if getattr(self, "noise", "keep") != "keep" and noise.any() and getattr(self, "noise_centres_", None):
+            clusters, centres = self.noise_centres_
+            labels[noise] = clusters[pairwise_distances_argmin(np.asarray(embeddings[noise], np.float64), centres)]
+        mapping = getattr(self, "topic_mapping_", None)
+        if mapping is not None:
+            labels = np.array([mapping.get(int(c), -1) for c in labels], dtype=np.int64)
+        return labels
+
+    def predict_details(self, docs):
+        """A :class:`textcluster.api.Prediction`: labels, distance/probability, embeddings, for new documents."""
+        from textcluster.api import Prediction, as_dataset
+
+        dataset = as_dataset(docs)
+        embeddings, reduced = self.transform(dataset)
+        cluster_labels, scores, score_name = self.assign(embeddings, reduced)
+        return Prediction(dataset, self.finalize(cluster_labels, embeddings), scores, score_name, embeddings, reduced,
+                          np.asarray(cluster_labels))
+
+    def predict(self, docs) -> np.ndarray:
+        """The cluster (topic) id of each new document, as assignments.csv would give it; -1 is noise."""
+        return self.predict_details(docs).labels
+
+    def save(self, path, extra: Mapping[str, Any] | None = None) -> Path:
+        """Write the fitted pipeline to the folder ``path`` (``pipeline.pt`` + ``manifest.json``)."""
+        from textcluster.persistence import ModelNotSaved, save_pipeline
+
+        if not (getattr(self, "fit_info_", None) or {}).get("encoder_fitted", True):
+            raise ModelNotSaved("the encoder was not trained in this run (its embeddings came from the embedding "
+                                "cache); run with cache=false to save a model that can predict")
+        return save_pipeline(self, path, dict(extra or {}))
+
+    @classmethod
+    def load(cls, path) -> "Pipeline":
+        """A pipeline saved by :meth:`save`: a run folder, its ``model/`` folder or ``pipeline.pt``."""
+        from textcluster.persistence import load_state
+
+        state, manifest, _ = load_state(path)
+        pipeline = cls.__new__(cls)
+        pipeline.__dict__.update(state)
+        pipeline.cache, pipeline.evaluators, pipeline.manifest_ = None, {}, manifest
+        if getattr(pipeline, "training", None) is not None:
+            pipeline.training.run_dir = None  # a refit must not write into the saved run's folder
+        return pipeline

@@ -1,6 +1,6 @@
 """Clusterer plugins (scikit-learn estimator shape)."""
 
-from textcluster.clusterers.base import NOISE, Clusterer, NearestCentroidFallback
+from textcluster.clusterers.base import NOISE, Clusterer, NearestCentroidFallback, predict_with_scores
 from textcluster.clusterers import builtin  # noqa: F401  (registers kmeans, dbscan, hdbscan)
 
-__all__ = ["Clusterer", "NearestCentroidFallback", "NOISE"]
+__all__ = ["Clusterer", "NearestCentroidFallback", "NOISE", "predict_with_scores"]

@@ -28,8 +28,16 @@ class KMeansClusterer(Clusterer):
         self.cluster_centers_ = self.model_.cluster_centers_
         return self
 
+    score_name = "distance"
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.model_.predict(X)
+
+    def predict_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The nearest centre (scikit-learn's predict) and the Euclidean distance to it."""
+        labels = self.model_.predict(X)
+        distances = self.model_.transform(X)[np.arange(len(X)), labels]
+        return labels, distances
 
 
 @clusterers.register("dbscan")
@@ -51,13 +59,20 @@ class DBSCANClusterer(Clusterer):
         self.core_points_, self.core_labels_ = X[core], self.labels_[core]
         return self
 
+    score_name = "distance"
+
     def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.predict_scores(X)[0]
+
+    def predict_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The nearest core sample's label within ``eps`` (else noise) and the distance to that core sample."""
         from sklearn.neighbors import NearestNeighbors
 
         if len(self.core_points_) == 0:
-            return np.full(len(X), NOISE)
+            return np.full(len(X), NOISE), np.full(len(X), np.nan)
         distance, index = NearestNeighbors(n_neighbors=1, metric=self.metric).fit(self.core_points_).kneighbors(X)
-        return np.where(distance[:, 0] <= self.eps, self.core_labels_[index[:, 0]], NOISE)
+        labels = np.where(distance[:, 0] <= self.eps, self.core_labels_[index[:, 0]], NOISE)
+        return labels, distance[:, 0]
 
 
 @clusterers.register("hdbscan")
@@ -101,8 +116,14 @@ class HDBSCANClusterer(Clusterer):
         vectors = np.asarray(hdbscan.all_points_membership_vectors(self.model_)).reshape(len(self.labels_), -1)
         return clusters, vectors
 
+    score_name = "probability"
+
     def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.predict_scores(X)[0]
+
+    def predict_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``hdbscan.approximate_predict``: labels and their membership strengths (0 for noise)."""
         import hdbscan
 
-        labels, _ = hdbscan.approximate_predict(self.model_, X.astype(np.float64))
-        return labels
+        labels, strengths = hdbscan.approximate_predict(self.model_, X.astype(np.float64))
+        return np.asarray(labels), np.asarray(strengths, dtype=float)

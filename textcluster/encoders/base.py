@@ -35,6 +35,9 @@ class Encoder:
     """
 
     modalities: tuple[str, ...] = (TEXT, IMAGE)
+    # False for encoders whose transform works without fit (a frozen pretrained model loads itself):
+    # a saved run can then predict even when its embeddings came from the embedding cache.
+    needs_fit: bool = True
 
     def check_modality(self, dataset: Dataset) -> None:
         if dataset.modality not in self.modalities:

@@ -193,6 +193,7 @@ class PretrainedEncoder(Encoder):
     """A pretrained Hugging Face encoder (frozen): mean pooling over the attention mask, L2-normalised."""
 
     modalities = (TEXT,)
+    needs_fit = False  # frozen: transform loads the model itself
 
     def __init__(self, model_name_or_path: str = MINILM_NAMES[0], max_length: int = 256, batch_size: int = 64,
                  normalize: bool = True, finetune: bool = False, device: str = "auto", pooling: str = "mean",
@@ -216,6 +217,14 @@ class PretrainedEncoder(Encoder):
         if dataset.modality != TEXT:
             raise UserError(f"encoder=pretrained embeds text only, but {dataset.name} holds {dataset.modality} data; "
                             "use encoder=dense or encoder=raw for images")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the model and tokenizer (a saved pipeline keeps the name and reloads them on use),
+        unless a refiner fine-tuned the weights (``refined_``, set by ``Pipeline.remember_fit``)."""
+        state = dict(self.__dict__)
+        if not state.get("refined_", False):
+            state["model_"] = state["tokenizer_"] = None
+        return state
 
     def cache_identity(self) -> dict[str, Any]:
         """The weights this encoder would load (for the embedding cache key)."""

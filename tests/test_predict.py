@@ -1,0 +1,166 @@
+"""textcluster-predict: a finished run's saved model assigns documents without refitting.
+
+The runs here go through ``run_experiment`` in this process (what the ``textcluster`` command runs) and
+``textcluster.predict.main`` (what the ``textcluster-predict`` script runs); one test starts the real
+console script for the exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import compose_small
+
+NEWSGROUPS = ["sci.space", "rec.sport.hockey", "comp.graphics"]
+NEW_DOCUMENTS = {
+    "space": "nasa launch of the space shuttle rocket from kennedy space center put a satellite in orbit "
+             "and the astronauts returned from the mission to the moon",
+    "hockey": "the goalie stopped every shot and the team won the playoff game in overtime nhl hockey",
+    "graphics": "how do i convert a jpeg image to gif format and render 3d polygons with opengl graphics",
+}
+
+
+def run_folder(tmp_path: Path, *overrides: str, limit: int | None = None) -> Path:
+    from textcluster.experiment import run_experiment
+
+    run_dir = tmp_path / "run"
+    run_experiment(compose_small(*overrides, "report=false", limit=limit), run_dir)
+    return run_dir
+
+
+def predict(capsys, *args: str) -> tuple[int, str, str]:
+    """``textcluster.predict.main(args)``: (exit status, stdout, stderr)."""
+    from textcluster.predict import main
+
+    code = 0
+    try:
+        main(list(args))
+    except SystemExit as exit_:
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def newsgroups_csv(data_file, tmp_path_factory) -> Path:
+    """30 posts from each of three 20 Newsgroups categories (a temporary CSV; the data stays in shared/)."""
+    frame = pd.read_csv(data_file("20newsgroups", "test.csv"))
+    frame = frame[frame.label.isin(NEWSGROUPS)].groupby("label").head(30).reset_index(drop=True)
+    path = tmp_path_factory.mktemp("ng") / "ng3.csv"
+    frame.assign(id=[f"doc{i}" for i in range(len(frame))]).to_csv(path, index=False)
+    return path
+
+
+def test_pretrained_run_repredicts_itself_and_places_new_documents(newsgroups_csv, tmp_path, capsys):
+    run_dir = run_folder(tmp_path, "data=csv", f"data.path={newsgroups_csv}", "data.label_column=label",
+                         "data.id_column=id", "encoder=pretrained", "encoder.max_length=48", "clusterer.n_clusters=3")
+    manifest = json.loads((run_dir / "model" / "manifest.json").read_text())
+    assert manifest["modality"] == "text" and manifest["encoder"] == "pretrained"
+    assert (run_dir / "model" / "pipeline.pt").stat().st_size < 5_000_000  # the weights are not pickled
+
+    # The training documents plus three new ones, in one CSV.
+    frame = pd.read_csv(newsgroups_csv)
+    new = pd.DataFrame({"text": list(NEW_DOCUMENTS.values()), "label": NEWSGROUPS,
+                        "id": [f"new-{name}" for name in NEW_DOCUMENTS]})
+    mixed = tmp_path / "mixed.csv"
+    pd.concat([frame, new]).to_csv(mixed, index=False)
+    code, out, err = predict(capsys, f"run_dir={run_dir}", "data=csv", f"data.path={mixed}",
+                             "data.label_column=label", "data.id_column=id")
+    assert code == 0, err
+    assert "predictions:" in out
+
+    assigned = pd.read_csv(run_dir / "assignments.csv").set_index("id")
+    predicted = pd.read_csv(run_dir / "predictions.csv").set_index("id")
+    assert list(predicted.columns[:3]) == ["cluster", "label", "distance"]
+    assert (predicted.distance >= 0).all()
+    same = predicted.loc[assigned.index, "cluster"] == assigned.cluster
+    assert same.mean() >= 0.99, f"only {same.mean():.3f} of the training documents kept their cluster"
+
+    # each cluster is named by the majority true label of its training documents
+    majority = assigned.groupby("cluster").label.agg(lambda labels: labels.value_counts().index[0])
+    assert sorted(majority) == sorted(NEWSGROUPS)  # the three clusters are the three newsgroups
+    for name, group in zip(NEW_DOCUMENTS, NEWSGROUPS):
+        assert majority[predicted.loc[f"new-{name}", "cluster"]] == group, name
+
+
+def test_kmeans_without_reducer_repredicts_exactly_and_run_data_is_the_default(newsgroups_csv, tmp_path, capsys):
+    run_dir = run_folder(tmp_path, "data=csv", f"data.path={newsgroups_csv}", "data.label_column=label",
+                         "encoder=raw", "clusterer.n_clusters=3", "data.limit=80")
+    output = tmp_path / "out" / "predicted.csv"
+    # no data=: the run's own data config (limit and seed included) is the starting point
+    code, out, err = predict(capsys, f"run_dir={run_dir}", f"output={output}")
+    assert code == 0, err
+    assigned, predicted = pd.read_csv(run_dir / "assignments.csv"), pd.read_csv(output)
+    assert len(predicted) == 80
+    assert predicted.id.tolist() == assigned.id.tolist()
+    assert predicted.cluster.tolist() == assigned.cluster.tolist()
+
+
+@pytest.mark.parametrize("overrides", [
+    ("clusterer=hdbscan", "clusterer.min_cluster_size=5", "reducer=pca", "reducer.n_components=5"),
+    ("clusterer=dbscan", "clusterer.eps=0.1", "clusterer.min_samples=3", "reducer=pca", "reducer.n_components=5",
+     "noise=nearest"),
+], ids=["hdbscan-approximate-predict", "dbscan-core-samples-noise-nearest"])
+def test_clusterers_without_native_predict_use_their_fallback(newsgroups_csv, tmp_path, capsys, overrides):
+    run_dir = run_folder(tmp_path, "data=csv", f"data.path={newsgroups_csv}", "data.label_column=label",
+                         "encoder=raw", *overrides)
+    code, _, err = predict(capsys, f"run_dir={run_dir}")
+    assert code == 0, err
+    assigned, predicted = pd.read_csv(run_dir / "assignments.csv"), pd.read_csv(run_dir / "predictions.csv")
+    score = "probability" if "hdbscan" in overrides[0] else "distance"
+    assert score in predicted.columns
+    assert len(np.unique(assigned.cluster)) >= 2
+    assert (predicted.cluster == assigned.cluster).mean() >= 0.99
+
+
+def test_image_run_predicts_images_and_refuses_text(tmp_path, capsys):
+    run_dir = run_folder(tmp_path, "encoder=raw", "clusterer.n_clusters=10", limit=300)  # digits
+    code, _, err = predict(capsys, f"run_dir={run_dir}", "data=digits", "data.limit=300")
+    assert code == 0, err
+    assigned, predicted = pd.read_csv(run_dir / "assignments.csv"), pd.read_csv(run_dir / "predictions.csv")
+    assert predicted.cluster.tolist() == assigned.cluster.tolist()
+    assert "index" in predicted.columns
+
+    docs = tmp_path / "docs.txt"
+    docs.write_text("a text\nanother text\n")
+    code, out, err = predict(capsys, f"run_dir={run_dir}", "data=lines", f"data.path={docs}")
+    assert code == 2
+    assert err.startswith("textcluster-predict: error: ") and err.count("\n") == 1
+    assert "fitted on image data" in err and "text data" in err
+
+
+def test_bad_run_folders_fail_with_one_line(tmp_path, capsys):
+    code, _, err = predict(capsys, f"run_dir={tmp_path / 'missing'}")
+    assert code == 2 and "does not exist" in err and err.count("\n") == 1
+
+    failed = tmp_path / "failed"
+    failed.mkdir()
+    (failed / "status.json").write_text(json.dumps({"status": "failed", "error": "UserError: boom"}))
+    code, _, err = predict(capsys, f"run_dir={failed}")
+    assert code == 2 and "no saved model" in err and "the run failed" in err and err.count("\n") == 1
+
+    broken = tmp_path / "broken" / "model"
+    broken.mkdir(parents=True)
+    (broken / "pipeline.pt").write_bytes(b"not a model")
+    code, _, err = predict(capsys, f"run_dir={broken.parent}", "data=digits")
+    assert code == 2 and "cannot load the model" in err and err.count("\n") == 1
+
+    code, _, err = predict(capsys, "data=digits")
+    assert code == 2 and "run_dir= is required" in err
+    code, _, err = predict(capsys, f"run_dir={tmp_path}", "colour=blue")
+    assert code == 2 and "unknown argument 'colour'" in err
+
+
+def test_console_script_exit_status(tmp_path):
+    script = Path(sys.executable).with_name("textcluster-predict")
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "textcluster.predict"]
+    done = subprocess.run(command + [f"run_dir={tmp_path / 'nope'}"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.startswith("textcluster-predict: error: run_dir") and done.stderr.count("\n") == 1

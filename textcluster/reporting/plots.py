@@ -1,0 +1,219 @@
+"""The report's figures (matplotlib, Agg backend): each function writes one PNG and returns a caption.
+
+* ``embedding_map``: the documents in 2-D (UMAP of the embeddings; PCA for tiny data or when UMAP is
+  unavailable), coloured by cluster, noise in grey;
+* ``cluster_sizes``: documents per cluster;
+* ``topic_keywords``: the top c-TF-IDF keywords of each topic, one small bar chart per topic;
+* ``confusion_matrix``: true labels x clusters, clusters ordered by their best-matching class;
+* ``cluster_examples``: image runs, a row of example images per cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+NOISE = -1
+MAP_MAX_POINTS = 5000  # the map shows a seeded sample of this many points at most
+UMAP_MIN_POINTS = 100  # below this the map uses PCA (UMAP's neighbourhood graph needs more points)
+MAX_TOPIC_PANELS = 24
+MAX_CONFUSION_SIDE = 60
+EXAMPLES_PER_CLUSTER = 10
+MAX_EXAMPLE_CLUSTERS = 30
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)  # no display: files only
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def cluster_colours(clusters: Sequence[int]) -> dict[int, tuple]:
+    """A stable colour per cluster id (noise grey)."""
+    plt = _pyplot()
+    real = [c for c in clusters if c != NOISE]
+    cmap = plt.get_cmap("tab10" if len(real) <= 10 else "tab20" if len(real) <= 20 else "gist_ncar")
+    n = max(len(real), 1)
+    colours = {c: cmap(i % cmap.N) if len(real) <= 20 else cmap(0.05 + 0.9 * i / n) for i, c in enumerate(sorted(real))}
+    colours[NOISE] = (0.7, 0.7, 0.7, 1.0)
+    return colours
+
+
+def map_coordinates(embeddings: np.ndarray, seed: int = 0, method: str = "auto") -> tuple[np.ndarray, str]:
+    """``(n x 2 coordinates, method used)``: UMAP (auto, from UMAP_MIN_POINTS points on) or PCA."""
+    X = np.asarray(embeddings, dtype=np.float32)
+    if X.ndim != 2 or X.shape[0] < 2:
+        raise ValueError(f"need at least 2 embeddings of shape (n, d), got {X.shape}")
+    if X.shape[1] <= 2:
+        return (X if X.shape[1] == 2 else np.column_stack([X[:, 0], np.zeros(len(X))])), "embeddings as they are"
+    if method == "umap" or (method == "auto" and len(X) >= UMAP_MIN_POINTS):
+        try:
+            import umap
+
+            model = umap.UMAP(n_components=2, n_neighbors=min(15, len(X) - 1), min_dist=0.1, random_state=seed,
+                              n_jobs=1)
+            return model.fit_transform(X), "UMAP"
+        except ImportError:
+            log.info("report: umap-learn is not installed; the map uses PCA")
+    from sklearn.decomposition import PCA
+
+    return PCA(n_components=2, random_state=seed).fit_transform(X), "PCA"
+
+
+def embedding_map(embeddings: np.ndarray, labels: np.ndarray, path: Path, seed: int = 0,
+                  method: str = "auto") -> str:
+    plt = _pyplot()
+    labels = np.asarray(labels)
+    rows = np.arange(len(labels))
+    if len(rows) > MAP_MAX_POINTS:
+        rows = np.sort(np.random.default_rng(seed).choice(len(rows), MAP_MAX_POINTS, replace=False))
+    coords, used = map_coordinates(np.asarray(embeddings)[rows], seed, method)
+    labels = labels[rows]
+    clusters = sorted(set(labels.tolist()))
+    colours = cluster_colours(clusters)
+    fig, ax = plt.subplots(figsize=(8, 6.5), dpi=100)
+    size = 4 if len(rows) > 2000 else 10 if len(rows) > 300 else 25
+    for cluster in ([NOISE] if NOISE in clusters else []) + [c for c in clusters if c != NOISE]:
+        mask = labels == cluster
+        ax.scatter(coords[mask, 0], coords[mask, 1], s=size, color=colours[cluster], alpha=0.75, linewidths=0,
+                   label="noise" if cluster == NOISE else str(cluster))
+    for cluster in clusters:  # the cluster id at its median position
+        if cluster != NOISE:
+            x, y = np.median(coords[labels == cluster], axis=0)
+            ax.annotate(str(cluster), (x, y), fontsize=9, weight="bold", ha="center", va="center",
+                        bbox=dict(boxstyle="round,pad=0.15", fc="white", alpha=0.7, lw=0))
+    if len(clusters) <= 20:
+        ax.legend(markerscale=2.5 if size < 10 else 1, fontsize=8, loc="best", frameon=False, ncol=2)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    sample = f" (a sample of {len(rows)})" if len(rows) < len(np.asarray(embeddings)) else ""
+    ax.set_title(f"{used} of the embeddings{sample}, coloured by cluster")
+    _save(fig, path)
+    return f"2-D map of the embeddings ({used}), coloured by cluster{sample}"
+
+
+def cluster_sizes(labels: np.ndarray, path: Path) -> str:
+    plt = _pyplot()
+    labels = np.asarray(labels)
+    clusters, counts = np.unique(labels, return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    clusters, counts = clusters[order], counts[order]
+    colours = cluster_colours(clusters.tolist())
+    fig, ax = plt.subplots(figsize=(max(5, min(16, 0.35 * len(clusters) + 3)), 3.8), dpi=100)
+    ax.bar(range(len(clusters)), counts, color=[colours[c] for c in clusters])
+    ax.set_xticks(range(len(clusters)))
+    ax.set_xticklabels(["noise" if c == NOISE else str(c) for c in clusters], fontsize=8,
+                       rotation=90 if len(clusters) > 25 else 0)
+    ax.set_xlabel("cluster")
+    ax.set_ylabel("documents")
+    ax.set_title(f"Cluster sizes ({int((clusters != NOISE).sum())} clusters, {len(labels)} items)")
+    _save(fig, path)
+    return "Documents per cluster, largest first"
+
+
+def topic_keywords(topics: Sequence[dict], path: Path, n_words: int = 8) -> str:
+    """``topics``: topics.json entries (id, size, label, keywords, keyword_scores)."""
+    plt = _pyplot()
+    entries = [t for t in topics if t.get("id") != NOISE and t.get("keywords")]
+    entries = sorted(entries, key=lambda t: -t.get("size", 0))[:MAX_TOPIC_PANELS]
+    if not entries:
+        raise ValueError("no topic has keywords")
+    columns = min(4, len(entries))
+    rows = -(-len(entries) // columns)
+    colours = cluster_colours([t["id"] for t in entries])
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 2.6 * rows), dpi=100, squeeze=False)
+    for ax, entry in zip(axes.flat, entries):
+        words = list(entry["keywords"])[:n_words]
+        scores = list(entry.get("keyword_scores") or [])[:len(words)]
+        if len(scores) != len(words):
+            scores = list(range(len(words), 0, -1))  # no scores: rank only
+        ax.barh(range(len(words))[::-1], scores, color=colours[entry["id"]])
+        ax.set_yticks(range(len(words))[::-1])
+        ax.set_yticklabels(words, fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.set_title(f"topic {entry['id']} ({entry.get('size', '?')} docs)", fontsize=9)
+    for ax in list(axes.flat)[len(entries):]:
+        ax.axis("off")
+    fig.suptitle("Top keywords per topic (c-TF-IDF)", fontsize=11)
+    _save(fig, path)
+    shown = f"the {len(entries)} largest topics" if len(entries) == MAX_TOPIC_PANELS else "every topic"
+    return f"Top keywords (c-TF-IDF weight) of {shown}"
+
+
+def confusion_matrix(labels_true: np.ndarray, labels_pred: np.ndarray, path: Path) -> str:
+    from scipy.optimize import linear_sum_assignment
+
+    plt = _pyplot()
+    classes, true_index = np.unique(np.asarray(labels_true).astype(str), return_inverse=True)
+    clusters, pred_index = np.unique(np.asarray(labels_pred), return_inverse=True)
+    if max(len(classes), len(clusters)) > MAX_CONFUSION_SIDE:
+        raise ValueError(f"{len(classes)} classes x {len(clusters)} clusters is too large to draw "
+                         f"(limit {MAX_CONFUSION_SIDE})")
+    counts = np.zeros((len(classes), len(clusters)), dtype=int)
+    np.add.at(counts, (true_index, pred_index), 1)
+    # clusters in the order of the class they match best (Hungarian), the unmatched ones after
+    rows, cols = linear_sum_assignment(-counts)
+    order = [c for _, c in sorted(zip(rows, cols))]
+    order += [c for c in range(len(clusters)) if c not in order]
+    counts, clusters = counts[:, order], clusters[order]
+    fig, ax = plt.subplots(figsize=(max(5, 0.45 * len(clusters) + 3), max(4, 0.4 * len(classes) + 2)), dpi=100)
+    image = ax.imshow(counts, cmap="Blues", aspect="auto")
+    fig.colorbar(image, ax=ax, fraction=0.04)
+    ax.set_xticks(range(len(clusters)))
+    ax.set_xticklabels(["noise" if c == NOISE else str(c) for c in clusters], fontsize=8)
+    ax.set_yticks(range(len(classes)))
+    ax.set_yticklabels([c[:30] for c in classes], fontsize=8)
+    ax.set_xlabel("cluster")
+    ax.set_ylabel("true label")
+    if counts.size <= 400:
+        threshold = counts.max() / 2
+        for (i, j), value in np.ndenumerate(counts):
+            if value:
+                ax.text(j, i, str(value), ha="center", va="center", fontsize=7,
+                        color="white" if value > threshold else "black")
+    ax.set_title("True labels x clusters")
+    _save(fig, path)
+    return "Confusion matrix: true labels (rows) against clusters (columns, ordered by best-matching class)"
+
+
+def cluster_examples(images: np.ndarray, labels: np.ndarray, path: Path, seed: int = 0) -> str:
+    plt = _pyplot()
+    labels = np.asarray(labels)
+    clusters = [c for c in sorted(set(labels.tolist())) if c != NOISE][:MAX_EXAMPLE_CLUSTERS]
+    if (labels == NOISE).any():
+        clusters.append(NOISE)
+    if not clusters:
+        raise ValueError("no clusters")
+    rng = np.random.default_rng(seed)
+    fig, axes = plt.subplots(len(clusters), EXAMPLES_PER_CLUSTER, squeeze=False,
+                             figsize=(EXAMPLES_PER_CLUSTER * 0.8, len(clusters) * 0.85), dpi=100)
+    for row, cluster in enumerate(clusters):
+        members = np.flatnonzero(labels == cluster)
+        chosen = np.sort(rng.choice(members, size=min(EXAMPLES_PER_CLUSTER, len(members)), replace=False))
+        for col in range(EXAMPLES_PER_CLUSTER):
+            ax = axes[row, col]
+            ax.axis("off")
+            if col < len(chosen):
+                ax.imshow(images[chosen[col]], cmap="gray_r", vmin=0, vmax=1)
+        axes[row, 0].text(-0.15, 0.5, "noise" if cluster == NOISE else str(cluster), transform=axes[row, 0].transAxes,
+                          ha="right", va="center", fontsize=9)
+    fig.suptitle("Example images per cluster (rows)", fontsize=10)
+    _save(fig, path)
+    return f"Up to {EXAMPLES_PER_CLUSTER} random example images of each cluster (one row per cluster)"
+
+
+def _save(fig, path: Path) -> None:
+    plt = _pyplot()
+    try:
+        fig.tight_layout()
+        fig.savefig(path, format="png")
+    finally:
+        plt.close(fig)

@@ -1,0 +1,168 @@
+"""``plots/`` and a self-contained ``report.html`` for a finished run.
+
+The HTML embeds every figure as a base64 PNG and its CSS inline: one file, no
+external URL, readable offline. Each figure is drawn on its own; one that
+fails is logged as a warning, named in the report, and left out, and
+:func:`write_report_safely` makes sure nothing here can fail a finished run.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from textcluster.reporting import plots
+
+log = logging.getLogger(__name__)
+
+REPORT_FILE = "report.html"
+PLOTS_DIR = "plots"
+SNIPPET_CHARS = 220
+DOCS_PER_TOPIC = 3
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;
+color:#222;line-height:1.4}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+.meta{color:#555}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.25em .6em;
+text-align:left;vertical-align:top}th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{color:#555;font-size:.9em}
+.docs{font-size:.85em;color:#444}.warn{background:#fff4e5;border:1px solid #f0c36d;padding:.5em 1em}
+"""
+
+
+def _topics_entries(run_dir: Path) -> list[dict] | None:
+    path = run_dir / "topics.json"
+    if not path.is_file():
+        return None
+    payload = json.loads(path.read_text())
+    return payload.get("topics", payload) if isinstance(payload, dict) else payload
+
+
+def _stage_names(config: dict | None) -> dict[str, str]:
+    names = {}
+    for group in ("encoder", "reducer", "clusterer", "refiner"):
+        node = (config or {}).get(group)
+        if isinstance(node, dict) and node.get("name") not in (None, "none"):
+            names[group] = str(node["name"])
+    return names
+
+
+def make_plots(run_dir: Path, result, seed: int = 0, map_method: str = "auto"
+               ) -> tuple[list[tuple[str, Path, str]], list[str]]:
+    """Draw every figure that applies; ``([(name, png, caption)], [problems])``."""
+    folder = Path(run_dir) / PLOTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    dataset, labels = result.dataset, np.asarray(result.labels)
+    jobs: list[tuple[str, Callable[[Path], str]]] = [
+        ("embedding_map", lambda p: plots.embedding_map(result.embeddings, labels, p, seed, map_method)),
+        ("cluster_sizes", lambda p: plots.cluster_sizes(labels, p)),
+    ]
+    topics = _topics_entries(Path(run_dir)) if dataset.modality == "text" else None
+    if topics:
+        jobs.append(("topic_keywords", lambda p: plots.topic_keywords(topics, p)))
+    if dataset.images is not None:
+        jobs.append(("cluster_examples", lambda p: plots.cluster_examples(dataset.images, labels, p, seed)))
+    if dataset.has_labels:
+        jobs.append(("confusion_matrix", lambda p: plots.confusion_matrix(dataset.labels, labels, p)))
+    made, problems = [], []
+    for name, draw in jobs:
+        path = folder / f"{name}.png"
+        start = time.perf_counter()
+        try:
+            caption = draw(path)
+        except Exception as error:  # a figure must never cost the run (or the rest of the report)
+            log.warning("report: the %s plot failed and is left out (%s: %s)", name, type(error).__name__, error)
+            problems.append(f"{name}: {type(error).__name__}: {error}")
+            path.unlink(missing_ok=True)
+            continue
+        log.info("report: %s (%.1f s)", path, time.perf_counter() - start)
+        made.append((name, path, caption))
+    return made, problems
+
+
+def _img(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+
+
+def _metrics_table(metrics: dict[str, Any], skipped: dict[str, str]) -> str:
+    rows = []
+    for key, value in metrics.items():
+        shown = f"{value:.4f}" if isinstance(value, float) else html.escape(str(value))
+        rows.append(f"<tr><th>{html.escape(key)}</th><td class=num>{shown}</td></tr>")
+    for key, reason in skipped.items():
+        rows.append(f"<tr><th>{html.escape(key)}</th><td>skipped: {html.escape(reason)}</td></tr>")
+    return "<table>" + "".join(rows) + "</table>" if rows else "<p>No metrics.</p>"
+
+
+def _topics_table(topics: list[dict]) -> str:
+    rows = ["<tr><th>topic</th><th>size</th><th>keywords</th><th>NPMI</th><th>closest to the centre</th></tr>"]
+    for entry in sorted(topics, key=lambda e: (e.get("id") == -1, -e.get("size", 0), e.get("id", 0))):
+        name = "outliers" if entry.get("id") == -1 else f"{entry.get('id')}: {entry.get('label', '')}"
+        docs = "".join(f"<li>{html.escape(' '.join(str(d.get('text', d)).split())[:SNIPPET_CHARS])}</li>"
+                       for d in (entry.get("representative_docs") or [])[:DOCS_PER_TOPIC])
+        npmi = entry.get("npmi")
+        rows.append(f"<tr><td>{html.escape(name)}</td><td class=num>{entry.get('size', '')}</td>"
+                    f"<td>{html.escape(', '.join(entry.get('keywords') or []))}</td>"
+                    f"<td class=num>{'' if npmi is None else f'{npmi:.3f}'}</td><td class=docs><ul>{docs}</ul></td></tr>")
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def render_html(run_dir: Path, result, figures: list[tuple[str, Path, str]], problems: list[str],
+                config: dict | None = None) -> str:
+    dataset = result.dataset
+    stages = " · ".join(f"{group}={name}" for group, name in _stage_names(config).items())
+    metrics_path = Path(run_dir) / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else dict(result.metrics)
+    parts = [
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
+        f"<title>textcluster report: {html.escape(dataset.name)}</title><style>{CSS}</style></head><body>",
+        f"<h1>textcluster report: {html.escape(dataset.name)}</h1>",
+        f"<p class=meta>{len(dataset)} {dataset.modality} items"
+        + (f", {dataset.n_classes} true classes" if dataset.has_labels else "")
+        + (f" · {html.escape(stages)}" if stages else "")
+        + (f" · seed={html.escape(str(config.get('seed')))}" if config and "seed" in config else "")
+        + f" · {time.strftime('%Y-%m-%d %H:%M')}<br>run folder: {html.escape(str(run_dir))}</p>",
+    ]
+    if problems:
+        parts.append("<div class=warn><b>Left out of this report:</b><ul>"
+                     + "".join(f"<li>{html.escape(p)}</li>" for p in problems) + "</ul></div>")
+    parts += ["<h2>Metrics</h2>", _metrics_table(metrics, dict(result.skipped))]
+    topics = _topics_entries(Path(run_dir)) if dataset.modality == "text" else None
+    if topics:
+        parts += ["<h2>Topics</h2>", _topics_table(topics)]
+    if figures:
+        parts.append("<h2>Plots</h2>")
+        for name, path, caption in figures:
+            parts.append(f'<figure id="{name}">{_img(path, caption)}<figcaption>{html.escape(caption)}</figcaption></figure>')
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(run_dir: Path, result, config: dict | None = None, map_method: str = "auto") -> Path:
+    """Draw ``plots/`` and write ``report.html`` in ``run_dir``; returns the report's path."""
+    run_dir = Path(run_dir)
+    seed = int((config or {}).get("seed", 0) or 0)
+    figures, problems = make_plots(run_dir, result, seed, map_method)
+    path = run_dir / REPORT_FILE
+    path.write_text(render_html(run_dir, result, figures, problems, config), encoding="utf-8")
+    log.info("report: %s (%d plots)", path, len(figures))
+    return path
+
+
+def write_report_safely(run_dir: Path, result, config: dict | None = None, map_method: str = "auto") -> Path | None:
+    """:func:`write_report` that logs a warning instead of raising (the run has finished; keep it finished)."""
+    try:
+        return write_report(run_dir, result, config, map_method)
+    except Exception as error:
+        log.warning("report: could not write %s (%s: %s); the run's other files are complete",
+                    Path(run_dir) / REPORT_FILE, type(error).__name__, error, exc_info=True)
+        return None
