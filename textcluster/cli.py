@@ -28,6 +28,8 @@ def format_summary(cfg: DictConfig, result, run_dir: Path) -> str:
     seconds = sum(result.timings.values())
     lines.append(f"  {'time_s':<18} {seconds:.1f}")
     lines.append(f"run folder: {run_dir}")
+    if (Path(run_dir) / "report.html").is_file():
+        lines.append(f"report: {Path(run_dir) / 'report.html'}")
     return "\n".join(lines)
 
 

@@ -34,7 +34,9 @@ h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bo
 .meta{color:#555}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.25em .6em;
 text-align:left;vertical-align:top}th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{color:#555;font-size:.9em}
-.docs{font-size:.85em;color:#444}.warn{background:#fff4e5;border:1px solid #f0c36d;padding:.5em 1em}
+.docs{font-size:.85em;color:#444}.metrics{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));
+gap:.3em 1em}.metrics div{display:flex;justify-content:space-between;border-bottom:1px dotted #ccc}
+.metrics b{font-variant-numeric:tabular-nums;font-weight:600}.warn{background:#fff4e5;border:1px solid #f0c36d;padding:.5em 1em}
 """
 
 
@@ -94,13 +96,14 @@ def _img(path: Path, alt: str) -> str:
 
 
 def _metrics_table(metrics: dict[str, Any], skipped: dict[str, str]) -> str:
-    rows = []
+    cells = []
     for key, value in metrics.items():
         shown = f"{value:.4f}" if isinstance(value, float) else html.escape(str(value))
-        rows.append(f"<tr><th>{html.escape(key)}</th><td class=num>{shown}</td></tr>")
-    for key, reason in skipped.items():
-        rows.append(f"<tr><th>{html.escape(key)}</th><td>skipped: {html.escape(reason)}</td></tr>")
-    return "<table>" + "".join(rows) + "</table>" if rows else "<p>No metrics.</p>"
+        cells.append(f"<div><span>{html.escape(key)}</span><b>{shown}</b></div>")
+    notes = "".join(f"<li>{html.escape(key)} skipped: {html.escape(reason)}</li>" for key, reason in skipped.items())
+    if not cells and not notes:
+        return "<p>No metrics.</p>"
+    return f"<div class=metrics>{''.join(cells)}</div>" + (f"<ul class=meta>{notes}</ul>" if notes else "")
 
 
 def _topics_table(topics: list[dict]) -> str:
@@ -136,13 +139,13 @@ def render_html(run_dir: Path, result, figures: list[tuple[str, Path, str]], pro
         parts.append("<div class=warn><b>Left out of this report:</b><ul>"
                      + "".join(f"<li>{html.escape(p)}</li>" for p in problems) + "</ul></div>")
     parts += ["<h2>Metrics</h2>", _metrics_table(metrics, dict(result.skipped))]
-    topics = _topics_entries(Path(run_dir)) if dataset.modality == "text" else None
-    if topics:
-        parts += ["<h2>Topics</h2>", _topics_table(topics)]
     if figures:
         parts.append("<h2>Plots</h2>")
         for name, path, caption in figures:
             parts.append(f'<figure id="{name}">{_img(path, caption)}<figcaption>{html.escape(caption)}</figcaption></figure>')
+    topics = _topics_entries(Path(run_dir)) if dataset.modality == "text" else None
+    if topics:
+        parts += ["<h2>Topics</h2>", _topics_table(topics)]
     parts.append("</body></html>")
     return "\n".join(parts)
 
