@@ -68,8 +68,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--only", nargs="*", default=None, help="data sets to run (default: all in the suite)")
     parser.add_argument("--out", type=Path, default=None, help="markdown table (default benchmarks/results/<suite>.md)")
-    parser.add_argument("extra", nargs="*", help="overrides for every run, after --")
-    args = parser.parse_args()
+    # Everything after a bare `--` is passed to every run as Hydra overrides.
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    args.extra = argv[split + 1:]
 
     spec = yaml.safe_load((HERE / "suites.yaml").read_text())
     suite = spec["suites"][args.suite]

@@ -129,8 +129,8 @@ def test_image_data_is_a_user_error():
         PretrainedEncoder().fit_transform(images)
 
 
-def test_finetune_is_not_available_yet():
-    with pytest.raises(UserError, match="encoder.finetune=true is not available yet"):
+def test_finetune_points_to_the_refiners():
+    with pytest.raises(UserError, match="fine-tuned by refiner=contrastive"):
         PretrainedEncoder(finetune=True)
 
 

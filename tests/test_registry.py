@@ -14,9 +14,10 @@ BUILTIN = {
     "datasets": {"digits", "mnist", "csv", "lines", "hf"},
     "encoders": {"dense", "raw"},
     "reducers": {"none", "pca", "umap"},
-    "clusterers": {"kmeans", "dbscan", "hdbscan"},
+    "clusterers": {"kmeans", "dbscan", "hdbscan", "gmm"},
     "evaluators": {"acc", "nmi", "ari", "ami", "purity", "silhouette", "calinski_harabasz",
                    "davies_bouldin", "cluster_counts"},
+    "refiners": {"none", "dec", "idec", "contrastive"},
 }
 
 
@@ -112,7 +113,8 @@ def test_a_key_cannot_be_taken_twice():
             pass
 
 
-GROUP_TO_REGISTRY = {"clusterer": "clusterers", "encoder": "encoders", "reducer": "reducers", "data": "datasets"}
+GROUP_TO_REGISTRY = {"clusterer": "clusterers", "encoder": "encoders", "reducer": "reducers", "data": "datasets",
+                     "refiner": "refiners"}
 
 
 @pytest.mark.parametrize("group,option", sorted(

@@ -69,6 +69,7 @@ def build_pipeline(cfg: DictConfig, run_dir: Path | None = None) -> Pipeline:
         encoder_config=encoder_config,
         noise=str(cfg.get("noise") or "keep"),
         topic_model=build_topic_model(cfg.get("topics")),
+        refiner=registry.refiners.build(_plain(cfg.refiner)) if "refiner" in cfg else None,
     )
 
 
@@ -111,4 +112,3 @@ def save_run_model(run_dir: Path, cfg: DictConfig, pipeline: Pipeline, result: P
     except Exception as error:  # the run's results are written; a model that cannot be pickled must not undo that
         log.warning("no model saved in %s (%s: %s)", run_dir, type(error).__name__, error, exc_info=True)
     return None
-

@@ -52,8 +52,10 @@ class Pipeline:
     def __init__(self, encoder: Encoder, clusterer, reducer=None, evaluators: dict[str, Evaluator] | None = None,
                  seed: int = 0, training: TrainingContext | None = None, cache: EmbeddingCache | None = None,
                  encoder_config: Mapping[str, Any] | None = None,
-                 noise: str = "keep", topic_model=None):
+                 noise: str = "keep", topic_model=None, refiner=None):
         self.encoder, self.clusterer = encoder, clusterer
+        # A refiner (DEC, IDEC, contrastive) trains the encoder further from the clusterer's assignment.
+        self.refiner = None if refiner is None or getattr(refiner, "is_identity", False) else refiner
         self.reducer = reducer if reducer is not None else IdentityReducer()
         self.evaluators = evaluators or {}
         self.seed = seed
@@ -72,6 +74,9 @@ class Pipeline:
     def embed(self, dataset: Dataset) -> tuple[np.ndarray, bool | None, Path | None]:
         """``(embeddings, cache_hit, cache_path)``: from the cache when it holds them, else fit the encoder."""
         if self.cache is None:
+            return self.encoder.fit_transform(dataset, self.training), None, None
+        if self.refiner is not None:  # the refiner needs the fitted network, which a cache hit would not give
+            log.info("embedding cache not used: the refiner trains the encoder's network further")
             return self.encoder.fit_transform(dataset, self.training), None, None
         check = getattr(self.encoder, "check_modality", None)
         if callable(check):
@@ -112,6 +117,15 @@ class Pipeline:
         start = time.perf_counter()
         labels = np.asarray(self.clusterer.fit(reduced).labels_)
         timings["cluster_s"] = time.perf_counter() - start
+
+        if self.refiner is not None:
+            # The refined codes replace both the embeddings and the clustered space: the refiner's
+            # clusters live in the encoder's (new) code space, not in the reducer's.
+            start = time.perf_counter()
+            refinement = self.refiner.refine(self.encoder, dataset, embeddings, labels, self.training)
+            embeddings = reduced = refinement.embeddings
+            labels = refinement.labels
+            timings["refine_s"] = time.perf_counter() - start
 
         cluster_labels = labels
         start = time.perf_counter()
@@ -222,6 +236,9 @@ class Pipeline:
 
         dataset = as_dataset(docs)
         self.check_compatible(dataset)
+        if getattr(self, "refiner", None) is not None:  # the refined codes, in the space of the refined centres
+            embeddings = np.asarray(self.refiner.transform(self.encoder, dataset))
+            return embeddings, embeddings
         embeddings = np.asarray(self.encoder.transform(dataset))
         return embeddings, np.asarray(self.reducer.transform(embeddings))
 

@@ -118,5 +118,6 @@ encoders = Registry("encoders", "textcluster.encoders")
 reducers = Registry("reducers", "textcluster.reducers")
 clusterers = Registry("clusterers", "textcluster.clusterers")
 evaluators = Registry("evaluators", "textcluster.evaluation")
+refiners = Registry("refiners", "textcluster.refiners")
 
-ALL = {r.kind: r for r in (datasets, encoders, reducers, clusterers, evaluators)}
+ALL = {r.kind: r for r in (datasets, encoders, reducers, clusterers, evaluators, refiners)}

@@ -127,3 +127,39 @@ class HDBSCANClusterer(Clusterer):
 
         labels, strengths = hdbscan.approximate_predict(self.model_, X.astype(np.float64))
         return np.asarray(labels), np.asarray(strengths, dtype=float)
+
+
+@clusterers.register("gmm")
+class GaussianMixtureClusterer(Clusterer):
+    """Gaussian mixture (scikit-learn): soft clusters with their own shape; N2D's clusterer on a UMAP manifold.
+
+    ``n_clusters=None`` means "as many as true classes". ``predict_proba`` gives
+    each point's membership probabilities.
+    """
+
+    def __init__(self, n_clusters: int | None = None, covariance_type: str = "full", n_init: int = 1,
+                 max_iter: int = 100, reg_covar: float = 1e-6, random_state: int = 0):
+        self.n_clusters, self.covariance_type, self.n_init = n_clusters, covariance_type, n_init
+        self.max_iter, self.reg_covar, self.random_state = max_iter, reg_covar, random_state
+
+    def fit(self, X: np.ndarray, y=None) -> "GaussianMixtureClusterer":
+        from sklearn.mixture import GaussianMixture
+
+        if self.n_clusters is None:
+            raise UserError("gmm needs clusterer.n_clusters=<k> (this data has no labels to take k from)")
+        if self.covariance_type not in ("full", "tied", "diag", "spherical"):
+            raise UserError(f"clusterer.covariance_type='{self.covariance_type}' is not known; "
+                            "use full, tied, diag or spherical")
+        self.check_n_clusters(X)
+        self.model_ = GaussianMixture(n_components=self.n_clusters, covariance_type=self.covariance_type,
+                                      n_init=self.n_init, max_iter=self.max_iter, reg_covar=self.reg_covar,
+                                      random_state=self.random_state).fit(X)
+        self.labels_ = self.model_.predict(X)
+        self.cluster_centers_ = self.model_.means_
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.model_.predict(X)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return self.model_.predict_proba(X)

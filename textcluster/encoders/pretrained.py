@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from textcluster.data import TEXT, Dataset
-from textcluster.encoders.base import Encoder, TrainingContext
+from textcluster.encoders.base import Encoder, RefinementView, TrainingContext
 from textcluster.errors import UserError
 from textcluster.registry import encoders
 
@@ -199,7 +199,8 @@ class PretrainedEncoder(Encoder):
                  normalize: bool = True, finetune: bool = False, device: str = "auto", pooling: str = "mean",
                  dtype: str = "float32", revision: str | None = None):
         if finetune:
-            raise UserError("encoder.finetune=true is not available yet; use encoder.finetune=false (frozen pretrained encoder)")
+            raise UserError("encoder.finetune=true is not a setting of its own: the transformer is fine-tuned by "
+                            "refiner=contrastive (or refiner=dec); use encoder.finetune=false with one of those")
         if pooling not in POOLINGS:
             raise UserError(f"encoder.pooling='{pooling}' is not known; use one of {', '.join(POOLINGS)}")
         if dtype not in DTYPES:
@@ -331,3 +332,34 @@ class PretrainedEncoder(Encoder):
     def transform(self, dataset: Dataset) -> np.ndarray:
         self.check_modality(dataset)
         return self.embed_texts(dataset.texts)
+
+    def refinement_view(self, dataset: Dataset) -> "TransformerView":
+        """The transformer itself, fine-tuned by the refiner (SCCL fine-tunes the whole encoder)."""
+        if self.model_ is None:
+            self.fit(dataset)
+        return TransformerView(self, self.tokenize(dataset.texts))
+
+
+class TransformerView(RefinementView):
+    """A pretrained transformer for the refiners: inputs ``(input_ids, attention_mask)``; augmentation replaces
+    a share (``token_dropout``) of the real, non-special tokens by the tokenizer's mask token (word dropout)."""
+
+    def __init__(self, encoder: PretrainedEncoder, token_ids: list[list[int]], token_dropout: float = 0.2):
+        super().__init__(encoder.model_, len(token_ids), encoder.normalize)
+        self.encoder, self.token_ids, self.token_dropout = encoder, token_ids, token_dropout
+        tokenizer = encoder.tokenizer_
+        self.replacement_id = next(t for t in (tokenizer.mask_token_id, tokenizer.unk_token_id, 0) if t is not None)
+        self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)), dtype=torch.long)
+
+    def inputs(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
+        return self.encoder._batch_tensors([self.token_ids[row] for row in rows], torch.device("cpu"))
+
+    def code(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.network(input_ids=input_ids, attention_mask=attention_mask)[0]
+        return self.encoder._pool(hidden, attention_mask)
+
+    def augment(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        special = torch.isin(input_ids, self.special_ids.to(input_ids.device))
+        dropped = (torch.rand(input_ids.shape, device=input_ids.device) < self.token_dropout)
+        dropped &= attention_mask.bool() & ~special
+        return input_ids.masked_fill(dropped, self.replacement_id), attention_mask

@@ -57,7 +57,7 @@ from torch.utils.data import DataLoader, Sampler
 from textcluster.data import IMAGE, TEXT, Dataset
 from textcluster.data.tokenization import SequenceTokenizer, pad_sequences
 from textcluster.encoders.augment import RandomAffine
-from textcluster.encoders.base import Encoder, TrainingContext, embed_in_batches
+from textcluster.encoders.base import Encoder, RefinementView, TensorView, TrainingContext, embed_in_batches
 from textcluster.encoders.dense import RECONSTRUCTION_LOSSES, l2_normalize
 from textcluster.errors import UserError
 from textcluster.features import VectorFeatures
@@ -240,6 +240,25 @@ class PixelAutoencoder(nn.Module):
         return self.loss_fn(self.decode(self.encode(self.input_dropout(x))).float(), x.float())
 
 
+class SequenceView(RefinementView):
+    """A :class:`SequenceNetwork` for the refiners: inputs ``(ids, mask, target)``, augmentation by token masking."""
+
+    def __init__(self, network: SequenceNetwork, sequences: Sequence[np.ndarray], targets: np.ndarray,
+                 pad_id: int, normalize: bool):
+        super().__init__(network, len(sequences), normalize)
+        self.sequences, self.targets, self.pad_id = sequences, targets, pad_id
+
+    def inputs(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
+        ids, mask = pad_sequences([self.sequences[row] for row in rows], self.pad_id)
+        return ids, mask, torch.from_numpy(np.ascontiguousarray(self.targets[rows]))
+
+    def code(self, ids: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.network.encode(ids, mask)
+
+    def augment(self, ids: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.network.corrupt(ids, mask), mask, target
+
+
 # ------------------------------------------------------------------------------------- plugin base
 
 
@@ -350,3 +369,11 @@ class SequenceEncoder(Encoder):
             sequences = self.tokenizer.encode(dataset.texts)
             embeddings = embed_sequences(self.network_, sequences, self.tokenizer.pad_id, self.batch_size)
         return l2_normalize(embeddings) if self.normalize else embeddings
+
+    def refinement_view(self, dataset: Dataset) -> RefinementView:
+        if self.network_ is None:
+            raise RuntimeError("fit the encoder before refining it")
+        if dataset.modality == IMAGE:
+            return TensorView(self.network_, dataset.images.astype(np.float32), self.normalize)
+        return SequenceView(self.network_, self.tokenizer.encode(dataset.texts), self.features.transform(dataset),
+                            self.tokenizer.pad_id, self.normalize)
