@@ -13,7 +13,7 @@ from textcluster.config import config_dir, plugins_dir_from_overrides, search_pa
 from textcluster.errors import UserError
 
 SUMMARY_METRICS = ("acc", "nmi", "ari", "ami", "purity", "silhouette", "calinski_harabasz", "davies_bouldin",
-                   "n_clusters", "noise_fraction")
+                   "n_clusters", "noise_fraction", "noise_fraction_before", "npmi", "topic_diversity")
 
 
 def format_summary(cfg: DictConfig, result, run_dir: Path) -> str:

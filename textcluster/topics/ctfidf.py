@@ -9,8 +9,8 @@ BERTopic's ``ClassTfidfTransformer``::
     W[t, c] = tf[t, c] / sum_t' tf[t', c]  *  log(1 + A / f[t])
 
 with ``tf[t, c]`` the count of term t in class c, ``f[t]`` its count over all
-classes and ``A`` the average number of words per class (a float here; BERTopic
-rounds it down).
+classes and ``A`` the average number of words per (non-empty) class (a float
+here; BERTopic rounds it down).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def c_tf_idf(class_counts: sp.spmatrix) -> sp.csr_matrix:
     """c-TF-IDF weights (classes x terms) from class term counts; see the module docstring."""
     counts = sp.csr_matrix(class_counts, dtype=np.float64)
     term_totals = np.asarray(counts.sum(axis=0)).ravel()
-    n_classes = counts.shape[0]
+    n_classes = int((np.asarray(counts.sum(axis=1)).ravel() > 0).sum())  # emptied rows (merged away) do not count
     average_words = counts.sum() / max(n_classes, 1)
     with np.errstate(divide="ignore"):
         idf = np.where(term_totals > 0, np.log1p(average_words / np.maximum(term_totals, 1e-300)), 0.0)
