@@ -220,3 +220,16 @@ def test_key_includes_encoder_identity(tmp_path):
     one = hash_parts(embedding_key_parts(dataset, {"name": "x"}, {}, 0, WithIdentity()))
     WithIdentity.identity = {"weights": 2}
     assert hash_parts(embedding_key_parts(dataset, {"name": "x"}, {}, 0, WithIdentity())) != one
+
+
+def test_frozen_encoder_key_ignores_seed_and_trainer():
+    """A frozen pretrained encoder's embeddings do not depend on the seed: one entry serves every seed."""
+    from textcluster.encoders.pretrained import PretrainedEncoder
+
+    dataset = Dataset(name="t", texts=["a b", "c d"])
+    frozen = PretrainedEncoder()
+    first = hash_parts(embedding_key_parts(dataset, {"name": "pretrained"}, {"max_epochs": 1}, 0, frozen))
+    assert hash_parts(embedding_key_parts(dataset, {"name": "pretrained"}, {"max_epochs": 9}, 5, frozen)) == first
+    trained = RawEncoder()  # needs fitting: its key keeps the seed
+    assert (hash_parts(embedding_key_parts(dataset, {"name": "raw"}, {}, 0, trained))
+            != hash_parts(embedding_key_parts(dataset, {"name": "raw"}, {}, 1, trained)))

@@ -126,6 +126,10 @@ def embedding_key_parts(dataset: Dataset, encoder_config: Mapping[str, Any], tra
     from textcluster import __version__
 
     trainer = {k: v for k, v in dict(trainer_config or {}).items() if k not in COSMETIC_TRAINER_KEYS}
+    if encoder is not None and not getattr(encoder, "needs_fit", True):
+        # A frozen encoder (pretrained, used as it is) gives the same embeddings whatever the seed and
+        # trainer: runs over several seeds share one entry instead of re-encoding each time.
+        trainer, seed = {}, None
     identity = getattr(encoder, "cache_identity", None)
     return _canonical({
         "format": FORMAT_VERSION,
@@ -134,7 +138,7 @@ def embedding_key_parts(dataset: Dataset, encoder_config: Mapping[str, Any], tra
         "data": {"fingerprint": dataset_fingerprint(dataset), "n": len(dataset), "modality": dataset.modality},
         "encoder": dict(encoder_config),
         "trainer": trainer,
-        "seed": int(seed),
+        "seed": None if seed is None else int(seed),
         "encoder_identity": identity() if callable(identity) else None,
     })
 
