@@ -75,6 +75,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="data sets to run (default: all in the suite)")
     parser.add_argument("--out", type=Path, default=None, help="markdown table (default benchmarks/results/<suite>.md)")
     parser.add_argument("--resume", action="store_true", help="reuse cells already run (their cell.json)")
+    parser.add_argument("--table-only", action="store_true", help="tabulate the cells already run; run nothing")
     # Everything after a bare `--` is passed to every run as Hydra overrides.
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
@@ -94,6 +95,11 @@ def main() -> None:
             cells = []
             for seed in args.seeds:
                 overrides = data_overrides + suite["configurations"][name] + [f"seed={seed}"] + args.extra
+                if args.table_only:
+                    record = runs_root / f"{dataset}-{name}-seed{seed}" / "cell.json"
+                    if record.is_file():
+                        cells.append(json.loads(record.read_text()))
+                    continue
                 print(f"[{dataset} / {name} / seed {seed}]", flush=True)
                 cell = run_cell(overrides, runs_root / f"{dataset}-{name}-seed{seed}", args.resume)
                 if not cell.get("failed"):

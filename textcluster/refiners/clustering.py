@@ -53,7 +53,7 @@ class ClusteringRefiner(Refiner):
     def __init__(self, max_epochs: int = 20, batch_size: int = 256, lr: float = 1e-4, update_interval: int = 140,
                  tol: float = 0.001, alpha: float = 1.0, augment: bool = False, clustering_weight: float = 1.0,
                  reconstruction_weight: float = 0.0, contrastive_weight: float = 0.0, temperature: float = 0.5,
-                 target: str = "full", center_lr_scale: float = 1.0, normalize: bool = False, rescale: bool = True):
+                 target: str = "full", center_lr_scale: float = 1.0, normalize: bool = False, rescale: bool = False):
         if target not in ("full", "batch"):
             raise UserError(f"refiner.target='{target}' is not known; use full (DEC: over all data every "
                             "update_interval steps) or batch (SCCL: within each batch)")
@@ -137,7 +137,7 @@ class DECRefiner(ClusteringRefiner):
 
     def __init__(self, max_epochs: int = 20, batch_size: int = 256, lr: float = 1e-4, update_interval: int = 140,
                  tol: float = 0.001, alpha: float = 1.0, augment: bool = False, center_lr_scale: float = 1.0,
-                 normalize: bool = False, rescale: bool = True):
+                 normalize: bool = False, rescale: bool = False):
         super().__init__(max_epochs=max_epochs, batch_size=batch_size, lr=lr, update_interval=update_interval,
                          tol=tol, alpha=alpha, augment=augment, center_lr_scale=center_lr_scale, normalize=normalize,
                          rescale=rescale)
@@ -150,7 +150,7 @@ class IDECRefiner(ClusteringRefiner):
     def __init__(self, max_epochs: int = 20, batch_size: int = 256, lr: float = 1e-4, update_interval: int = 140,
                  tol: float = 0.001, alpha: float = 1.0, augment: bool = False, reconstruction_weight: float = 1.0,
                  clustering_weight: float = 0.1, center_lr_scale: float = 1.0, normalize: bool = False,
-                 rescale: bool = True):
+                 rescale: bool = False):
         super().__init__(max_epochs=max_epochs, batch_size=batch_size, lr=lr, update_interval=update_interval,
                          tol=tol, alpha=alpha, augment=augment, clustering_weight=clustering_weight,
                          reconstruction_weight=reconstruction_weight, center_lr_scale=center_lr_scale,
@@ -163,7 +163,7 @@ class ContrastiveRefiner(ClusteringRefiner):
 
     def __init__(self, max_epochs: int = 3, batch_size: int = 64, lr: float = 1e-5, alpha: float = 1.0,
                  contrastive_weight: float = 1.0, clustering_weight: float = 1.0, temperature: float = 0.5,
-                 center_lr_scale: float = 100.0, normalize: bool = False, rescale: bool = True):
+                 center_lr_scale: float = 100.0, normalize: bool = False, rescale: bool = False):
         super().__init__(max_epochs=max_epochs, batch_size=batch_size, lr=lr, alpha=alpha,
                          contrastive_weight=contrastive_weight, clustering_weight=clustering_weight,
                          temperature=temperature, target="batch", center_lr_scale=center_lr_scale,
