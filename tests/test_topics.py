@@ -251,7 +251,7 @@ def test_bad_topic_and_noise_settings_fail_with_one_line(tmp_path):
 
 def test_too_many_topics_fails_with_one_line(tmp_path, data_file):
     cfg = compose_small("experiment=newsgroups", f"data.path={data_file('20newsgroups', 'test.csv')}", "encoder=raw",
-                        "clusterer.n_init=1", "topics.n_topics=30", NO_REPORT, limit=60)
+                        "reducer=none", "clusterer=kmeans", "clusterer.n_init=1", "topics.n_topics=30", NO_REPORT, limit=60)
     with pytest.raises(UserError) as error:
         run_experiment(cfg, tmp_path / "run")
     assert re.fullmatch(r"topics.n_topics=30 is larger than the number of clusters found \((1\d|20)\); "
@@ -261,11 +261,12 @@ def test_too_many_topics_fails_with_one_line(tmp_path, data_file):
 # ------------------------------------------------------------------------------------- the CLI
 
 def test_cli_newsgroups_slice_writes_topics(tmp_path, data_file):
-    """The newsgroups preset on 300 posts (raw TF-IDF instead of the pretrained encoder, for speed), merged to 6."""
+    """The newsgroups preset on 300 posts (raw TF-IDF and k-means instead of MiniLM, UMAP and GMM, for speed),
+    merged to 6."""
     path = data_file("20newsgroups", "test.csv")
     run_dir = tmp_path / "run"
     done = run_textcluster("experiment=newsgroups", f"data.path={path}", "data.limit=300", "encoder=raw",
-                           "clusterer.n_init=1", "topics.n_topics=6", "cache=false", NO_REPORT, run_dir=run_dir,
+                           "reducer=none", "clusterer=kmeans", "clusterer.n_init=1", "topics.n_topics=6", "cache=false", NO_REPORT, run_dir=run_dir,
                            threads=1)
     assert done.returncode == 0, done.stderr[-2000:]
     payload = read_json(run_dir / "topics.json")
