@@ -100,17 +100,30 @@ class Registry:
 
 
 def _accepted_parameters(cls: type) -> set[str] | None:
-    """Constructor parameter names, or None when it takes **kwargs."""
+    """Constructor parameter names, or None when any name is accepted.
+
+    A constructor that passes ``**kwargs`` on to its base class accepts the
+    base's parameters too, so the walk goes up the MRO until a constructor
+    without ``**kwargs``; reaching ``object`` that way means anything goes.
+    """
     if cls.__init__ is object.__init__:
         return set()
-    signature = inspect.signature(cls.__init__)
-    names = set()
-    for name, parameter in signature.parameters.items():
-        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if klass is object:
             return None
-        if name != "self":
-            names.add(name)
-    return names
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        takes_kwargs = False
+        for name, parameter in inspect.signature(init).parameters.items():
+            if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+                takes_kwargs = True
+            elif name != "self" and parameter.kind is not inspect.Parameter.VAR_POSITIONAL:
+                names.add(name)
+        if not takes_kwargs:
+            return names
+    return None
 
 
 datasets = Registry("datasets", "textcluster.data.loaders")

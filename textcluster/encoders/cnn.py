@@ -96,16 +96,9 @@ class CNNEncoder(SequenceEncoder):
     image_defaults = {**SequenceEncoder.image_defaults, "channels": [32, 64, 128]}
 
     def __init__(self, kernel_sizes: Sequence[int] = (1, 2, 3), filters: int = 64, dropout: float = 0.1,
-                 embedding_dim: int = 32, token_dim: int = 64, token_dropout: float = 0.5,
-                 objective: str = "softmax_ce", lr: float = 0.01, weight_decay: float = 0.0, batch_size: int = 64,
-                 val_fraction: float = 0.1, early_stopping_patience: int = 3, max_epochs: int | None = 10,
-                 normalize: bool = True, tokenizer: dict | None = None, features: dict | None = None,
-                 image: dict | None = None):
-        super().__init__(embedding_dim=embedding_dim, token_dim=token_dim, token_dropout=token_dropout,
-                         objective=objective, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
-                         val_fraction=val_fraction, early_stopping_patience=early_stopping_patience,
-                         max_epochs=max_epochs, normalize=normalize, tokenizer=tokenizer, features=features,
-                         image=image)
+                 **shared):
+        # the settings every sequence encoder takes (embedding_dim, lr, tokenizer, image, ...): SequenceEncoder's
+        super().__init__(**shared)
         self.kernel_sizes, self.filters, self.dropout = list(kernel_sizes), filters, dropout
 
     def build_image_network(self, height: int, width: int) -> ConvAutoencoder:
