@@ -153,7 +153,7 @@ def test_dec_refine_sharpens_and_predict_agrees(digits_and_encoder):
     refiner = registry.refiners.build({"name": "dec", "max_epochs": 15, "update_interval": 5, "lr": 1e-4,
                                        "rescale": True})  # this briefly trained encoder's codes are small
     start = module_for(encoder, dataset, labels)
-    q_before = start.assign(start.view.encode_all())
+    q_before = start.assign(start.view.encode_all()).detach()
 
     result = refiner.refine(encoder, dataset, embeddings, labels, CONTEXT)
 
