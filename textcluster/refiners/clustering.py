@@ -106,10 +106,10 @@ class ClusteringRefiner(Refiner):
         return self.view(encoder, dataset).encode_all().cpu().numpy()
 
     def _fit(self, module, view: RefinementView, context: TrainingContext) -> None:
-        from textcluster.training.clustering import row_loader
-
         import pytorch_lightning as pl
         from pytorch_lightning.loggers import CSVLogger
+
+        from textcluster.training.clustering import row_loader
 
         trainer_settings = {k: v for k, v in context.trainer.items() if k not in ("max_epochs",)}
         logger = CSVLogger(save_dir=str(context.run_dir), name="logs", version="refiner") \

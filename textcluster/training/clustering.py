@@ -71,7 +71,7 @@ class ClusteringModule(pl.LightningModule):
         self.label_changes: list[float] = []
         self.losses: list[float] = []
 
-    # ---------------------------------------------------------------- whole-data passes
+    # ---------------------------------------------------------------- assignment and target
 
     def assign(self, codes: torch.Tensor) -> torch.Tensor:
         return student_t_assignment(codes, self.centers.float(), self.settings["alpha"])
