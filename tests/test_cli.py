@@ -245,3 +245,14 @@ def test_default_command(cli):
     assert read_status(run_dir) == "completed"
     assert (run_dir / "checkpoints" / "encoder-best.ckpt").is_file()
     assert "Traceback" not in result.stderr
+
+
+def test_plugin_search_path_goes_beside_the_users_overrides():
+    from textcluster.cli import with_override
+
+    extra = "hydra.searchpath=[file:///plugins]"
+    # after --cfg job an appended override would be a second positional run, which argparse refuses
+    assert with_override(["encoder=dense", "--cfg", "job"], extra) == ["encoder=dense", extra, "--cfg", "job"]
+    assert with_override(["--cfg", "job", "seed=1"], extra) == ["--cfg", "job", "seed=1", extra]
+    assert with_override(["--cfg", "job"], extra) == ["--cfg", "job", extra]
+    assert with_override([], extra) == [extra]

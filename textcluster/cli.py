@@ -22,11 +22,11 @@ def format_summary(cfg: DictConfig, result, run_dir: Path) -> str:
     lines = [f"\n{result.dataset.name}: {len(result.dataset)} {result.dataset.modality} items | {stages} | seed={cfg.seed}"]
     for key in SUMMARY_METRICS:
         if key in result.metrics:
-            lines.append(f"  {key:<18} {result.metrics[key]:.4f}")
+            lines.append(f"  {key:<21} {result.metrics[key]:.4f}")
     for key, reason in result.skipped.items():
-        lines.append(f"  {key:<18} skipped: {reason}")
+        lines.append(f"  {key:<21} skipped: {reason}")
     seconds = sum(result.timings.values())
-    lines.append(f"  {'time_s':<18} {seconds:.1f}")
+    lines.append(f"  {'time_s':<21} {seconds:.1f}")
     lines.append(f"run folder: {run_dir}")
     if (Path(run_dir) / "report.html").is_file():
         lines.append(f"report: {Path(run_dir) / 'report.html'}")
@@ -46,6 +46,20 @@ def hydra_main(cfg: DictConfig) -> None:
     print(format_summary(cfg, result, run_dir))
 
 
+def with_override(argv: list[str], extra: str) -> list[str]:
+    """``argv`` with ``extra`` placed beside the user's overrides.
+
+    Hydra reads its overrides as one run of positional arguments: appended
+    after ``--cfg job`` an extra override would be a second run, which argparse
+    refuses ("unrecognized arguments"). So it goes right after the first
+    override (a ``key=value`` word), or at the end when there is none.
+    """
+    for index, word in enumerate(argv):
+        if "=" in word and not word.startswith("-"):
+            return argv[:index + 1] + [extra] + argv[index + 1:]
+    return argv + [extra]
+
+
 def main() -> None:
     try:
         extra = search_path_override(plugins_dir_from_overrides(sys.argv[1:]))
@@ -53,7 +67,7 @@ def main() -> None:
         print(f"textcluster: error: {error}", file=sys.stderr)
         sys.exit(2)
     if extra:
-        sys.argv.append(extra)
+        sys.argv[1:] = with_override(sys.argv[1:], extra)
     hydra_main()
 
 

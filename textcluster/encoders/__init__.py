@@ -3,6 +3,7 @@
 from textcluster.encoders.base import Encoder, TrainingContext
 from textcluster.encoders import dense  # noqa: F401  (registers dense and raw)
 from textcluster.encoders import pretrained  # noqa: F401  (registers pretrained)
+from textcluster.encoders import hybrid  # noqa: F401  (registers hybrid: pretrained + TF-IDF/LSA)
 from textcluster.encoders import cnn, rnn, transformer  # noqa: F401  (register cnn, rnn, transformer)
 
 __all__ = ["Encoder", "TrainingContext"]

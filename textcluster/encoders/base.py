@@ -38,6 +38,8 @@ class Encoder:
     # False for encoders whose transform works without fit (a frozen pretrained model loads itself):
     # a saved run can then predict even when its embeddings came from the embedding cache.
     needs_fit: bool = True
+    # False for encoders whose output the seed cannot change (the embedding cache key then leaves it out).
+    depends_on_seed: bool = True
 
     def check_modality(self, dataset: Dataset) -> None:
         if dataset.modality not in self.modalities:

