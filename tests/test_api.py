@@ -111,3 +111,13 @@ def test_unfitted_and_cache_skipped_encoder_cannot_predict(tmp_path):
         again.predict(DOCS)
     with pytest.raises(ModelNotSaved, match="cache=false"):
         again.save(tmp_path / "model")
+
+
+def test_none_for_a_group_means_its_none_option_or_no_stage():
+    from textcluster import Pipeline
+
+    pipeline = Pipeline.from_config({"encoder": "raw", "reducer": None, "topics": None, "clusterer.n_clusters": 2})
+    assert type(pipeline.reducer).__name__ == "IdentityReducer" and pipeline.topic_model is None
+    assert pipeline.fit(DOCS, labels=TRUTH).topics_ is None
+    with pytest.raises(UserError, match="'encoder' cannot be None.*choose one of .*dense.*raw"):
+        Pipeline.from_config({"encoder": None})

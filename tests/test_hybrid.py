@@ -100,3 +100,18 @@ def test_images_and_refiners_are_refused_clearly(fitted, cms_questions):
         HybridEncoder().fit_transform(images)
     with pytest.raises(UserError, match="refiner=none"):
         fitted.refinement_view(cms_questions)
+
+
+def test_saved_pipeline_predicts_with_its_fitted_vocabulary(cms_questions, tmp_path):
+    from textcluster import Pipeline
+
+    texts, labels = cms_questions.texts[::3], cms_questions.labels[::3]  # 80 questions
+    pipeline = Pipeline.from_config({"encoder": "hybrid", "encoder.lexical_dims": 50, "encoder.batch_size": 32,
+                                     "clusterer": "kmeans", "clusterer.n_clusters": 4, "topics": None,
+                                     "report": False})
+    pipeline.fit(texts, labels=labels)
+    pipeline.save(tmp_path / "model")
+    loaded = Pipeline.load(tmp_path / "model")
+    assert loaded.manifest_["encoder"] == "hybrid"
+    assert loaded.encoder.model_ is None  # the frozen MiniLM is saved by name and loads on use
+    assert (loaded.predict(texts) == pipeline.labels_).all()

@@ -31,6 +31,22 @@ def _config_groups() -> set[str]:
     return {path.name for path in config_dir().iterdir() if path.is_dir()}
 
 
+# Groups a run can do without (the experiment skips the stage when the group is absent).
+OPTIONAL_GROUPS = ("topics",)
+
+
+def _no_choice(group: str) -> str:
+    """The override for ``{group: None}``: the group's ``none`` option, or dropping an optional group."""
+    from textcluster.config import config_dir
+
+    options = sorted(path.stem for path in (config_dir() / group).glob("*.yaml"))
+    if "none" in options:
+        return f"{group}=none"
+    if group in OPTIONAL_GROUPS:
+        return f"~{group}"  # Hydra refuses null as a group choice; deleting the entry drops the stage
+    raise UserError(f"'{group}' cannot be None: a run needs one; choose one of {', '.join(options)}")
+
+
 def compose_config(config: Any = None, overrides: Iterable[str] = ()):
     """A composed textcluster config (``DictConfig``) from a dict, override strings or a DictConfig."""
     from omegaconf import DictConfig, OmegaConf, open_dict
@@ -60,7 +76,7 @@ def compose_config(config: Any = None, overrides: Iterable[str] = ()):
                 choices.append(f"{key}={value['name']}")
             values.update({f"{key}.{sub}": v for sub, v in value.items() if sub != "name"})
         elif key in groups and value is None:
-            choices.append(f"{key}=null")
+            choices.append(_no_choice(key))
         else:
             values[key] = value
     given = {o.lstrip("+~").split("=", 1)[0] for o in overrides} | set(values)
