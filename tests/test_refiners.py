@@ -12,7 +12,7 @@ from textcluster.data import load_dataset
 from textcluster.encoders.base import TrainingContext
 from textcluster.errors import UserError
 from textcluster.experiment import run_experiment
-from textcluster.refiners.base import initial_centers, refinement_view, unit_spread_scale
+from textcluster.refiners.base import RefinementView, initial_centers, refinement_view, unit_spread_scale
 from textcluster.refiners.clustering import ClusteringRefiner
 from textcluster.training.clustering import (ClusteringModule, kl_divergence, nt_xent, student_t_assignment,
                                              target_distribution)
@@ -257,3 +257,27 @@ def test_a_refined_run_predicts_its_own_assignments(tmp_path):
     result = run_experiment(cfg, tmp_path)
     pipeline = Pipeline.load(tmp_path)
     np.testing.assert_array_equal(pipeline.predict(result.dataset), result.labels)
+
+
+def test_variable_length_views_train_on_length_bucketed_batches():
+    from textcluster.training.clustering import row_loader
+
+    class Tokens(RefinementView):  # token rows of 3 to 60 ids: the padded width is what a batch costs
+        def __init__(self, lengths):
+            super().__init__(torch.nn.Linear(1, 1), len(lengths), normalize=False)
+            self.lengths = self.token_counts = np.asarray(lengths)
+
+        def inputs(self, rows):
+            return (torch.zeros(len(rows), int(self.token_counts[rows].max())),)
+
+    lengths = np.random.default_rng(0).integers(3, 61, size=1000)
+    view = Tokens(lengths)
+    loader = row_loader(1000, view, 50, shuffle=True, seed=0)
+    epochs = [[batch[0].tolist() for batch in loader] for _ in range(2)]  # Lightning iterates one loader per epoch
+    for batches in epochs:
+        assert sorted(row for batch in batches for row in batch) == list(range(1000))  # every row once
+    assert epochs[0] != epochs[1]  # a new draw each epoch
+    bucketed = np.mean([max(lengths[b]) for b in epochs[0]])
+    view.lengths = None  # fixed-width inputs: plain shuffled batches
+    plain = np.mean([max(lengths[batch[0].numpy()]) for batch in row_loader(1000, view, 50, shuffle=True, seed=0)])
+    assert bucketed < 0.6 * plain, (bucketed, plain)

@@ -76,6 +76,7 @@ class RefinementView:
     def __init__(self, network: nn.Module, n_rows: int, normalize: bool):
         self.network, self.n_rows, self.normalize = network, n_rows, normalize
         self.scale = 1.0  # a refiner may rescale the codes (a fixed factor after the network)
+        self.lengths: np.ndarray | None = None  # token counts of variable-length inputs: batches by length
 
     def inputs(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
         raise NotImplementedError

@@ -347,6 +347,7 @@ class TransformerView(RefinementView):
     def __init__(self, encoder: PretrainedEncoder, token_ids: list[list[int]], token_dropout: float = 0.2):
         super().__init__(encoder.model_, len(token_ids), encoder.normalize)
         self.encoder, self.token_ids, self.token_dropout = encoder, token_ids, token_dropout
+        self.lengths = np.array([len(ids) for ids in token_ids])  # length-bucketed refiner batches
         tokenizer = encoder.tokenizer_
         self.replacement_id = next(t for t in (tokenizer.mask_token_id, tokenizer.unk_token_id, 0) if t is not None)
         self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)), dtype=torch.long)

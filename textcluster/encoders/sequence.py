@@ -247,6 +247,7 @@ class SequenceView(RefinementView):
                  pad_id: int, normalize: bool):
         super().__init__(network, len(sequences), normalize)
         self.sequences, self.targets, self.pad_id = sequences, targets, pad_id
+        self.lengths = np.array([len(sequence) for sequence in sequences])  # length-bucketed refiner batches
 
     def inputs(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
         ids, mask = pad_sequences([self.sequences[row] for row in rows], self.pad_id)

@@ -45,11 +45,21 @@ def nt_xent(first: torch.Tensor, second: torch.Tensor, temperature: float) -> to
 
 
 def row_loader(n_rows: int, view: RefinementView, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
-    """Batches of ``(rows, *inputs)``: the row ids let a batch look up its rows of the target distribution."""
+    """Batches of ``(rows, *inputs)``: the row ids let a batch look up its rows of the target distribution.
+
+    Views of variable-length inputs (``view.lengths``: token counts) get length-bucketed batches when shuffled.
+    """
     def collate(rows):
         rows = np.asarray(rows)
         return (torch.from_numpy(rows), *view.inputs(rows))
 
+    lengths = getattr(view, "lengths", None)
+    if shuffle and lengths is not None:
+        # a transformer's cost follows the padded length: random batches of snippets pad to 2-3x their mean
+        from textcluster.encoders.sequence import BucketBatchSampler
+
+        return DataLoader(np.arange(n_rows), batch_sampler=BucketBatchSampler(lengths, batch_size, True, seed),
+                          collate_fn=collate)
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(np.arange(n_rows), batch_size=batch_size, shuffle=shuffle, generator=generator,
                       collate_fn=collate)
@@ -118,9 +128,11 @@ class ClusteringModule(pl.LightningModule):
             q = self.assign(self.view.encode(*seen))
             if settings["target"] == "full":
                 p = self.target[rows.to(self.target.device)].to(q.device)
-            else:  # per batch, from clean inputs (SCCL)
+            elif settings["augment"]:  # per batch, from clean inputs (SCCL)
                 with torch.no_grad():
                     p = target_distribution(self.assign(self.view.encode(*inputs)))
+            else:  # q itself came from the clean inputs: no second forward pass
+                p = target_distribution(q.detach())
             kl = kl_divergence(p, q)
             self.log("kl_loss", kl, on_step=False, on_epoch=True)
             loss = loss + settings["clustering_weight"] * kl
