@@ -15,7 +15,7 @@ import logging
 
 import numpy as np
 
-from textcluster.data import Dataset
+from textcluster.data import TEXT, Dataset
 from textcluster.encoders.base import TrainingContext
 from textcluster.encoders.pretrained import PretrainedEncoder
 from textcluster.errors import UserError
@@ -49,7 +49,7 @@ class HybridEncoder(PretrainedEncoder):
         self.svd_ = None
 
     def check_modality(self, dataset: Dataset) -> None:
-        if dataset.modality != "text":
+        if dataset.modality != TEXT:
             raise UserError(f"encoder=hybrid embeds text only, but {dataset.name} holds {dataset.modality} data; "
                             "use encoder=dense or encoder=raw for images")
 
