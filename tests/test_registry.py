@@ -124,7 +124,10 @@ def test_every_builtin_yaml_builds_its_plugin(group, option):
 
     An option is named after its plugin (umap.yaml: name umap) or is a named variant of one
     (umap_text.yaml: name umap), which presets pick so a user's reducer=none still replaces it whole."""
-    params = OmegaConf.to_container(OmegaConf.load(config_dir() / group / f"{option}.yaml"), resolve=True)
+    from textcluster.config import compose
+
+    # composed as a run sees it: an option may start from another through its defaults list (hybrid: pretrained)
+    params = OmegaConf.to_container(compose([f"{group}={option}"])[group], resolve=True)
     params.pop("limit", None)  # data.limit is applied by load_dataset, not by the loader
     plugin = registry.ALL[GROUP_TO_REGISTRY[group]].build(params, random_state=0)
     assert type(plugin).registry_key == params.get("name", option)
