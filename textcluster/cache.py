@@ -126,7 +126,7 @@ def embedding_key_parts(dataset: Dataset, encoder_config: Mapping[str, Any], tra
     from textcluster import __version__
 
     trainer = {k: v for k, v in dict(trainer_config or {}).items() if k not in COSMETIC_TRAINER_KEYS}
-    if encoder is not None and (not getattr(encoder, "needs_fit", True) or not getattr(encoder, "depends_on_seed", True)):
+    if encoder is not None and not getattr(encoder, "depends_on_seed", True):
         # A frozen encoder (pretrained, used as it is; hybrid's fixed-seed LSA) gives the same embeddings
         # whatever the seed and trainer: runs over several seeds share one entry instead of re-encoding each time.
         trainer, seed = {}, None

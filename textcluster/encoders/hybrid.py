@@ -15,7 +15,7 @@ import logging
 
 import numpy as np
 
-from textcluster.data import TEXT, Dataset
+from textcluster.data import Dataset
 from textcluster.encoders.base import TrainingContext
 from textcluster.encoders.pretrained import PretrainedEncoder
 from textcluster.errors import UserError
@@ -47,11 +47,6 @@ class HybridEncoder(PretrainedEncoder):
         self.lexical_weight, self.lexical_dims = float(lexical_weight), int(lexical_dims)
         self.features = VectorFeatures(**(features or {}))
         self.svd_ = None
-
-    def check_modality(self, dataset: Dataset) -> None:
-        if dataset.modality != TEXT:
-            raise UserError(f"encoder=hybrid embeds text only, but {dataset.name} holds {dataset.modality} data; "
-                            "use encoder=dense or encoder=raw for images")
 
     def fit(self, dataset: Dataset | None = None, context: TrainingContext | None = None) -> "HybridEncoder":
         super().fit(dataset, context)  # loads the pretrained model

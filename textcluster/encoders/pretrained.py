@@ -194,6 +194,7 @@ class PretrainedEncoder(Encoder):
 
     modalities = (TEXT,)
     needs_fit = False  # frozen: transform loads the model itself
+    depends_on_seed = False  # frozen: runs over several seeds share one embedding cache entry
 
     def __init__(self, model_name_or_path: str = MINILM_NAMES[0], max_length: int = 256, batch_size: int = 64,
                  normalize: bool = True, finetune: bool = False, device: str = "auto", pooling: str = "mean",
@@ -216,8 +217,8 @@ class PretrainedEncoder(Encoder):
 
     def check_modality(self, dataset: Dataset) -> None:
         if dataset.modality != TEXT:
-            raise UserError(f"encoder=pretrained embeds text only, but {dataset.name} holds {dataset.modality} data; "
-                            "use encoder=dense or encoder=raw for images")
+            raise UserError(f"encoder={self.registry_key} embeds text only, but {dataset.name} holds "
+                            f"{dataset.modality} data; use encoder=dense or encoder=raw for images")
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the model and tokenizer (a saved pipeline keeps the name and reloads them on use),
