@@ -53,7 +53,7 @@ def row_loader(n_rows: int, view: RefinementView, batch_size: int, shuffle: bool
         rows = np.asarray(rows)
         return (torch.from_numpy(rows), *view.inputs(rows))
 
-    lengths = getattr(view, "lengths", None)
+    lengths = view.lengths  # set by views of variable-length inputs (RefinementView's default: None)
     if shuffle and lengths is not None:
         # a transformer's cost follows the padded length: random batches of snippets pad to 2-3x their mean
         from textcluster.encoders.sequence import BucketBatchSampler
