@@ -13,9 +13,8 @@ __version__ = "0.1.0"
 # The Python API, imported on first use (``from textcluster import Pipeline``): importing the
 # package stays cheap and the setting above still precedes torch.
 _LAZY = {
-    "Pipeline": ("textcluster.pipeline", "Pipeline"),
-    "PipelineResult": ("textcluster.pipeline", "PipelineResult"),
-    "Dataset": ("textcluster.data", "Dataset"),
+    "Pipeline": ("textcluster.api", "Pipeline"),
+    "Dataset": ("textcluster.dataset", "Dataset"),
     "UserError": ("textcluster.errors", "UserError"),
 }
 __all__ = ["__version__", *_LAZY]

@@ -1,4 +1,4 @@
-"""Helpers behind the Python API (``Pipeline.from_config``, ``fit``, ``predict``): configs and inputs.
+"""The Python API: :class:`Pipeline`, the core estimator plus configs (``from_config``) and folders (``save``, ``load``).
 
 ``Pipeline.from_config`` accepts
 
@@ -16,18 +16,18 @@ notebook should hold a fitted encoder.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
 
-import numpy as np
-
-from textcluster.data import Dataset
+from textcluster import pipeline as core
+from textcluster.build import build_pipeline, load_data
+from textcluster.config import compose, config_dir, to_plain
 from textcluster.errors import UserError
+from textcluster.reporting.model_folder import load_model, save_model
 
 
 def _config_groups() -> set[str]:
-    from textcluster.config import config_dir
-
     return {path.name for path in config_dir().iterdir() if path.is_dir()}
 
 
@@ -37,8 +37,6 @@ OPTIONAL_GROUPS = ("topics",)
 
 def _no_choice(group: str) -> str:
     """The override for ``{group: None}``: the group's ``none`` option, or dropping an optional group."""
-    from textcluster.config import config_dir
-
     options = sorted(path.stem for path in (config_dir() / group).glob("*.yaml"))
     if "none" in options:
         return f"{group}=none"
@@ -50,8 +48,6 @@ def _no_choice(group: str) -> str:
 def compose_config(config: Any = None, overrides: Iterable[str] = ()):
     """A composed textcluster config (``DictConfig``) from a dict, override strings or a DictConfig."""
     from omegaconf import DictConfig, OmegaConf, open_dict
-
-    from textcluster.config import compose
 
     overrides = [overrides] if isinstance(overrides, str) else list(overrides)
     if isinstance(config, DictConfig):
@@ -98,74 +94,40 @@ def compose_config(config: Any = None, overrides: Iterable[str] = ()):
 _MISSING = object()
 
 
-def build_from_config(config: Any = None, overrides: Iterable[str] = ()):
-    """A :class:`~textcluster.pipeline.Pipeline` from a config (see :func:`compose_config`)."""
-    from omegaconf import OmegaConf
+class Pipeline(core.Pipeline):
+    """The pipeline of :mod:`textcluster.pipeline`, plus building from a config and saving to / loading from a folder.
 
-    from textcluster.experiment import build_pipeline
+    ``config`` holds the composed config a pipeline was built from (``from_config``), else None.
+    """
 
-    cfg = compose_config(config, overrides)
-    pipeline = build_pipeline(cfg)
-    pipeline.config_ = OmegaConf.to_container(cfg, resolve=True)
-    return pipeline
+    config: dict[str, Any] | None = None
 
+    @classmethod
+    def from_config(cls, config: Any = None, overrides: Iterable[str] = ()) -> Pipeline:
+        """Build from a dict (``{"encoder": "pretrained", "clusterer.n_clusters": 8}``), Hydra override
+        strings or a composed config (see :func:`compose_config`). No Hydra app is started; every value is
+        checked before anything is built."""
+        plain = to_plain(compose_config(config, overrides))
+        pipeline = build_pipeline(plain, pipeline_class=cls)
+        pipeline.config = plain
+        return pipeline
 
-def dataset_from_config(pipeline) -> Dataset:
-    """The data named by the config the pipeline was built from (``fit()`` with no documents)."""
-    from textcluster.data import load_dataset
+    def fit(self, documents: Any = None, labels: Any = None) -> Pipeline:
+        """Fit on ``documents`` (a list of str, an image array (n, h, w) or a Dataset); None: the config's data."""
+        if documents is None:
+            if self.config is None or "data" not in self.config:
+                raise UserError("fit() needs documents (a list of strings, an image array or a Dataset), "
+                                "or a pipeline built with Pipeline.from_config that names data=...")
+            documents = load_data(self.config)
+        return super().fit(documents, labels)
 
-    config = getattr(pipeline, "config_", None) or {}
-    if "data" not in config:
-        raise UserError("fit() needs documents (a list of strings, an image array or a Dataset), "
-                        "or a pipeline built with Pipeline.from_config that names data=...")
-    return load_dataset(config["data"], seed=int(config.get("seed", pipeline.seed)))
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted pipeline to the folder ``path`` (a manifest and the stages' state as data)."""
+        return save_model(self, path, self.config)
 
-
-def as_dataset(docs: Any, labels: Any = None, ids: Any = None, name: str = "documents") -> Dataset:
-    """A :class:`Dataset` from a Dataset, a list/Series of strings, or an image array (n, height, width)."""
-    if isinstance(docs, Dataset):
-        if labels is not None or ids is not None:
-            raise UserError("labels= and ids= are for plain documents; a Dataset carries its own")
-        return docs
-    if isinstance(docs, (str, bytes)):
-        raise UserError("pass a list of documents, not a single string (wrap it: [text])")
-    if hasattr(docs, "detach") and hasattr(docs, "cpu"):  # a torch tensor
-        docs = docs.detach().cpu().numpy()
-    if hasattr(docs, "to_numpy") and not isinstance(docs, np.ndarray):  # pandas Series
-        docs = docs.to_numpy()
-    if isinstance(docs, np.ndarray) and docs.dtype.kind in "biuf":
-        images = docs
-        if images.ndim == 4 and images.shape[-1] == 1:
-            images = images[..., 0]
-        elif images.ndim == 4 and images.shape[1] == 1:
-            images = images[:, 0]
-        if images.ndim != 3:
-            raise UserError(f"an image array must have shape (n, height, width); got {docs.shape}")
-        images = images.astype(np.float32)
-        if docs.dtype.kind in "biu" or (images.size and images.max() > 1.0):
-            images = images / 255.0  # 0-255 pixels to [0, 1], as the loaders give them
-        return Dataset(name=name, images=images, labels=_optional_array(labels), ids=_optional_array(ids))
-    texts = list(docs)
-    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
-    if bad is not None:
-        raise UserError(f"documents must be strings; item {bad} is a {type(texts[bad]).__name__}")
-    if not texts:
-        raise UserError("no documents given")
-    return Dataset(name=name, texts=texts, labels=_optional_array(labels), ids=_optional_array(ids))
-
-
-def _optional_array(values: Any) -> np.ndarray | None:
-    return None if values is None else np.asarray(values)
-
-
-@dataclass
-class Prediction:
-    """What ``Pipeline.predict_details`` gives for new documents (rows in input order)."""
-
-    dataset: Dataset
-    labels: np.ndarray  # final cluster (topic) ids, as in assignments.csv; -1 is noise
-    scores: np.ndarray | None  # distance to the cluster's centre or membership probability, per ``score_name``
-    score_name: str | None
-    embeddings: np.ndarray
-    reduced: np.ndarray
-    cluster_labels: np.ndarray  # the clusterer's (or refiner's) labels before noise policy and topic merging
+    @classmethod
+    def load(cls, path: str | Path) -> Pipeline:
+        """A pipeline saved by :meth:`save`, or the ``model/`` of a run folder (give either folder)."""
+        pipeline, manifest = load_model(path, cls)
+        pipeline.config, pipeline.manifest_ = manifest.get("config"), manifest
+        return pipeline

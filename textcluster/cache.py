@@ -1,16 +1,18 @@
-"""A content-addressed cache of embeddings, so that runs changing only later stages skip the encoder.
+"""A content-addressed cache of embeddings and the fitted encoder, so runs changing only later stages skip encoding.
 
 The key is a hash of everything that decides an encoder's output: the data
 as the encoder sees it (after loading, cleaning and subsampling: the texts or
-image bytes and the ids), the encoder's config, the trainer config and the
-seed (they decide trained weights), and the encoder's own identity when it
-has one (``encoder.cache_identity()``: a pretrained model's resolved folder,
-its config hash and its files' sizes and times).
+image bytes and the ids), the encoder's parameters, the trainer config and the
+seed (they decide trained weights), the code that computes embeddings, and the
+encoder's own identity when it has one (``encoder.cache_identity()``: a
+pretrained model's resolved folder, its config hash and its files' sizes and times).
 
-An entry is two files, ``<key>.npy`` and ``<key>.json`` (what made it, plus a
-checksum of the array). Both are written to a temporary file and renamed into
-place with ``os.replace``, the JSON last, so a killed run leaves either a
-whole entry or none; an entry whose files disagree is ignored and rewritten.
+An entry holds the embeddings (``<key>.npy``), the fitted encoder's state
+(``<key>.state.json`` / ``.safetensors``, :mod:`textcluster.state`) and
+``<key>.json``: what made it, plus a checksum of every other file. The JSON is
+written last, by a rename, so a killed run leaves either a whole entry or one
+that is ignored; a hit restores the encoder as fitted, so the run can still
+save a model that predicts.
 """
 
 from __future__ import annotations
@@ -23,15 +25,19 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from textcluster.data import Dataset
+from textcluster.contracts import Encoder, TrainingContext
+from textcluster.dataset import Dataset
+from textcluster.errors import StateError
+from textcluster.state import read_state, write_state
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # Trainer settings that change what is printed or logged, never the weights.
 COSMETIC_TRAINER_KEYS = frozenset({"enable_progress_bar", "enable_model_summary", "log_every_n_steps"})
 
@@ -76,26 +82,8 @@ def _canonical(value: Any) -> Any:
     return repr(value)
 
 
-def describe_encoder(encoder: Any) -> dict[str, Any]:
-    """A config-like description of an encoder object built in Python (no Hydra config at hand).
-
-    Its class and its public settings; attributes ending in ``_`` are fitted
-    state (scikit-learn's convention) and are left out.
-    """
-    settings = {}
-    for name, value in vars(encoder).items():
-        if name.startswith("_") or name.endswith("_"):
-            continue
-        if isinstance(value, (str, int, float, bool, list, tuple, dict, type(None), np.generic, Path)):
-            settings[name] = value
-        elif hasattr(value, "__dict__"):  # a settings object such as VectorFeatures
-            settings[name] = {k: v for k, v in vars(value).items() if not k.startswith("_") and not k.endswith("_")}
-    cls = type(encoder)
-    return {"class": f"{cls.__module__}.{cls.__qualname__}", "settings": settings}
-
-
 # The code an encoder's output depends on (besides its own module): editing any of it invalidates the cache.
-ENCODING_CODE = ("encoders", "training", "data", "features.py", "cache.py")
+ENCODING_CODE = ("encoders", "training", "data", "dataset.py", "state.py", "cache.py")
 
 
 def code_fingerprint(encoder: Any = None) -> str:
@@ -120,26 +108,25 @@ def code_fingerprint(encoder: Any = None) -> str:
     return digest.hexdigest()
 
 
-def embedding_key_parts(dataset: Dataset, encoder_config: Mapping[str, Any], trainer_config: Mapping[str, Any] | None,
-                        seed: int, encoder: Any = None) -> dict[str, Any]:
+def embedding_key_parts(dataset: Dataset, encoder: Encoder, context: TrainingContext) -> dict[str, Any]:
     """Everything the key hashes, as a JSON-able dict (it is also stored beside the entry)."""
     from textcluster import __version__
 
-    trainer = {k: v for k, v in dict(trainer_config or {}).items() if k not in COSMETIC_TRAINER_KEYS}
-    if encoder is not None and not getattr(encoder, "depends_on_seed", True):
+    trainer = {k: v for k, v in context.trainer.items() if k not in COSMETIC_TRAINER_KEYS}
+    seed: int | None = int(context.seed)
+    if not encoder.depends_on_seed:
         # A frozen encoder (pretrained, used as it is; hybrid's fixed-seed LSA) gives the same embeddings
         # whatever the seed and trainer: runs over several seeds share one entry instead of re-encoding each time.
         trainer, seed = {}, None
-    identity = getattr(encoder, "cache_identity", None)
     return _canonical({
         "format": FORMAT_VERSION,
         "textcluster": __version__,
         "code": code_fingerprint(encoder),
         "data": {"fingerprint": dataset_fingerprint(dataset), "n": len(dataset), "modality": dataset.modality},
-        "encoder": dict(encoder_config),
+        "encoder": {"name": encoder.key(), **encoder.get_params()},
         "trainer": trainer,
-        "seed": None if seed is None else int(seed),
-        "encoder_identity": identity() if callable(identity) else None,
+        "seed": seed,
+        "encoder_identity": encoder.cache_identity(),
     })
 
 
@@ -149,6 +136,14 @@ def hash_parts(parts: Mapping[str, Any]) -> str:
 
 def _array_checksum(array: np.ndarray) -> str:
     return hashlib.sha256(memoryview(np.ascontiguousarray(array)).cast("B")).hexdigest()
+
+
+def _file_checksum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -167,7 +162,7 @@ def _atomic_write(path: Path, write) -> None:
 
 
 class EmbeddingCache:
-    """Embeddings stored under ``root/<key[:2]>/<key>.npy`` with a ``<key>.json`` beside each."""
+    """Entries under ``root/<key[:2]>/``: ``<key>.npy``, ``<key>.state.*`` and the ``<key>.json`` that vouches for them."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root).expanduser()
@@ -179,37 +174,60 @@ class EmbeddingCache:
         folder = self.root / key[:2]
         return folder / f"{key}.npy", folder / f"{key}.json"
 
-    def load(self, key: str, n_rows: int | None = None) -> np.ndarray | None:
-        """The cached embeddings, or None when there is no whole, consistent entry for ``key``."""
+    def encode(self, encoder: Encoder, dataset: Dataset, context: TrainingContext) -> tuple[np.ndarray, bool]:
+        """``(embeddings, hit)``: from the cache with the encoder restored as fitted, else fitted and stored."""
+        parts = embedding_key_parts(dataset, encoder, context)
+        key = hash_parts(parts)
+        cached = self.load(key, n_rows=len(dataset))
+        if cached is not None:
+            embeddings, state = cached
+            encoder.set_state(state)
+            log.info("embedding cache hit: %s (skipping encoder)", self.paths(key)[0])
+            return embeddings, True
+        embeddings = encoder.fit_transform(dataset, context)
+        try:
+            path = self.store(key, embeddings, encoder.get_state(), parts)
+        except OSError as error:  # a full disk or a read-only cache folder must not fail the run
+            log.warning("embedding cache miss; could not store the embeddings in %s (%s)", self.root, error)
+        else:
+            log.info("embedding cache miss (key %s): encoded, stored at %s", key[:12], path)
+        return embeddings, False
+
+    def load(self, key: str, n_rows: int | None = None) -> tuple[np.ndarray, dict[str, Any]] | None:
+        """``(embeddings, encoder state)``, or None when there is no whole, consistent entry for ``key``."""
         array_path, meta_path = self.paths(key)
         if not meta_path.is_file() or not array_path.is_file():
             return None
         try:
             meta = json.loads(meta_path.read_text())
-            array = np.load(array_path, allow_pickle=False)
             problems = []
             if meta.get("key") != key:
                 problems.append("its key does not match")
+            for name, checksum in meta.get("files", {}).items():
+                if _file_checksum(meta_path.parent / name) != checksum:
+                    problems.append(f"{name} does not match its checksum")
+            array = np.load(array_path, allow_pickle=False)
             if list(array.shape) != meta.get("shape") or (n_rows is not None and array.shape[0] != n_rows):
                 problems.append(f"shape {array.shape} is not the recorded {meta.get('shape')} for {n_rows} rows")
-            elif _array_checksum(array) != meta.get("sha256"):
-                problems.append("its checksum does not match")
-        except (OSError, ValueError, EOFError, TypeError, AttributeError) as error:
+            state = None if problems else read_state(meta_path.parent, f"{key}.state")
+        except (OSError, ValueError, EOFError, TypeError, AttributeError, StateError) as error:
             problems = [f"it cannot be read ({type(error).__name__}: {error})"]
         if problems:
             log.warning("embedding cache entry %s ignored: %s; it will be rewritten", array_path, "; ".join(problems))
             return None
-        return array
+        return array, state
 
-    def store(self, key: str, embeddings: np.ndarray, parts: Mapping[str, Any] | None = None) -> Path:
-        """Write the entry atomically (array first, then the JSON that makes it valid); returns the array's path."""
+    def store(self, key: str, embeddings: np.ndarray, state: Mapping[str, Any],
+              parts: Mapping[str, Any] | None = None) -> Path:
+        """Write the entry; the JSON that makes it valid comes last, atomically. Returns the array's path."""
         array_path, meta_path = self.paths(key)
         array_path.parent.mkdir(parents=True, exist_ok=True)
+        meta_path.unlink(missing_ok=True)  # an old JSON must never vouch for new files
         embeddings = np.ascontiguousarray(embeddings)
-        meta = {"key": key, "shape": list(embeddings.shape), "dtype": str(embeddings.dtype),
-                "sha256": _array_checksum(embeddings), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "parts": dict(parts or {})}
-        meta_path.unlink(missing_ok=True)  # an old JSON must never vouch for a new array
         _atomic_write(array_path, lambda handle: np.save(handle, embeddings, allow_pickle=False))
+        written = [array_path, *write_state(array_path.parent, f"{key}.state", state)]
+        meta = {"key": key, "shape": list(embeddings.shape), "dtype": str(embeddings.dtype),
+                "files": {path.name: _file_checksum(path) for path in written},
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "parts": dict(parts or {})}
         _atomic_write(meta_path, lambda handle: handle.write((json.dumps(meta, indent=2) + "\n").encode()))
         return array_path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -12,21 +13,24 @@ from omegaconf import DictConfig
 from textcluster.config import config_dir, plugins_dir_from_overrides, search_path_override
 from textcluster.errors import UserError
 
+if TYPE_CHECKING:
+    from textcluster.experiment import Run
+
 SUMMARY_METRICS = ("acc", "nmi", "ari", "ami", "purity", "silhouette", "calinski_harabasz", "davies_bouldin",
                    "n_clusters", "noise_fraction", "noise_fraction_before", "npmi", "topic_diversity")
 
 
-def format_summary(cfg: DictConfig, result, run_dir: Path) -> str:
+def format_summary(cfg: DictConfig, run: Run, run_dir: Path) -> str:
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
     stages = " ".join(f"{group}={choices.get(group, cfg[group].get('name'))}" for group in ("encoder", "reducer", "clusterer"))
-    lines = [f"\n{result.dataset.name}: {len(result.dataset)} {result.dataset.modality} items | {stages} | seed={cfg.seed}"]
+    dataset, pipeline = run.dataset, run.pipeline
+    lines = [f"\n{dataset.name}: {len(dataset)} {dataset.modality} items | {stages} | seed={cfg.seed}"]
     for key in SUMMARY_METRICS:
-        if key in result.metrics:
-            lines.append(f"  {key:<21} {result.metrics[key]:.4f}")
-    for key, reason in result.skipped.items():
+        if key in pipeline.metrics_:
+            lines.append(f"  {key:<21} {pipeline.metrics_[key]:.4f}")
+    for key, reason in pipeline.skipped_metrics_.items():
         lines.append(f"  {key:<21} skipped: {reason}")
-    seconds = sum(result.timings.values())
-    lines.append(f"  {'time_s':<21} {seconds:.1f}")
+    lines.append(f"  {'time_s':<21} {sum(pipeline.timings_.values()):.1f}")
     lines.append(f"run folder: {run_dir}")
     if (Path(run_dir) / "report.html").is_file():
         lines.append(f"report: {Path(run_dir) / 'report.html'}")
@@ -35,15 +39,18 @@ def format_summary(cfg: DictConfig, result, run_dir: Path) -> str:
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
 def hydra_main(cfg: DictConfig) -> None:
-    from textcluster.experiment import run_experiment
+    from textcluster.experiment import run_experiment  # torch and Lightning: only once a run starts
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        result = run_experiment(cfg, run_dir)
+        run = run_experiment(cfg, run_dir)
     except UserError as error:
         print(f"textcluster: error: {error}", file=sys.stderr)
         sys.exit(2)
-    print(format_summary(cfg, result, run_dir))
+    except KeyboardInterrupt:
+        print(f"textcluster: interrupted; {run_dir / 'status.json'} says so", file=sys.stderr)
+        sys.exit(130)
+    print(format_summary(cfg, run, run_dir))
 
 
 def with_override(argv: list[str], extra: str) -> list[str]:

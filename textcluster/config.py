@@ -1,4 +1,4 @@
-"""Where configs live, how plugins add theirs, and Hydra's compose API for tests and notebooks."""
+"""Where configs live, how plugins add theirs, and Hydra's compose API for the Python API, tests and notebooks."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import importlib.util
 import logging
 import sys
 from importlib.metadata import entry_points
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
+from typing import Any
 
 from textcluster.errors import UserError
 
@@ -89,9 +90,21 @@ def compose(overrides: Iterable[str] = (), config_name: str = "config"):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
+    from hydra.errors import HydraException
+
     overrides = list(overrides)
     extra = search_path_override(plugins_dir_from_overrides(overrides))
     if extra:
         overrides.append(extra)
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return hydra_compose(config_name=config_name, overrides=overrides)
+    try:
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            return hydra_compose(config_name=config_name, overrides=overrides)
+    except HydraException as error:  # an unknown option, a bad override: Hydra's own words, on one line
+        raise UserError(" ".join(str(error).split()).split(" Config search path")[0]) from None
+
+
+def to_plain(config: Any) -> dict[str, Any]:
+    """A composed config (OmegaConf ``DictConfig``) as plain, resolved Python dicts and lists."""
+    from omegaconf import DictConfig, OmegaConf
+
+    return OmegaConf.to_container(config, resolve=True) if isinstance(config, DictConfig) else dict(config)

@@ -4,8 +4,8 @@
 class UserError(Exception):
     """Bad input or configuration: the message names the problem and the fix.
 
-    The CLI prints it as a single line and exits with status 2; everything else
-    is a bug and keeps its traceback.
+    The commands print it as a single line and exit with status 2; everything
+    else is a bug and keeps its traceback.
     """
 
 
@@ -14,3 +14,7 @@ class UnknownPluginError(UserError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class StateError(UserError):
+    """A fitted stage whose state cannot be written or read safely (the message says which and why)."""

@@ -3,17 +3,21 @@
 Built-in plugins register themselves with ``@clusterers.register("kmeans")``.
 Third-party packages declare entry points in the group ``textcluster.<kind>``
 (for example ``textcluster.clusterers``); they are loaded the first time a
-registry is asked for a key it does not hold yet.
+registry is asked for a key. Building a plugin checks its settings against
+what the plugin declares (:mod:`textcluster.params`) before it is constructed.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
-from typing import Any, Callable, Mapping
+from typing import Any
 
+from textcluster.contracts import Plugin, constructor_parameters
 from textcluster.errors import UnknownPluginError, UserError
+from textcluster.params import Block
 
 ENTRY_POINT_PREFIX = "textcluster."
 
@@ -21,11 +25,12 @@ ENTRY_POINT_PREFIX = "textcluster."
 class Registry:
     """Maps a short key (as written in configs) to a plugin class."""
 
-    def __init__(self, kind: str, builtin_module: str):
+    def __init__(self, kind: str, singular: str, builtin_module: str):
         self.kind = kind  # plural, e.g. "clusterers"; also the entry-point group suffix
+        self.singular = singular  # as the config group is named: "clusterer"
         self.builtin_module = builtin_module  # imported on first use; its decorators fill the registry
         self._plugins: dict[str, type] = {}
-        self._entry_points_loaded = False
+        self._loaded = False
 
     @property
     def entry_point_group(self) -> str:
@@ -44,93 +49,83 @@ class Registry:
 
         return decorate
 
-    def _load_entry_points(self) -> None:
-        if self._entry_points_loaded:
+    def _load(self) -> None:
+        if self._loaded:
             return
-        self._entry_points_loaded = True
+        self._loaded = True
         importlib.import_module(self.builtin_module)
         for ep in entry_points(group=self.entry_point_group):
             loaded = ep.load()
-            # An entry point may name the class itself, or a module whose
-            # import registers its classes through the decorator.
+            # An entry point may name the class itself, or a module whose import registers its classes.
             if inspect.isclass(loaded) and ep.name not in self._plugins:
                 self.register(ep.name)(loaded)
 
     def keys(self) -> list[str]:
-        self._load_entry_points()
+        self._load()
         return sorted(self._plugins)
 
     def __contains__(self, key: str) -> bool:
         return key in self.keys()
 
     def get(self, key: str) -> type:
-        self._load_entry_points()
+        self._load()
         try:
             return self._plugins[key]
         except KeyError:
             known = ", ".join(self.keys()) or "(none)"
-            singular = self.kind.rstrip("s")
             raise UnknownPluginError(
-                f"unknown {singular} '{key}'; known {self.kind}: {known}. "
+                f"unknown {self.singular} '{key}'; known {self.kind}: {known}. "
                 f"Pick one of those, or register yours (see 'Writing a plugin' in the README)"
             ) from None
 
-    def build(self, config: Mapping[str, Any], **context: Any) -> Any:
-        """Instantiate the plugin named by ``config['name']`` with the other keys.
-
-        ``context`` holds values the pipeline supplies (such as ``random_state``);
-        each is passed only if the plugin's constructor accepts it.
-        """
+    def problems(self, config: Mapping[str, Any], where: str | None = None) -> list[str]:
+        """What is wrong with a plugin config (``{"name": key, **settings}``), one sentence each."""
+        where = where or self.singular
         params = dict(config)
         key = params.pop("name", None)
         if key is None:
-            raise UserError(f"the {self.kind.rstrip('s')} config has no 'name' key; add name=<one of {', '.join(self.keys())}>")
+            return [f"the {where} config has no 'name' key; add {where}.name=<one of {', '.join(self.keys())}>"]
         cls = self.get(key)
-        accepted = _accepted_parameters(cls)
-        unknown = [p for p in params if accepted is not None and p not in accepted]
+        accepted = parameter_names(cls)
+        unknown = [name for name in params if accepted is not None and name not in accepted]
         if unknown:
-            raise UserError(
-                f"{self.kind.rstrip('s')} '{key}' has no parameter {', '.join(map(repr, unknown))}; "
-                f"it takes: {', '.join(sorted(accepted)) or '(nothing)'}"
-            )
+            return [f"{self.singular} '{key}' has no parameter {', '.join(map(repr, unknown))}; "
+                    f"it takes: {', '.join(sorted(accepted)) or '(nothing)'}"]
+        declared = getattr(cls, "parameters", None)
+        return Block(declared, open=True).problems(params, where) if declared is not None else []
+
+    def build(self, config: Mapping[str, Any], where: str | None = None, **context: Any) -> Any:
+        """Instantiate the plugin named by ``config['name']`` with the other keys, after checking them.
+
+        ``context`` holds values the run supplies (such as ``random_state``);
+        each is passed only if the plugin's constructor accepts it, and a value
+        in ``config`` wins.
+        """
+        problems = self.problems(config, where)
+        if problems:
+            raise UserError("; ".join(problems))
+        params = dict(config)
+        cls = self.get(params.pop("name"))
+        accepted = parameter_names(cls)
         for name, value in context.items():
             if accepted is None or name in accepted:
                 params.setdefault(name, value)
         return cls(**params)
 
 
-def _accepted_parameters(cls: type) -> set[str] | None:
-    """Constructor parameter names, or None when any name is accepted.
-
-    A constructor that passes ``**kwargs`` on to its base class accepts the
-    base's parameters too, so the walk goes up the MRO until a constructor
-    without ``**kwargs``; reaching ``object`` that way means anything goes.
-    """
-    if cls.__init__ is object.__init__:
-        return set()
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        if klass is object:
-            return None
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        takes_kwargs = False
-        for name, parameter in inspect.signature(init).parameters.items():
-            if parameter.kind is inspect.Parameter.VAR_KEYWORD:
-                takes_kwargs = True
-            elif name != "self" and parameter.kind is not inspect.Parameter.VAR_POSITIONAL:
-                names.add(name)
-        if not takes_kwargs:
-            return names
-    return None
+def parameter_names(cls: type) -> list[str] | None:
+    """A plugin class's parameter names (declared, else its constructor's); None: any keyword."""
+    if isinstance(cls, type) and issubclass(cls, Plugin):
+        return cls.parameter_names()
+    return constructor_parameters(cls)
 
 
-datasets = Registry("datasets", "textcluster.data.loaders")
-encoders = Registry("encoders", "textcluster.encoders")
-reducers = Registry("reducers", "textcluster.reducers")
-clusterers = Registry("clusterers", "textcluster.clusterers")
-evaluators = Registry("evaluators", "textcluster.evaluation")
-refiners = Registry("refiners", "textcluster.refiners")
+datasets = Registry("datasets", "dataset", "textcluster.data.loaders")
+encoders = Registry("encoders", "encoder", "textcluster.encoders")
+reducers = Registry("reducers", "reducer", "textcluster.reducers")
+clusterers = Registry("clusterers", "clusterer", "textcluster.clusterers")
+refiners = Registry("refiners", "refiner", "textcluster.refiners")
+noise_policies = Registry("noise_policies", "noise policy", "textcluster.noise")
+evaluators = Registry("evaluators", "evaluator", "textcluster.evaluation")
 
-ALL = {r.kind: r for r in (datasets, encoders, reducers, clusterers, evaluators, refiners)}
+ALL = {r.kind: r for r in (datasets, encoders, reducers, clusterers, refiners, noise_policies, evaluators)}

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from textcluster.clusterers.base import NOISE
-from textcluster.evaluation import INTERNAL, Evaluator, SkipEvaluation
+from textcluster.contracts import Evaluator, SkipEvaluation
+from textcluster.labels import NOISE
 from textcluster.registry import evaluators
+from textcluster.results import EvaluationInput
 
 
 def normalized_entropy(labels: np.ndarray) -> float:
@@ -27,10 +28,10 @@ def normalized_entropy(labels: np.ndarray) -> float:
 class ClusterBalance(Evaluator):
     """How evenly points spread over clusters (noise excluded): 1.0 = perfectly balanced, near 0 = one giant cluster."""
 
-    kind = INTERNAL
+    parameters = {}  # it takes no settings
 
-    def __call__(self, X, labels_pred, labels_true):
-        labels = np.asarray(labels_pred)
+    def evaluate(self, run: EvaluationInput) -> dict[str, float]:
+        labels = np.asarray(run.labels)
         labels = labels[labels != NOISE]
         n_clusters = len(np.unique(labels))
         if n_clusters < 2:

@@ -1,68 +1,76 @@
-"""Built-in clusterers: k-means, DBSCAN, HDBSCAN; parameters under scikit-learn's names."""
+"""Built-in clusterers: k-means, DBSCAN, HDBSCAN, Gaussian mixture; parameters under scikit-learn's names.
+
+Each keeps what its out-of-sample rule needs as arrays (centres, core samples,
+HDBSCAN's tree, the mixture's parameters), so a saved model predicts without a
+pickle and exactly as the live one did.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
-from textcluster.clusterers.base import NOISE, Clusterer
+from textcluster.clusterers.base import N_CLUSTERS, nearest
+from textcluster.contracts import Clusterer
 from textcluster.errors import UserError
+from textcluster.labels import NOISE, cluster_ids
+from textcluster.params import NULL, Choice, Float, Int, Str
 from textcluster.registry import clusterers
+from textcluster.state import estimator_state, restore_estimator
+
+
+def _needs_k(key: str, n_clusters: Any) -> int:
+    if not isinstance(n_clusters, (int, np.integer)):
+        raise UserError(f"{key} needs clusterer.n_clusters=<k> (got {n_clusters!r}, and there are no labels to take "
+                        "k from here)")
+    return int(n_clusters)
 
 
 @clusterers.register("kmeans")
 class KMeansClusterer(Clusterer):
-    """k-means (scikit-learn) with k-means++ starts; ``n_clusters=None`` means "as many as true classes"."""
-
-    def __init__(self, n_clusters: int | None = None, n_init: int = 10, max_iter: int = 300, random_state: int = 0):
-        self.n_clusters, self.n_init, self.max_iter, self.random_state = n_clusters, n_init, max_iter, random_state
-
-    def fit(self, X: np.ndarray, y=None) -> "KMeansClusterer":
-        from sklearn.cluster import KMeans
-
-        if self.n_clusters is None:
-            raise UserError("kmeans needs clusterer.n_clusters=<k> (this data has no labels to take k from)")
-        self.check_n_clusters(X)
-        self.model_ = KMeans(n_clusters=self.n_clusters, n_init=self.n_init, max_iter=self.max_iter,
-                             random_state=self.random_state).fit(X)
-        self.labels_ = self.model_.labels_
-        self.cluster_centers_ = self.model_.cluster_centers_
-        return self
+    """k-means (scikit-learn) with k-means++ starts; a new point goes to the nearest centre."""
 
     score_name = "distance"
+    parameters = {"n_clusters": N_CLUSTERS, "n_init": Int(min=1), "max_iter": Int(min=1), "random_state": Int(min=0)}
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.model_.predict(X)
+    def __init__(self, n_clusters: int | str | None = None, n_init: int = 10, max_iter: int = 300,
+                 random_state: int = 0):
+        self.n_clusters, self.n_init, self.max_iter, self.random_state = n_clusters, n_init, max_iter, random_state
+
+    def fit(self, X: np.ndarray) -> KMeansClusterer:
+        from sklearn.cluster import KMeans
+
+        model = KMeans(n_clusters=_needs_k("kmeans", self.n_clusters), n_init=self.n_init, max_iter=self.max_iter,
+                       random_state=self.random_state).fit(X)
+        self.labels_, self.cluster_centers_ = model.labels_, model.cluster_centers_
+        return self
 
     def predict_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The nearest centre (scikit-learn's predict) and the Euclidean distance to it."""
-        labels = self.model_.predict(X)
-        distances = self.model_.transform(X)[np.arange(len(X)), labels]
-        return labels, distances
+        """The nearest centre and the Euclidean distance to it."""
+        return nearest(X, np.arange(len(self.cluster_centers_)), self.cluster_centers_)
 
 
 @clusterers.register("dbscan")
 class DBSCANClusterer(Clusterer):
     """DBSCAN (scikit-learn). New points take the label of the nearest core sample within ``eps``, else noise."""
 
-    supports_noise = True
     predict_method = "nearest_core_sample"
+    score_name = "distance"
+    parameters = {"eps": Float(min=0, min_open=True), "min_samples": Int(min=1), "metric": Str()}
 
     def __init__(self, eps: float = 0.5, min_samples: int = 5, metric: str = "euclidean"):
         self.eps, self.min_samples, self.metric = eps, min_samples, metric
 
-    def fit(self, X: np.ndarray, y=None) -> "DBSCANClusterer":
+    def fit(self, X: np.ndarray) -> DBSCANClusterer:
         from sklearn.cluster import DBSCAN
 
-        self.model_ = DBSCAN(eps=self.eps, min_samples=self.min_samples, metric=self.metric).fit(X)
-        self.labels_ = self.model_.labels_
-        core = self.model_.core_sample_indices_
-        self.core_points_, self.core_labels_ = X[core], self.labels_[core]
+        model = DBSCAN(eps=self.eps, min_samples=self.min_samples, metric=self.metric).fit(X)
+        self.labels_ = model.labels_
+        core = model.core_sample_indices_
+        self.core_points_, self.core_labels_ = np.asarray(X)[core], self.labels_[core]
         return self
-
-    score_name = "distance"
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.predict_scores(X)[0]
 
     def predict_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The nearest core sample's label within ``eps`` (else noise) and the distance to that core sample."""
@@ -75,12 +83,23 @@ class DBSCANClusterer(Clusterer):
         return labels, distance[:, 0]
 
 
+CONDENSED_TREE_FIELDS = ("parent", "child", "lambda_val", "child_size")
+
+
 @clusterers.register("hdbscan")
 class HDBSCANClusterer(Clusterer):
-    """HDBSCAN (the hdbscan library). New points go through ``hdbscan.approximate_predict``."""
+    """HDBSCAN (the hdbscan library). New points go through ``hdbscan.approximate_predict``.
 
-    supports_noise = True
+    The state is what that function's prediction data is computed from (the
+    clustered points, the condensed tree and the labels); loading rebuilds the
+    prediction data with hdbscan's own ``generate_prediction_data``.
+    """
+
     predict_method = "approximate_predict"
+    score_name = "probability"
+    parameters = {"min_cluster_size": Int(min=2), "min_samples": Int(min=1) | NULL,
+                  "cluster_selection_epsilon": Float(min=0), "cluster_selection_method": Choice("eom", "leaf"),
+                  "metric": Str()}
 
     def __init__(self, min_cluster_size: int = 15, min_samples: int | None = None,
                  cluster_selection_epsilon: float = 0.0, cluster_selection_method: str = "eom",
@@ -89,18 +108,19 @@ class HDBSCANClusterer(Clusterer):
         self.cluster_selection_epsilon, self.cluster_selection_method = cluster_selection_epsilon, cluster_selection_method
         self.metric = metric
 
-    def fit(self, X: np.ndarray, y=None) -> "HDBSCANClusterer":
+    def _hdbscan(self):
         import hdbscan
 
-        if self.min_cluster_size > len(X):
+        return hdbscan.HDBSCAN(**self.get_params(), prediction_data=True)
+
+    def check_input(self, n_samples: int) -> None:
+        if self.min_cluster_size > n_samples:
             raise UserError(f"clusterer.min_cluster_size={self.min_cluster_size} is larger than the number of samples "
-                            f"({len(X)}); lower it or raise data.limit")
-        self.model_ = hdbscan.HDBSCAN(min_cluster_size=self.min_cluster_size, min_samples=self.min_samples,
-                                      cluster_selection_epsilon=self.cluster_selection_epsilon,
-                                      cluster_selection_method=self.cluster_selection_method,
-                                      metric=self.metric, prediction_data=True).fit(X.astype(np.float64))
-        self.labels_ = self.model_.labels_
-        self.probabilities_ = self.model_.probabilities_
+                            f"({n_samples}); lower it or raise data.limit")
+
+    def fit(self, X: np.ndarray) -> HDBSCANClusterer:
+        self.model_ = self._hdbscan().fit(np.asarray(X, dtype=np.float64))
+        self.labels_, self.probabilities_ = self.model_.labels_, self.model_.probabilities_
         return self
 
     def soft_membership(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -110,56 +130,79 @@ class HDBSCANClusterer(Clusterer):
         """
         import hdbscan
 
-        clusters = np.unique(self.labels_[self.labels_ != NOISE])
+        clusters = cluster_ids(self.labels_)
         if len(clusters) < 2:
             return None
         vectors = np.asarray(hdbscan.all_points_membership_vectors(self.model_)).reshape(len(self.labels_), -1)
         return clusters, vectors
 
-    score_name = "probability"
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.predict_scores(X)[0]
-
     def predict_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``hdbscan.approximate_predict``: labels and their membership strengths (0 for noise)."""
         import hdbscan
 
-        labels, strengths = hdbscan.approximate_predict(self.model_, X.astype(np.float64))
+        labels, strengths = hdbscan.approximate_predict(self.model_, np.asarray(X, dtype=np.float64))
         return np.asarray(labels), np.asarray(strengths, dtype=float)
+
+    def get_state(self) -> dict[str, Any]:
+        tree = self.model_._condensed_tree
+        return {"points": self.model_._raw_data, "labels": self.labels_, "probabilities": self.probabilities_,
+                "condensed_tree": {name: np.asarray(tree[name]) for name in CONDENSED_TREE_FIELDS}}
+
+    def set_state(self, state: Mapping[str, Any]) -> HDBSCANClusterer:
+        columns = [np.asarray(state["condensed_tree"][name]) for name in CONDENSED_TREE_FIELDS]
+        model = self._hdbscan()
+        model._raw_data = np.asarray(state["points"], dtype=np.float64)
+        model._condensed_tree = np.rec.fromarrays(columns, names=list(CONDENSED_TREE_FIELDS)).view(np.ndarray)
+        model.labels_, model.probabilities_ = np.asarray(state["labels"]), np.asarray(state["probabilities"])
+        model._metric_kwargs = {}
+        model.generate_prediction_data()
+        self.model_, self.labels_, self.probabilities_ = model, model.labels_, model.probabilities_
+        return self
 
 
 @clusterers.register("gmm")
 class GaussianMixtureClusterer(Clusterer):
     """Gaussian mixture (scikit-learn): soft clusters with their own shape; N2D's clusterer on a UMAP manifold.
 
-    ``n_clusters=None`` means "as many as true classes". ``predict_proba`` gives
-    each point's membership probabilities.
+    ``predict_proba`` gives each point's membership probabilities.
     """
 
-    def __init__(self, n_clusters: int | None = None, covariance_type: str = "full", n_init: int = 1,
+    score_name = "probability"
+    parameters = {"n_clusters": N_CLUSTERS, "covariance_type": Choice("full", "tied", "diag", "spherical"),
+                  "n_init": Int(min=1), "max_iter": Int(min=1), "reg_covar": Float(min=0), "random_state": Int(min=0)}
+    FITTED = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_", "converged_", "n_iter_",
+              "lower_bound_", "n_features_in_")
+
+    def __init__(self, n_clusters: int | str | None = None, covariance_type: str = "full", n_init: int = 1,
                  max_iter: int = 100, reg_covar: float = 1e-6, random_state: int = 0):
         self.n_clusters, self.covariance_type, self.n_init = n_clusters, covariance_type, n_init
         self.max_iter, self.reg_covar, self.random_state = max_iter, reg_covar, random_state
 
-    def fit(self, X: np.ndarray, y=None) -> "GaussianMixtureClusterer":
+    def _mixture(self):
         from sklearn.mixture import GaussianMixture
 
-        if self.n_clusters is None:
-            raise UserError("gmm needs clusterer.n_clusters=<k> (this data has no labels to take k from)")
-        if self.covariance_type not in ("full", "tied", "diag", "spherical"):
-            raise UserError(f"clusterer.covariance_type='{self.covariance_type}' is not known; "
-                            "use full, tied, diag or spherical")
-        self.check_n_clusters(X)
-        self.model_ = GaussianMixture(n_components=self.n_clusters, covariance_type=self.covariance_type,
-                                      n_init=self.n_init, max_iter=self.max_iter, reg_covar=self.reg_covar,
-                                      random_state=self.random_state).fit(X)
+        return GaussianMixture(n_components=_needs_k("gmm", self.n_clusters), covariance_type=self.covariance_type,
+                               n_init=self.n_init, max_iter=self.max_iter, reg_covar=self.reg_covar,
+                               random_state=self.random_state)
+
+    def fit(self, X: np.ndarray) -> GaussianMixtureClusterer:
+        self.model_ = self._mixture().fit(X)
         self.labels_ = self.model_.predict(X)
-        self.cluster_centers_ = self.model_.means_
         return self
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.model_.predict(X)
+    def predict_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The most probable component and its probability."""
+        probabilities = self.predict_proba(X)
+        return probabilities.argmax(axis=1), probabilities.max(axis=1)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.model_.predict_proba(X)
+
+    def get_state(self) -> dict[str, Any]:
+        return {"labels": self.labels_, **estimator_state(self.model_, self.FITTED)}
+
+    def set_state(self, state: Mapping[str, Any]) -> GaussianMixtureClusterer:
+        state = dict(state)
+        self.labels_ = np.asarray(state.pop("labels"))
+        self.model_ = restore_estimator(self._mixture(), state)
+        return self

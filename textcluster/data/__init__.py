@@ -1,17 +1,20 @@
-"""Dataset plugins: each loader turns a config into a :class:`Dataset`."""
+"""Dataset loaders (``data=<key>``): each turns its settings into a :class:`~textcluster.dataset.Dataset`."""
 
-from textcluster.data.base import IMAGE, TEXT, Dataset
-from textcluster.data import loaders  # noqa: F401  (registers the built-in loaders)
+from __future__ import annotations
 
-__all__ = ["Dataset", "TEXT", "IMAGE", "load_dataset"]
+from collections.abc import Mapping
+from typing import Any
+
+from textcluster.dataset import Dataset
+
+LIMIT_KEY = "limit"  # every data config takes it: a seeded random subsample, applied after loading
 
 
-def load_dataset(config, seed: int = 0) -> Dataset:
-    """Build the loader named by ``config['name']``, load, clean and subsample."""
+def load_dataset(config: Mapping[str, Any], seed: int = 0) -> Dataset:
+    """Build the loader named by ``config['name']``, load, drop empty texts and subsample to ``limit``."""
     from textcluster import registry
 
     params = dict(config)
-    limit = params.pop("limit", None)
-    loader = registry.datasets.build(params)
-    dataset = loader.load().drop_empty_texts()
-    return dataset.subsample(limit, seed)
+    limit = params.pop(LIMIT_KEY, None)
+    loader = registry.datasets.build(params, where="data")
+    return loader.load().drop_empty_texts().subsample(limit, seed)

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from textcluster.data.base import Dataset
+from textcluster.contracts import DatasetLoader
+from textcluster.dataset import IMAGE, TEXT, Dataset
 from textcluster.errors import UserError
+from textcluster.params import ANY, NULL, Bool, Choice, Str
 from textcluster.registry import datasets
 
 log = logging.getLogger(__name__)
@@ -27,8 +29,11 @@ def _existing_path(path: str | None, what: str, example: str) -> Path:
 
 
 @datasets.register("digits")
-class DigitsLoader:
+class DigitsLoader(DatasetLoader):
     """scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes): no download."""
+
+    modality = IMAGE
+    parameters = {}
 
     def load(self) -> Dataset:
         from sklearn.datasets import load_digits
@@ -106,15 +111,16 @@ def download_mnist(folder: Path, split: str) -> None:
 
 
 @datasets.register("mnist")
-class MnistLoader:
+class MnistLoader(DatasetLoader):
     """MNIST from IDX files in ``path`` (``.gz`` or raw); ``split`` is test, train or all."""
+
+    modality = IMAGE
+    parameters = {"path": Str() | NULL, "split": Choice("test", "train", "all"), "download": Bool()}
 
     def __init__(self, path: str | None = None, split: str = "test", download: bool = False):
         self.path, self.split, self.download = path, split, download
 
     def load(self) -> Dataset:
-        if self.split not in ("test", "train", "all"):
-            raise UserError(f"data.split must be test, train or all, got '{self.split}'")
         splits = ["train", "test"] if self.split == "all" else [self.split]
         if self.download and self.path:
             for split in splits:
@@ -170,8 +176,11 @@ def _column(frame, name: str, role: str, path: Path):
 
 
 @datasets.register("csv")
-class TableLoader:
+class TableLoader(DatasetLoader):
     """CSV / TSV / JSONL / Parquet (by extension) with a text column and an optional label column."""
+
+    modality = TEXT
+    parameters = {"path": Str() | NULL, "text_column": Str(), "label_column": Str() | NULL, "id_column": Str() | NULL}
 
     def __init__(self, path: str | None = None, text_column: str = "text",
                  label_column: str | None = None, id_column: str | None = None):
@@ -196,8 +205,11 @@ def _read_lines(path: Path) -> list[str]:
 
 
 @datasets.register("lines")
-class LinesLoader:
+class LinesLoader(DatasetLoader):
     """One document per line, with an optional label file holding one label per line."""
+
+    modality = TEXT
+    parameters = {"path": Str() | NULL, "labels_path": Str() | NULL}
 
     def __init__(self, path: str | None = None, labels_path: str | None = None):
         self.path, self.labels_path = path, labels_path
@@ -221,8 +233,12 @@ class LinesLoader:
 
 
 @datasets.register("hf")
-class HuggingFaceLoader:
+class HuggingFaceLoader(DatasetLoader):
     """A Hugging Face ``datasets`` data set: a hub name (needs network) or local data files."""
+
+    modality = TEXT
+    parameters = {"path": Str() | NULL, "config_name": Str() | NULL, "split": Str(), "data_files": ANY,
+                  "text_column": Str(), "label_column": Str() | NULL}
 
     def __init__(self, path: str | None = None, config_name: str | None = None, split: str = "train",
                  data_files=None, text_column: str = "text", label_column: str | None = None):

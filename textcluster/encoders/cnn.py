@@ -20,9 +20,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from textcluster.data import IMAGE, TEXT
-from textcluster.encoders.sequence import PixelAutoencoder, SequenceEncoder, SequenceNetwork, masked_max
+from textcluster.dataset import IMAGE, TEXT
+from textcluster.encoders.dense import DROPOUT
+from textcluster.encoders.sequence import (IMAGE_SETTINGS, SEQUENCE_SETTINGS, PixelAutoencoder, SequenceEncoder,
+                                           SequenceNetwork)
+from textcluster.params import Block, Int, ListOf
 from textcluster.registry import encoders
+from textcluster.training.batching import masked_max
+
+WIDTHS = ListOf(Int(min=1), min_length=1)
 
 
 class ConvAutoencoder(PixelAutoencoder):
@@ -94,15 +100,17 @@ class CNNEncoder(SequenceEncoder):
 
     modalities = (TEXT, IMAGE)
     image_defaults = {**SequenceEncoder.image_defaults, "channels": [32, 64, 128]}
+    parameters = {"kernel_sizes": WIDTHS, "filters": Int(min=1), "dropout": DROPOUT, **SEQUENCE_SETTINGS,
+                  "image": Block({**IMAGE_SETTINGS, "channels": WIDTHS})}
 
     def __init__(self, kernel_sizes: Sequence[int] = (1, 2, 3), filters: int = 64, dropout: float = 0.1,
                  **shared):
-        # the settings every sequence encoder takes (embedding_dim, lr, tokenizer, image, ...): SequenceEncoder's
-        super().__init__(**shared)
+        super().__init__(**shared)  # the settings every sequence encoder takes: SEQUENCE_SETTINGS
         self.kernel_sizes, self.filters, self.dropout = list(kernel_sizes), filters, dropout
 
     def build_image_network(self, height: int, width: int) -> ConvAutoencoder:
-        return ConvAutoencoder(height, width, self.image["channels"], self.image["embedding_dim"],
+        settings = self.image_settings
+        return ConvAutoencoder(height, width, settings["channels"], settings["embedding_dim"],
                                **self.pixel_params(height, width))
 
     def build_text_network(self, vocab_size: int, target_dim: int, pad_id: int, mask_id: int) -> TextCNN:

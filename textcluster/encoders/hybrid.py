@@ -12,14 +12,18 @@ distance on the result mixes the two in a known ratio.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from textcluster.data import Dataset
-from textcluster.encoders.base import TrainingContext
-from textcluster.encoders.pretrained import PretrainedEncoder
+from textcluster.contracts import TrainingContext
+from textcluster.dataset import Dataset
+from textcluster.encoders.features import TFIDF_SETTINGS, VectorFeatures
+from textcluster.encoders.hub import MINILM_NAMES
+from textcluster.encoders.pretrained import PRETRAINED_SETTINGS, PretrainedEncoder
 from textcluster.errors import UserError
-from textcluster.features import VectorFeatures
+from textcluster.params import Float, Int
 from textcluster.registry import encoders
 
 log = logging.getLogger(__name__)
@@ -33,29 +37,25 @@ SVD_RANDOM_STATE = 0
 class HybridEncoder(PretrainedEncoder):
     """Pretrained embedding (``encoder=pretrained`` settings) beside ``lexical_weight`` x LSA of TF-IDF."""
 
-    needs_fit = True  # the TF-IDF vocabulary and the SVD are fitted on the corpus
     depends_on_seed = False  # see SVD_RANDOM_STATE
+    refinable = False  # the lexical half is not a network
+    parameters = {**PRETRAINED_SETTINGS, "lexical_weight": Float(min=0), "lexical_dims": Int(min=1),
+                  "features": TFIDF_SETTINGS}
 
-    def __init__(self, lexical_weight: float = 0.5, lexical_dims: int = 200, features: dict | None = None,
-                 **pretrained):
-        super().__init__(**pretrained)
-        if lexical_weight < 0:
-            raise UserError(f"encoder.lexical_weight must be >= 0 (0 gives the pretrained embedding alone), "
-                            f"got {lexical_weight}")
-        if int(lexical_dims) < 1:
-            raise UserError(f"encoder.lexical_dims must be >= 1, got {lexical_dims}")
-        self.lexical_weight, self.lexical_dims = float(lexical_weight), int(lexical_dims)
-        self.features = VectorFeatures(**(features or {}))
-        self.svd_ = None
+    def __init__(self, model_name_or_path: str = MINILM_NAMES[0], revision: str | None = None, max_length: int = 256,
+                 batch_size: int = 64, normalize: bool = True, pooling: str = "mean", dtype: str = "float32",
+                 device: str = "auto", lexical_weight: float = 0.5, lexical_dims: int = 200,
+                 features: Mapping[str, Any] | None = None):
+        super().__init__(model_name_or_path, revision, max_length, batch_size, normalize, pooling, dtype, device)
+        self.lexical_weight, self.lexical_dims = lexical_weight, lexical_dims
+        self.features = dict(features or {})
 
-    def fit(self, dataset: Dataset | None = None, context: TrainingContext | None = None) -> "HybridEncoder":
-        super().fit(dataset, context)  # loads the pretrained model
-        if dataset is None:
-            return self
+    def fit(self, dataset: Dataset, context: TrainingContext | None = None) -> HybridEncoder:
         from sklearn.decomposition import TruncatedSVD
 
-        self.features.fit(dataset)
-        tfidf = self.features.vectorizer_.transform(dataset.texts)
+        self.load()
+        self.features_ = VectorFeatures(**self.features).fit(dataset)
+        tfidf = self.features_.tfidf(dataset)
         # SVD needs fewer components than terms and documents; a small corpus gets what it can hold
         dims = min(self.lexical_dims, tfidf.shape[1] - 1, len(dataset) - 1)
         if dims < 1:
@@ -64,16 +64,15 @@ class HybridEncoder(PretrainedEncoder):
         if dims < self.lexical_dims:
             log.info("hybrid encoder: %d LSA dimensions (the corpus holds too few terms or documents for %d)",
                      dims, self.lexical_dims)
-        self.svd_ = TruncatedSVD(dims, random_state=SVD_RANDOM_STATE).fit(tfidf)
+        self.lsa_components_ = TruncatedSVD(dims, random_state=SVD_RANDOM_STATE).fit(tfidf).components_
         return self
 
     def lexical(self, dataset: Dataset) -> np.ndarray:
         """L2-normalised LSA vectors of the documents (a document without a known word stays 0)."""
         from sklearn.preprocessing import normalize
 
-        if self.svd_ is None:
-            raise UserError("encoder=hybrid is not fitted: its vocabulary comes from the corpus; call fit first")
-        return normalize(self.svd_.transform(self.features.vectorizer_.transform(dataset.texts))).astype(np.float32)
+        lsa = self.features_.tfidf(dataset) @ self.lsa_components_.T  # TruncatedSVD.transform
+        return normalize(np.asarray(lsa)).astype(np.float32)
 
     def transform(self, dataset: Dataset) -> np.ndarray:
         semantic = super().transform(dataset)
@@ -82,3 +81,11 @@ class HybridEncoder(PretrainedEncoder):
     def refinement_view(self, dataset: Dataset):
         raise UserError("encoder=hybrid has no refiner support yet (its lexical half is not a network); "
                         "use refiner=none, or encoder=pretrained with refiner=contrastive")
+
+    def get_state(self) -> dict[str, Any]:
+        return {"features": self.features_.get_state(), "lsa_components": self.lsa_components_}
+
+    def set_state(self, state: Mapping[str, Any]) -> HybridEncoder:
+        self.features_ = VectorFeatures(**self.features).set_state(state["features"])
+        self.lsa_components_ = np.asarray(state["lsa_components"])
+        return self

@@ -19,10 +19,12 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from textcluster.data import IMAGE, TEXT
-from textcluster.encoders.sequence import PixelAutoencoder, SequenceEncoder, SequenceNetwork, masked_max, masked_mean
-from textcluster.errors import UserError
+from textcluster.dataset import IMAGE, TEXT
+from textcluster.encoders.dense import DROPOUT
+from textcluster.encoders.sequence import SEQUENCE_SETTINGS, PixelAutoencoder, SequenceEncoder, SequenceNetwork
+from textcluster.params import Bool, Choice, Int
 from textcluster.registry import encoders
+from textcluster.training.batching import masked_max, masked_mean
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 POOLINGS = ("max", "mean", "last")
@@ -30,8 +32,6 @@ POOLINGS = ("max", "mean", "last")
 
 def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
              dropout: float = 0.0) -> nn.RNNBase:
-    if cell not in CELLS:
-        raise UserError(f"unknown encoder.cell '{cell}'; choose from {', '.join(CELLS)}")
     return CELLS[cell](input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional, batch_first=True,
                        dropout=dropout if num_layers > 1 else 0.0)
 
@@ -72,8 +72,6 @@ class TextRNN(SequenceNetwork):
     def __init__(self, cell: str = "gru", hidden_size: int = 64, num_layers: int = 1, bidirectional: bool = True,
                  pooling: str = "max", dropout: float = 0.1, **base):
         super().__init__(**base)
-        if pooling not in POOLINGS:
-            raise UserError(f"unknown encoder.pooling '{pooling}'; choose from {', '.join(POOLINGS)}")
         self.pooling = pooling
         self.rnn = make_rnn(cell, self.tokens.embedding_dim, hidden_size, num_layers, bidirectional, dropout)
         self.dropout = nn.Dropout(dropout)
@@ -94,17 +92,22 @@ class RNNEncoder(SequenceEncoder):
     """GRU/LSTM: bag-of-words objective over token sequences for text; row-sequence autoencoder for images."""
 
     modalities = (TEXT, IMAGE)
+    parameters = {"cell": Choice(*CELLS), "hidden_size": Int(min=1), "num_layers": Int(min=1),
+                  "bidirectional": Bool(), "pooling": Choice(*POOLINGS), "dropout": DROPOUT, **SEQUENCE_SETTINGS}
 
     def __init__(self, cell: str = "gru", hidden_size: int = 64, num_layers: int = 1, bidirectional: bool = True,
-                 pooling: str = "max", dropout: float = 0.1,
-                 **shared):
-        # the settings every sequence encoder takes (embedding_dim, lr, tokenizer, image, ...): SequenceEncoder's
-        super().__init__(**shared)
-        self.rnn_params = dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional)
+                 pooling: str = "max", dropout: float = 0.1, **shared):
+        super().__init__(**shared)  # the settings every sequence encoder takes: SEQUENCE_SETTINGS
+        self.cell, self.hidden_size, self.num_layers, self.bidirectional = cell, hidden_size, num_layers, bidirectional
         self.pooling, self.dropout = pooling, dropout
 
+    @property
+    def rnn_params(self) -> dict:
+        return dict(cell=self.cell, hidden_size=self.hidden_size, num_layers=self.num_layers,
+                    bidirectional=self.bidirectional)
+
     def build_image_network(self, height: int, width: int) -> RowRNNAutoencoder:
-        return RowRNNAutoencoder(height, width, embedding_dim=self.image["embedding_dim"], **self.rnn_params,
+        return RowRNNAutoencoder(height, width, embedding_dim=self.image_settings["embedding_dim"], **self.rnn_params,
                                  **self.pixel_params(height, width))
 
     def build_text_network(self, vocab_size: int, target_dim: int, pad_id: int, mask_id: int) -> TextRNN:

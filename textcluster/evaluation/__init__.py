@@ -1,7 +1,5 @@
-"""Evaluation plugins: external (vs true labels), internal (geometry), topic (text runs) and cluster counts."""
+"""Evaluator plugins (``evaluation.metrics=[...]``): external (vs true labels), internal (geometry), topic, counts."""
 
-from textcluster.evaluation.evaluators import (EXTERNAL, INTERNAL, TOPIC, EvaluationContext, Evaluator, SkipEvaluation,
-                                               evaluate)
-from textcluster.evaluation import topic_metrics  # noqa: F401,E402  (registers npmi, topic_diversity)
+from textcluster.evaluation.evaluators import evaluate
 
-__all__ = ["Evaluator", "EvaluationContext", "SkipEvaluation", "EXTERNAL", "INTERNAL", "TOPIC", "evaluate"]
+__all__ = ["evaluate"]

@@ -1,72 +1,37 @@
-"""Evaluator plugins: ``evaluator(X, labels_pred, labels_true) -> {name: value}``.
+"""Evaluator plugins: ``evaluate(run) -> {name: value}``, one signature for all.
 
-External evaluators compare with true labels; internal ones judge the geometry
-of the clustering in the space that was clustered; topic evaluators judge a
-text run's topics. An evaluator that cannot run raises :class:`SkipEvaluation`
-with the reason, which the run reports.
-
-An evaluator that needs more than the three arrays (the texts, the topics)
-sets ``uses_context = True`` and is called with a keyword argument
-``context``, an :class:`EvaluationContext`; the others keep the plain
-three-argument call, so existing plugins need no change.
+External evaluators compare with true labels; internal ones judge the
+geometry of the clustering in the space that was clustered; topic evaluators
+read a text run's topics. An evaluator that cannot run raises
+:class:`~textcluster.contracts.SkipEvaluation` with the reason, which the run reports.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 from sklearn import metrics as skm
 
-from textcluster.clusterers.base import NOISE
+from textcluster.contracts import Evaluator, SkipEvaluation
+from textcluster.dataset import TEXT
 from textcluster.evaluation.metrics import clustering_accuracy, purity
+from textcluster.labels import NOISE, cluster_ids, noise_fraction
+from textcluster.params import Int
 from textcluster.registry import evaluators
-
-if TYPE_CHECKING:
-    from textcluster.topics import Topics
-
-EXTERNAL, INTERNAL, TOPIC = "external", "internal", "topic"
-
-
-class SkipEvaluation(Exception):
-    """The evaluator cannot run on this input; the message says why."""
-
-
-@dataclass(frozen=True)
-class EvaluationContext:
-    """What the pipeline knows beyond (X, labels_pred, labels_true), for evaluators with ``uses_context``.
-
-    ``modality``: "text" or "image"; ``texts``: the documents (text runs);
-    ``topics``: the run's :class:`textcluster.topics.Topics` (text runs with the
-    topic stage; None otherwise); ``embeddings``: the encoder's output (X is
-    the space that was clustered, after the reducer).
-    """
-
-    modality: str
-    texts: Sequence[str] | None = None
-    topics: "Topics | None" = None
-    embeddings: np.ndarray | None = None
-
-
-class Evaluator:
-    kind = INTERNAL
-    uses_context = False  # True: called as evaluator(X, labels_pred, labels_true, context=EvaluationContext)
-
-    def __call__(self, X: np.ndarray, labels_pred: np.ndarray, labels_true: np.ndarray | None) -> dict[str, float]:
-        raise NotImplementedError
+from textcluster.results import EvaluationInput
 
 
 class ExternalMetric(Evaluator):
     """Wraps ``score_fn(labels_true, labels_pred)``; noise counts as one more cluster unless the metric says otherwise."""
 
-    kind = EXTERNAL
+    parameters = {}
     score_fn = staticmethod(lambda labels_true, labels_pred: 0.0)
 
-    def __call__(self, X, labels_pred, labels_true):
-        if labels_true is None:
+    def evaluate(self, run: EvaluationInput) -> dict[str, float]:
+        if run.true_labels is None:
             raise SkipEvaluation("no true labels (set data.label_column / data.labels_path)")
-        return {self.registry_key: float(self.score_fn(labels_true, labels_pred))}
+        return {self.key(): float(self.score_fn(run.true_labels, run.labels))}
 
 
 EXTERNAL_METRICS = {
@@ -84,25 +49,27 @@ for _key, _fn in EXTERNAL_METRICS.items():
 
 
 class InternalMetric(Evaluator):
-    """Wraps ``score_fn(X, labels)`` on the clustered (non-noise) points; needs 2 to n-1 clusters."""
+    """Wraps ``score(X, labels)`` on the clustered (non-noise) points; needs 2 to n-1 clusters."""
 
-    kind = INTERNAL
+    parameters = {}
 
-    def score(self, X, labels) -> float:
+    def score(self, X: np.ndarray, labels: np.ndarray) -> float:
         raise NotImplementedError
 
-    def __call__(self, X, labels_pred, labels_true):
-        clustered = labels_pred != NOISE
-        X, labels = X[clustered], labels_pred[clustered]
+    def evaluate(self, run: EvaluationInput) -> dict[str, float]:
+        clustered = run.labels != NOISE
+        X, labels = run.space[clustered], run.labels[clustered]
         n_clusters = len(np.unique(labels))
         if n_clusters < 2 or n_clusters >= len(labels):
             raise SkipEvaluation(f"needs 2 to n-1 clusters, found {n_clusters} among {len(labels)} clustered points")
-        return {self.registry_key: float(self.score(X, labels))}
+        return {self.key(): float(self.score(X, labels))}
 
 
 @evaluators.register("silhouette")
 class Silhouette(InternalMetric):
     """Silhouette coefficient; computed on a seeded sample above ``sample_size`` points (it is O(n^2))."""
+
+    parameters = {"sample_size": Int(min=2), "random_state": Int(min=0)}
 
     def __init__(self, sample_size: int = 5000, random_state: int = 0):
         self.sample_size, self.random_state = sample_size, random_state
@@ -128,26 +95,61 @@ class DaviesBouldin(InternalMetric):
 class ClusterCounts(Evaluator):
     """Number of clusters found (noise excluded) and the share of points labelled noise."""
 
-    def __call__(self, X, labels_pred, labels_true):
-        noise = labels_pred == NOISE
-        return {"n_clusters": float(len(np.unique(labels_pred[~noise]))), "noise_fraction": float(noise.mean())}
+    parameters = {}
+
+    def evaluate(self, run: EvaluationInput) -> dict[str, float]:
+        return {"n_clusters": float(len(cluster_ids(run.labels))), "noise_fraction": noise_fraction(run.labels)}
 
 
-def evaluate(evaluator_objects: dict[str, Evaluator], X: np.ndarray, labels_pred: np.ndarray,
-             labels_true: np.ndarray | None, context: EvaluationContext | None = None
+class TopicMetric(Evaluator):
+    """Base of the topic metrics: needs a text run's topics, skips otherwise."""
+
+    parameters = {"top_n": Int(min=1)}
+
+    def __init__(self, top_n: int = 10):
+        self.top_n = top_n
+
+    def topics(self, run: EvaluationInput):
+        if run.modality != TEXT:
+            raise SkipEvaluation(f"topic metrics need text data (this run has {run.modality} data)")
+        if run.topics is None:
+            raise SkipEvaluation("no topics were computed for this run")
+        if not any(run.topics.top_words(self.top_n)):
+            raise SkipEvaluation("no topic has keywords (every document is noise, or the vocabulary is empty)")
+        return run.topics
+
+
+@evaluators.register("npmi")
+class NPMICoherence(TopicMetric):
+    """Mean NPMI coherence of the topics' top-N keywords (see :mod:`textcluster.topics.coherence`)."""
+
+    def evaluate(self, run: EvaluationInput) -> dict[str, float]:
+        scores = list(self.topics(run).coherence(self.top_n).values())
+        if not scores:
+            raise SkipEvaluation("every topic has fewer than two keywords")
+        return {"npmi": float(np.mean(scores))}
+
+
+@evaluators.register("topic_diversity")
+class TopicDiversity(TopicMetric):
+    """Share of distinct words among all topics' top-N keywords."""
+
+    def evaluate(self, run: EvaluationInput) -> dict[str, float]:
+        topics = self.topics(run)
+        n_topics = sum(1 for words in topics.top_words(self.top_n) if words)
+        if n_topics < 2:
+            raise SkipEvaluation(f"needs at least 2 topics, found {n_topics}")
+        return {"topic_diversity": float(topics.diversity(self.top_n))}
+
+
+def evaluate(evaluator_objects: Mapping[str, Evaluator], run: EvaluationInput
              ) -> tuple[dict[str, float], dict[str, str]]:
-    """Run every evaluator; returns (metrics, skipped) where skipped maps key -> reason.
-
-    ``context`` reaches only the evaluators that declare ``uses_context``.
-    """
+    """Run every evaluator; returns ``(metrics, skipped)`` where skipped maps key -> reason."""
     results: dict[str, float] = {}
     skipped: dict[str, str] = {}
     for key, evaluator in evaluator_objects.items():
         try:
-            if getattr(evaluator, "uses_context", False):
-                results.update(evaluator(X, labels_pred, labels_true, context=context))
-            else:
-                results.update(evaluator(X, labels_pred, labels_true))
+            results.update(evaluator.evaluate(run))
         except SkipEvaluation as reason:
             skipped[key] = str(reason)
     return results, skipped

@@ -6,6 +6,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics.cluster import contingency_matrix
 
+from textcluster.labels import NOISE
+
 
 def clustering_accuracy(labels_true, labels_pred) -> float:
     """Unsupervised clustering accuracy: the best one-to-one cluster->class map (Hungarian method).
@@ -13,7 +15,7 @@ def clustering_accuracy(labels_true, labels_pred) -> float:
     Noise points (label -1) are never matched, so they count as errors.
     """
     labels_true, labels_pred = np.asarray(labels_true), np.asarray(labels_pred)
-    clustered = labels_pred != -1
+    clustered = labels_pred != NOISE
     if not clustered.any():
         return 0.0
     table = contingency_matrix(labels_true[clustered], labels_pred[clustered])

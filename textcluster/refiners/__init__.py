@@ -1,9 +1,6 @@
-"""Refiner plugins: deep clustering that trains the encoder and the clusters together (DEC, IDEC, contrastive)."""
+"""Refiner plugins (``refiner=<key>``): deep clustering that trains the encoder and the clusters together.
 
-from textcluster.refiners.base import NoRefiner, Refinement, RefinementView, Refiner
-from textcluster.registry import refiners
+``refiner=none`` is no stage at all: the clusterer's assignment is final.
+"""
+
 from textcluster.refiners import clustering  # noqa: F401  (registers dec, idec, contrastive)
-
-refiners.register("none")(NoRefiner)
-
-__all__ = ["NoRefiner", "Refinement", "RefinementView", "Refiner"]

@@ -16,9 +16,10 @@ from typing import Sequence
 
 import numpy as np
 
+from textcluster.labels import NOISE
+
 log = logging.getLogger(__name__)
 
-NOISE = -1
 MAP_MAX_POINTS = 5000  # the map shows a seeded sample of this many points at most
 UMAP_MIN_POINTS = 100  # below this the map uses PCA (UMAP's neighbourhood graph needs more points)
 MAX_TOPIC_PANELS = 24

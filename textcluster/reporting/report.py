@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import logging
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from textcluster.dataset import TEXT, Dataset
+from textcluster.labels import NOISE
+from textcluster.pipeline import Pipeline
 from textcluster.reporting import plots
+from textcluster.reporting.files import snippet
+from textcluster.reporting.run_folder import metrics_record
+from textcluster.reporting.topics_files import largest_first, topics_payload
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +46,6 @@ gap:.3em 1em}.metrics div{display:flex;justify-content:space-between;border-bott
 """
 
 
-def _topics_entries(run_dir: Path) -> list[dict] | None:
-    path = run_dir / "topics.json"
-    if not path.is_file():
-        return None
-    payload = json.loads(path.read_text())
-    return payload.get("topics", payload) if isinstance(payload, dict) else payload
-
-
 def _stage_names(config: dict | None) -> dict[str, str]:
     names = {}
     for group in ("encoder", "reducer", "clusterer", "refiner"):
@@ -57,17 +55,16 @@ def _stage_names(config: dict | None) -> dict[str, str]:
     return names
 
 
-def make_plots(run_dir: Path, result, seed: int = 0, map_method: str = "auto"
-               ) -> tuple[list[tuple[str, Path, str]], list[str]]:
+def make_plots(run_dir: Path, pipeline: Pipeline, dataset: Dataset, topics: list[dict] | None, seed: int = 0,
+               map_method: str = "auto") -> tuple[list[tuple[str, Path, str]], list[str]]:
     """Draw every figure that applies; ``([(name, png, caption)], [problems])``."""
     folder = Path(run_dir) / PLOTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    dataset, labels = result.dataset, np.asarray(result.labels)
+    labels = np.asarray(pipeline.labels_)
     jobs: list[tuple[str, Callable[[Path], str]]] = [
-        ("embedding_map", lambda p: plots.embedding_map(result.embeddings, labels, p, seed, map_method)),
+        ("embedding_map", lambda p: plots.embedding_map(pipeline.embeddings_, labels, p, seed, map_method)),
         ("cluster_sizes", lambda p: plots.cluster_sizes(labels, p)),
     ]
-    topics = _topics_entries(Path(run_dir)) if dataset.modality == "text" else None
     if topics:
         jobs.append(("topic_keywords", lambda p: plots.topic_keywords(topics, p)))
     if dataset.images is not None:
@@ -108,23 +105,20 @@ def _metrics_table(metrics: dict[str, Any], skipped: dict[str, str]) -> str:
 
 def _topics_table(topics: list[dict]) -> str:
     rows = ["<tr><th>topic</th><th>size</th><th>keywords</th><th>NPMI</th><th>closest to the centre</th></tr>"]
-    for entry in sorted(topics, key=lambda e: (e.get("id") == -1, -e.get("size", 0), e.get("id", 0))):
-        name = "outliers" if entry.get("id") == -1 else f"{entry.get('id')}: {entry.get('label', '')}"
-        docs = "".join(f"<li>{html.escape(' '.join(str(d.get('text', d)).split())[:SNIPPET_CHARS])}</li>"
-                       for d in (entry.get("representative_docs") or [])[:DOCS_PER_TOPIC])
+    for entry in largest_first(topics):
+        name = "outliers" if entry["id"] == NOISE else f"{entry['id']}: {entry['label']}"
+        docs = "".join(f"<li>{html.escape(snippet(doc['text'], SNIPPET_CHARS))}</li>"
+                       for doc in entry["representative_docs"][:DOCS_PER_TOPIC])
         npmi = entry.get("npmi")
-        rows.append(f"<tr><td>{html.escape(name)}</td><td class=num>{entry.get('size', '')}</td>"
-                    f"<td>{html.escape(', '.join(entry.get('keywords') or []))}</td>"
+        rows.append(f"<tr><td>{html.escape(name)}</td><td class=num>{entry['size']}</td>"
+                    f"<td>{html.escape(', '.join(entry['keywords']))}</td>"
                     f"<td class=num>{'' if npmi is None else f'{npmi:.3f}'}</td><td class=docs><ul>{docs}</ul></td></tr>")
     return "<table>" + "".join(rows) + "</table>"
 
 
-def render_html(run_dir: Path, result, figures: list[tuple[str, Path, str]], problems: list[str],
-                config: dict | None = None) -> str:
-    dataset = result.dataset
+def render_html(run_dir: Path, pipeline: Pipeline, dataset: Dataset, topics: list[dict] | None,
+                figures: list[tuple[str, Path, str]], problems: list[str], config: Mapping[str, Any] | None = None) -> str:
     stages = " · ".join(f"{group}={name}" for group, name in _stage_names(config).items())
-    metrics_path = Path(run_dir) / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else dict(result.metrics)
     parts = [
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
         f"<title>textcluster report: {html.escape(dataset.name)}</title><style>{CSS}</style></head><body>",
@@ -138,33 +132,39 @@ def render_html(run_dir: Path, result, figures: list[tuple[str, Path, str]], pro
     if problems:
         parts.append("<div class=warn><b>Left out of this report:</b><ul>"
                      + "".join(f"<li>{html.escape(p)}</li>" for p in problems) + "</ul></div>")
-    parts += ["<h2>Metrics</h2>", _metrics_table(metrics, dict(result.skipped))]
+    parts += ["<h2>Metrics</h2>", _metrics_table(metrics_record(pipeline), pipeline.skipped_metrics_)]
     if figures:
         parts.append("<h2>Plots</h2>")
         for name, path, caption in figures:
             parts.append(f'<figure id="{name}">{_img(path, caption)}<figcaption>{html.escape(caption)}</figcaption></figure>')
-    topics = _topics_entries(Path(run_dir)) if dataset.modality == "text" else None
     if topics:
         parts += ["<h2>Topics</h2>", _topics_table(topics)]
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def write_report(run_dir: Path, result, config: dict | None = None, map_method: str = "auto") -> Path:
-    """Draw ``plots/`` and write ``report.html`` in ``run_dir``; returns the report's path."""
+def write_report(run_dir: Path, pipeline: Pipeline, dataset: Dataset, config: Mapping[str, Any] | None = None,
+                 map_method: str = "auto", topics: list[dict] | None = None) -> Path:
+    """Draw ``plots/`` and write ``report.html`` in ``run_dir`` from the fitted pipeline; returns the report's path.
+
+    ``topics``: the topics.json entries when the caller has them already.
+    """
     run_dir = Path(run_dir)
     seed = int((config or {}).get("seed", 0) or 0)
-    figures, problems = make_plots(run_dir, result, seed, map_method)
+    if topics is None and pipeline.topics_ is not None and dataset.modality == TEXT:
+        topics = topics_payload(pipeline.topics_, dataset.texts, dataset.ids)["topics"]
+    figures, problems = make_plots(run_dir, pipeline, dataset, topics, seed, map_method)
     path = run_dir / REPORT_FILE
-    path.write_text(render_html(run_dir, result, figures, problems, config), encoding="utf-8")
+    path.write_text(render_html(run_dir, pipeline, dataset, topics, figures, problems, config), encoding="utf-8")
     log.info("report: %s (%d plots)", path, len(figures))
     return path
 
 
-def write_report_safely(run_dir: Path, result, config: dict | None = None, map_method: str = "auto") -> Path | None:
+def write_report_safely(run_dir: Path, pipeline: Pipeline, dataset: Dataset, config: Mapping[str, Any] | None = None,
+                        map_method: str = "auto", topics: list[dict] | None = None) -> Path | None:
     """:func:`write_report` that logs a warning instead of raising (the run has finished; keep it finished)."""
     try:
-        return write_report(run_dir, result, config, map_method)
+        return write_report(run_dir, pipeline, dataset, config, map_method, topics)
     except Exception as error:
         log.warning("report: could not write %s (%s: %s); the run's other files are complete",
                     Path(run_dir) / REPORT_FILE, type(error).__name__, error, exc_info=True)

@@ -1,78 +1,39 @@
-"""The files of a run folder. ``status.json`` says whether the run finished."""
+"""The results of a run folder, written from the fitted pipeline in memory; ``metrics.json`` comes last."""
 
 from __future__ import annotations
 
-import csv
-import json
-import platform
-import sys
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 
-from textcluster.pipeline import PipelineResult
-from textcluster.topics import write_topics
-
-PACKAGES = ("textcluster", "torch", "pytorch-lightning", "hydra-core", "omegaconf", "numpy", "scipy",
-            "scikit-learn", "hdbscan", "umap-learn", "pandas", "datasets", "transformers")
-SNIPPET_CHARS = 100
-
-
-def package_versions() -> dict[str, str | None]:
-    found = {}
-    for name in PACKAGES:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = None
-    return found
+from textcluster.dataset import Dataset
+from textcluster.pipeline import Pipeline
+from textcluster.reporting.files import write_json, write_rows
+from textcluster.reporting.topics_files import write_topics
+from textcluster.results import Prediction
 
 
-def device_description() -> str:
-    import torch
-
-    if torch.cuda.is_available():
-        return f"cuda ({torch.cuda.get_device_name(0)})"
-    return f"cpu ({torch.get_num_threads()} threads)"
+def metrics_record(pipeline: Pipeline) -> dict[str, float]:
+    """metrics.json: the metrics, the number of items and the stage timings (seconds, rounded)."""
+    return {**pipeline.metrics_, "n_samples": len(pipeline.labels_),
+            **{key: round(seconds, 3) for key, seconds in pipeline.timings_.items()}}
 
 
-def _write_json(path: Path, payload) -> None:
-    path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+def write_results(run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> list[dict] | None:
+    """Everything a fitted run leaves, from the pipeline in memory; metrics.json last (it marks the results whole).
+
+    Returns the topics.json entries (None without topics), for the report.
+    """
+    np.save(run_dir / "embeddings.npy", pipeline.embeddings_, allow_pickle=False)
+    write_rows(run_dir / "assignments.csv", dataset, pipeline.labels_)
+    topics = None
+    if pipeline.topics_ is not None:
+        topics = write_topics(run_dir, pipeline.topics_, dataset.texts, dataset.ids)["topics"]
+    write_json(run_dir / "skipped_metrics.json", pipeline.skipped_metrics_)
+    write_json(run_dir / "metrics.json", metrics_record(pipeline))
+    return topics
 
 
-def write_versions(run_dir: Path, seed: int) -> None:
-    _write_json(run_dir / "versions.json", {
-        "python": sys.version.split()[0], "platform": platform.platform(),
-        "packages": package_versions(), "seed": seed, "device": device_description(),
-    })
-
-
-def write_assignments(run_dir: Path, result: PipelineResult) -> None:
-    dataset = result.dataset
-    with open(run_dir / "assignments.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        header = ["id", "cluster"] + (["label"] if dataset.has_labels else [])
-        header.append("text" if dataset.texts is not None else "index")
-        writer.writerow(header)
-        for row, (item_id, cluster) in enumerate(zip(dataset.ids, result.labels)):
-            line = [item_id, int(cluster)] + ([dataset.labels[row]] if dataset.has_labels else [])
-            line.append(" ".join(dataset.texts[row].split())[:SNIPPET_CHARS] if dataset.texts is not None else row)
-            writer.writerow(line)
-
-
-def write_results(run_dir: Path, result: PipelineResult) -> None:
-    """Everything a finished run leaves; metrics.json and status.json last, so they mark completion."""
-    np.save(run_dir / "embeddings.npy", result.embeddings)
-    write_assignments(run_dir, result)
-    if getattr(result, "topics", None) is not None:  # text runs: topics.json and topics.md
-        write_topics(run_dir, result.topics, result.dataset.texts, result.dataset.ids)
-    _write_json(run_dir / "skipped_metrics.json", result.skipped)
-    _write_json(run_dir / "metrics.json", {**result.metrics, "n_samples": len(result.labels),
-                                           **{k: round(v, 3) for k, v in result.timings.items()}})
-    write_status(run_dir, "completed")
-
-
-def write_status(run_dir: Path, status: str, message: str | None = None) -> None:
-    payload = {"status": status} | ({"error": message} if message else {})
-    _write_json(run_dir / "status.json", payload)
+def write_predictions(path: Path, prediction: Prediction) -> None:
+    extra = [(prediction.score_name, prediction.scores)] if prediction.score_name else []
+    write_rows(path, prediction.dataset, prediction.labels, extra)

@@ -12,20 +12,31 @@ and ``Topics.mapping`` the clusterer's label -> topic id.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from functools import cache
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from textcluster.errors import UserError
+from textcluster.contracts import TopicModel
+from textcluster.labels import NOISE, cluster_ids
+from textcluster.params import NULL, Block, Bool, Choice, Float, Int, ListOf, Str
+from textcluster.topics.coherence import topic_diversity, topic_npmi
 from textcluster.topics.ctfidf import build_vectorizer, c_tf_idf, class_term_counts, fit_document_terms, top_terms
 
 log = logging.getLogger(__name__)
 
-NOISE = -1
 NOISE_LABEL = "outliers"
+VECTORIZER_SETTINGS = Block({
+    "stop_words": Choice("english") | NULL | ListOf(Str()), "ngram_range": ListOf(Int(min=1), length=2),
+    "min_df": Int(min=1) | Float(min=0, max=1), "max_df": Int(min=1) | Float(min=0, max=1, min_open=True),
+    "max_features": Int(min=1) | NULL, "lowercase": Bool(), "token_pattern": Str() | NULL,
+    "tokenizer": Str() | NULL,
+}, open=True)
+"""``topics.vectorizer.*``: any CountVectorizer argument; these are checked before any work."""
 
 
 @dataclass
@@ -54,6 +65,7 @@ class Topics:
     weights: sp.csr_matrix  # c-TF-IDF, one row per entry of ``topics``
     doc_term: sp.csr_matrix = field(repr=False)  # documents x terms counts
     n_clusters_before: int = 0  # clusters (noise excluded) before reduction
+    top_n: int = 10  # keywords per topic (the modeler's top_n_words)
 
     def top_words(self, n: int, include_noise: bool = False) -> list[list[str]]:
         """The ``n`` top c-TF-IDF terms of every topic (noise left out unless asked)."""
@@ -66,6 +78,24 @@ class Topics:
 
     def __len__(self) -> int:
         return sum(not topic.is_noise for topic in self.topics)
+
+    def coherence(self, top_n: int) -> dict[int, float]:
+        """Each topic's NPMI over its ``top_n`` keywords, by document co-occurrence in the corpus (noise left out).
+
+        Computed once per ``top_n`` (topics.json, the report and the npmi evaluator all read it).
+        """
+        return self._coherence(int(top_n))
+
+    def diversity(self, top_n: int) -> float:
+        return topic_diversity(self.top_words(top_n))
+
+    def __post_init__(self) -> None:
+        self._coherence = cache(self._compute_coherence)
+
+    def _compute_coherence(self, top_n: int) -> dict[int, float]:
+        real = [topic for topic in self.topics if not topic.is_noise]
+        scores = topic_npmi(self.top_words(top_n), self.doc_term, self.vocabulary)
+        return {topic.id: score for topic, score in zip(real, scores) if not np.isnan(score)}
 
 
 def merge_smallest(class_counts: sp.csr_matrix, sizes: np.ndarray, n_target: int,
@@ -105,8 +135,8 @@ def representative_documents(embeddings: np.ndarray, members: np.ndarray, n: int
     return [int(members[i]) for i in np.argsort(distances, kind="stable")[:n]]
 
 
-class TopicModeler:
-    """Settings of the topic stage (the ``topics`` config group); no Hydra here.
+class TopicModeler(TopicModel):
+    """The topic stage (the ``topics`` config group).
 
     ``top_n_words`` keywords per topic, ``n_representative`` documents per topic,
     ``label_words`` keywords in the label, ``n_topics`` (None: one topic per
@@ -114,14 +144,11 @@ class TopicModeler:
     an import path such as ``jieba:lcut``).
     """
 
+    parameters = {"top_n_words": Int(min=1), "n_representative": Int(min=0), "label_words": Int(min=1),
+                  "n_topics": Int(min=1) | NULL, "vectorizer": VECTORIZER_SETTINGS}
+
     def __init__(self, top_n_words: int = 10, n_representative: int = 5, label_words: int = 4,
                  n_topics: int | None = None, vectorizer: Mapping[str, Any] | None = None):
-        for key, value, low in (("top_n_words", top_n_words, 1), ("n_representative", n_representative, 0),
-                                ("label_words", label_words, 1)):
-            if not isinstance(value, (int, np.integer)) or value < low:
-                raise UserError(f"topics.{key} must be an integer of at least {low}, got {value!r}")
-        if n_topics is not None and (not isinstance(n_topics, (int, np.integer)) or n_topics < 1):
-            raise UserError(f"topics.n_topics must be a positive integer or null, got {n_topics!r}")
         self.top_n_words, self.n_representative, self.label_words = top_n_words, n_representative, label_words
         self.n_topics = n_topics
         self.vectorizer = dict(vectorizer or {"stop_words": "english"})
@@ -129,11 +156,11 @@ class TopicModeler:
 
     def fit(self, texts: Sequence[str], labels: np.ndarray, embeddings: np.ndarray) -> Topics:
         labels = np.asarray(labels)
-        clusters = np.unique(labels[labels != NOISE])
+        clusters = cluster_ids(labels)
         has_noise = bool((labels == NOISE).any())
         if self.n_topics is not None and self.n_topics > len(clusters):
-            raise UserError(f"topics.n_topics={self.n_topics} is larger than the number of clusters found "
-                            f"({len(clusters)}); lower topics.n_topics or set topics.n_topics=null")
+            log.warning("topics.n_topics=%d is more than the %d clusters found: one topic per cluster",
+                        self.n_topics, len(clusters))
 
         doc_term, terms = fit_document_terms(build_vectorizer(self.vectorizer), list(texts))
         classes = np.concatenate([[NOISE], clusters]) if has_noise else clusters
@@ -167,4 +194,4 @@ class TopicModeler:
                 clusters=sorted(c for c, t in mapping.items() if t == topic_id) if topic_id != NOISE else [NOISE],
             ))
         return Topics(topics=topics, labels=topic_labels, mapping=mapping, terms=terms, weights=weights,
-                      doc_term=doc_term, n_clusters_before=len(clusters))
+                      doc_term=doc_term, n_clusters_before=len(clusters), top_n=self.top_n_words)

@@ -1,1 +1,1 @@
-"""LightningModules that train encoder networks; each receives its network (dependency injection)."""
+"""Lightning training for every network: each LightningModule receives its network, one Trainer factory."""

@@ -11,7 +11,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
-from textcluster.refiners.base import RefinementView
+from textcluster.contracts import RefinementView
+from textcluster.training.batching import BucketBatchSampler
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +54,8 @@ def row_loader(n_rows: int, view: RefinementView, batch_size: int, shuffle: bool
         rows = np.asarray(rows)
         return (torch.from_numpy(rows), *view.inputs(rows))
 
-    lengths = view.lengths  # set by views of variable-length inputs (RefinementView's default: None)
-    if shuffle and lengths is not None:
-        # a transformer's cost follows the padded length: random batches of snippets pad to 2-3x their mean
-        from textcluster.encoders.sequence import BucketBatchSampler
-
-        return DataLoader(np.arange(n_rows), batch_sampler=BucketBatchSampler(lengths, batch_size, True, seed),
+    if shuffle and view.lengths is not None:  # see textcluster.training.batching
+        return DataLoader(np.arange(n_rows), batch_sampler=BucketBatchSampler(view.lengths, batch_size, True, seed),
                           collate_fn=collate)
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(np.arange(n_rows), batch_size=batch_size, shuffle=shuffle, generator=generator,
@@ -78,8 +75,6 @@ class ClusteringModule(pl.LightningModule):
                            if settings["contrastive_weight"] > 0 else None)
         self.target: torch.Tensor | None = None  # p over all rows (full-data target)
         self.previous_labels: np.ndarray | None = None
-        self.label_changes: list[float] = []
-        self.losses: list[float] = []
 
     # ---------------------------------------------------------------- assignment and target
 
@@ -95,7 +90,6 @@ class ClusteringModule(pl.LightningModule):
         converged = False
         if self.previous_labels is not None:
             changed = float((labels != self.previous_labels).mean())
-            self.label_changes.append(changed)
             log.info("refiner step %d: %.4f of the labels changed", self.global_step, changed)
             converged = changed < self.settings["tol"]
         self.previous_labels = labels
@@ -142,7 +136,6 @@ class ClusteringModule(pl.LightningModule):
                 self.log("reconstruction_loss", reconstruction, on_step=False, on_epoch=True)
                 loss = loss + settings["reconstruction_weight"] * reconstruction
         self.log("train_loss", loss, prog_bar=True, on_step=False, on_epoch=True)
-        self.losses.append(float(loss.detach()))
         return loss
 
     def configure_optimizers(self):

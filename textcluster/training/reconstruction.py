@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
@@ -12,9 +10,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from textcluster.encoders.base import TrainingContext
+from textcluster.contracts import TrainingContext
+from textcluster.training.lightning import KeepBestWeights, make_trainer
 
 log = logging.getLogger(__name__)
+
+MIN_ROWS_FOR_VALIDATION = 20  # fewer rows than this: no held-out split, the training loss picks the best weights
 
 
 class ReconstructionModule(pl.LightningModule):
@@ -44,7 +45,7 @@ class ReconstructionModule(pl.LightningModule):
 
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(seed).permutation(n)
-    n_val = int(round(n * val_fraction)) if n >= 20 else 0
+    n_val = int(round(n * val_fraction)) if n >= MIN_ROWS_FOR_VALIDATION else 0
     return order[n_val:], order[:n_val]
 
 
@@ -66,38 +67,22 @@ def train_autoencoder(network: nn.Module, inputs: np.ndarray, context: TrainingC
 
 
 def train_network(network: nn.Module, train_loader: DataLoader, val_loader: DataLoader | None,
-                  context: TrainingContext, *, patience: int = 10, lr: float = 1e-3,
-                  weight_decay: float = 0.0) -> nn.Module:
-    """Train ``network`` on its ``reconstruction_loss`` with Lightning; keeps the best-validation weights.
+                  context: TrainingContext, *, patience: int = 10, lr: float = 1e-3, weight_decay: float = 0.0,
+                  max_epochs: int | None = None) -> nn.Module:
+    """Train ``network`` on its ``reconstruction_loss`` with Lightning; ends with the best-validation weights.
 
-    The validation loader (when given) drives early stopping and the best
-    checkpoint, written to ``<run_dir>/checkpoints/encoder-best.ckpt``.
+    The validation loader (when given) drives early stopping and picks the
+    weights kept; without one, the training loss does.
     """
-    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
-    from pytorch_lightning.loggers import CSVLogger
+    from pytorch_lightning.callbacks import EarlyStopping
 
     module = ReconstructionModule(network, lr=lr, weight_decay=weight_decay)
     monitor = "val_loss" if val_loader is not None else "train_loss"
-
-    scratch = None
-    checkpoint_dir = context.checkpoint_dir
-    if checkpoint_dir is None:  # Python API without a run folder
-        scratch = tempfile.TemporaryDirectory(prefix="textcluster-ckpt-")
-        checkpoint_dir = Path(scratch.name)
-    checkpoint = ModelCheckpoint(dirpath=checkpoint_dir, filename="encoder-best", monitor=monitor, mode="min",
-                                 save_top_k=1, save_weights_only=True, enable_version_counter=False)
-    callbacks = [checkpoint, EarlyStopping(monitor=monitor, mode="min", patience=patience)]
-    logger = CSVLogger(save_dir=str(context.run_dir), name="logs") if context.run_dir is not None else False
-
-    trainer = pl.Trainer(callbacks=callbacks, logger=logger, default_root_dir=str(checkpoint_dir),
-                         enable_model_summary=False, **context.trainer)
+    best = KeepBestWeights(monitor)
+    trainer = make_trainer(context, max_epochs=max_epochs,
+                           callbacks=[best, EarlyStopping(monitor=monitor, mode="min", patience=patience)])
     trainer.fit(module, train_loader, val_loader)
-    if checkpoint.best_model_path:
-        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
-        module.load_state_dict(state)
-        log.info("restored best encoder weights (%s=%.5f) from %s", monitor,
-                 float(checkpoint.best_model_score), checkpoint.best_model_path)
+    if best.restore(module):
+        log.info("restored the best encoder weights (%s=%.5f)", monitor, best.best_score)
     network.cpu().eval()
-    if scratch is not None:
-        scratch.cleanup()
     return network

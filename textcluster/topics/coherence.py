@@ -1,4 +1,5 @@
-"""Topic metrics: NPMI coherence on the corpus itself, and topic diversity.
+"""Topic quality: NPMI coherence on the corpus itself, and topic diversity (computed here, once, for
+every reader: topics.json, the report and the ``npmi`` / ``topic_diversity`` evaluators).
 
 NPMI of two words, from document co-occurrence in the N documents of the
 corpus that was clustered (p(w) = D(w)/N, p(wi, wj) = D(wi, wj)/N, D = number
@@ -26,14 +27,10 @@ shares a word with another).
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-
-from textcluster.data.base import TEXT
-from textcluster.evaluation.evaluators import TOPIC, Evaluator, SkipEvaluation
-from textcluster.registry import evaluators
 
 
 def pair_npmi(n_both: int, n_first: int, n_second: int, n_documents: int) -> float:
@@ -80,47 +77,3 @@ def topic_diversity(topic_words: Sequence[Sequence[str]]) -> float:
     if total == 0:
         raise ValueError("topic diversity needs at least one word")
     return len({word for topic in topic_words for word in topic}) / total
-
-
-class TopicEvaluator(Evaluator):
-    """Base of the topic metrics: needs a text run's topics (``context.topics``), skips otherwise."""
-
-    kind = TOPIC
-    uses_context = True
-
-    def __init__(self, top_n: int = 10):
-        self.top_n = top_n
-
-    def topic_words(self, context) -> list[list[str]]:
-        if context is None or context.modality != TEXT:
-            modality = getattr(context, "modality", None) or "unknown"
-            raise SkipEvaluation(f"topic metrics need text data (this run has {modality} data)")
-        if context.topics is None:
-            raise SkipEvaluation("no topics were computed for this run")
-        words = [topic for topic in context.topics.top_words(self.top_n) if topic]
-        if not words:
-            raise SkipEvaluation("no topic has keywords (every document is noise, or the vocabulary is empty)")
-        return words
-
-
-@evaluators.register("npmi")
-class NPMICoherence(TopicEvaluator):
-    """Mean NPMI coherence of the topics' top-N keywords, by document co-occurrence in the corpus."""
-
-    def __call__(self, X, labels_pred, labels_true, context=None):
-        words = self.topic_words(context)
-        scores = [s for s in topic_npmi(words, context.topics.doc_term, context.topics.vocabulary) if not np.isnan(s)]
-        if not scores:
-            raise SkipEvaluation("every topic has fewer than two keywords")
-        return {"npmi": float(np.mean(scores))}
-
-
-@evaluators.register("topic_diversity")
-class TopicDiversity(TopicEvaluator):
-    """Share of distinct words among all topics' top-N keywords."""
-
-    def __call__(self, X, labels_pred, labels_true, context=None):
-        words = self.topic_words(context)
-        if len(words) < 2:
-            raise SkipEvaluation(f"needs at least 2 topics, found {len(words)}")
-        return {"topic_diversity": topic_diversity(words)}

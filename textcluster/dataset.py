@@ -1,9 +1,10 @@
-"""The dataset contract every loader returns."""
+"""The dataset every stage reads: texts or images, with optional true labels and ids."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,6 @@ class Dataset:
     images: np.ndarray | None = None
     labels: np.ndarray | None = None
     ids: np.ndarray | None = None
-    meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.texts is None) == (self.images is None):
@@ -44,6 +44,31 @@ class Dataset:
                     "the label source must have exactly one label per item, in the same order"
                 )
 
+    @classmethod
+    def from_documents(cls, documents: Any, labels: Any = None, ids: Any = None, name: str = "documents") -> Dataset:
+        """A Dataset from a Dataset, a list/Series of strings, or an image array (n, height, width)."""
+        if isinstance(documents, Dataset):
+            if labels is not None or ids is not None:
+                raise UserError("labels= and ids= are for plain documents; a Dataset carries its own")
+            return documents
+        if isinstance(documents, (str, bytes)):
+            raise UserError("pass a list of documents, not a single string (wrap it: [text])")
+        if hasattr(documents, "detach") and hasattr(documents, "cpu"):  # a torch tensor
+            documents = documents.detach().cpu().numpy()
+        if hasattr(documents, "to_numpy") and not isinstance(documents, np.ndarray):  # pandas Series
+            documents = documents.to_numpy()
+        labels = None if labels is None else np.asarray(labels)
+        ids = None if ids is None else np.asarray(ids)
+        if isinstance(documents, np.ndarray) and documents.dtype.kind in "biuf":
+            return cls(name=name, images=_as_images(documents), labels=labels, ids=ids)
+        texts = list(documents)
+        bad = next((i for i, text in enumerate(texts) if not isinstance(text, str)), None)
+        if bad is not None:
+            raise UserError(f"documents must be strings; item {bad} is a {type(texts[bad]).__name__}")
+        if not texts:
+            raise UserError("no documents given")
+        return cls(name=name, texts=texts, labels=labels, ids=ids)
+
     @property
     def modality(self) -> str:
         return TEXT if self.texts is not None else IMAGE
@@ -56,10 +81,14 @@ class Dataset:
     def n_classes(self) -> int | None:
         return None if self.labels is None else len(np.unique(self.labels))
 
+    @property
+    def image_shape(self) -> tuple[int, int] | None:
+        return None if self.images is None else tuple(int(side) for side in self.images.shape[1:3])
+
     def __len__(self) -> int:
         return len(self.texts) if self.texts is not None else len(self.images)
 
-    def select(self, indices: np.ndarray) -> "Dataset":
+    def select(self, indices: np.ndarray) -> Dataset:
         """A new dataset with the rows at ``indices`` (ids are kept)."""
         indices = np.asarray(indices, dtype=int)
         return Dataset(
@@ -68,19 +97,16 @@ class Dataset:
             images=None if self.images is None else self.images[indices],
             labels=None if self.labels is None else self.labels[indices],
             ids=self.ids[indices],
-            meta=dict(self.meta),
         )
 
-    def subsample(self, limit: int | None, seed: int) -> "Dataset":
+    def subsample(self, limit: int | None, seed: int) -> Dataset:
         """A seeded random subset of ``limit`` rows, in their original order."""
         if limit is None or limit >= len(self):
             return self
-        if limit < 1:
-            raise UserError(f"data.limit must be a positive number of rows, got {limit}")
         rng = np.random.default_rng(seed)
         return self.select(np.sort(rng.choice(len(self), size=int(limit), replace=False)))
 
-    def drop_empty_texts(self) -> "Dataset":
+    def drop_empty_texts(self) -> Dataset:
         """Drop documents that are empty after stripping whitespace, with a counted warning."""
         if self.texts is None:
             return self
@@ -94,3 +120,18 @@ class Dataset:
             log.warning("%s: dropped %d empty documents of %d", self.name, int((~keep).sum()), len(keep))
             return self.select(np.flatnonzero(keep))
         return self
+
+
+def _as_images(array: np.ndarray) -> np.ndarray:
+    """An (n, height, width) float32 array in [0, 1] from pixels as numbers (0-255 integers are rescaled)."""
+    images = array
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    elif images.ndim == 4 and images.shape[1] == 1:
+        images = images[:, 0]
+    if images.ndim != 3:
+        raise UserError(f"an image array must have shape (n, height, width); got {array.shape}")
+    images = images.astype(np.float32)
+    if array.dtype.kind in "biu" or (images.size and images.max() > 1.0):
+        images = images / 255.0  # 0-255 pixels to [0, 1], as the loaders give them
+    return images

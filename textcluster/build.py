@@ -1,0 +1,192 @@
+"""From a composed config to plugin objects: check every value first, then build through the registries.
+
+:func:`check_config` reads the whole config against what each plugin declares
+(:mod:`textcluster.params`) and against the other stages (an encoder that
+cannot read the data's modality, a refiner on an encoder without a network)
+and raises one UserError listing every problem, before any data loads.
+:func:`build_pipeline` then makes the stages. Configs here are plain dicts
+(:func:`textcluster.config.to_plain`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from textcluster import registry
+from textcluster.cache import EmbeddingCache
+from textcluster.config import load_local_plugins
+from textcluster.contracts import TrainingContext
+from textcluster.data import LIMIT_KEY, load_dataset
+from textcluster.dataset import IMAGE, Dataset
+from textcluster.errors import UnknownPluginError, UserError
+from textcluster.params import NULL, Block, Bool, Choice, Int, ListOf, Str
+from textcluster.pipeline import Pipeline
+from textcluster.topics import TopicModeler
+
+NONE = "none"  # refiner=none: no refiner stage
+STAGE_REGISTRIES = {"data": registry.datasets, "encoder": registry.encoders, "reducer": registry.reducers,
+                    "clusterer": registry.clusterers, "refiner": registry.refiners}
+TRAINER_SETTINGS = Block({
+    "max_epochs": Int(min=-1), "accelerator": Str(), "devices": Int(min=1) | Str() | ListOf(Int(min=0)),
+    "precision": Int() | Str(), "enable_progress_bar": Bool(), "log_every_n_steps": Int(min=1),
+    "deterministic": Bool() | Choice("warn"),
+}, open=True)
+TOP_LEVEL = {
+    "seed": Int(min=0), "noise": Str(), "report": Bool(), "report_map": Choice("auto", "umap", "pca"),
+    "plugins_dir": Str() | NULL, "cache": Bool(), "cache_dir": Str() | NULL, "trainer": TRAINER_SETTINGS,
+    "evaluation": Block({"metrics": ListOf(Str()), "params": Block({}, open=True)}),
+    "topics": Block({"enabled": Bool(), **TopicModeler.parameters}),
+}
+
+
+# ------------------------------------------------------------------------------------- checking
+
+
+def check_config(config: Mapping[str, Any]) -> None:
+    """Raise one UserError naming every problem of a composed config (plugins_dir is loaded first)."""
+    load_local_plugins(config.get("plugins_dir"))
+    problems = _value_problems(config)
+    if not problems:
+        problems = _stage_problems(config)
+    if problems:
+        raise UserError("; ".join(problems))
+
+
+def _value_problems(config: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for key, value in config.items():
+        if key in STAGE_REGISTRIES:
+            problems += _group_problems(key, value)
+        elif key in TOP_LEVEL:
+            problems += TOP_LEVEL[key].problems(value, key)
+        else:
+            problems.append(f"'{key}' is not a textcluster setting; see `textcluster --cfg job` for the keys")
+    missing = [group for group in STAGE_REGISTRIES if group != "refiner" and group not in config]
+    problems += [f"the config has no {group} group; add {group}=<option>" for group in missing]
+    if "noise" in config and not problems:
+        problems += _known_key(registry.noise_policies, config["noise"], "noise")
+    for key, params in (config.get("evaluation") or {}).get("params", {}).items():
+        problems += _known_key(registry.evaluators, key, f"evaluation.params.{key}") \
+            or registry.evaluators.problems({"name": key, **(params or {})}, f"evaluation.params.{key}")
+    for key in (config.get("evaluation") or {}).get("metrics", []):
+        problems += _known_key(registry.evaluators, key, "evaluation.metrics")
+    if not TRAINER_SETTINGS.problems(config.get("trainer", {}), "trainer"):
+        problems += _trainer_problems(config.get("trainer", {}))
+    return problems
+
+
+def _group_problems(group: str, settings: Any) -> list[str]:
+    if not isinstance(settings, Mapping):
+        return [f"{group}={settings!r} is not a group of settings"]
+    settings = dict(settings)
+    problems = []
+    if group == "data":
+        problems += (Int(min=1) | NULL).problems(settings.pop(LIMIT_KEY, None), f"data.{LIMIT_KEY}")
+    if group == "refiner" and settings.get("name") == NONE:
+        return problems
+    try:
+        return problems + STAGE_REGISTRIES[group].problems(settings, group)
+    except UnknownPluginError as error:
+        return problems + [str(error)]
+
+
+def _known_key(reg: registry.Registry, key: Any, where: str) -> list[str]:
+    try:
+        reg.get(key)
+    except UnknownPluginError as error:
+        return [f"{where}: {error}"]
+    return []
+
+
+def _trainer_problems(trainer: Mapping[str, Any]) -> list[str]:
+    unknown = [key for key in trainer if key not in TRAINER_SETTINGS.fields]
+    if not unknown:
+        return []
+    import inspect
+
+    import pytorch_lightning as pl
+
+    accepted = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+    return [f"trainer.{key} is not a pytorch_lightning.Trainer argument" for key in unknown if key not in accepted]
+
+
+def _stage_problems(config: Mapping[str, Any]) -> list[str]:
+    """Stages that cannot work together, found from their classes alone."""
+    loader = registry.datasets.get(config["data"]["name"])
+    encoder = registry.encoders.get(config["encoder"]["name"])
+    problems = []
+    if loader.modality is not None and loader.modality not in encoder.modalities:
+        hint = "; use encoder=dense or encoder=raw for images" if loader.modality == IMAGE else ""
+        problems.append(f"encoder={encoder.key()} handles {' and '.join(encoder.modalities)} data, but "
+                        f"data={loader.key()} gives {loader.modality} data{hint}")
+    if refiner_name(config) is not None and not encoder.refinable:
+        problems.append(f"refiner={refiner_name(config)} needs an encoder with a trainable network, and "
+                        f"encoder={encoder.key()} has none; use refiner=none, or encoder=dense, cnn, rnn, "
+                        "transformer or pretrained")
+    topics = config.get("topics") or {}
+    if loader.modality == IMAGE and topics.get("enabled", True) and topics.get("n_topics") is not None:
+        problems.append(f"topics.n_topics={topics['n_topics']} needs text data; data={loader.key()} gives images. "
+                        "Set topics.n_topics=null")
+    return problems
+
+
+def refiner_name(config: Mapping[str, Any]) -> str | None:
+    name = (config.get("refiner") or {}).get("name", NONE)
+    return None if name == NONE else name
+
+
+# ------------------------------------------------------------------------------------- building
+
+
+def load_data(config: Mapping[str, Any]) -> Dataset:
+    return load_dataset(config["data"], seed=int(config.get("seed", 0)))
+
+
+def build_stage(group: str, settings: Mapping[str, Any], seed: int = 0) -> Any:
+    """One stage plugin from its config group (``{"name": key, ...}``); random_state goes where it is taken."""
+    context = {} if group == "encoder" else {"random_state": seed}
+    return STAGE_REGISTRIES[group].build(settings, where=group, **context)
+
+
+def build_topics(topics: Mapping[str, Any] | None) -> TopicModeler | None:
+    settings = dict(topics or {})
+    if not topics or not settings.pop("enabled", True):
+        return None
+    return TopicModeler(**settings)
+
+
+def build_evaluators(evaluation: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    params = evaluation.get("params") or {}
+    return {key: registry.evaluators.build({"name": key, **(params.get(key) or {})}, random_state=seed)
+            for key in evaluation.get("metrics", [])}
+
+
+def build_cache(config: Mapping[str, Any]) -> EmbeddingCache | None:
+    """The embedding cache named by ``cache_dir`` when ``cache`` is true, else None."""
+    if not config.get("cache", False):
+        return None
+    if not config.get("cache_dir"):
+        raise UserError("cache=true needs cache_dir=<folder>; or turn the embedding cache off with cache=false")
+    return EmbeddingCache(Path(str(config["cache_dir"])).expanduser())
+
+
+def build_pipeline(config: Mapping[str, Any], log_dir: Path | None = None,
+                   pipeline_class: type[Pipeline] = Pipeline) -> Pipeline:
+    """Check the config, then instantiate every stage it names (no data is read)."""
+    check_config(config)
+    seed = int(config.get("seed", 0))
+    refiner = config["refiner"] if refiner_name(config) is not None else None
+    return pipeline_class(
+        encoder=build_stage("encoder", config["encoder"], seed),
+        clusterer=build_stage("clusterer", config["clusterer"], seed),
+        reducer=build_stage("reducer", config["reducer"], seed),
+        refiner=None if refiner is None else build_stage("refiner", refiner, seed),
+        noise=registry.noise_policies.build({"name": config.get("noise", "keep")}, where="noise"),
+        topics=build_topics(config.get("topics")),
+        evaluators=build_evaluators(config.get("evaluation") or {}, seed),
+        training=TrainingContext(trainer=dict(config.get("trainer") or {}), seed=seed, log_dir=log_dir),
+        cache=build_cache(config),
+        seed=seed,
+    )

@@ -1,0 +1,337 @@
+"""The stage contracts: what every dataset loader, encoder, reducer, clusterer, refiner, noise policy,
+topic model and evaluator is, in one place.
+
+Each plugin is a :class:`Plugin`: it declares its parameters (``parameters``,
+see :mod:`textcluster.params`), its constructor stores each under its own name
+(scikit-learn's convention, so ``get_params`` and ``clone`` work), and its
+fitted attributes end in ``_``. ``get_state``/``set_state`` turn the fitted
+attributes into data (numbers, strings, arrays; see :mod:`textcluster.state`)
+and back, which is how a run's model is saved without a pickle.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from textcluster.dataset import IMAGE, TEXT, Dataset
+from textcluster.errors import UserError
+from textcluster.params import Constraint
+from textcluster.results import EvaluationInput, NoiseReport, Refinement
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+class Plugin:
+    """Base of every stage plugin.
+
+    ``parameters`` maps each constructor parameter to the values it accepts;
+    the builder checks a config against it before any data loads, and
+    :meth:`check_params` gives a plugin built in Python the same checks.
+    A plugin that declares nothing is checked against its constructor's
+    parameter names only.
+    """
+
+    registry_key: ClassVar[str] = ""  # set by ``Registry.register``
+    parameters: ClassVar[Mapping[str, Constraint] | None] = None
+
+    @classmethod
+    def key(cls) -> str:
+        return cls.registry_key or cls.__name__
+
+    @classmethod
+    def parameter_names(cls) -> list[str] | None:
+        """The declared parameters, else the constructor's; None when the constructor takes any keyword."""
+        if cls.parameters is not None:
+            return list(cls.parameters)
+        return constructor_parameters(cls)
+
+    def get_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.parameter_names() or ()}
+
+    def clone(self, **changes: Any) -> Plugin:
+        """A new, unfitted plugin with the same parameters (``changes`` replace some)."""
+        import copy
+
+        return type(self)(**{**copy.deepcopy(self.get_params()), **changes})
+
+    def check_params(self) -> None:
+        """Raise a one-line UserError when a parameter value is not one the plugin declares."""
+        from textcluster.params import Block
+
+        if self.parameters is not None:
+            problems = Block(self.parameters).problems(self.get_params(), self.key())
+            if problems:
+                raise UserError("; ".join(problems))
+
+    def check_input(self, n_samples: int) -> None:
+        """Called before any stage of a fit runs, with the number of items: refuse what cannot work."""
+
+    def get_state(self) -> dict[str, Any]:
+        """The fitted state as data: by default every public attribute ending in ``_``."""
+        return {name: value for name, value in vars(self).items() if name.endswith("_") and not name.startswith("_")}
+
+    def set_state(self, state: Mapping[str, Any]) -> Plugin:
+        """Restore what :meth:`get_state` gave (on a plugin built with the same parameters)."""
+        for name, value in state.items():
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{name}={value!r}" for name, value in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+
+def constructor_parameters(cls: type) -> list[str] | None:
+    """Constructor parameter names, or None when any name is accepted.
+
+    A constructor that passes ``**kwargs`` on to its base class accepts the
+    base's parameters too, so the walk goes up the MRO until a constructor
+    without ``**kwargs``; reaching ``object`` that way means anything goes.
+    """
+    if cls.__init__ is object.__init__:
+        return []
+    names: list[str] = []
+    for klass in cls.__mro__:
+        if klass is object:
+            return None
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        takes_kwargs = False
+        for name, parameter in inspect.signature(init).parameters.items():
+            if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+                takes_kwargs = True
+            elif name != "self" and parameter.kind is not inspect.Parameter.VAR_POSITIONAL and name not in names:
+                names.append(name)
+        if not takes_kwargs:
+            return names
+    return None
+
+
+# ------------------------------------------------------------------------------------------ data
+
+
+class DatasetLoader(Plugin, ABC):
+    """``data=<key>``: turns its settings into a :class:`Dataset`. ``modality`` when it always gives one kind."""
+
+    modality: ClassVar[str | None] = None
+
+    @abstractmethod
+    def load(self) -> Dataset: ...
+
+
+# ------------------------------------------------------------------------------------------ encoders
+
+
+@dataclass
+class TrainingContext:
+    """What every trainable stage gets from the run: Lightning's settings, the seed, where Lightning logs."""
+
+    trainer: dict[str, Any] = field(default_factory=lambda: {"max_epochs": 20, "accelerator": "auto"})
+    seed: int = 0
+    log_dir: Path | None = None  # Lightning's CSV logs; None: no logs
+
+
+class RefinementView:
+    """A trained encoder as a refiner needs it: rows -> input tensors -> differentiable codes.
+
+    ``network`` holds every trainable parameter. ``inputs(rows)`` gives the
+    network's input tensors for those dataset rows (on the CPU; the refiner
+    moves them). ``encode(*inputs)`` is differentiable and ends where the
+    encoder's ``transform`` ends (L2-normalised when the encoder normalises),
+    so the clusterer's centres live in the same space. ``augment(*inputs)``
+    gives a random view (shifted image, masked tokens) and ``reconstruction_loss``
+    the encoder's own pretraining loss (None when it has none). ``lengths``
+    (token counts) is set by views of variable-length inputs, so refiner
+    batches can be bucketed by length.
+    """
+
+    def __init__(self, network: nn.Module, n_rows: int, normalize: bool):
+        self.network, self.n_rows, self.normalize = network, n_rows, normalize
+        self.scale = 1.0  # a refiner may rescale the codes (a fixed factor after the network)
+        self.lengths: np.ndarray | None = None
+
+    def inputs(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
+        raise NotImplementedError
+
+    def code(self, *inputs: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def encode(self, *inputs: torch.Tensor) -> torch.Tensor:
+        from torch.nn import functional
+
+        codes = self.code(*inputs).float()
+        codes = functional.normalize(codes, dim=1) if self.normalize else codes
+        return codes * self.scale
+
+    def augment(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return inputs
+
+    def reconstruction_loss(self, *inputs: torch.Tensor) -> torch.Tensor | None:
+        loss = getattr(self.network, "reconstruction_loss", None)
+        return loss(*inputs) if callable(loss) else None
+
+    def encode_all(self, batch_size: int = 512) -> torch.Tensor:
+        """The codes of every row, in eval mode and without autograd, on the network's device."""
+        import torch
+
+        was_training = self.network.training
+        self.network.eval()
+        device = next(self.network.parameters()).device
+        codes = []
+        with torch.no_grad():
+            for start in range(0, self.n_rows, batch_size):
+                rows = np.arange(start, min(start + batch_size, self.n_rows))
+                codes.append(self.encode(*(t.to(device) for t in self.inputs(rows))).float())
+        self.network.train(was_training)
+        return torch.cat(codes)
+
+
+class Encoder(Plugin, ABC):
+    """``encoder=<key>``: a :class:`Dataset` to an embedding matrix of shape (n, d).
+
+    ``modalities``: what it reads. ``depends_on_seed``: False when the seed
+    cannot change its output (a frozen pretrained model), so the embedding
+    cache key leaves the seed out. ``refinable``: it has a network a refiner
+    can train (:meth:`refinement_view`).
+    """
+
+    modalities: ClassVar[tuple[str, ...]] = (TEXT, IMAGE)
+    depends_on_seed: ClassVar[bool] = True
+    refinable: ClassVar[bool] = False
+
+    def check_modality(self, modality: str) -> None:
+        if modality not in self.modalities:
+            handles = " and ".join(self.modalities)
+            hint = "; use encoder=dense or encoder=raw for images" if modality == IMAGE else ""
+            raise UserError(f"encoder={self.key()} handles {handles} data, not {modality} data{hint}")
+
+    @abstractmethod
+    def fit(self, dataset: Dataset, context: TrainingContext) -> Encoder: ...
+
+    @abstractmethod
+    def transform(self, dataset: Dataset) -> np.ndarray: ...
+
+    def fit_transform(self, dataset: Dataset, context: TrainingContext) -> np.ndarray:
+        return self.fit(dataset, context).transform(dataset)
+
+    def refinement_view(self, dataset: Dataset) -> RefinementView:
+        """The fitted network as a refiner trains it (encoders with ``refinable``)."""
+        raise UserError(f"encoder '{self.key()}' has no trainable network to refine; use refiner=none, "
+                        "or an encoder with one (dense, cnn, rnn, transformer, pretrained)")
+
+    def cache_identity(self) -> dict[str, Any] | None:
+        """What decides the output besides the parameters (a pretrained model's weights), for cache keys."""
+        return None
+
+
+# ------------------------------------------------------------------------------------------ reducers, clusterers
+
+
+class Reducer(Plugin, ABC):
+    """``reducer=<key>``: dimensionality reduction between the embeddings and the clusterer."""
+
+    @abstractmethod
+    def fit_transform(self, X: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
+    def transform(self, X: np.ndarray) -> np.ndarray: ...
+
+
+class Clusterer(Plugin, ABC):
+    """``clusterer=<key>``: ``fit(X)`` sets ``labels_`` (-1 for noise); new points through ``predict_scores``.
+
+    ``predict_method`` names the out-of-sample rule (``native`` for k-means
+    and GMM, else the declared fallback); ``score_name`` what the second value
+    of ``predict_scores`` is (``distance``, ``probability``) or None.
+    A clusterer with an ``n_clusters`` parameter takes a number, or null /
+    ``labels`` for "as many as the true classes" (the pipeline settles it).
+    """
+
+    predict_method: ClassVar[str] = "native"
+    score_name: ClassVar[str | None] = None
+
+    @abstractmethod
+    def fit(self, X: np.ndarray) -> Clusterer: ...
+
+    @abstractmethod
+    def predict_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]: ...
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.predict_scores(X)[0])
+
+    def soft_membership(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(cluster ids, n x k membership probabilities)`` of the fitted points, where the clusterer has them."""
+        return None
+
+    def check_input(self, n_samples: int) -> None:
+        n_clusters = getattr(self, "n_clusters", None)
+        if isinstance(n_clusters, int) and n_clusters > n_samples:
+            raise UserError(f"clusterer.n_clusters={n_clusters} is larger than the number of samples ({n_samples}); "
+                            "lower clusterer.n_clusters or raise data.limit")
+
+
+# ------------------------------------------------------------------------------------------ refiners
+
+
+class Refiner(Plugin, ABC):
+    """``refiner=<key>``: trains the encoder's network and the clusters together, from the clusterer's labels.
+
+    After ``refine`` the encoder itself is refined; ``transform`` gives the
+    refined codes of (new) items and ``predict_scores`` assigns codes to the
+    refined clusters.
+    """
+
+    @abstractmethod
+    def refine(self, encoder: Encoder, dataset: Dataset, embeddings: np.ndarray, labels: np.ndarray,
+               context: TrainingContext) -> Refinement: ...
+
+    @abstractmethod
+    def transform(self, encoder: Encoder, dataset: Dataset) -> np.ndarray: ...
+
+    @abstractmethod
+    def predict_scores(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+# ------------------------------------------------------------------------------------------ after clustering
+
+
+class NoisePolicy(Plugin, ABC):
+    """``noise=<key>``: what becomes of the points a clusterer labels -1.
+
+    ``reassigns``: new noise points at predict time go to the nearest training
+    cluster centre (True), or stay noise.
+    """
+
+    reassigns: ClassVar[bool] = True
+
+    @abstractmethod
+    def apply(self, labels: np.ndarray, embeddings: np.ndarray, clusterer: Clusterer | None
+              ) -> tuple[np.ndarray, NoiseReport]: ...
+
+
+class TopicModel(Plugin, ABC):
+    """The topic stage of text runs: ``fit(texts, labels, embeddings)`` gives the topics (``labels`` per topic)."""
+
+    @abstractmethod
+    def fit(self, texts: Sequence[str], labels: np.ndarray, embeddings: np.ndarray) -> Any: ...
+
+
+class SkipEvaluation(Exception):
+    """An evaluator cannot run on this input; the message says why."""
+
+
+class Evaluator(Plugin, ABC):
+    """``evaluation.metrics=[<key>, ...]``: ``evaluate(run)`` gives ``{metric: value}`` or raises SkipEvaluation."""
+
+    @abstractmethod
+    def evaluate(self, run: EvaluationInput) -> dict[str, float]: ...

@@ -1,0 +1,83 @@
+"""The small writers every run-folder file goes through: JSON, status, versions, rows of items, snippets."""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from textcluster.dataset import Dataset
+
+PACKAGES = ("textcluster", "torch", "pytorch-lightning", "hydra-core", "omegaconf", "numpy", "scipy",
+            "scikit-learn", "hdbscan", "umap-learn", "pandas", "datasets", "transformers", "safetensors")
+SNIPPET_CHARS = 100  # the text column of assignments.csv and predictions.csv
+
+STATUS_FILE = "status.json"
+RUNNING, COMPLETED, FAILED, INTERRUPTED = "running", "completed", "failed", "interrupted"
+
+
+def package_versions() -> dict[str, str | None]:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def device_description() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def write_json(path: Path, payload: Any) -> None:
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_versions(run_dir: Path, seed: int) -> None:
+    write_json(run_dir / "versions.json", {
+        "python": sys.version.split()[0], "platform": platform.platform(),
+        "packages": package_versions(), "seed": seed, "device": device_description(),
+    })
+
+
+def write_status(run_dir: Path, status: str, message: str | None = None) -> None:
+    write_json(run_dir / STATUS_FILE, {"status": status} | ({"error": message} if message else {}))
+
+
+def read_status(run_dir: Path) -> str | None:
+    try:
+        return json.loads((Path(run_dir) / STATUS_FILE).read_text()).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def snippet(text: str, limit: int) -> str:
+    """A text on one line, cut to ``limit`` characters (an ellipsis marks the cut)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+def write_rows(path: Path, dataset: Dataset, labels: np.ndarray, extra: Sequence[tuple[str, np.ndarray]] = ()) -> None:
+    """One row per item: ``id``, ``cluster``, ``label`` (when known), the ``extra`` columns, then a text
+    snippet (``text``) or the image's row (``index``). assignments.csv and predictions.csv both."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "cluster"] + (["label"] if dataset.has_labels else []) + [name for name, _ in extra]
+                        + ["text" if dataset.texts is not None else "index"])
+        for row, (item_id, cluster) in enumerate(zip(dataset.ids, labels)):
+            line = [item_id, int(cluster)] + ([dataset.labels[row]] if dataset.has_labels else [])
+            line += ["" if np.isnan(values[row]) else f"{values[row]:.6g}" for _, values in extra]
+            line.append(snippet(dataset.texts[row], SNIPPET_CHARS) if dataset.texts is not None else row)
+            writer.writerow(line)
