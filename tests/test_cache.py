@@ -1,4 +1,5 @@
-"""The embedding cache: hits skip the encoder, keys follow what decides the embeddings, entries are whole or absent."""
+"""The embedding cache: hits skip the encoder and restore it fitted, keys follow what decides the embeddings,
+entries are whole or absent."""
 
 from __future__ import annotations
 
@@ -9,14 +10,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from textcluster.build import build_cache, build_pipeline, load_data
 from textcluster.cache import EmbeddingCache, dataset_fingerprint, embedding_key_parts, hash_parts
-from textcluster.data import Dataset
+from textcluster.clusterers.builtin import KMeansClusterer
+from textcluster.config import to_plain
+from textcluster.contracts import TrainingContext
+from textcluster.dataset import Dataset
 from textcluster.encoders.dense import RawEncoder
 from textcluster.errors import UserError
-from textcluster.experiment import build_pipeline, run_experiment
+from textcluster.experiment import run_experiment
 from textcluster.pipeline import Pipeline
 
 from conftest import compose_small
+
+TINY = Dataset(name="tiny", texts=["apple pear fruit", "stock bond money", "pear apple juice", "money bank stock"])
 
 
 def cached(tmp_path: Path, *overrides: str, limit: int = 300):
@@ -28,58 +35,53 @@ def entries(cache_dir: Path) -> list[Path]:
     return sorted(cache_dir.rglob("*.npy")) if cache_dir.exists() else []
 
 
-def test_second_run_hits_the_cache_and_skips_the_encoder(tmp_path, caplog, monkeypatch):
-    with caplog.at_level(logging.INFO, logger="textcluster.pipeline"):
+def test_second_run_hits_the_cache_skips_the_encoder_and_still_saves_a_model(tmp_path, caplog, monkeypatch):
+    from textcluster import Pipeline as PublicPipeline
+
+    with caplog.at_level(logging.INFO, logger="textcluster.cache"):
         first = run_experiment(cached(tmp_path), tmp_path / "first")
-    assert first.cache_hit is False and first.cache_path.is_file()
-    assert f"embedding cache miss (key {first.cache_path.stem[:12]}): encoded, stored at {first.cache_path}" in caplog.text
-    assert entries(tmp_path / "cache") == [first.cache_path]
+    (entry,) = entries(tmp_path / "cache")
+    assert first.pipeline.cache_hit_ is False
+    assert f"embedding cache miss (key {entry.stem[:12]}): encoded, stored at {entry}" in caplog.text
 
     caplog.clear()
     monkeypatch.setattr(RawEncoder, "fit", lambda *a, **k: pytest.fail("the encoder was fitted on a cache hit"))
-    monkeypatch.setattr(RawEncoder, "transform", lambda *a, **k: pytest.fail("the encoder ran on a cache hit"))
-    with caplog.at_level(logging.INFO, logger="textcluster.pipeline"):
+    with caplog.at_level(logging.INFO, logger="textcluster.cache"):
         # only the clusterer changes: the embeddings are the same
         second = run_experiment(cached(tmp_path, "clusterer.n_init=3"), tmp_path / "second")
-    assert second.cache_hit is True and second.cache_path == first.cache_path
-    assert f"embedding cache hit: {first.cache_path} (skipping encoder)" in caplog.text
-    np.testing.assert_array_equal(second.embeddings, first.embeddings)
-    np.testing.assert_array_equal(np.load(tmp_path / "second" / "embeddings.npy"), first.embeddings)
-    assert 0.0 < second.metrics["acc"] <= 1.0 and second.timings["encode_s"] < first.timings["encode_s"] + 1.0
+    assert second.pipeline.cache_hit_ is True
+    assert f"embedding cache hit: {entry} (skipping encoder)" in caplog.text
+    np.testing.assert_array_equal(second.pipeline.embeddings_, first.pipeline.embeddings_)
+    np.testing.assert_array_equal(np.load(tmp_path / "second" / "embeddings.npy"), first.pipeline.embeddings_)
+    assert 0.0 < second.pipeline.metrics_["acc"] <= 1.0
+
+    # the hit restored the fitted encoder: the run saved a model that predicts like the first run's
+    monkeypatch.undo()
+    loaded = PublicPipeline.load(tmp_path / "second")
+    np.testing.assert_array_equal(loaded.predict(first.dataset), second.pipeline.labels_)
+    np.testing.assert_array_equal(loaded.embed(first.dataset), first.pipeline.embed(first.dataset))
 
 
 def test_cache_false_never_writes(tmp_path):
-    result = run_experiment(cached(tmp_path, "cache=false"), tmp_path / "run")
-    assert result.cache_hit is None and result.cache_path is None
+    run = run_experiment(cached(tmp_path, "cache=false"), tmp_path / "run")
+    assert run.pipeline.cache_hit_ is None
     assert not (tmp_path / "cache").exists()
 
 
-def test_pipeline_works_without_a_cache():
-    from sklearn.cluster import KMeans
+def test_python_api_pipeline_with_and_without_a_cache(tmp_path):
+    def make(cache=None):
+        return Pipeline(RawEncoder(features={"min_df": 1, "stop_words": None}), KMeansClusterer(2, n_init=3),
+                        cache=cache)
 
-    dataset = Dataset(name="tiny", texts=["apple pear fruit", "stock bond money", "pear apple juice", "money bank stock"])
-    result = Pipeline(RawEncoder(features={"min_df": 1, "stop_words": None}), KMeans(2, n_init=3, random_state=0)).run(dataset)
-    assert result.cache_hit is None and result.embeddings.shape[0] == 4
-
-
-def test_python_api_pipeline_with_a_cache(tmp_path):
-    from sklearn.cluster import KMeans
-
-    dataset = Dataset(name="tiny", texts=["apple pear fruit", "stock bond money", "pear apple juice", "money bank stock"])
-    make = lambda: Pipeline(RawEncoder(features={"min_df": 1, "stop_words": None}), KMeans(2, n_init=3, random_state=0),
-                            cache=EmbeddingCache(tmp_path))
-    assert make().run(dataset).cache_hit is False
-    assert make().run(dataset).cache_hit is True
+    assert make().fit(TINY).cache_hit_ is None and make().fit(TINY).embeddings_.shape[0] == 4
+    assert make(EmbeddingCache(tmp_path)).fit(TINY).cache_hit_ is False
+    assert make(EmbeddingCache(tmp_path)).fit(TINY).cache_hit_ is True
 
 
 def key_of(cfg) -> str:
-    from textcluster.data import load_dataset
-    from textcluster.experiment import _plain
-
-    pipeline = build_pipeline(cfg)
-    dataset = load_dataset(_plain(cfg.data), seed=int(cfg.seed))
-    return hash_parts(embedding_key_parts(dataset, pipeline.encoder_config, pipeline.training.trainer, pipeline.seed,
-                                          pipeline.encoder))
+    config = to_plain(cfg)
+    pipeline = build_pipeline(config)
+    return hash_parts(embedding_key_parts(load_data(config), pipeline.encoder, pipeline.training))
 
 
 def test_key_follows_data_encoder_trainer_and_seed(tmp_path):
@@ -127,7 +129,7 @@ def test_key_follows_the_encoder_code(tmp_path, monkeypatch):
 
 
 def test_pretrained_identity_follows_the_weight_files(tmp_path):
-    from textcluster.encoders.pretrained import model_identity
+    from textcluster.encoders.hub import model_identity
 
     folder = tmp_path / "model"
     folder.mkdir()
@@ -146,25 +148,32 @@ def test_pretrained_identity_follows_the_weight_files(tmp_path):
 # ------------------------------------------------------------------------------------- whole entries only
 
 def test_corrupt_or_partial_entries_are_ignored_and_rewritten(tmp_path, caplog):
-    first = run_experiment(cached(tmp_path), tmp_path / "first")
-    array_path, meta_path = first.cache_path, first.cache_path.with_suffix(".json")
-    good = array_path.read_bytes()
+    run_experiment(cached(tmp_path), tmp_path / "first")
+    (array_path,) = entries(tmp_path / "cache")
+    meta_path = array_path.with_suffix(".json")
+    state_path = array_path.with_name(array_path.stem + ".state.json")
+    good, good_state = array_path.read_bytes(), state_path.read_bytes()
+
+    def hit(name: str) -> bool:
+        return run_experiment(cached(tmp_path), tmp_path / name).pipeline.cache_hit_
 
     array_path.write_bytes(good[: len(good) // 2])  # a truncated array
     with caplog.at_level(logging.WARNING, logger="textcluster.cache"):
-        again = run_experiment(cached(tmp_path), tmp_path / "truncated")
-    assert again.cache_hit is False and "ignored" in caplog.text
+        assert hit("truncated") is False
+    assert "ignored" in caplog.text
     assert array_path.read_bytes() == good  # rewritten whole
 
     array = np.load(array_path)
     array[0, 0] += 1.0
     np.save(array_path, array)  # same shape, other numbers: the checksum catches it
-    assert run_experiment(cached(tmp_path), tmp_path / "flipped").cache_hit is False
-    assert array_path.read_bytes() == good
+    assert hit("flipped") is False and array_path.read_bytes() == good
+
+    state_path.write_text(state_path.read_text().replace("image", "text"))  # a changed encoder state
+    assert hit("state") is False and state_path.read_bytes() == good_state
 
     meta_path.unlink()  # the array without its JSON: a write that stopped half way
-    assert run_experiment(cached(tmp_path), tmp_path / "no-json").cache_hit is False
-    assert run_experiment(cached(tmp_path), tmp_path / "whole").cache_hit is True
+    assert hit("no-json") is False
+    assert hit("whole") is True
 
 
 def test_store_is_atomic_when_killed_mid_write(tmp_path, monkeypatch):
@@ -178,15 +187,17 @@ def test_store_is_atomic_when_killed_mid_write(tmp_path, monkeypatch):
 
     monkeypatch.setattr(np, "save", dies_half_way)
     with pytest.raises(KeyboardInterrupt):
-        cache.store(key, embeddings)
+        cache.store(key, embeddings, {})
     monkeypatch.undo()
     array_path, meta_path = cache.paths(key)
     assert not array_path.exists() and not meta_path.exists()
     assert list(array_path.parent.iterdir()) == []  # the temporary file is gone too
     assert cache.load(key) is None
 
-    path = cache.store(key, embeddings, {"what": "test"})
-    np.testing.assert_array_equal(cache.load(key, n_rows=5), embeddings)
+    path = cache.store(key, embeddings, {"vocabulary": ["a", "b"], "weights": np.arange(3.0)}, {"what": "test"})
+    loaded, state = cache.load(key, n_rows=5)
+    np.testing.assert_array_equal(loaded, embeddings)
+    assert state["vocabulary"] == ["a", "b"] and state["weights"].tolist() == [0.0, 1.0, 2.0]
     assert cache.load(key, n_rows=6) is None  # a row count that does not match is not a hit
     assert json.loads(meta_path.read_text())["parts"] == {"what": "test"} and path == array_path
 
@@ -195,41 +206,38 @@ def test_unwritable_cache_does_not_fail_the_run(tmp_path, caplog):
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the cache folder should be")
     cfg = compose_small("encoder=raw", "cache=true", f"cache_dir={blocker}", limit=100)
-    with caplog.at_level(logging.WARNING, logger="textcluster.pipeline"):
-        result = run_experiment(cfg, tmp_path / "run")
-    assert result.cache_hit is False and result.cache_path is None and "could not store" in caplog.text
+    with caplog.at_level(logging.WARNING, logger="textcluster.cache"):
+        run = run_experiment(cfg, tmp_path / "run")
+    assert run.pipeline.cache_hit_ is False and "could not store" in caplog.text
 
 
 def test_cache_dir_expands_home_and_must_be_set(tmp_path, monkeypatch):
-    from textcluster.experiment import build_cache
-
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert build_cache(compose_small("cache=true", "cache_dir='~/embeddings'")).root == tmp_path / "embeddings"
+    assert build_cache(to_plain(compose_small("cache=true", "cache_dir='~/embeddings'"))).root == tmp_path / "embeddings"
     with pytest.raises(UserError, match="cache=true needs cache_dir"):
-        build_cache(compose_small("cache=true", "cache_dir=null"))
+        build_cache(to_plain(compose_small("cache=true", "cache_dir=null")))
 
 
-def test_key_includes_encoder_identity(tmp_path):
+def test_key_includes_encoder_identity():
     class WithIdentity(RawEncoder):
         identity = {"weights": 1}
 
         def cache_identity(self):
             return self.identity
 
-    dataset = Dataset(name="t", texts=["a b", "c d"])
-    one = hash_parts(embedding_key_parts(dataset, {"name": "x"}, {}, 0, WithIdentity()))
+    context = TrainingContext(seed=0)
+    one = hash_parts(embedding_key_parts(TINY, WithIdentity(), context))
     WithIdentity.identity = {"weights": 2}
-    assert hash_parts(embedding_key_parts(dataset, {"name": "x"}, {}, 0, WithIdentity())) != one
+    assert hash_parts(embedding_key_parts(TINY, WithIdentity(), context)) != one
 
 
 def test_frozen_encoder_key_ignores_seed_and_trainer():
     """A frozen pretrained encoder's embeddings do not depend on the seed: one entry serves every seed."""
     from textcluster.encoders.pretrained import PretrainedEncoder
 
-    dataset = Dataset(name="t", texts=["a b", "c d"])
     frozen = PretrainedEncoder()
-    first = hash_parts(embedding_key_parts(dataset, {"name": "pretrained"}, {"max_epochs": 1}, 0, frozen))
-    assert hash_parts(embedding_key_parts(dataset, {"name": "pretrained"}, {"max_epochs": 9}, 5, frozen)) == first
-    trained = RawEncoder()  # needs fitting: its key keeps the seed
-    assert (hash_parts(embedding_key_parts(dataset, {"name": "raw"}, {}, 0, trained))
-            != hash_parts(embedding_key_parts(dataset, {"name": "raw"}, {}, 1, trained)))
+    first = hash_parts(embedding_key_parts(TINY, frozen, TrainingContext({"max_epochs": 1}, seed=0)))
+    assert hash_parts(embedding_key_parts(TINY, frozen, TrainingContext({"max_epochs": 9}, seed=5))) == first
+    trained = RawEncoder()  # fitted on the corpus: its key keeps the seed
+    assert (hash_parts(embedding_key_parts(TINY, trained, TrainingContext(seed=0)))
+            != hash_parts(embedding_key_parts(TINY, trained, TrainingContext(seed=1))))

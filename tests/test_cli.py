@@ -243,7 +243,7 @@ def test_default_command(cli):
     metrics = read_json(run_dir / "metrics.json")
     assert float(acc.group(1)) == pytest.approx(metrics["acc"], abs=5e-5)  # the printed value is the saved one
     assert read_status(run_dir) == "completed"
-    assert (run_dir / "checkpoints" / "encoder-best.ckpt").is_file()
+    assert (run_dir / "model" / "encoder.safetensors").is_file() and not list(run_dir.rglob("*.ckpt"))
     assert "Traceback" not in result.stderr
 
 

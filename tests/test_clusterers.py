@@ -1,4 +1,4 @@
-"""Built-in clusterers: fitted labels, predict routes, noise, and parameter checks."""
+"""Built-in clusterers: fitted labels, predict routes, noise, parameter checks, and state that saves as data."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from textcluster import registry
-from textcluster.clusterers import NOISE, Clusterer, NearestCentroidFallback
+from textcluster.clusterers import Clusterer, NearestCentroidFallback
 from textcluster.errors import UserError
+from textcluster.labels import NOISE
+from textcluster.state import read_state, write_state
 
 FAR_POINTS = np.array([[60.0, 60.0], [-60.0, 50.0], [50.0, -70.0], [-55.0, -55.0]])
 
@@ -27,7 +29,7 @@ def build(config):
 def test_kmeans_predict_reproduces_training_labels(blobs_with_outliers):
     X, y = blobs_with_outliers
     model = build({"name": "kmeans", "n_clusters": 3}).fit(X[:300])
-    assert isinstance(model, Clusterer) and model.predict_method == "native" and not model.supports_noise
+    assert isinstance(model, Clusterer) and model.predict_method == "native"
     assert np.array_equal(model.predict(X[:300]), model.labels_)
     # the blobs are far apart: one cluster per blob, whatever the numbering
     assert all(len(set(model.labels_[y == blob])) == 1 for blob in range(3))
@@ -47,8 +49,6 @@ def test_kmeans_is_seeded():
 def test_density_clusterers_mark_outliers_as_noise(blobs_with_outliers, config):
     X, y = blobs_with_outliers
     model = build(config).fit(X)
-    assert model.supports_noise
-
     assert np.all(model.labels_[-4:] == NOISE)
     found = set(model.labels_[model.labels_ != NOISE])
     assert len(found) == 3
@@ -63,7 +63,7 @@ def test_dbscan_predict_fallback(blobs_with_outliers):
     model = build({"name": "dbscan", "eps": 1.0}).fit(X)
     assert model.predict_method == "nearest_core_sample"
 
-    core = model.model_.core_sample_indices_
+    core = np.flatnonzero([any((point == model.core_points_).all(axis=1)) for point in X])
     assert len(core) > 250
     assert np.array_equal(model.predict(X[core]), model.labels_[core])
     label_of_blob = [np.bincount(model.labels_[:300][(y == blob) & (model.labels_[:300] != NOISE)]).argmax()
@@ -79,31 +79,53 @@ def test_dbscan_with_no_core_samples_predicts_noise():
     assert np.all(model.predict(X) == NOISE)
 
 
-def test_hdbscan_predict_fallback(blobs_with_outliers):
+def test_hdbscan_predicts_what_hdbscan_itself_predicts(blobs_with_outliers):
+    import hdbscan
+
     X, _ = blobs_with_outliers
     model = build({"name": "hdbscan", "min_cluster_size": 10}).fit(X)
     assert model.predict_method == "approximate_predict"
-
-    clustered = model.labels_ != NOISE  # on well-separated blobs every clustered training point keeps its label
-    assert clustered.sum() > 250
-    assert np.array_equal(model.predict(X[clustered]), model.labels_[clustered])
+    new = np.vstack([X[::7] + 0.05, FAR_POINTS * 2])
+    reference = hdbscan.HDBSCAN(min_cluster_size=10, prediction_data=True).fit(X.astype(np.float64))
+    expected_labels, expected_strengths = hdbscan.approximate_predict(reference, new)
+    labels, strengths = model.predict_scores(new)
+    np.testing.assert_array_equal(labels, expected_labels)
+    np.testing.assert_allclose(strengths, expected_strengths)
     assert np.all(model.predict(FAR_POINTS * 2) == NOISE)
 
 
-def test_n_clusters_larger_than_samples_is_a_user_error():
+@pytest.mark.parametrize("config", [
+    {"name": "kmeans", "n_clusters": 3}, {"name": "gmm", "n_clusters": 3}, {"name": "dbscan", "eps": 1.0},
+    {"name": "hdbscan", "min_cluster_size": 10},
+], ids=["kmeans", "gmm", "dbscan", "hdbscan"])
+def test_state_saved_as_data_predicts_exactly_as_the_live_model(blobs_with_outliers, tmp_path, config):
+    X, _ = blobs_with_outliers
+    live = build(config).fit(X)
+    files = write_state(tmp_path, "clusterer", live.get_state())
+    assert {path.suffix for path in files} <= {".json", ".safetensors"}
+    loaded = build(config).set_state(read_state(tmp_path, "clusterer"))
+    new = np.random.default_rng(1).uniform(-5, 15, size=(200, 2))
+    for points in (X, new):
+        live_labels, live_scores = live.predict_scores(points)
+        loaded_labels, loaded_scores = loaded.predict_scores(points)
+        np.testing.assert_array_equal(loaded_labels, live_labels)
+        np.testing.assert_array_equal(loaded_scores, live_scores)
+
+
+def test_n_clusters_is_checked_against_the_declared_values():
     X = np.random.default_rng(0).normal(size=(5, 2))
     with pytest.raises(UserError, match=r"clusterer\.n_clusters=10 is larger than the number of samples \(5\)"):
-        build({"name": "kmeans", "n_clusters": 10}).fit(X)
-    with pytest.raises(UserError, match=r"clusterer\.n_clusters must be at least 1, got 0"):
-        build({"name": "kmeans", "n_clusters": 0}).fit(X)
+        build({"name": "kmeans", "n_clusters": 10}).check_input(len(X))
+    with pytest.raises(UserError, match=r"clusterer\.n_clusters=0 is not valid: it must be an integer >= 1, null or "
+                                        r"'labels'"):
+        build({"name": "kmeans", "n_clusters": 0})
     with pytest.raises(UserError, match=r"kmeans needs clusterer\.n_clusters"):
         build({"name": "kmeans"}).fit(X)
 
 
 def test_hdbscan_min_cluster_size_larger_than_samples():
-    X = np.random.default_rng(0).normal(size=(5, 2))
     with pytest.raises(UserError, match=r"clusterer\.min_cluster_size=15 is larger than the number of samples \(5\)"):
-        build({"name": "hdbscan"}).fit(X)
+        build({"name": "hdbscan"}).check_input(5)
 
 
 def test_nearest_centroid_fallback():
@@ -113,10 +135,10 @@ def test_nearest_centroid_fallback():
 
     X = np.array([[0.0], [2.0], [10.0], [12.0], [100.0]])
     model = Fixed([4, 4, 9, 9, NOISE])
-    model._fit_centroids(X)
+    model.fit_centroids(X)
     assert model.centroids_.ravel().tolist() == [1.0, 11.0]  # the noise point is no centre
-    assert model.predict(np.array([[-5.0], [7.0], [90.0]])).tolist() == [4, 9, 9]
+    assert model.predict_scores(np.array([[-5.0], [7.0], [90.0]]))[0].tolist() == [4, 9, 9]
 
     all_noise = Fixed([NOISE] * 5)
-    all_noise._fit_centroids(X)
-    assert all_noise.predict(X).tolist() == [NOISE] * 5
+    all_noise.fit_centroids(X)
+    assert all_noise.predict_scores(X)[0].tolist() == [NOISE] * 5

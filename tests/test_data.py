@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from textcluster import registry
-from textcluster.data import IMAGE, TEXT, Dataset, load_dataset
+from textcluster.data import load_dataset
+from textcluster.dataset import IMAGE, TEXT, Dataset
 from textcluster.data.loaders import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, read_idx
 from textcluster.errors import UserError
 
@@ -57,7 +58,7 @@ def test_mnist_missing_split_files_name_them(mnist_dir):
 
 
 def test_mnist_bad_split_and_missing_folder(tmp_path):
-    with pytest.raises(UserError, match="data.split must be test, train or all"):
+    with pytest.raises(UserError, match="data.split='validation' is not valid: it must be one of 'test', 'train', 'all'"):
         load_dataset({"name": "mnist", "path": str(tmp_path), "split": "validation"})
     with pytest.raises(UserError, match="does not exist; fix the path in data.path"):
         load_dataset({"name": "mnist", "path": str(tmp_path / "absent")})
@@ -278,7 +279,7 @@ def test_limit_is_a_seeded_repeatable_subsample():
 
 def test_limit_edge_cases():
     assert len(load_dataset({"name": "digits", "limit": 5000})) == 1797  # more than there is: everything
-    with pytest.raises(UserError, match="data.limit must be a positive number"):
+    with pytest.raises(UserError, match="data.limit=0 is not valid: it must be an integer >= 1 or null"):
         load_dataset({"name": "digits", "limit": 0})
 
 

@@ -8,16 +8,18 @@ import numpy as np
 import pytest
 import torch
 
-from textcluster.data import Dataset
-from textcluster.data.tokenization import SequenceTokenizer, pad_sequences
-from textcluster.encoders.base import TrainingContext
+from textcluster.contracts import TrainingContext
+from textcluster.dataset import Dataset
 from textcluster.encoders.cnn import ConvAutoencoder, TextCNN
 from textcluster.encoders.rnn import RowRNNAutoencoder, TextRNN
-from textcluster.encoders.sequence import BucketBatchSampler, cap_epochs, embed_sequences
+from textcluster.encoders.sequence import capped_epochs, embed_sequences
+from textcluster.encoders.tokenization import SequenceTokenizer
 from textcluster.encoders.transformer import TextTransformer
 from textcluster.errors import UserError
 from textcluster.experiment import run_experiment
 from textcluster.registry import encoders
+from textcluster.state import read_state, write_state
+from textcluster.training.batching import BucketBatchSampler, pad_batch
 
 from conftest import compose_small, read_json, read_status
 
@@ -50,14 +52,16 @@ def test_text_encoder_end_to_end(key, data_file, tmp_path):
     labels = data_file("searchsnippets", "SearchSnippets_gnd.txt")
     cfg = compose_small("data=lines", f"data.path={texts}", f"data.labels_path={labels}", f"encoder={key}",
                         "clusterer.n_clusters=8", *SMALL_TEXT, *SMALL_ARCH[key], limit=300)
-    result = run_experiment(cfg, tmp_path)
+    run = run_experiment(cfg, tmp_path)
 
     assert read_status(tmp_path) == "completed"
     metrics = read_json(tmp_path / "metrics.json")
     assert 0.0 <= metrics["acc"] <= 1.0 and 0.0 <= metrics["nmi"] <= 1.0 and metrics["n_samples"] == 300
-    assert result.embeddings.shape == (300, 8)
-    np.testing.assert_allclose(np.linalg.norm(result.embeddings, axis=1), 1.0, atol=1e-5)  # normalize: true
-    assert (tmp_path / "checkpoints" / "encoder-best.ckpt").is_file()
+    embeddings = run.pipeline.embeddings_
+    assert embeddings.shape == (300, 8)
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)  # normalize: true
+    assert (tmp_path / "model" / "encoder.safetensors").is_file()  # the trained weights, as data
+    assert not list(tmp_path.rglob("*.ckpt"))  # Lightning keeps its best weights in memory, no pickled checkpoint
 
 
 def test_text_run_is_reproducible(data_file, tmp_path):
@@ -67,22 +71,52 @@ def test_text_run_is_reproducible(data_file, tmp_path):
                  "clusterer.n_clusters=8", *SMALL_TEXT, *SMALL_ARCH["transformer"], "trainer.max_epochs=2"]
     first = run_experiment(compose_small(*overrides, limit=200), tmp_path / "a")
     second = run_experiment(compose_small(*overrides, limit=200), tmp_path / "b")
-    np.testing.assert_allclose(second.embeddings, first.embeddings, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(second.pipeline.embeddings_, first.pipeline.embeddings_, rtol=0, atol=1e-6)
     assert (tmp_path / "a" / "assignments.csv").read_text() == (tmp_path / "b" / "assignments.csv").read_text()
 
 
 @pytest.mark.parametrize("key, overrides", [("cnn", ["encoder.image.channels=[8,16]"]),
                                             ("rnn", ["encoder.hidden_size=16"])])
 def test_image_encoder_end_to_end_on_digits(key, overrides, tmp_path):
-    result = run_experiment(compose_small(f"encoder={key}", *overrides, limit=300), tmp_path)
+    run = run_experiment(compose_small(f"encoder={key}", *overrides, limit=300), tmp_path)
     assert read_status(tmp_path) == "completed"
-    assert result.embeddings.shape == (300, 10)  # encoder.image.embedding_dim
-    assert 0.0 <= result.metrics["acc"] <= 1.0
+    assert run.pipeline.embeddings_.shape == (300, 10)  # encoder.image.embedding_dim
+    assert 0.0 <= run.pipeline.metrics_["acc"] <= 1.0
 
 
 def test_transformer_refuses_images():
-    with pytest.raises(UserError, match="does not handle image data"):
-        encoders.build({"name": "transformer"}).fit_transform(Dataset("x", images=np.zeros((4, 8, 8), np.float32)))
+    with pytest.raises(UserError, match="encoder=transformer handles text data, not image data"):
+        encoders.build({"name": "transformer"}).check_modality("image")
+
+
+TINY_TEXT = {"embedding_dim": 4, "token_dim": 8, "max_epochs": 1, "tokenizer": {"vocab_size": 120},
+             "features": {"max_features": 50}}
+STATE_CASES = {
+    "dense-text": {"name": "dense", "hidden_dims": [16], "embedding_dim": 4},
+    "dense-images": {"name": "dense", "hidden_dims": [16], "embedding_dim": 4},
+    "raw-text": {"name": "raw"},
+    "cnn-text": {"name": "cnn", "filters": 4, **TINY_TEXT},
+    "rnn-images": {"name": "rnn", "hidden_size": 4, "image": {"max_epochs": 1}},
+    "transformer-text": {"name": "transformer", "num_layers": 1, "num_heads": 2, "feedforward_dim": 8, **TINY_TEXT},
+}
+
+
+@pytest.mark.parametrize("case", sorted(STATE_CASES))
+def test_a_fitted_encoder_saved_as_data_embeds_exactly_as_before(case, tmp_path):
+    """The state of every trainable encoder (weights, vocabulary, TF-IDF) round-trips through JSON + safetensors."""
+    from sklearn.datasets import load_digits
+
+    if case.endswith("images"):
+        dataset = Dataset("digits", images=(load_digits().images[:80] / 16).astype(np.float32))
+    else:
+        words = ["rocket orbit launch space", "hockey team goal season", "bank money stock market"]
+        dataset = Dataset("t", texts=[f"{words[i % 3]} note{i % 7} extra{i % 5}" for i in range(60)])
+    context = TrainingContext(trainer={"max_epochs": 1, "accelerator": "cpu", "enable_progress_bar": False})
+    fitted = encoders.build(STATE_CASES[case]).fit(dataset, context)
+    files = write_state(tmp_path, "encoder", fitted.get_state())
+    assert {path.suffix for path in files} <= {".json", ".safetensors"}
+    loaded = encoders.build(STATE_CASES[case]).set_state(read_state(tmp_path, "encoder"))
+    np.testing.assert_array_equal(loaded.transform(dataset), fitted.transform(dataset))
 
 
 @pytest.mark.parametrize("size", [(28, 28), (8, 8), (13, 17)])
@@ -95,12 +129,12 @@ def test_image_autoencoders_reconstruct_any_size(size):
 
 
 def test_image_settings_are_checked_and_epochs_capped():
-    with pytest.raises(UserError, match="no image setting 'chanels'"):
+    with pytest.raises(UserError, match=r"encoder\.image\.chanels is not a setting; encoder\.image takes: .*channels"):
         encoders.build({"name": "cnn", "image": {"chanels": [8]}})
-    context = TrainingContext(trainer={"max_epochs": 100, "accelerator": "cpu"})
-    assert cap_epochs(context, 10).trainer == {"max_epochs": 10, "accelerator": "cpu"}
-    assert cap_epochs(TrainingContext(trainer={"max_epochs": 1}), 10).trainer["max_epochs"] == 1
-    assert cap_epochs(context, None) is context
+    assert capped_epochs({"max_epochs": 100}, 10) == 10
+    assert capped_epochs({"max_epochs": 1}, 10) == 1
+    assert capped_epochs({"max_epochs": -1}, 10) == 10  # -1: Lightning's "no limit"
+    assert capped_epochs({"max_epochs": 100}, None) is None
 
 
 # ------------------------------------------------------------------------------------- tokenizer
@@ -113,23 +147,26 @@ def tokenizer():
 
 
 def test_truncation_is_explicit_and_counted(tokenizer, caplog):
-    with caplog.at_level(logging.INFO, logger="textcluster.data.tokenization"):
+    with caplog.at_level(logging.INFO, logger="textcluster.encoders.tokenization"):
         sequences = tokenizer.encode(["the stock market fell and rose tonight", "football"])
     assert len(sequences[0]) == 4 and 1 <= len(sequences[1]) <= 4
     assert "truncated 1 of 2 documents to max_length=4" in caplog.text
 
 
 def test_empty_document_becomes_one_unk_token(tokenizer, caplog):
-    with caplog.at_level(logging.WARNING, logger="textcluster.data.tokenization"):
+    with caplog.at_level(logging.WARNING, logger="textcluster.encoders.tokenization"):
         sequences = tokenizer.encode(["", "   ", "football"])
     assert [s.tolist() for s in sequences[:2]] == [[tokenizer.unk_id], [tokenizer.unk_id]]
     assert "2 of 3 documents had no tokens" in caplog.text
 
 
 def test_padding_and_mask():
-    ids, mask = pad_sequences([np.array([5, 6, 7]), np.array([8])], pad_id=0)
+    ids, mask = pad_batch([np.array([5, 6, 7]), np.array([8])], pad_id=0)
     assert ids.tolist() == [[5, 6, 7], [8, 0, 0]]
     assert mask.tolist() == [[True, True, True], [True, False, False]]
+    ids, mask = pad_batch([[5, 6, 7], [8]], pad_id=0, left=True)
+    assert ids.tolist() == [[5, 6, 7], [0, 0, 8]]
+    assert mask.tolist() == [[True, True, True], [False, False, True]]
 
 
 @pytest.mark.parametrize("kind", ["wordpiece", "bpe"])
@@ -182,7 +219,7 @@ def test_bucketed_embedding_keeps_the_original_order(key):
 def test_objective_loss_decreases_on_a_fixed_batch(key):
     network = small_network(key, token_dropout=0.1)
     sequences = random_sequences(16, seed=1)
-    ids, mask = pad_sequences(sequences, pad_id=0)
+    ids, mask = pad_batch(sequences, pad_id=0)
     target = torch.zeros(16, NETWORK_BASE["target_dim"])  # a bag of words: each document's own tokens
     for row, sequence in enumerate(sequences):
         target[row, torch.from_numpy(sequence % NETWORK_BASE["target_dim"])] = 1.0
@@ -203,14 +240,14 @@ def test_objective_loss_decreases_on_a_fixed_batch(key):
 def test_transformer_ignores_padding():
     network = small_network("transformer").eval()
     sequences = random_sequences(6, seed=3)
-    ids, mask = pad_sequences(sequences, pad_id=0)
+    ids, mask = pad_batch(sequences, pad_id=0)
     with torch.no_grad():
         before = network.encode(ids, mask)
         network.tokens.weight[0] = torch.randn(NETWORK_BASE["token_dim"]) * 10  # the [PAD] embedding
         after = network.encode(ids, mask)
         noisy_pads = ids.masked_fill(~mask, 7)  # other tokens in the padded positions
         padded_with_tokens = network.encode(noisy_pads, mask)
-        alone = torch.cat([network.encode(*pad_sequences([s], pad_id=0)) for s in sequences])
+        alone = torch.cat([network.encode(*pad_batch([s], pad_id=0)) for s in sequences])
     torch.testing.assert_close(after, before)
     torch.testing.assert_close(padded_with_tokens, before)
     torch.testing.assert_close(alone, before, atol=1e-5, rtol=1e-4)
@@ -229,5 +266,5 @@ def test_text_encoder_on_gpu_with_mixed_precision(key, data_file, tmp_path):
     cfg = compose_small("data=lines", f"data.path={texts}", f"data.labels_path={labels}", f"encoder={key}",
                         "clusterer.n_clusters=8", "trainer.accelerator=gpu", "trainer.precision=16-mixed",
                         *SMALL_TEXT, limit=300)
-    result = run_experiment(cfg, tmp_path)
-    assert np.isfinite(result.embeddings).all() and result.embeddings.shape == (300, 8)
+    embeddings = run_experiment(cfg, tmp_path).pipeline.embeddings_
+    assert np.isfinite(embeddings).all() and embeddings.shape == (300, 8)

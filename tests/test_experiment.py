@@ -44,28 +44,29 @@ def check_counts_match_assignments(run_dir: Path) -> dict:
 @pytest.fixture(scope="module")
 def digits_dense_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("digits-dense") / "run"
-    result = run_experiment(compose_small(), run_dir)  # the defaults: digits, dense, kmeans; 1 epoch, small net
-    return result, run_dir
+    run = run_experiment(compose_small(), run_dir)  # the defaults: digits, dense, kmeans; 1 epoch, small net
+    return run, run_dir
 
 
 def test_run_folder_contents(digits_dense_run):
-    result, run_dir = digits_dense_run
+    run, run_dir = digits_dense_run
+    pipeline = run.pipeline
     assert read_status(run_dir) == "completed"
-    assert (run_dir / "checkpoints" / "encoder-best.ckpt").is_file()
+    assert (run_dir / "model" / "encoder.safetensors").is_file() and not list(run_dir.rglob("*.ckpt"))
 
     metrics = read_json(run_dir / "metrics.json")
     for key in ("acc", "nmi", "ari", "silhouette", "n_clusters", "noise_fraction"):
         assert isinstance(metrics[key], float), key
     assert metrics["n_samples"] == 1797 and metrics["n_clusters"] == 10.0 and metrics["noise_fraction"] == 0.0
-    assert metrics == pytest.approx({**result.metrics, "n_samples": 1797,
-                                     **{k: round(v, 3) for k, v in result.timings.items()}})
+    assert metrics == pytest.approx({**pipeline.metrics_, "n_samples": 1797,
+                                     **{k: round(v, 3) for k, v in pipeline.timings_.items()}})
 
     header, rows = read_assignments(run_dir)
     assert header == ["id", "cluster", "label", "index"]
     assert len(rows) == 1797
     assert [int(row["id"]) for row in rows] == list(range(1797))
-    assert [int(row["label"]) for row in rows] == result.dataset.labels.tolist()
-    assert [int(row["cluster"]) for row in rows] == result.labels.tolist()
+    assert [int(row["label"]) for row in rows] == run.dataset.labels.tolist()
+    assert [int(row["cluster"]) for row in rows] == pipeline.labels_.tolist()
 
     versions = read_json(run_dir / "versions.json")
     assert versions["seed"] == 0
@@ -91,8 +92,8 @@ def test_dense_run_is_reproducible(digits_dense_run, tmp_path):
     second = run_experiment(compose_small(), tmp_path / "again")
 
     assert (tmp_path / "again" / "assignments.csv").read_text() == (first_dir / "assignments.csv").read_text()
-    np.testing.assert_allclose(second.embeddings, first.embeddings, rtol=0, atol=1e-6)
-    assert second.metrics["acc"] == first.metrics["acc"]
+    np.testing.assert_allclose(second.pipeline.embeddings_, first.pipeline.embeddings_, rtol=0, atol=1e-6)
+    assert second.pipeline.metrics_["acc"] == first.pipeline.metrics_["acc"]
 
 
 def test_raw_run_is_reproducible_and_seed_matters(tmp_path):
@@ -102,11 +103,11 @@ def test_raw_run_is_reproducible_and_seed_matters(tmp_path):
     assert (tmp_path / "a" / "assignments.csv").read_text() == (tmp_path / "b" / "assignments.csv").read_text()
     assert not np.array_equal(runs["a"].dataset.ids, runs["c"].dataset.ids)  # another seed, another subsample
     assert read_json(tmp_path / "c" / "versions.json")["seed"] == 6
-    assert runs["a"].metrics["acc"] > 0.6  # k-means on raw digit pixels
+    assert runs["a"].pipeline.metrics_["acc"] > 0.6  # k-means on raw digit pixels
 
 
 def test_failed_run_leaves_failed_status_and_no_metrics(tmp_path):
-    cfg = compose_small("encoder=raw", "clusterer.n_clusters=50", limit=20)
+    cfg = compose_small("encoder=raw", "clusterer.n_clusters=50", limit=20)  # refused before encoding
     with pytest.raises(UserError, match=r"clusterer\.n_clusters=50 is larger than the number of samples \(20\)"):
         run_experiment(cfg, tmp_path)
     status = read_json(tmp_path / "status.json")
@@ -123,10 +124,10 @@ def test_data_without_labels_skips_external_metrics(tmp_path):
     with pytest.raises(UserError, match=r"kmeans needs clusterer\.n_clusters"):  # no labels to take k from
         run_experiment(compose_small(*base), tmp_path / "no-k")
 
-    result = run_experiment(compose_small(*base, "clusterer.n_clusters=2"), tmp_path / "run")
-    assert "acc" not in result.metrics and "nmi" not in result.metrics
-    assert "no true labels" in result.skipped["acc"]
-    assert read_json(tmp_path / "run" / "skipped_metrics.json")["acc"] == result.skipped["acc"]
+    pipeline = run_experiment(compose_small(*base, "clusterer.n_clusters=2"), tmp_path / "run").pipeline
+    assert "acc" not in pipeline.metrics_ and "nmi" not in pipeline.metrics_
+    assert "no true labels" in pipeline.skipped_metrics_["acc"]
+    assert read_json(tmp_path / "run" / "skipped_metrics.json")["acc"] == pipeline.skipped_metrics_["acc"]
     header, rows = read_assignments(tmp_path / "run")
     assert header == ["id", "cluster", "text"]
     clusters = [int(row["cluster"]) for row in rows]
@@ -139,33 +140,34 @@ def test_searchsnippets_dense(data_file, tmp_path):
     texts = data_file("searchsnippets", "SearchSnippets.txt")
     labels = data_file("searchsnippets", "SearchSnippets_gnd.txt")
     cfg = compose_small("data=lines", f"data.path={texts}", f"data.labels_path={labels}", "encoder=dense", limit=800)
-    result = run_experiment(cfg, tmp_path)
+    run = run_experiment(cfg, tmp_path)
 
     assert read_status(tmp_path) == "completed"
     metrics = check_counts_match_assignments(tmp_path)
     assert metrics["n_samples"] == 800 and metrics["n_clusters"] == 8.0  # k from the 8 classes
     assert 0.0 <= metrics["acc"] <= metrics["purity"] <= 1.0  # a one-to-one map never beats majority votes
     assert 0.0 <= metrics["nmi"] <= 1.0 and -1.0 <= metrics["ari"] <= 1.0
-    assert result.embeddings.shape == (800, 10)
+    assert run.pipeline.embeddings_.shape == (800, 10)
 
     # ids are line numbers of the original file: the text snippet in assignments.csv is that line's
     lines = texts.read_text(encoding="utf-8-sig").splitlines()
     header, rows = read_assignments(tmp_path)
     assert header == ["id", "cluster", "label", "text"]
     for row in rows[:50]:
-        assert row["text"] == " ".join(lines[int(row["id"])].split())[:100]
+        line = " ".join(lines[int(row["id"])].split())
+        assert row["text"] == (line if len(line) <= 100 else line[:99] + "…")
 
 
 def test_newsgroups_hdbscan(data_file, tmp_path):
     path = data_file("20newsgroups", "test.csv")
     cfg = compose_small("data=csv", f"data.path={path}", "data.label_column=label", "clusterer=hdbscan", limit=600)
-    result = run_experiment(cfg, tmp_path)
+    pipeline = run_experiment(cfg, tmp_path).pipeline
 
     assert read_status(tmp_path) == "completed"
     metrics = check_counts_match_assignments(tmp_path)  # n_clusters and noise_fraction are there and right
     assert metrics["n_samples"] == 600
     assert 0.0 <= metrics["noise_fraction"] <= 1.0
-    noise = result.labels == -1
+    noise = pipeline.labels_ == -1
     # noise points are errors for acc: it cannot exceed the share of clustered points
     assert metrics["acc"] <= 1.0 - noise.mean() + 1e-12
     if noise.all():

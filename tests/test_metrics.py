@@ -7,8 +7,10 @@ import pytest
 from sklearn.metrics import silhouette_score
 
 from textcluster import registry
-from textcluster.evaluation import EXTERNAL, INTERNAL, SkipEvaluation, evaluate
+from textcluster.contracts import SkipEvaluation
+from textcluster.evaluation import evaluate
 from textcluster.evaluation.metrics import clustering_accuracy, purity
+from textcluster.results import EvaluationInput
 
 
 def test_accuracy_ignores_how_clusters_are_numbered():
@@ -44,34 +46,43 @@ def test_purity():
     assert purity([0, 0, 1, 1], [-1, -1, -1, -1]) == 0.5  # noise is one more cluster here
 
 
-def _evaluator(key):
-    return registry.evaluators.build({"name": key}, random_state=0)
+def _evaluator(key, **params):
+    return registry.evaluators.build({"name": key, **params}, random_state=0)
+
+
+def clustering(X, labels, truth) -> EvaluationInput:
+    return EvaluationInput(space=np.asarray(X), labels=np.asarray(labels), true_labels=truth, embeddings=np.asarray(X),
+                           modality="image")
+
+
+def score(evaluator, X, labels, truth) -> dict[str, float]:
+    evaluator = _evaluator(evaluator) if isinstance(evaluator, str) else evaluator
+    return evaluator.evaluate(clustering(X, labels, truth))
 
 
 def test_external_evaluators_match_their_functions():
     truth, pred = np.array([0, 0, 1, 1, 2, 2]), np.array([1, 1, 0, 0, 0, 2])
     X = np.zeros((6, 2))
-    assert _evaluator("acc")(X, pred, truth) == {"acc": pytest.approx(5 / 6)}
-    assert _evaluator("purity")(X, pred, truth) == {"purity": pytest.approx(5 / 6)}
-    assert _evaluator("ari")(X, truth, truth) == {"ari": 1.0}
-    assert _evaluator("nmi").kind == EXTERNAL and _evaluator("silhouette").kind == INTERNAL
+    assert score("acc", X, pred, truth) == {"acc": pytest.approx(5 / 6)}
+    assert score("purity", X, pred, truth) == {"purity": pytest.approx(5 / 6)}
+    assert score("ari", X, truth, truth) == {"ari": 1.0}
 
 
 @pytest.mark.parametrize("key", ["acc", "nmi", "ari", "ami", "purity", "v_measure"])
 def test_external_evaluators_skip_without_labels(key):
     with pytest.raises(SkipEvaluation, match="no true labels"):
-        _evaluator(key)(np.zeros((4, 2)), np.array([0, 0, 1, 1]), None)
+        score(key, np.zeros((4, 2)), np.array([0, 0, 1, 1]), None)
 
 
 @pytest.mark.parametrize("key", ["silhouette", "calinski_harabasz", "davies_bouldin"])
 def test_internal_evaluators_skip_for_one_cluster(key):
     X = np.random.default_rng(0).normal(size=(10, 2))
     with pytest.raises(SkipEvaluation, match="needs 2 to n-1 clusters, found 1 among 10 clustered points"):
-        _evaluator(key)(X, np.zeros(10, dtype=int), None)
+        score(key, X, np.zeros(10, dtype=int), None)
     with pytest.raises(SkipEvaluation, match="found 1 among 8 clustered points"):  # noise does not count
-        _evaluator(key)(X, np.array([-1, 0, 0, 0, 0, 0, 0, 0, 0, -1]), None)
+        score(key, X, np.array([-1, 0, 0, 0, 0, 0, 0, 0, 0, -1]), None)
     with pytest.raises(SkipEvaluation, match="found 10 among 10"):  # every point its own cluster
-        _evaluator(key)(X, np.arange(10), None)
+        score(key, X, np.arange(10), None)
 
 
 def test_internal_metrics_leave_noise_out():
@@ -79,7 +90,7 @@ def test_internal_metrics_leave_noise_out():
     X = np.vstack([rng.normal(0, 0.3, (20, 2)), rng.normal(4, 0.3, (20, 2)), [[2.0, 2.0], [9.0, -9.0]]])
     labels = np.array([0] * 20 + [1] * 20 + [-1, -1])
     expected = silhouette_score(X[:40], labels[:40])
-    assert _evaluator("silhouette")(X, labels, None)["silhouette"] == pytest.approx(expected)
+    assert score("silhouette", X, labels, None)["silhouette"] == pytest.approx(expected)
     assert expected != pytest.approx(silhouette_score(X, labels))  # so the noise really would change it
 
 
@@ -88,20 +99,20 @@ def test_silhouette_samples_large_inputs_reproducibly():
     X = np.vstack([rng.normal(0, 1, (300, 2)), rng.normal(3, 1, (300, 2))])
     labels = np.repeat([0, 1], 300)
     sampled = registry.evaluators.build({"name": "silhouette", "sample_size": 100}, random_state=4)
-    first, second = sampled(X, labels, None)["silhouette"], sampled(X, labels, None)["silhouette"]
+    first, second = score(sampled, X, labels, None)["silhouette"], score(sampled, X, labels, None)["silhouette"]
     assert first == second
     assert first == pytest.approx(silhouette_score(X, labels, sample_size=100, random_state=4))
     assert first != silhouette_score(X, labels)  # it did sample
 
 
 def test_cluster_counts():
-    counts = _evaluator("cluster_counts")(np.zeros((8, 1)), np.array([0, 0, 3, 3, 3, -1, -1, 7]), None)
+    counts = score("cluster_counts", np.zeros((8, 1)), np.array([0, 0, 3, 3, 3, -1, -1, 7]), None)
     assert counts == {"n_clusters": 3.0, "noise_fraction": 0.25}
 
 
 def test_evaluate_collects_skips_with_reasons():
     evaluators = {key: _evaluator(key) for key in ("acc", "silhouette", "cluster_counts")}
-    metrics, skipped = evaluate(evaluators, np.zeros((4, 2)), np.zeros(4, dtype=int), None)
+    metrics, skipped = evaluate(evaluators, clustering(np.zeros((4, 2)), np.zeros(4, dtype=int), None))
     assert metrics == {"n_clusters": 1.0, "noise_fraction": 0.0}
     assert set(skipped) == {"acc", "silhouette"}
     assert "no true labels" in skipped["acc"] and "found 1 among 4" in skipped["silhouette"]

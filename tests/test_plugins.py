@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 
 from textcluster import registry
+from textcluster.build import build_evaluators
 from textcluster.config import compose, entry_point_config_dirs
 from textcluster.errors import UnknownPluginError, UserError
-from textcluster.experiment import build_evaluators, run_experiment
+from textcluster.experiment import run_experiment
+from textcluster.results import EvaluationInput
 
 REPO = Path(__file__).resolve().parent.parent
 LOCAL_PLUGINS = REPO / "plugins" / "local_example"
@@ -35,18 +37,26 @@ def test_agglomerative_runs_by_key_through_compose(agglomerative_package, tmp_pa
     assert cfg.clusterer.name == "agglomerative"  # the YAML came from the package's conf/ folder
     assert cfg.clusterer.linkage == "ward"
 
-    result = run_experiment(cfg, tmp_path)
+    pipeline = run_experiment(cfg, tmp_path).pipeline
 
-    assert len(np.unique(result.labels)) == 10  # n_clusters=null took k from the 10 digit classes
-    assert result.metrics["acc"] > 0.5
+    assert len(np.unique(pipeline.labels_)) == 10  # n_clusters=null took k from the 10 digit classes
+    assert pipeline.metrics_["acc"] > 0.5
     assert json.loads((tmp_path / "status.json").read_text())["status"] == "completed"
+    # its fitted state is arrays: the run saved a model that predicts exactly as the live one
+    from textcluster import Pipeline
+    from textcluster.build import load_data
+
+    loaded = Pipeline.load(tmp_path)
+    assert loaded.manifest_["stages"]["clusterer"] == {"name": "agglomerative", "n_clusters": 10, "linkage": "ward",
+                                                       "metric": "euclidean"}
+    dataset = load_data(loaded.config)
+    np.testing.assert_array_equal(loaded.predict(dataset), pipeline.predict(dataset))
 
 
 def test_agglomerative_parameters_are_overridable(agglomerative_package, tmp_path):
     cfg = compose(["clusterer=agglomerative", "clusterer.linkage=average", "clusterer.metric=cosine",
                    "clusterer.n_clusters=4", "encoder=raw", "data.limit=100", "evaluation.metrics=[cluster_counts]"])
-    result = run_experiment(cfg, tmp_path)
-    assert result.metrics["n_clusters"] == 4
+    assert run_experiment(cfg, tmp_path).pipeline.metrics_["n_clusters"] == 4
 
 
 def test_agglomerative_comes_from_the_entry_point(agglomerative_package):
@@ -81,7 +91,7 @@ def test_agglomerative_contract(agglomerative_package):
     with pytest.raises(UserError, match="n_clusters"):
         cls().fit(X)  # n_clusters=None and no labels to take it from
     with pytest.raises(UserError, match="larger than the number of samples"):
-        cls(n_clusters=100).fit(X)
+        cls(n_clusters=100).check_input(len(X))
 
 
 # --- local plugin folder: plugins_dir=plugins/local_example ------------------------------------
@@ -98,27 +108,31 @@ def test_local_plugin_folder_adds_cluster_balance(tmp_path):
     assert "cluster_balance" in cfg.evaluation.metrics  # evaluation/with_balance.yaml found in the folder
     assert "acc" in cfg.evaluation.metrics  # ...and it keeps the default metrics
 
-    result = run_experiment(cfg, tmp_path)
+    pipeline = run_experiment(cfg, tmp_path).pipeline
 
     with open(tmp_path / "assignments.csv", newline="") as handle:
         clusters = [int(row["cluster"]) for row in csv.DictReader(handle)]
     expected = _normalized_entropy_by_hand(clusters)
-    assert result.metrics["cluster_balance"] == pytest.approx(expected, rel=1e-9)
+    assert pipeline.metrics_["cluster_balance"] == pytest.approx(expected, rel=1e-9)
     assert json.loads((tmp_path / "metrics.json").read_text())["cluster_balance"] == pytest.approx(expected, rel=1e-9)
     assert 0.0 < expected <= 1.0
 
 
 def test_cluster_balance_values_and_skip():
-    from textcluster.evaluation import SkipEvaluation
+    from textcluster.contracts import SkipEvaluation
 
     compose([f"plugins_dir={LOCAL_PLUGINS}"])  # imports the folder's modules
     balance = registry.evaluators.build({"name": "cluster_balance"}, random_state=0)
-    X = np.zeros((6, 2))
-    assert balance(X, np.array([0, 0, 1, 1, 2, 2]), None)["cluster_balance"] == pytest.approx(1.0)
-    assert balance(X, np.array([0, 0, 0, 0, 0, 1]), None)["cluster_balance"] < 0.7
-    assert balance(X, np.array([0, 1, -1, -1, -1, -1]), None)["cluster_balance"] == pytest.approx(1.0)  # noise ignored
+
+    def score(labels):
+        X = np.zeros((6, 2))
+        return balance.evaluate(EvaluationInput(X, np.array(labels), None, X, "image"))["cluster_balance"]
+
+    assert score([0, 0, 1, 1, 2, 2]) == pytest.approx(1.0)
+    assert score([0, 0, 0, 0, 0, 1]) < 0.7
+    assert score([0, 1, -1, -1, -1, -1]) == pytest.approx(1.0)  # noise ignored
     with pytest.raises(SkipEvaluation, match="at least 2 clusters"):
-        balance(X, np.zeros(6, dtype=int), None)
+        score([0] * 6)
 
 
 def test_missing_plugins_dir_is_a_user_error(tmp_path):
@@ -140,8 +154,9 @@ def test_unknown_evaluator_key_lists_known_keys():
         assert known in message
 
 
-def test_unknown_evaluator_key_fails_the_run(tmp_path):
+def test_unknown_evaluator_key_fails_the_run_before_any_work(tmp_path):
     cfg = compose(["evaluation.metrics=[acc,no_such_metric]", "encoder=raw", "data.limit=50"])
-    with pytest.raises(UserError, match=r"known evaluators: .*acc"):
+    with pytest.raises(UserError, match=r"evaluation\.metrics: unknown evaluator 'no_such_metric'; known evaluators: .*acc"):
         run_experiment(cfg, tmp_path)
     assert json.loads((tmp_path / "status.json").read_text())["status"] == "failed"
+    assert not (tmp_path / "versions.json").exists()  # it stopped before the data loaded

@@ -28,11 +28,13 @@ NEW_DOCUMENTS = {
 
 
 def run_folder(tmp_path: Path, *overrides: str, limit: int | None = None) -> Path:
+    return fitted_run(tmp_path, *overrides, limit=limit).run_dir
+
+
+def fitted_run(tmp_path: Path, *overrides: str, limit: int | None = None):
     from textcluster.experiment import run_experiment
 
-    run_dir = tmp_path / "run"
-    run_experiment(compose_small(*overrides, "report=false", limit=limit), run_dir)
-    return run_dir
+    return run_experiment(compose_small(*overrides, "report=false", limit=limit), tmp_path / "run")
 
 
 def predict(capsys, *args: str) -> tuple[int, str, str]:
@@ -62,8 +64,8 @@ def test_pretrained_run_repredicts_itself_and_places_new_documents(newsgroups_cs
     run_dir = run_folder(tmp_path, "data=csv", f"data.path={newsgroups_csv}", "data.label_column=label",
                          "data.id_column=id", "encoder=pretrained", "encoder.max_length=48", "clusterer.n_clusters=3")
     manifest = json.loads((run_dir / "model" / "manifest.json").read_text())
-    assert manifest["modality"] == "text" and manifest["encoder"] == "pretrained"
-    assert (run_dir / "model" / "pipeline.pt").stat().st_size < 5_000_000  # the weights are not pickled
+    assert manifest["fit"]["modality"] == "text" and manifest["stages"]["encoder"]["name"] == "pretrained"
+    assert sum(path.stat().st_size for path in (run_dir / "model").iterdir()) < 1_000_000  # MiniLM saved by name
 
     # The training documents plus three new ones, in one CSV.
     frame = pd.read_csv(newsgroups_csv)
@@ -103,21 +105,38 @@ def test_kmeans_without_reducer_repredicts_exactly_and_run_data_is_the_default(n
     assert predicted.cluster.tolist() == assigned.cluster.tolist()
 
 
-@pytest.mark.parametrize("overrides", [
-    ("clusterer=hdbscan", "clusterer.min_cluster_size=5", "reducer=pca", "reducer.n_components=5"),
-    ("clusterer=dbscan", "clusterer.eps=0.1", "clusterer.min_samples=3", "reducer=pca", "reducer.n_components=5",
-     "noise=nearest"),
-], ids=["hdbscan-approximate-predict", "dbscan-core-samples-noise-nearest"])
-def test_clusterers_without_native_predict_use_their_fallback(newsgroups_csv, tmp_path, capsys, overrides):
-    run_dir = run_folder(tmp_path, "data=csv", f"data.path={newsgroups_csv}", "data.label_column=label",
-                         "encoder=raw", *overrides)
-    code, _, err = predict(capsys, f"run_dir={run_dir}")
+def test_hdbscan_run_predicts_what_hdbscan_itself_predicts(newsgroups_csv, tmp_path, capsys):
+    """The saved model's route for new points is hdbscan.approximate_predict on the fitted model: the command's
+    predictions are what the library computes for the run's own (reduced) points."""
+    import hdbscan
+
+    run = fitted_run(tmp_path, "data=csv", f"data.path={newsgroups_csv}", "data.label_column=label", "encoder=raw",
+                     "clusterer=hdbscan", "clusterer.min_cluster_size=5", "reducer=pca", "reducer.n_components=5")
+    code, _, err = predict(capsys, f"run_dir={run.run_dir}")
     assert code == 0, err
-    assigned, predicted = pd.read_csv(run_dir / "assignments.csv"), pd.read_csv(run_dir / "predictions.csv")
-    score = "probability" if "hdbscan" in overrides[0] else "distance"
-    assert score in predicted.columns
-    assert len(np.unique(assigned.cluster)) >= 2
-    assert (predicted.cluster == assigned.cluster).mean() >= 0.99
+    predicted = pd.read_csv(run.run_dir / "predictions.csv")
+    assert len(np.unique(pd.read_csv(run.run_dir / "assignments.csv").cluster)) >= 2
+    reduced = run.pipeline.transform(run.dataset)
+    labels, strengths = hdbscan.approximate_predict(run.pipeline.clusterer_.model_, reduced.astype(np.float64))
+    np.testing.assert_array_equal(predicted.cluster, labels)
+    np.testing.assert_allclose(predicted.probability, strengths, atol=1e-6)
+
+
+def test_dbscan_run_predicts_by_core_samples_then_the_noise_policy(newsgroups_csv, tmp_path, capsys):
+    run = fitted_run(tmp_path, "data=csv", f"data.path={newsgroups_csv}", "data.label_column=label", "encoder=raw",
+                     "clusterer=dbscan", "clusterer.eps=0.1", "clusterer.min_samples=3", "reducer=pca",
+                     "reducer.n_components=5", "noise=nearest")
+    code, _, err = predict(capsys, f"run_dir={run.run_dir}")
+    assert code == 0, err
+    predicted = pd.read_csv(run.run_dir / "predictions.csv")
+    assert "distance" in predicted.columns and not (predicted.cluster == -1).any()  # noise=nearest at predict too
+    np.testing.assert_array_equal(predicted.cluster, run.pipeline.predict(run.dataset))  # saved model == live one
+    # a core sample is its own nearest core sample: it keeps the label DBSCAN gave it
+    reduced = run.pipeline.transform(run.dataset)
+    core = np.array([np.isclose(reduced[row], run.pipeline.clusterer_.core_points_).all(axis=1).any()
+                     for row in range(len(reduced))])
+    assert core.sum() >= 10
+    np.testing.assert_array_equal(predicted.cluster[core], run.pipeline.cluster_labels_[core])
 
 
 def test_image_run_predicts_images_and_refuses_text(tmp_path, capsys):
@@ -148,9 +167,9 @@ def test_bad_run_folders_fail_with_one_line(tmp_path, capsys):
 
     broken = tmp_path / "broken" / "model"
     broken.mkdir(parents=True)
-    (broken / "pipeline.pt").write_bytes(b"not a model")
+    (broken / "manifest.json").write_text("not a manifest")
     code, _, err = predict(capsys, f"run_dir={broken.parent}", "data=digits")
-    assert code == 2 and "cannot load the model" in err and err.count("\n") == 1
+    assert code == 2 and "manifest.json cannot be read" in err and err.count("\n") == 1
 
     code, _, err = predict(capsys, "data=digits")
     assert code == 2 and "run_dir= is required" in err

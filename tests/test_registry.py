@@ -7,6 +7,7 @@ from omegaconf import OmegaConf
 
 from textcluster import registry
 from textcluster.config import config_dir
+from textcluster.contracts import Plugin
 from textcluster.errors import UnknownPluginError, UserError
 from textcluster.registry import Registry
 
@@ -17,7 +18,8 @@ BUILTIN = {
     "clusterers": {"kmeans", "dbscan", "hdbscan", "gmm"},
     "evaluators": {"acc", "nmi", "ari", "ami", "purity", "silhouette", "calinski_harabasz",
                    "davies_bouldin", "cluster_counts"},
-    "refiners": {"none", "dec", "idec", "contrastive"},
+    "refiners": {"dec", "idec", "contrastive"},
+    "noise_policies": {"keep", "nearest", "soft"},
 }
 
 
@@ -55,6 +57,13 @@ def test_build_rejects_unknown_parameter_naming_accepted_ones():
     assert message.endswith("it takes: max_iter, n_clusters, n_init, random_state")
 
 
+def test_build_checks_declared_values_before_constructing():
+    with pytest.raises(UserError, match=r"clusterer\.n_init='three' is not valid: it must be an integer >= 1"):
+        registry.clusterers.build({"name": "kmeans", "n_init": "three"})
+    with pytest.raises(UserError, match=r"reducer\.metric='cosin' is not valid: it must be one of 'euclidean', "):
+        registry.reducers.build({"name": "umap", "metric": "cosin"})
+
+
 def test_build_of_a_plugin_without_parameters_says_so():
     with pytest.raises(UserError, match=r"has no parameter 'sample_size'; it takes: \(nothing\)"):
         registry.evaluators.build({"name": "calinski_harabasz", "sample_size": 10})
@@ -85,7 +94,7 @@ def test_config_value_wins_over_context():
 
 
 def test_plugin_taking_kwargs_receives_context_and_any_parameter():
-    gadgets = Registry("gadgets", "textcluster.errors")  # a fresh registry with no entry points
+    gadgets = Registry("gadgets", "gadget", "textcluster.errors")  # a fresh registry with no entry points
 
     @gadgets.register("flexible")
     class Flexible:
@@ -100,7 +109,7 @@ def test_plugin_taking_kwargs_receives_context_and_any_parameter():
 
 
 def test_a_key_cannot_be_taken_twice():
-    gadgets = Registry("gadgets", "textcluster.errors")
+    gadgets = Registry("gadgets", "gadget", "textcluster.errors")
 
     @gadgets.register("one")
     class First:
@@ -117,6 +126,25 @@ GROUP_TO_REGISTRY = {"clusterer": "clusterers", "encoder": "encoders", "reducer"
                      "refiner": "refiners"}
 
 
+def every_plugin() -> list[type]:
+    return [registry.ALL[kind].get(key) for kind in sorted(registry.ALL) for key in registry.ALL[kind].keys()]
+
+
+@pytest.mark.parametrize("cls", every_plugin(), ids=lambda cls: f"{cls.group}-{cls.key()}")
+def test_every_plugin_declares_exactly_its_constructor_parameters(cls):
+    """What the builder checks is what the constructor takes, and get_params gives it back whole."""
+    from textcluster.contracts import constructor_parameters
+
+    assert issubclass(cls, Plugin) and cls.parameters is not None, f"{cls.__name__} declares no parameters"
+    assert set(cls.parameters) == set(constructor_parameters(cls))  # **shared passed on: the base's count too
+    instance = cls()
+    params = instance.get_params()
+    assert set(params) == set(cls.parameters)
+    assert type(instance)(**params).get_params() == params  # clone-able: the parameters are stored as given
+    instance.check_params()  # the defaults are values the plugin declares
+
+
+
 @pytest.mark.parametrize("group,option", sorted(
     (group, path.stem) for group in GROUP_TO_REGISTRY for path in (config_dir() / group).glob("*.yaml")))
 def test_every_builtin_yaml_builds_its_plugin(group, option):
@@ -129,9 +157,12 @@ def test_every_builtin_yaml_builds_its_plugin(group, option):
     # composed as a run sees it: an option may start from another through its defaults list (hybrid: pretrained)
     params = OmegaConf.to_container(compose([f"{group}={option}"])[group], resolve=True)
     params.pop("limit", None)  # data.limit is applied by load_dataset, not by the loader
+    if group == "refiner" and params["name"] == "none":
+        return  # refiner=none: no refiner stage
     plugin = registry.ALL[GROUP_TO_REGISTRY[group]].build(params, random_state=0)
     assert type(plugin).registry_key == params.get("name", option)
     assert option == params.get("name", option) or option.startswith(params["name"] + "_")
+    plugin.check_params()
 
 
 # ------------------------------------------------------------------------------------- config discovery

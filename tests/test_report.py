@@ -88,7 +88,7 @@ def test_report_failure_never_fails_the_run(tmp_path, text_csv, monkeypatch, cap
     monkeypatch.setattr(report, "render_html", lambda *a, **k: 1 / 0)
     with caplog.at_level(logging.WARNING):
         run_dir = run(tmp_path, "data=csv", f"data.path={text_csv}", "encoder=raw", "clusterer.n_clusters=3")
-    assert read_status(run_dir) == "completed" and (run_dir / "model" / "pipeline.pt").is_file()
+    assert read_status(run_dir) == "completed" and (run_dir / "model" / "manifest.json").is_file()
     assert "could not write" in caplog.text and not (run_dir / "report.html").exists()
 
 

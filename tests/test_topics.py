@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import re
 from math import log
 
 import numpy as np
@@ -13,12 +12,16 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
 from textcluster import registry
-from textcluster.clusterers.noise import apply_noise_policy, check_noise_policy, nearest_centre
+from textcluster.contracts import SkipEvaluation
 from textcluster.errors import UserError
-from textcluster.evaluation import EvaluationContext, SkipEvaluation, evaluate
-from textcluster.evaluation.topic_metrics import pair_npmi, topic_diversity, topic_npmi
+from textcluster.evaluation import evaluate
 from textcluster.experiment import run_experiment
-from textcluster.topics import TopicModeler, c_tf_idf
+from textcluster.labels import cluster_centres
+from textcluster.noise import to_nearest_centre
+from textcluster.results import EvaluationInput
+from textcluster.topics import TopicModeler
+from textcluster.topics.coherence import pair_npmi, topic_diversity, topic_npmi
+from textcluster.topics.ctfidf import c_tf_idf
 
 from conftest import compose_small, read_json, run_textcluster
 
@@ -111,11 +114,16 @@ def test_reduce_merges_the_smallest_cluster_into_the_most_similar_and_renumbers(
     assert sum(t.size for t in merged_twice.topics) == len(texts)
 
 
+def test_reduce_to_more_topics_than_clusters_keeps_one_topic_per_cluster(caplog):
+    with caplog.at_level(logging.WARNING, logger="textcluster.topics.model"):
+        topics = fit(n_topics=4)
+    assert "topics.n_topics=4 is more than the 3 clusters found: one topic per cluster" in caplog.text
+    assert len(topics) == 3 and topics.mapping == {0: 0, 1: 1, 2: 2}
+
+
 def test_reduce_errors():
-    with pytest.raises(UserError, match=r"topics.n_topics=4 is larger than the number of clusters found \(3\)"):
-        fit(n_topics=4)
-    with pytest.raises(UserError, match="topics.n_topics must be a positive integer"):
-        TopicModeler(n_topics=0)
+    with pytest.raises(UserError, match=r"topics\.n_topics=0 is not valid: it must be an integer >= 1 or null"):
+        TopicModeler(n_topics=0).check_params()
     with pytest.raises(UserError, match="could not build a vocabulary"):
         fit(vectorizer={"stop_words": None, "min_df": 5})
 
@@ -144,47 +152,53 @@ def test_topic_diversity():
     assert topic_diversity([["a", "b"], ["b", "a"]]) == 0.5
 
 
-def test_topic_evaluators_read_the_context_and_skip_for_images():
+def test_topic_evaluators_read_the_topics_coherence_and_skip_for_images():
     topics = fit()
     npmi = registry.evaluators.build({"name": "npmi", "top_n": 3})
     diversity = registry.evaluators.build({"name": "topic_diversity", "top_n": 3})
-    context = EvaluationContext("text", CORPUS, topics)
     X, labels = embeddings_for(9), topics.labels
+
+    def run(modality="text", with_topics=True):
+        return EvaluationInput(X, labels, None, X, modality, CORPUS, topics if with_topics else None)
+
     words = topics.top_words(3)  # [rocket launch orbit] [hockey team goal] [god church bible]
     assert words[0] == ["rocket", "launch", "orbit"]
     expected = np.mean(topic_npmi(words, topics.doc_term, topics.vocabulary))
-    assert npmi(X, labels, None, context=context) == {"npmi": pytest.approx(expected)}
-    assert diversity(X, labels, None, context=context) == {"topic_diversity": 1.0}
+    assert npmi.evaluate(run()) == {"npmi": pytest.approx(expected)}
+    assert diversity.evaluate(run()) == {"topic_diversity": 1.0}
+    # the coherence is computed once per top_n, by the topics, for every reader
+    assert topics.coherence(3) is topics.coherence(3)
+    assert list(topics.coherence(3).values()) == pytest.approx(topic_npmi(words, topics.doc_term, topics.vocabulary))
     # hand check of one topic: rocket (D=3) with launch (D=2, both in 2 docs): ln((2/9)/(3/9*2/9)) / -ln(2/9)
     assert topic_npmi([["rocket", "launch"]], topics.doc_term, topics.vocabulary)[0] == pytest.approx(log(3) / log(9 / 2))
 
     metrics, skipped = evaluate({"npmi": npmi, "topic_diversity": diversity, "cluster_counts":
-                                 registry.evaluators.build({"name": "cluster_counts"})},
-                                X, labels, None, EvaluationContext("image"))
+                                 registry.evaluators.build({"name": "cluster_counts"})}, run("image"))
     assert set(skipped) == {"npmi", "topic_diversity"} and "topic metrics need text data" in skipped["npmi"]
-    assert metrics == {"n_clusters": 3.0, "noise_fraction": 0.0}  # the three-argument evaluators still run
+    assert metrics == {"n_clusters": 3.0, "noise_fraction": 0.0}
     with pytest.raises(SkipEvaluation, match="no topics were computed"):
-        npmi(X, labels, None, context=EvaluationContext("text", CORPUS, None))
+        npmi.evaluate(run(with_topics=False))
 
 
 # ------------------------------------------------------------------------------------- noise policy
 
-class NoSoftClusterer:
-    pass
+def noise_policy(key: str):
+    return registry.noise_policies.build({"name": key})
 
 
 def test_noise_policies_on_points(caplog):
     X = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 10.0], [10.0, 11.0], [9.0, 9.0], [1.0, 0.0]])
     labels = np.array([0, 0, 1, 1, -1, -1])
-    assert list(nearest_centre(labels, X)) == [0, 0, 1, 1, 1, 0]
-    kept, report = apply_noise_policy("keep", labels, X)
+    assert list(to_nearest_centre(labels, X, *cluster_centres(X, labels))) == [0, 0, 1, 1, 1, 0]
+    kept, report = noise_policy("keep").apply(labels, X, None)
     assert list(kept) == list(labels) and report.fraction_before == report.fraction_after == pytest.approx(2 / 6)
-    with caplog.at_level(logging.INFO, logger="textcluster.clusterers.noise"):
-        soft, report = apply_noise_policy("soft", labels, X, NoSoftClusterer())
-    assert list(soft) == [0, 0, 1, 1, 1, 0] and report.applied == "nearest (soft unavailable)"
+    kmeans = registry.clusterers.build({"name": "kmeans", "n_clusters": 2})  # gives no membership probabilities
+    with caplog.at_level(logging.INFO, logger="textcluster.noise"):
+        soft, report = noise_policy("soft").apply(labels, X, kmeans)
+    assert list(soft) == [0, 0, 1, 1, 1, 0] and report.policy == "soft"
     assert report.fraction_after == 0.0 and "gives no membership probabilities" in caplog.text
-    with pytest.raises(UserError, match="unknown noise policy 'drop'; set noise= one of keep, nearest, soft"):
-        check_noise_policy("drop")
+    with pytest.raises(UserError, match="unknown noise policy 'drop'; known noise_policies: keep, nearest, soft"):
+        noise_policy("drop")
 
 
 def test_soft_policy_uses_hdbscan_membership():
@@ -195,8 +209,8 @@ def test_soft_policy_uses_hdbscan_membership():
     assert noise.sum() >= 5  # some of the scattered points
     clusters, probabilities = clusterer.soft_membership()
     assert list(clusters) == [0, 1] and probabilities.shape == (len(X), 2)
-    soft, report = apply_noise_policy("soft", clusterer.labels_, X, clusterer)
-    assert report.applied == "soft" and report.fraction_after == 0.0 and report.fraction_before == noise.mean()
+    soft, report = noise_policy("soft").apply(clusterer.labels_, X, clusterer)
+    assert report.policy == "soft" and report.fraction_after == 0.0 and report.fraction_before == noise.mean()
     assert list(soft[noise]) == list(clusters[probabilities[noise].argmax(axis=1)])
     assert list(soft[~noise]) == list(clusterer.labels_[~noise])  # clustered points never move
     # where one centre is clearly nearer (distance ratio above 1.2), membership and geometry agree
@@ -216,16 +230,16 @@ def snippet_run(tmp_path, data_file, *overrides: str):
                         f"data.labels_path={data_file('searchsnippets', 'SearchSnippets_gnd.txt')}", *overrides,
                         limit=800)
     run_dir = tmp_path / "run"
-    result = run_experiment(cfg, run_dir)
+    pipeline = run_experiment(cfg, run_dir).pipeline
     with open(run_dir / "assignments.csv", newline="") as handle:
         clusters = np.array([int(row["cluster"]) for row in csv.DictReader(handle)])
-    return result, read_json(run_dir / "metrics.json"), clusters, read_json(run_dir / "topics.json")
+    return pipeline, read_json(run_dir / "metrics.json"), clusters, read_json(run_dir / "topics.json")
 
 
 @pytest.mark.parametrize("policy", ["keep", "nearest"])
 def test_noise_policy_on_searchsnippets(tmp_path, data_file, policy):
-    result, metrics, clusters, topics = snippet_run(tmp_path, data_file, f"noise={policy}")
-    before = float(np.mean(result.cluster_labels == -1))
+    pipeline, metrics, clusters, topics = snippet_run(tmp_path, data_file, f"noise={policy}")
+    before = float(np.mean(pipeline.cluster_labels_ == -1))
     assert 0.05 < before < 0.95 and metrics["noise_fraction_before"] == pytest.approx(before)  # hdbscan left noise
     assert metrics["noise_fraction_after"] == pytest.approx(float(np.mean(clusters == -1)))
     assert metrics["noise_fraction"] == metrics["noise_fraction_after"]
@@ -235,27 +249,35 @@ def test_noise_policy_on_searchsnippets(tmp_path, data_file, policy):
         assert metrics["noise_fraction_after"] == pytest.approx(before) and topics["topics"][0]["id"] == -1
     else:
         assert not (clusters == -1).any() and metrics["noise_fraction_after"] == 0.0
-        kept = result.cluster_labels != -1
-        assert (clusters[kept] == result.cluster_labels[kept]).all()
+        kept = pipeline.cluster_labels_ != -1
+        assert (clusters[kept] == pipeline.cluster_labels_[kept]).all()
         assert metrics["acc"] > 0  # acc now scores the formerly noisy points too
 
 
 def test_bad_topic_and_noise_settings_fail_with_one_line(tmp_path):
-    with pytest.raises(UserError, match="unknown noise policy 'maybe'"):
+    with pytest.raises(UserError, match="noise: unknown noise policy 'maybe'"):
         run_experiment(compose_small("noise=maybe"), tmp_path / "a")
-    with pytest.raises(UserError, match="topics.n_topics=3 needs text data; digits holds image items"):
+    with pytest.raises(UserError, match="topics.n_topics=3 needs text data; data=digits gives images"):
         run_experiment(compose_small("topics.n_topics=3"), tmp_path / "b")
-    with pytest.raises(UserError, match="topics has no key 'n_topic'"):
+    with pytest.raises(UserError, match="topics.n_topic is not a setting; topics takes: enabled, label_words"):
         run_experiment(compose_small("+topics.n_topic=3"), tmp_path / "c")
 
 
-def test_too_many_topics_fails_with_one_line(tmp_path, data_file):
-    cfg = compose_small("experiment=newsgroups", f"data.path={data_file('20newsgroups', 'test.csv')}", "encoder=raw",
-                        "reducer=none", "clusterer=kmeans", "clusterer.n_init=1", "topics.n_topics=30", NO_REPORT, limit=60)
-    with pytest.raises(UserError) as error:
-        run_experiment(cfg, tmp_path / "run")
-    assert re.fullmatch(r"topics.n_topics=30 is larger than the number of clusters found \((1\d|20)\); "
-                        r"lower topics.n_topics or set topics.n_topics=null", str(error.value))
+def test_a_topic_stage_that_cannot_run_leaves_the_clustering_finished(tmp_path, caplog):
+    """Two documents left after the empty ones are dropped: no vocabulary for topics, the run still completes."""
+    import pandas as pd
+
+    path = tmp_path / "two.csv"
+    pd.DataFrame({"text": ["alpha beta", "", "gamma delta", "  "]}).to_csv(path, index=False)
+    cfg = compose_small("data=csv", f"data.path={path}", "encoder=raw", "encoder.features.min_df=1",
+                        "clusterer.n_clusters=2", NO_REPORT)
+    with caplog.at_level(logging.WARNING, logger="textcluster.pipeline"):
+        pipeline = run_experiment(cfg, tmp_path / "run").pipeline
+    assert "topics skipped: topics.vectorizer could not build a vocabulary" in caplog.text
+    assert read_json(tmp_path / "run" / "status.json")["status"] == "completed"
+    assert pipeline.topics_ is None and not (tmp_path / "run" / "topics.json").exists()
+    assert sorted(pipeline.labels_.tolist()) == [0, 1]
+    assert "no topics were computed" in read_json(tmp_path / "run" / "skipped_metrics.json")["npmi"]
 
 
 # ------------------------------------------------------------------------------------- the CLI

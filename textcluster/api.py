@@ -108,7 +108,7 @@ class Pipeline(core.Pipeline):
         strings or a composed config (see :func:`compose_config`). No Hydra app is started; every value is
         checked before anything is built."""
         plain = to_plain(compose_config(config, overrides))
-        pipeline = build_pipeline(plain, pipeline_class=cls)
+        pipeline = build_pipeline(plain, pipeline_class=cls, reads_data=False)
         pipeline.config = plain
         return pipeline
 

@@ -18,7 +18,7 @@ from textcluster import registry
 from textcluster.cache import EmbeddingCache
 from textcluster.config import load_local_plugins
 from textcluster.contracts import TrainingContext
-from textcluster.data import LIMIT_KEY, load_dataset
+from textcluster.data import LIMIT, LIMIT_KEY, load_dataset
 from textcluster.dataset import IMAGE, Dataset
 from textcluster.errors import UnknownPluginError, UserError
 from textcluster.params import NULL, Block, Bool, Choice, Int, ListOf, Str
@@ -44,12 +44,16 @@ TOP_LEVEL = {
 # ------------------------------------------------------------------------------------- checking
 
 
-def check_config(config: Mapping[str, Any]) -> None:
-    """Raise one UserError naming every problem of a composed config (plugins_dir is loaded first)."""
+def check_config(config: Mapping[str, Any], reads_data: bool = True) -> None:
+    """Raise one UserError naming every problem of a composed config (plugins_dir is loaded first).
+
+    ``reads_data``: the run reads the config's ``data`` (the command line), so the encoder must handle
+    its modality; the Python API fits on documents it is handed, and checks them when they come.
+    """
     load_local_plugins(config.get("plugins_dir"))
     problems = _value_problems(config)
     if not problems:
-        problems = _stage_problems(config)
+        problems = _stage_problems(config, reads_data)
     if problems:
         raise UserError("; ".join(problems))
 
@@ -83,7 +87,7 @@ def _group_problems(group: str, settings: Any) -> list[str]:
     settings = dict(settings)
     problems = []
     if group == "data":
-        problems += (Int(min=1) | NULL).problems(settings.pop(LIMIT_KEY, None), f"data.{LIMIT_KEY}")
+        problems += LIMIT.problems(settings.pop(LIMIT_KEY, None), f"data.{LIMIT_KEY}")
     if group == "refiner" and settings.get("name") == NONE:
         return problems
     try:
@@ -112,21 +116,22 @@ def _trainer_problems(trainer: Mapping[str, Any]) -> list[str]:
     return [f"trainer.{key} is not a pytorch_lightning.Trainer argument" for key in unknown if key not in accepted]
 
 
-def _stage_problems(config: Mapping[str, Any]) -> list[str]:
+def _stage_problems(config: Mapping[str, Any], reads_data: bool) -> list[str]:
     """Stages that cannot work together, found from their classes alone."""
-    loader = registry.datasets.get(config["data"]["name"])
+    loader = registry.datasets.get(config["data"]["name"]) if reads_data else None
+    modality = loader.modality if loader is not None else None
     encoder = registry.encoders.get(config["encoder"]["name"])
     problems = []
-    if loader.modality is not None and loader.modality not in encoder.modalities:
-        hint = "; use encoder=dense or encoder=raw for images" if loader.modality == IMAGE else ""
+    if modality is not None and modality not in encoder.modalities:
+        hint = "; use encoder=dense or encoder=raw for images" if modality == IMAGE else ""
         problems.append(f"encoder={encoder.key()} handles {' and '.join(encoder.modalities)} data, but "
-                        f"data={loader.key()} gives {loader.modality} data{hint}")
+                        f"data={loader.key()} gives {modality} data{hint}")
     if refiner_name(config) is not None and not encoder.refinable:
         problems.append(f"refiner={refiner_name(config)} needs an encoder with a trainable network, and "
                         f"encoder={encoder.key()} has none; use refiner=none, or encoder=dense, cnn, rnn, "
                         "transformer or pretrained")
     topics = config.get("topics") or {}
-    if loader.modality == IMAGE and topics.get("enabled", True) and topics.get("n_topics") is not None:
+    if modality == IMAGE and topics.get("enabled", True) and topics.get("n_topics") is not None:
         problems.append(f"topics.n_topics={topics['n_topics']} needs text data; data={loader.key()} gives images. "
                         "Set topics.n_topics=null")
     return problems
@@ -172,10 +177,10 @@ def build_cache(config: Mapping[str, Any]) -> EmbeddingCache | None:
     return EmbeddingCache(Path(str(config["cache_dir"])).expanduser())
 
 
-def build_pipeline(config: Mapping[str, Any], log_dir: Path | None = None,
-                   pipeline_class: type[Pipeline] = Pipeline) -> Pipeline:
-    """Check the config, then instantiate every stage it names (no data is read)."""
-    check_config(config)
+def build_pipeline(config: Mapping[str, Any], log_dir: Path | None = None, pipeline_class: type[Pipeline] = Pipeline,
+                   reads_data: bool = True) -> Pipeline:
+    """Check the config (see :func:`check_config`), then instantiate every stage it names (no data is read)."""
+    check_config(config, reads_data)
     seed = int(config.get("seed", 0))
     refiner = config["refiner"] if refiner_name(config) is not None else None
     return pipeline_class(

@@ -42,10 +42,15 @@ class Plugin:
 
     registry_key: ClassVar[str] = ""  # set by ``Registry.register``
     parameters: ClassVar[Mapping[str, Constraint] | None] = None
+    group: ClassVar[str] = "plugin"  # the config group its settings live in (messages name ``<group>.<setting>``)
 
     @classmethod
     def key(cls) -> str:
         return cls.registry_key or cls.__name__
+
+    @classmethod
+    def config_path(cls) -> str:
+        return cls.group
 
     @classmethod
     def parameter_names(cls) -> list[str] | None:
@@ -68,7 +73,7 @@ class Plugin:
         from textcluster.params import Block
 
         if self.parameters is not None:
-            problems = Block(self.parameters).problems(self.get_params(), self.key())
+            problems = Block(self.parameters).problems(self.get_params(), self.config_path())
             if problems:
                 raise UserError("; ".join(problems))
 
@@ -122,6 +127,8 @@ def constructor_parameters(cls: type) -> list[str] | None:
 
 class DatasetLoader(Plugin, ABC):
     """``data=<key>``: turns its settings into a :class:`Dataset`. ``modality`` when it always gives one kind."""
+
+    group = "data"
 
     modality: ClassVar[str | None] = None
 
@@ -205,6 +212,8 @@ class Encoder(Plugin, ABC):
     can train (:meth:`refinement_view`).
     """
 
+    group = "encoder"
+
     modalities: ClassVar[tuple[str, ...]] = (TEXT, IMAGE)
     depends_on_seed: ClassVar[bool] = True
     refinable: ClassVar[bool] = False
@@ -240,6 +249,8 @@ class Encoder(Plugin, ABC):
 class Reducer(Plugin, ABC):
     """``reducer=<key>``: dimensionality reduction between the embeddings and the clusterer."""
 
+    group = "reducer"
+
     @abstractmethod
     def fit_transform(self, X: np.ndarray) -> np.ndarray: ...
 
@@ -256,6 +267,8 @@ class Clusterer(Plugin, ABC):
     A clusterer with an ``n_clusters`` parameter takes a number, or null /
     ``labels`` for "as many as the true classes" (the pipeline settles it).
     """
+
+    group = "clusterer"
 
     predict_method: ClassVar[str] = "native"
     score_name: ClassVar[str | None] = None
@@ -291,6 +304,8 @@ class Refiner(Plugin, ABC):
     refined clusters.
     """
 
+    group = "refiner"
+
     @abstractmethod
     def refine(self, encoder: Encoder, dataset: Dataset, embeddings: np.ndarray, labels: np.ndarray,
                context: TrainingContext) -> Refinement: ...
@@ -312,6 +327,8 @@ class NoisePolicy(Plugin, ABC):
     cluster centre (True), or stay noise.
     """
 
+    group = "noise"
+
     reassigns: ClassVar[bool] = True
 
     @abstractmethod
@@ -321,6 +338,8 @@ class NoisePolicy(Plugin, ABC):
 
 class TopicModel(Plugin, ABC):
     """The topic stage of text runs: ``fit(texts, labels, embeddings)`` gives the topics (``labels`` per topic)."""
+
+    group = "topics"
 
     @abstractmethod
     def fit(self, texts: Sequence[str], labels: np.ndarray, embeddings: np.ndarray) -> Any: ...
@@ -332,6 +351,12 @@ class SkipEvaluation(Exception):
 
 class Evaluator(Plugin, ABC):
     """``evaluation.metrics=[<key>, ...]``: ``evaluate(run)`` gives ``{metric: value}`` or raises SkipEvaluation."""
+
+    group = "evaluation"
+
+    @classmethod
+    def config_path(cls) -> str:
+        return f"evaluation.params.{cls.key()}"
 
     @abstractmethod
     def evaluate(self, run: EvaluationInput) -> dict[str, float]: ...

@@ -6,8 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from textcluster.dataset import Dataset
+from textcluster.errors import UserError
+from textcluster.params import NULL, Int
 
 LIMIT_KEY = "limit"  # every data config takes it: a seeded random subsample, applied after loading
+LIMIT = Int(min=1) | NULL
 
 
 def load_dataset(config: Mapping[str, Any], seed: int = 0) -> Dataset:
@@ -16,5 +19,8 @@ def load_dataset(config: Mapping[str, Any], seed: int = 0) -> Dataset:
 
     params = dict(config)
     limit = params.pop(LIMIT_KEY, None)
+    problems = LIMIT.problems(limit, f"data.{LIMIT_KEY}")
+    if problems:
+        raise UserError(problems[0])
     loader = registry.datasets.build(params, where="data")
     return loader.load().drop_empty_texts().subsample(limit, seed)
