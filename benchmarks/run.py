@@ -80,7 +80,7 @@ def main() -> None:
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:split])
-    args.extra = argv[split + 1:]
+    args.extra = argv[split + 1 :]
 
     spec = yaml.safe_load((HERE / "suites.yaml").read_text())
     suite = spec["suites"][args.suite]
@@ -112,20 +112,34 @@ def main() -> None:
 def write_table(args, suite: dict, rows: list) -> None:
     out = args.out or HERE / "results" / f"{args.suite}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"# Benchmark: {args.suite}", "", suite.get("description", ""), "",
-             f"Command: `python benchmarks/run.py {args.suite} --seeds {' '.join(map(str, args.seeds))}"
-             + (f" -- {' '.join(args.extra)}" if args.extra else "") + "`", "",
-             f"Machine: {os.cpu_count()} CPU cores, {time.strftime('%Y-%m-%d')}; seeds {args.seeds}; "
-             "each cell is mean ± std over seeds.", "",
-             "Wall time is the whole process (start-up, loading, encoding, clustering); the encode column is "
-             "the part spent embedding, near 0 when the embeddings came from the embedding cache.", "",
-             "| data | configuration | ACC | NMI | ARI | wall time (s) | encode (s) | peak memory (MB) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"# Benchmark: {args.suite}",
+        "",
+        suite.get("description", ""),
+        "",
+        f"Command: `python benchmarks/run.py {args.suite} --seeds {' '.join(map(str, args.seeds))}"
+        + (f" -- {' '.join(args.extra)}" if args.extra else "")
+        + "`",
+        "",
+        f"Machine: {os.cpu_count()} CPU cores, {time.strftime('%Y-%m-%d')}; seeds {args.seeds}; "
+        "each cell is mean ± std over seeds.",
+        "",
+        "Wall time is the whole process (start-up, loading, encoding, clustering); the encode column is "
+        "the part spent embedding, near 0 when the embeddings came from the embedding cache.",
+        "",
+        "| data | configuration | ACC | NMI | ARI | wall time (s) | encode (s) | peak memory (MB) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for dataset, name, cells in rows:
         values = {k: [c.get(k, 0.0) for c in cells] for k in (*METRICS, "wall_s", "encode_s", "peak_mem_mb")}
-        lines.append(f"| {dataset} | {name} | " + " | ".join(
-            [mean_std(values[k], 3) for k in METRICS]
-            + [mean_std(values[k], 0) for k in ("wall_s", "encode_s", "peak_mem_mb")]) + " |")
+        lines.append(
+            f"| {dataset} | {name} | "
+            + " | ".join(
+                [mean_std(values[k], 3) for k in METRICS]
+                + [mean_std(values[k], 0) for k in ("wall_s", "encode_s", "peak_mem_mb")]
+            )
+            + " |"
+        )
     out.write_text("\n".join(lines) + "\n")
     print(f"\nwrote {out}")
 

@@ -6,8 +6,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import pytest
 
@@ -44,12 +44,15 @@ def _private_embedding_cache(tmp_path_factory):
 
 # ------------------------------------------------------------------------------------- real data
 
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The shared data folder; tests using it skip (with the reason) when it is absent."""
     if not DATA_DIR.is_dir():
-        pytest.skip(f"shared data folder {DATA_DIR} not found; set TEXTCLUSTER_DATA_DIR to the folder "
-                    "holding mnist/, 20newsgroups/, searchsnippets/")
+        pytest.skip(
+            f"shared data folder {DATA_DIR} not found; set TEXTCLUSTER_DATA_DIR to the folder "
+            "holding mnist/, 20newsgroups/, searchsnippets/"
+        )
     return DATA_DIR
 
 
@@ -67,6 +70,7 @@ def data_file(data_dir):
 
 
 # ------------------------------------------------------------------------------------- configs
+
 
 def shrink_overrides(overrides: Iterable[str] = (), limit: int | None = None) -> list[str]:
     """``overrides`` plus the SHRINK settings (and ``data.limit``) the caller did not set itself."""
@@ -99,6 +103,7 @@ def read_status(run_dir: Path) -> str:
 
 # ------------------------------------------------------------------------------------- the CLI
 
+
 def textcluster_command() -> list[str]:
     """The installed console script beside this interpreter, else ``python -m textcluster.cli``."""
     script = Path(sys.executable).with_name("textcluster")
@@ -107,8 +112,9 @@ def textcluster_command() -> list[str]:
     return [sys.executable, "-m", "textcluster.cli"]
 
 
-def run_textcluster(*args: str, run_dir: Path | None = None, cwd: Path | None = None, timeout: float = 300,
-                    threads: int | None = None) -> subprocess.CompletedProcess:
+def run_textcluster(
+    *args: str, run_dir: Path | None = None, cwd: Path | None = None, timeout: float = 300, threads: int | None = None
+) -> subprocess.CompletedProcess:
     """Run the real ``textcluster`` command; ``run_dir`` becomes ``hydra.run.dir`` (never outputs/ in the repo).
 
     ``threads`` caps OpenMP/BLAS threads, for when several commands run at once on few cores.

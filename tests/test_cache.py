@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import compose_small
 from textcluster.build import build_cache, build_pipeline, load_data
 from textcluster.cache import EmbeddingCache, dataset_fingerprint, embedding_key_parts, hash_parts
 from textcluster.clusterers.builtin import KMeansClusterer
@@ -20,8 +21,6 @@ from textcluster.encoders.dense import RawEncoder
 from textcluster.errors import UserError
 from textcluster.experiment import run_experiment
 from textcluster.pipeline import Pipeline
-
-from conftest import compose_small
 
 TINY = Dataset(name="tiny", texts=["apple pear fruit", "stock bond money", "pear apple juice", "money bank stock"])
 
@@ -70,8 +69,9 @@ def test_cache_false_never_writes(tmp_path):
 
 def test_python_api_pipeline_with_and_without_a_cache(tmp_path):
     def make(cache=None):
-        return Pipeline(RawEncoder(features={"min_df": 1, "stop_words": None}), KMeansClusterer(2, n_init=3),
-                        cache=cache)
+        return Pipeline(
+            RawEncoder(features={"min_df": 1, "stop_words": None}), KMeansClusterer(2, n_init=3), cache=cache
+        )
 
     assert make().fit(TINY).cache_hit_ is None and make().fit(TINY).embeddings_.shape[0] == 4
     assert make(EmbeddingCache(tmp_path)).fit(TINY).cache_hit_ is False
@@ -105,11 +105,15 @@ def test_fingerprint_reads_texts_images_and_ids():
     texts = Dataset(name="a", texts=["x y", "z"])
     assert dataset_fingerprint(texts) == dataset_fingerprint(Dataset(name="renamed", texts=["x y", "z"], labels=[1, 2]))
     assert dataset_fingerprint(texts) != dataset_fingerprint(Dataset(name="a", texts=["x", "y z"]))
-    assert dataset_fingerprint(texts) != dataset_fingerprint(Dataset(name="a", texts=["x y", "z"], ids=np.array([5, 6])))
+    assert dataset_fingerprint(texts) != dataset_fingerprint(
+        Dataset(name="a", texts=["x y", "z"], ids=np.array([5, 6]))
+    )
     images = np.zeros((2, 3, 3), dtype=np.float32)
     changed = images.copy()
     changed[1, 2, 2] = 0.5
-    assert dataset_fingerprint(Dataset(name="i", images=images)) != dataset_fingerprint(Dataset(name="i", images=changed))
+    assert dataset_fingerprint(Dataset(name="i", images=images)) != dataset_fingerprint(
+        Dataset(name="i", images=changed)
+    )
 
 
 def test_key_follows_the_encoder_code(tmp_path, monkeypatch):
@@ -146,6 +150,7 @@ def test_pretrained_identity_follows_the_weight_files(tmp_path):
 
 
 # ------------------------------------------------------------------------------------- whole entries only
+
 
 def test_corrupt_or_partial_entries_are_ignored_and_rewritten(tmp_path, caplog):
     run_experiment(cached(tmp_path), tmp_path / "first")
@@ -213,7 +218,9 @@ def test_unwritable_cache_does_not_fail_the_run(tmp_path, caplog):
 
 def test_cache_dir_expands_home_and_must_be_set(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert build_cache(to_plain(compose_small("cache=true", "cache_dir='~/embeddings'"))).root == tmp_path / "embeddings"
+    assert (
+        build_cache(to_plain(compose_small("cache=true", "cache_dir='~/embeddings'"))).root == tmp_path / "embeddings"
+    )
     with pytest.raises(UserError, match="cache=true needs cache_dir"):
         build_cache(to_plain(compose_small("cache=true", "cache_dir=null")))
 
@@ -239,5 +246,6 @@ def test_frozen_encoder_key_ignores_seed_and_trainer():
     first = hash_parts(embedding_key_parts(TINY, frozen, TrainingContext({"max_epochs": 1}, seed=0)))
     assert hash_parts(embedding_key_parts(TINY, frozen, TrainingContext({"max_epochs": 9}, seed=5))) == first
     trained = RawEncoder()  # fitted on the corpus: its key keeps the seed
-    assert (hash_parts(embedding_key_parts(TINY, trained, TrainingContext(seed=0)))
-            != hash_parts(embedding_key_parts(TINY, trained, TrainingContext(seed=1))))
+    assert hash_parts(embedding_key_parts(TINY, trained, TrainingContext(seed=0))) != hash_parts(
+        embedding_key_parts(TINY, trained, TrainingContext(seed=1))
+    )

@@ -48,13 +48,19 @@ def _prepare_inputs(root: Path) -> dict[str, Path]:
     pd.DataFrame({"text": texts, "label": [i % 2 for i in range(60)]}).to_csv(some_empty, index=False)
     files["some_empty"] = some_empty
 
+    unlabeled = root / "unlabeled.csv"
+    pd.DataFrame({"text": texts}).to_csv(unlabeled, index=False)
+    files["unlabeled"] = unlabeled
+
     (root / "docs.txt").write_text("alpha beta\ngamma delta\nepsilon zeta\neta theta\n")
     (root / "labels.txt").write_text("1\n2\n1\n")
     files["docs"], files["labels"] = root / "docs.txt", root / "labels.txt"
 
     labels = gzip.compress(_idx(2049, np.arange(4) % 10))
-    for name, images in (("bad_magic", _idx(2052, np.zeros((4, 28, 28)))),
-                         ("truncated", _idx(2051, np.zeros((4, 28, 28)))[:-100])):
+    for name, images in (
+        ("bad_magic", _idx(2052, np.zeros((4, 28, 28)))),
+        ("truncated", _idx(2051, np.zeros((4, 28, 28)))[:-100]),
+    ):
         folder = root / name
         folder.mkdir()
         (folder / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(images))
@@ -76,6 +82,11 @@ def _cases(files: dict[str, Path]) -> dict[str, tuple[str, ...]]:
         "unknown_plugin_key": ("clusterer.name=nope", "data.limit=50") + RAW,
         "idx_bad_magic": ("data=mnist", f"data.path={files['bad_magic']}") + RAW,
         "idx_truncated": ("data=mnist", f"data.path={files['truncated']}") + RAW,
+        # bad values, with the dense autoencoder (the default) that would otherwise train first
+        "bad_type": ("clusterer.n_clusters=abc",) + FAST,
+        "out_of_range": ("encoder.lr=-1", "encoder.hidden_dims=[64,0]") + FAST,
+        "unknown_choice": ("reducer=umap", "reducer.metric=cosin") + FAST,
+        "k_missing": ("data=csv", f"data.path={files['unlabeled']}") + FAST,
         "multirun": ("-m", "clusterer=kmeans,hdbscan", "encoder=raw", "data.limit=300"),
         "default": ("trainer.max_epochs=2",),
     }
@@ -112,8 +123,12 @@ class CliRuns:
 
 @pytest.fixture(scope="module")
 def cli(request, tmp_path_factory):
-    names = {marker.args[0] for item in request.session.items if item.module is request.module
-             for marker in item.iter_markers("cli_case")}
+    names = {
+        marker.args[0]
+        for item in request.session.items
+        if item.module is request.module
+        for marker in item.iter_markers("cli_case")
+    }
     runs = CliRuns(tmp_path_factory.mktemp("cli"), names)
     yield runs
     runs.close()
@@ -138,6 +153,51 @@ def assert_user_error(cli: CliRuns, name: str, *fragments: str) -> str:
     assert status["error"].endswith(errors[0].removeprefix("textcluster: error: "))  # "<ErrorClass>: <message>"
     assert not (run_dir / "metrics.json").exists()
     return errors[0]
+
+
+ENCODING_SIGNS = ("GPU available", "TF-IDF vocabulary", "restored the best encoder weights", "pretrained encoder:")
+
+
+def assert_nothing_was_encoded(cli: CliRuns, name: str) -> None:
+    """No training or encoding started: no Lightning log folder, no model, none of the encoders' log lines."""
+    result, run_dir = cli.get(name), cli.run_dirs[name]
+    logged = result.stdout + result.stderr + (run_dir / "cli.log").read_text()
+    assert not any(sign in logged for sign in ENCODING_SIGNS), _show(result)
+    assert not (run_dir / "logs").exists() and not (run_dir / "model").exists()
+
+
+@pytest.mark.cli_case("bad_type")
+def test_a_value_of_the_wrong_type_fails_before_anything_loads(cli):
+    assert_user_error(
+        cli, "bad_type", "clusterer.n_clusters='abc' is not valid: it must be an integer >= 1, null or 'labels'"
+    )
+    assert_nothing_was_encoded(cli, "bad_type")
+    assert not (cli.run_dirs["bad_type"] / "versions.json").exists()  # checked before the data loaded
+
+
+@pytest.mark.cli_case("out_of_range")
+def test_values_out_of_range_are_all_named_in_one_line(cli):
+    assert_user_error(
+        cli,
+        "out_of_range",
+        "encoder.lr=-1 is not valid: it must be a number > 0",
+        "encoder.hidden_dims[1]=0 is not valid: it must be an integer >= 1",
+    )
+    assert_nothing_was_encoded(cli, "out_of_range")
+
+
+@pytest.mark.cli_case("unknown_choice")
+def test_an_unknown_choice_lists_the_known_ones(cli):
+    assert_user_error(
+        cli, "unknown_choice", "reducer.metric='cosin' is not valid: it must be one of 'euclidean', 'cosine'"
+    )
+    assert_nothing_was_encoded(cli, "unknown_choice")
+
+
+@pytest.mark.cli_case("k_missing")
+def test_k_missing_on_unlabeled_data_fails_before_the_encoder_trains(cli):
+    assert_user_error(cli, "k_missing", "kmeans needs clusterer.n_clusters=<k>: this data has no labels to take k from")
+    assert_nothing_was_encoded(cli, "k_missing")
 
 
 @pytest.mark.cli_case("missing_file")
@@ -179,7 +239,9 @@ def test_unknown_plugin_key_lists_known_keys(cli):
 
 @pytest.mark.cli_case("idx_bad_magic")
 def test_idx_file_with_wrong_magic_number(cli):
-    assert_user_error(cli, "idx_bad_magic", "t10k-images-idx3-ubyte.gz: malformed IDX file (magic number 2052, expected 2051)")
+    assert_user_error(
+        cli, "idx_bad_magic", "t10k-images-idx3-ubyte.gz: malformed IDX file (magic number 2052, expected 2051)"
+    )
 
 
 @pytest.mark.cli_case("idx_truncated")

@@ -44,8 +44,9 @@ def test_kmeans_is_seeded():
     assert np.array_equal(first, again)
 
 
-@pytest.mark.parametrize("config", [{"name": "dbscan", "eps": 1.0}, {"name": "hdbscan", "min_cluster_size": 10}],
-                         ids=["dbscan", "hdbscan"])
+@pytest.mark.parametrize(
+    "config", [{"name": "dbscan", "eps": 1.0}, {"name": "hdbscan", "min_cluster_size": 10}], ids=["dbscan", "hdbscan"]
+)
 def test_density_clusterers_mark_outliers_as_noise(blobs_with_outliers, config):
     X, y = blobs_with_outliers
     model = build(config).fit(X)
@@ -66,8 +67,9 @@ def test_dbscan_predict_fallback(blobs_with_outliers):
     core = np.flatnonzero([any((point == model.core_points_).all(axis=1)) for point in X])
     assert len(core) > 250
     assert np.array_equal(model.predict(X[core]), model.labels_[core])
-    label_of_blob = [np.bincount(model.labels_[:300][(y == blob) & (model.labels_[:300] != NOISE)]).argmax()
-                     for blob in range(3)]
+    label_of_blob = [
+        np.bincount(model.labels_[:300][(y == blob) & (model.labels_[:300] != NOISE)]).argmax() for blob in range(3)
+    ]
     new = np.array([[0.1, -0.1], [10.2, 0.3], [30.0, 30.0]])  # at blob 0, at blob 1, far from every core sample
     assert model.predict(new).tolist() == [label_of_blob[0], label_of_blob[1], NOISE]
 
@@ -94,10 +96,16 @@ def test_hdbscan_predicts_what_hdbscan_itself_predicts(blobs_with_outliers):
     assert np.all(model.predict(FAR_POINTS * 2) == NOISE)
 
 
-@pytest.mark.parametrize("config", [
-    {"name": "kmeans", "n_clusters": 3}, {"name": "gmm", "n_clusters": 3}, {"name": "dbscan", "eps": 1.0},
-    {"name": "hdbscan", "min_cluster_size": 10},
-], ids=["kmeans", "gmm", "dbscan", "hdbscan"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"name": "kmeans", "n_clusters": 3},
+        {"name": "gmm", "n_clusters": 3},
+        {"name": "dbscan", "eps": 1.0},
+        {"name": "hdbscan", "min_cluster_size": 10},
+    ],
+    ids=["kmeans", "gmm", "dbscan", "hdbscan"],
+)
 def test_state_saved_as_data_predicts_exactly_as_the_live_model(blobs_with_outliers, tmp_path, config):
     X, _ = blobs_with_outliers
     live = build(config).fit(X)
@@ -116,8 +124,11 @@ def test_n_clusters_is_checked_against_the_declared_values():
     X = np.random.default_rng(0).normal(size=(5, 2))
     with pytest.raises(UserError, match=r"clusterer\.n_clusters=10 is larger than the number of samples \(5\)"):
         build({"name": "kmeans", "n_clusters": 10}).check_input(len(X))
-    with pytest.raises(UserError, match=r"clusterer\.n_clusters=0 is not valid: it must be an integer >= 1, null or "
-                                        r"'labels'"):
+    with pytest.raises(
+        UserError,
+        match=r"clusterer\.n_clusters=0 is not valid: it must be an integer >= 1, null or "
+        r"'labels'",
+    ):
         build({"name": "kmeans", "n_clusters": 0})
     with pytest.raises(UserError, match=r"kmeans needs clusterer\.n_clusters"):
         build({"name": "kmeans"}).fit(X)

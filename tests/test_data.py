@@ -13,8 +13,8 @@ import pytest
 
 from textcluster import registry
 from textcluster.data import load_dataset
-from textcluster.dataset import IMAGE, TEXT, Dataset
 from textcluster.data.loaders import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, read_idx
+from textcluster.dataset import IMAGE, TEXT, Dataset
 from textcluster.errors import UserError
 
 # Class sizes of the MNIST test split (t10k), as published with the data set.
@@ -22,6 +22,7 @@ MNIST_TEST_COUNTS = {0: 980, 1: 1135, 2: 1032, 3: 1010, 4: 982, 5: 892, 6: 958, 
 
 
 # ------------------------------------------------------------------------------------- images
+
 
 def test_digits():
     dataset = load_dataset({"name": "digits"})
@@ -58,7 +59,9 @@ def test_mnist_missing_split_files_name_them(mnist_dir):
 
 
 def test_mnist_bad_split_and_missing_folder(tmp_path):
-    with pytest.raises(UserError, match="data.split='validation' is not valid: it must be one of 'test', 'train', 'all'"):
+    with pytest.raises(
+        UserError, match="data.split='validation' is not valid: it must be one of 'test', 'train', 'all'"
+    ):
         load_dataset({"name": "mnist", "path": str(tmp_path), "split": "validation"})
     with pytest.raises(UserError, match="does not exist; fix the path in data.path"):
         load_dataset({"name": "mnist", "path": str(tmp_path / "absent")})
@@ -114,6 +117,7 @@ def test_mnist_image_and_label_counts_must_agree(tmp_path):
 
 # ------------------------------------------------------------------------------------- text files
 
+
 @pytest.fixture(scope="module")
 def newsgroups_test(data_file):
     return data_file("20newsgroups", "test.csv")
@@ -168,8 +172,9 @@ def test_lines_drops_empty_documents_with_their_labels(tmp_path, caplog):
     (tmp_path / "docs.txt").write_text("one fish\n\ntwo fish\n   \nred fish\nblue fish\n")
     (tmp_path / "labels.txt").write_text("a\nb\nc\nd\ne\nf\n\n")  # trailing blank lines are not labels
     with caplog.at_level(logging.WARNING, logger="textcluster"):
-        dataset = load_dataset({"name": "lines", "path": str(tmp_path / "docs.txt"),
-                                "labels_path": str(tmp_path / "labels.txt")})
+        dataset = load_dataset(
+            {"name": "lines", "path": str(tmp_path / "docs.txt"), "labels_path": str(tmp_path / "labels.txt")}
+        )
     assert dataset.texts == ["one fish", "two fish", "red fish", "blue fish"]
     assert dataset.labels.tolist() == ["a", "c", "e", "f"]
     assert dataset.ids.tolist() == [0, 2, 4, 5]  # ids still point at the original lines
@@ -182,11 +187,13 @@ def test_all_empty_documents_is_a_user_error(tmp_path):
         load_dataset({"name": "csv", "path": str(tmp_path / "blank.csv")})
 
 
-FRAME = pd.DataFrame({
-    "body": ["apples and pears", "stocks fell today", None, "pears and plums", "bonds rose"],
-    "topic": ["fruit", "money", "fruit", "fruit", "money"],
-    "key": [10, 11, 12, 13, 14],
-})
+FRAME = pd.DataFrame(
+    {
+        "body": ["apples and pears", "stocks fell today", None, "pears and plums", "bonds rose"],
+        "topic": ["fruit", "money", "fruit", "fruit", "money"],
+        "key": [10, 11, 12, 13, 14],
+    }
+)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".json", ".parquet"])
@@ -204,8 +211,9 @@ def test_table_formats_through_the_csv_loader(tmp_path, suffix, caplog):
         FRAME.to_parquet(path)
 
     with caplog.at_level(logging.WARNING, logger="textcluster"):
-        dataset = load_dataset({"name": "csv", "path": str(path), "text_column": "body",
-                                "label_column": "topic", "id_column": "key"})
+        dataset = load_dataset(
+            {"name": "csv", "path": str(path), "text_column": "body", "label_column": "topic", "id_column": "key"}
+        )
 
     # the missing text (null in JSON / Parquet, blank in CSV) is an empty document, dropped with its row
     assert dataset.texts == ["apples and pears", "stocks fell today", "pears and plums", "bonds rose"]
@@ -262,6 +270,7 @@ def test_hf_loader_errors_are_one_line_user_errors(tmp_path, hf_cache):
 
 
 # ------------------------------------------------------------------------------------- subsampling
+
 
 def test_limit_is_a_seeded_repeatable_subsample():
     full = load_dataset({"name": "digits"})

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import compose_small, read_json, read_status
 from textcluster.contracts import TrainingContext
 from textcluster.dataset import Dataset
 from textcluster.encoders.cnn import ConvAutoencoder, TextCNN
@@ -21,13 +22,18 @@ from textcluster.registry import encoders
 from textcluster.state import read_state, write_state
 from textcluster.training.batching import BucketBatchSampler, pad_batch
 
-from conftest import compose_small, read_json, read_status
-
 # Small networks for the end to end runs: one epoch (conftest's SHRINK) on a few hundred items.
-SMALL_TEXT = ["encoder.embedding_dim=8", "encoder.token_dim=16", "encoder.tokenizer.vocab_size=600",
-              "encoder.features.max_features=300"]
-SMALL_ARCH = {"cnn": ["encoder.filters=16"], "rnn": ["encoder.hidden_size=16"],
-              "transformer": ["encoder.feedforward_dim=32", "encoder.num_layers=1"]}
+SMALL_TEXT = [
+    "encoder.embedding_dim=8",
+    "encoder.token_dim=16",
+    "encoder.tokenizer.vocab_size=600",
+    "encoder.features.max_features=300",
+]
+SMALL_ARCH = {
+    "cnn": ["encoder.filters=16"],
+    "rnn": ["encoder.hidden_size=16"],
+    "transformer": ["encoder.feedforward_dim=32", "encoder.num_layers=1"],
+}
 NETWORKS = {"cnn": TextCNN, "rnn": TextRNN, "transformer": TextTransformer}
 NETWORK_BASE = dict(vocab_size=40, target_dim=12, pad_id=0, mask_id=2, embedding_dim=6, token_dim=16)
 
@@ -50,8 +56,16 @@ def random_sequences(n: int, seed: int = 0, max_length: int = 9) -> list[np.ndar
 def test_text_encoder_end_to_end(key, data_file, tmp_path):
     texts = data_file("searchsnippets", "SearchSnippets.txt")
     labels = data_file("searchsnippets", "SearchSnippets_gnd.txt")
-    cfg = compose_small("data=lines", f"data.path={texts}", f"data.labels_path={labels}", f"encoder={key}",
-                        "clusterer.n_clusters=8", *SMALL_TEXT, *SMALL_ARCH[key], limit=300)
+    cfg = compose_small(
+        "data=lines",
+        f"data.path={texts}",
+        f"data.labels_path={labels}",
+        f"encoder={key}",
+        "clusterer.n_clusters=8",
+        *SMALL_TEXT,
+        *SMALL_ARCH[key],
+        limit=300,
+    )
     run = run_experiment(cfg, tmp_path)
 
     assert read_status(tmp_path) == "completed"
@@ -67,16 +81,25 @@ def test_text_encoder_end_to_end(key, data_file, tmp_path):
 def test_text_run_is_reproducible(data_file, tmp_path):
     texts = data_file("searchsnippets", "SearchSnippets.txt")
     labels = data_file("searchsnippets", "SearchSnippets_gnd.txt")
-    overrides = ["data=lines", f"data.path={texts}", f"data.labels_path={labels}", "encoder=transformer",
-                 "clusterer.n_clusters=8", *SMALL_TEXT, *SMALL_ARCH["transformer"], "trainer.max_epochs=2"]
+    overrides = [
+        "data=lines",
+        f"data.path={texts}",
+        f"data.labels_path={labels}",
+        "encoder=transformer",
+        "clusterer.n_clusters=8",
+        *SMALL_TEXT,
+        *SMALL_ARCH["transformer"],
+        "trainer.max_epochs=2",
+    ]
     first = run_experiment(compose_small(*overrides, limit=200), tmp_path / "a")
     second = run_experiment(compose_small(*overrides, limit=200), tmp_path / "b")
     np.testing.assert_allclose(second.pipeline.embeddings_, first.pipeline.embeddings_, rtol=0, atol=1e-6)
     assert (tmp_path / "a" / "assignments.csv").read_text() == (tmp_path / "b" / "assignments.csv").read_text()
 
 
-@pytest.mark.parametrize("key, overrides", [("cnn", ["encoder.image.channels=[8,16]"]),
-                                            ("rnn", ["encoder.hidden_size=16"])])
+@pytest.mark.parametrize(
+    "key, overrides", [("cnn", ["encoder.image.channels=[8,16]"]), ("rnn", ["encoder.hidden_size=16"])]
+)
 def test_image_encoder_end_to_end_on_digits(key, overrides, tmp_path):
     run = run_experiment(compose_small(f"encoder={key}", *overrides, limit=300), tmp_path)
     assert read_status(tmp_path) == "completed"
@@ -89,8 +112,13 @@ def test_transformer_refuses_images():
         encoders.build({"name": "transformer"}).check_modality("image")
 
 
-TINY_TEXT = {"embedding_dim": 4, "token_dim": 8, "max_epochs": 1, "tokenizer": {"vocab_size": 120},
-             "features": {"max_features": 50}}
+TINY_TEXT = {
+    "embedding_dim": 4,
+    "token_dim": 8,
+    "max_epochs": 1,
+    "tokenizer": {"vocab_size": 120},
+    "features": {"max_features": 50},
+}
 STATE_CASES = {
     "dense-text": {"name": "dense", "hidden_dims": [16], "embedding_dim": 4},
     "dense-images": {"name": "dense", "hidden_dims": [16], "embedding_dim": 4},
@@ -172,8 +200,10 @@ def test_padding_and_mask():
 @pytest.mark.parametrize("kind", ["wordpiece", "bpe"])
 def test_trained_vocabulary_is_repeatable(kind):
     corpus = [f"doc{i} about topic{i % 7} and subject{i % 11} with words{i % 13}" for i in range(300)]
-    vocabularies = [SequenceTokenizer(kind=kind, vocab_size=150, min_frequency=1).fit(corpus).tokenizer_.get_vocab()
-                    for _ in range(3)]
+    vocabularies = [
+        SequenceTokenizer(kind=kind, vocab_size=150, min_frequency=1).fit(corpus).tokenizer_.get_vocab()
+        for _ in range(3)
+    ]
     assert vocabularies[0] == vocabularies[1] == vocabularies[2]
 
 
@@ -263,8 +293,16 @@ def test_text_encoder_on_gpu_with_mixed_precision(key, data_file, tmp_path):
         pytest.skip("no CUDA device")
     texts = data_file("searchsnippets", "SearchSnippets.txt")
     labels = data_file("searchsnippets", "SearchSnippets_gnd.txt")
-    cfg = compose_small("data=lines", f"data.path={texts}", f"data.labels_path={labels}", f"encoder={key}",
-                        "clusterer.n_clusters=8", "trainer.accelerator=gpu", "trainer.precision=16-mixed",
-                        *SMALL_TEXT, limit=300)
+    cfg = compose_small(
+        "data=lines",
+        f"data.path={texts}",
+        f"data.labels_path={labels}",
+        f"encoder={key}",
+        "clusterer.n_clusters=8",
+        "trainer.accelerator=gpu",
+        "trainer.precision=16-mixed",
+        *SMALL_TEXT,
+        limit=300,
+    )
     embeddings = run_experiment(cfg, tmp_path).pipeline.embeddings_
     assert np.isfinite(embeddings).all() and embeddings.shape == (300, 8)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import compose_small, read_json, read_status
 from textcluster.errors import UserError
 from textcluster.evaluation.metrics import clustering_accuracy
 from textcluster.experiment import run_experiment
-
-from conftest import compose_small, read_json, read_status
 
 INTERNAL = ("silhouette", "calinski_harabasz", "davies_bouldin")
 
@@ -41,6 +39,7 @@ def check_counts_match_assignments(run_dir: Path) -> dict:
 
 # ------------------------------------------------------------------------------------- digits, dense
 
+
 @pytest.fixture(scope="module")
 def digits_dense_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("digits-dense") / "run"
@@ -58,8 +57,9 @@ def test_run_folder_contents(digits_dense_run):
     for key in ("acc", "nmi", "ari", "silhouette", "n_clusters", "noise_fraction"):
         assert isinstance(metrics[key], float), key
     assert metrics["n_samples"] == 1797 and metrics["n_clusters"] == 10.0 and metrics["noise_fraction"] == 0.0
-    assert metrics == pytest.approx({**pipeline.metrics_, "n_samples": 1797,
-                                     **{k: round(v, 3) for k, v in pipeline.timings_.items()}})
+    assert metrics == pytest.approx(
+        {**pipeline.metrics_, "n_samples": 1797, **{k: round(v, 3) for k, v in pipeline.timings_.items()}}
+    )
 
     header, rows = read_assignments(run_dir)
     assert header == ["id", "cluster", "label", "index"]
@@ -135,6 +135,7 @@ def test_data_without_labels_skips_external_metrics(tmp_path):
 
 
 # ------------------------------------------------------------------------------------- text
+
 
 def test_searchsnippets_dense(data_file, tmp_path):
     texts = data_file("searchsnippets", "SearchSnippets.txt")

@@ -59,8 +59,12 @@ def test_words_separate_what_the_sentence_encoder_blurs(fitted, cms_questions):
     from textcluster.evaluation.metrics import clustering_accuracy
 
     def mean_acc(codes):
-        return np.mean([clustering_accuracy(cms_questions.labels, KMeans(4, n_init=10, random_state=seed)
-                                            .fit_predict(codes)) for seed in range(3)])
+        return np.mean(
+            [
+                clustering_accuracy(cms_questions.labels, KMeans(4, n_init=10, random_state=seed).fit_predict(codes))
+                for seed in range(3)
+            ]
+        )
 
     codes = fitted.transform(cms_questions)
     semantic, hybrid = mean_acc(codes[:, :384]), mean_acc(codes)
@@ -81,15 +85,20 @@ def test_cache_key_is_shared_across_seeds(cms_questions):
     from textcluster.contracts import TrainingContext
 
     encoder = HybridEncoder()
-    keys = {hash_parts(embedding_key_parts(cms_questions, encoder, TrainingContext({"max_epochs": 3}, seed=seed)))
-            for seed in (0, 1)}
+    keys = {
+        hash_parts(embedding_key_parts(cms_questions, encoder, TrainingContext({"max_epochs": 3}, seed=seed)))
+        for seed in (0, 1)
+    }
     assert len(keys) == 1
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"lexical_weight": -1}, r"encoder\.lexical_weight=-1 is not valid: it must be a number >= 0"),
-    ({"lexical_dims": 0}, r"encoder\.lexical_dims=0 is not valid: it must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"lexical_weight": -1}, r"encoder\.lexical_weight=-1 is not valid: it must be a number >= 0"),
+        ({"lexical_dims": 0}, r"encoder\.lexical_dims=0 is not valid: it must be an integer >= 1"),
+    ],
+)
 def test_bad_settings_are_user_errors(settings, message):
     with pytest.raises(UserError, match=message):
         registry.encoders.build({"name": "hybrid", **settings})
@@ -108,9 +117,17 @@ def test_saved_pipeline_predicts_with_its_fitted_vocabulary(cms_questions, tmp_p
     from textcluster import Pipeline
 
     texts, labels = cms_questions.texts[::3], cms_questions.labels[::3]  # 80 questions
-    pipeline = Pipeline.from_config({"encoder": "hybrid", "encoder.lexical_dims": 50, "encoder.batch_size": 32,
-                                     "clusterer": "kmeans", "clusterer.n_clusters": 4, "topics": None,
-                                     "report": False})
+    pipeline = Pipeline.from_config(
+        {
+            "encoder": "hybrid",
+            "encoder.lexical_dims": 50,
+            "encoder.batch_size": 32,
+            "clusterer": "kmeans",
+            "clusterer.n_clusters": 4,
+            "topics": None,
+            "report": False,
+        }
+    )
     pipeline.fit(texts, labels=labels)
     pipeline.save(tmp_path / "model")
     loaded = Pipeline.load(tmp_path / "model")

@@ -51,8 +51,9 @@ def _evaluator(key, **params):
 
 
 def clustering(X, labels, truth) -> EvaluationInput:
-    return EvaluationInput(space=np.asarray(X), labels=np.asarray(labels), true_labels=truth, embeddings=np.asarray(X),
-                           modality="image")
+    return EvaluationInput(
+        space=np.asarray(X), labels=np.asarray(labels), true_labels=truth, embeddings=np.asarray(X), modality="image"
+    )
 
 
 def score(evaluator, X, labels, truth) -> dict[str, float]:

@@ -21,8 +21,9 @@ from textcluster.results import EvaluationInput
 
 REPO = Path(__file__).resolve().parent.parent
 LOCAL_PLUGINS = REPO / "plugins" / "local_example"
-NOT_INSTALLED = ("the example plugin package is not installed; "
-                 "run `pip install -e plugins/textcluster-agglomerative` to test it")
+NOT_INSTALLED = (
+    "the example plugin package is not installed; run `pip install -e plugins/textcluster-agglomerative` to test it"
+)
 
 
 @pytest.fixture
@@ -31,6 +32,7 @@ def agglomerative_package():
 
 
 # --- installed package: clusterer=agglomerative via entry points --------------------------------
+
 
 def test_agglomerative_runs_by_key_through_compose(agglomerative_package, tmp_path):
     cfg = compose(["clusterer=agglomerative", "encoder=raw", "data.limit=400"])
@@ -47,15 +49,28 @@ def test_agglomerative_runs_by_key_through_compose(agglomerative_package, tmp_pa
     from textcluster.build import load_data
 
     loaded = Pipeline.load(tmp_path)
-    assert loaded.manifest_["stages"]["clusterer"] == {"name": "agglomerative", "n_clusters": 10, "linkage": "ward",
-                                                       "metric": "euclidean"}
+    assert loaded.manifest_["stages"]["clusterer"] == {
+        "name": "agglomerative",
+        "n_clusters": 10,
+        "linkage": "ward",
+        "metric": "euclidean",
+    }
     dataset = load_data(loaded.config)
     np.testing.assert_array_equal(loaded.predict(dataset), pipeline.predict(dataset))
 
 
 def test_agglomerative_parameters_are_overridable(agglomerative_package, tmp_path):
-    cfg = compose(["clusterer=agglomerative", "clusterer.linkage=average", "clusterer.metric=cosine",
-                   "clusterer.n_clusters=4", "encoder=raw", "data.limit=100", "evaluation.metrics=[cluster_counts]"])
+    cfg = compose(
+        [
+            "clusterer=agglomerative",
+            "clusterer.linkage=average",
+            "clusterer.metric=cosine",
+            "clusterer.n_clusters=4",
+            "encoder=raw",
+            "data.limit=100",
+            "evaluation.metrics=[cluster_counts]",
+        ]
+    )
     assert run_experiment(cfg, tmp_path).pipeline.metrics_["n_clusters"] == 4
 
 
@@ -68,7 +83,7 @@ def test_agglomerative_comes_from_the_entry_point(agglomerative_package):
     assert cls is declared["agglomerative"].load()
     assert cls.__module__ == "textcluster_agglomerative.clusterer"
     assert cls.registry_key == "agglomerative"
-    assert "agglomerative" in registry.clusterers.keys()
+    assert "agglomerative" in registry.clusterers
 
     config_folders = entry_point_config_dirs()
     assert any((folder / "clusterer" / "agglomerative.yaml").is_file() for folder in config_folders)
@@ -95,6 +110,7 @@ def test_agglomerative_contract(agglomerative_package):
 
 
 # --- local plugin folder: plugins_dir=plugins/local_example ------------------------------------
+
 
 def _normalized_entropy_by_hand(clusters: list[int]) -> float:
     sizes = Counter(c for c in clusters if c != -1).values()
@@ -142,6 +158,7 @@ def test_missing_plugins_dir_is_a_user_error(tmp_path):
 
 # --- unknown keys --------------------------------------------------------------------------------
 
+
 def test_unknown_evaluator_key_lists_known_keys():
     cfg = compose(["evaluation.metrics=[acc,no_such_metric]"])
     with pytest.raises(UserError) as raised:
@@ -156,7 +173,9 @@ def test_unknown_evaluator_key_lists_known_keys():
 
 def test_unknown_evaluator_key_fails_the_run_before_any_work(tmp_path):
     cfg = compose(["evaluation.metrics=[acc,no_such_metric]", "encoder=raw", "data.limit=50"])
-    with pytest.raises(UserError, match=r"evaluation\.metrics: unknown evaluator 'no_such_metric'; known evaluators: .*acc"):
+    with pytest.raises(
+        UserError, match=r"evaluation\.metrics: unknown evaluator 'no_such_metric'; known evaluators: .*acc"
+    ):
         run_experiment(cfg, tmp_path)
     assert json.loads((tmp_path / "status.json").read_text())["status"] == "failed"
     assert not (tmp_path / "versions.json").exists()  # it stopped before the data loaded

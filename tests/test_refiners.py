@@ -7,20 +7,29 @@ import pytest
 import torch
 from sklearn.cluster import KMeans
 
+from conftest import compose_small, read_json, read_status, run_textcluster
 from textcluster import registry
 from textcluster.contracts import RefinementView, TrainingContext
 from textcluster.data import load_dataset
 from textcluster.errors import UserError
 from textcluster.experiment import run_experiment
 from textcluster.refiners.base import initial_centers, unit_spread_scale
-from textcluster.training.clustering import (ClusteringModule, kl_divergence, nt_xent, student_t_assignment,
-                                             target_distribution)
-
-from conftest import compose_small, read_json, read_status, run_textcluster
+from textcluster.training.clustering import (
+    ClusteringModule,
+    kl_divergence,
+    nt_xent,
+    student_t_assignment,
+    target_distribution,
+)
 
 CONTEXT = TrainingContext(trainer={"max_epochs": 1, "accelerator": "cpu", "enable_progress_bar": False}, seed=0)
-SMALL_DENSE = dict(name="dense", hidden_dims=[64, 64, 128], embedding_dim=10, input_dropout=0.2,
-                   augment={"enabled": True, "max_shift": 0.1, "max_rotation": 10.0})
+SMALL_DENSE = dict(
+    name="dense",
+    hidden_dims=[64, 64, 128],
+    embedding_dim=10,
+    input_dropout=0.2,
+    augment={"enabled": True, "max_shift": 0.1, "max_rotation": 10.0},
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +45,19 @@ def digits_and_encoder():
 
 
 def settings(**overrides) -> dict:
-    base = dict(lr=1e-4, update_interval=10, tol=0.001, alpha=1.0, augment=False, clustering_weight=1.0,
-                reconstruction_weight=0.0, contrastive_weight=0.0, temperature=0.5, target="full",
-                center_lr_scale=1.0)
+    base = dict(
+        lr=1e-4,
+        update_interval=10,
+        tol=0.001,
+        alpha=1.0,
+        augment=False,
+        clustering_weight=1.0,
+        reconstruction_weight=0.0,
+        contrastive_weight=0.0,
+        temperature=0.5,
+        target="full",
+        center_lr_scale=1.0,
+    )
     return {**base, **overrides}
 
 
@@ -119,7 +138,7 @@ def test_idec_and_contrastive_losses_decrease_on_a_fixed_batch(digits_and_encode
         view = module.view
         rows = np.arange(64)
 
-        def loss_of(module, inputs):
+        def loss_of(module, inputs, extra=extra, view=view):
             if extra.get("contrastive_weight"):
                 torch.manual_seed(1)  # the same two augmented views at every step: a fixed batch
                 first, second = view.augment(*inputs), view.augment(*inputs)
@@ -149,8 +168,9 @@ def test_dec_refine_sharpens_and_predict_agrees(digits_and_encoder):
 
     dataset, encoder, embeddings, labels = digits_and_encoder
     encoder = copy.deepcopy(encoder)
-    refiner = registry.refiners.build({"name": "dec", "max_epochs": 15, "update_interval": 5, "lr": 1e-4,
-                                       "rescale": True})  # this briefly trained encoder's codes are small
+    refiner = registry.refiners.build(
+        {"name": "dec", "max_epochs": 15, "update_interval": 5, "lr": 1e-4, "rescale": True}
+    )  # this briefly trained encoder's codes are small
     start = module_for(encoder, dataset, labels)
     q_before = start.assign(start.view.encode_all()).detach()
 
@@ -179,11 +199,22 @@ def test_refiner_run_is_repeatable_and_written(tmp_path):
 def test_contrastive_refiner_on_text_tokens(data_file, tmp_path):
     texts = data_file("searchsnippets", "SearchSnippets.txt")
     labels = data_file("searchsnippets", "SearchSnippets_gnd.txt")
-    cfg = compose_small("data=lines", f"data.path={texts}", f"data.labels_path={labels}", "encoder=cnn",
-                        "clusterer.n_clusters=8", "encoder.embedding_dim=8", "encoder.token_dim=16",
-                        "encoder.tokenizer.vocab_size=600", "encoder.features.max_features=300",
-                        "encoder.filters=16", "refiner=contrastive", "refiner.max_epochs=1", "refiner.lr=0.001",
-                        limit=200)
+    cfg = compose_small(
+        "data=lines",
+        f"data.path={texts}",
+        f"data.labels_path={labels}",
+        "encoder=cnn",
+        "clusterer.n_clusters=8",
+        "encoder.embedding_dim=8",
+        "encoder.token_dim=16",
+        "encoder.tokenizer.vocab_size=600",
+        "encoder.features.max_features=300",
+        "encoder.filters=16",
+        "refiner=contrastive",
+        "refiner.max_epochs=1",
+        "refiner.lr=0.001",
+        limit=200,
+    )
     pipeline = run_experiment(cfg, tmp_path).pipeline
     assert pipeline.embeddings_.shape == (200, 8) and len(set(pipeline.labels_)) > 1
     assert read_json(tmp_path / "metrics.json")["refine_s"] > 0
@@ -192,8 +223,7 @@ def test_contrastive_refiner_on_text_tokens(data_file, tmp_path):
 def test_contrastive_fine_tunes_the_pretrained_transformer(data_file):
     texts = data_file("searchsnippets", "SearchSnippets.txt")
     labels_path = data_file("searchsnippets", "SearchSnippets_gnd.txt")
-    dataset = load_dataset({"name": "lines", "path": str(texts), "labels_path": str(labels_path), "limit": 48},
-                           seed=0)
+    dataset = load_dataset({"name": "lines", "path": str(texts), "labels_path": str(labels_path), "limit": 48}, seed=0)
     encoder = registry.encoders.build({"name": "pretrained", "batch_size": 16})
     embeddings = encoder.fit(dataset).transform(dataset)
     labels = KMeans(4, n_init=2, random_state=0).fit(embeddings).labels_
@@ -211,7 +241,8 @@ def test_refiner_needs_a_trainable_encoder(tmp_path):
     assert completed.returncode == 2
     assert completed.stderr.strip().splitlines()[-1] == (
         "textcluster: error: refiner=dec needs an encoder with a trainable network, and encoder=raw has none; use "
-        "refiner=none, or encoder=dense, cnn, rnn, transformer or pretrained")
+        "refiner=none, or encoder=dense, cnn, rnn, transformer or pretrained"
+    )
     assert read_status(tmp_path) == "failed"
     assert not (tmp_path / "versions.json").exists()  # refused before the data loaded
 
@@ -253,8 +284,9 @@ def test_a_refined_run_predicts_its_own_assignments(tmp_path):
     """Predict goes through the refiner (refined codes, refined centres) and reproduces the fitted labels."""
     from textcluster import Pipeline
 
-    cfg = compose_small("refiner=dec", "refiner.max_epochs=3", "refiner.update_interval=4", "trainer.max_epochs=2",
-                        limit=300)
+    cfg = compose_small(
+        "refiner=dec", "refiner.max_epochs=3", "refiner.update_interval=4", "trainer.max_epochs=2", limit=300
+    )
     run = run_experiment(cfg, tmp_path)
     loaded = Pipeline.load(tmp_path)
     np.testing.assert_array_equal(loaded.predict(run.dataset), run.pipeline.labels_)

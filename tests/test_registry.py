@@ -1,4 +1,4 @@
-"""The plugin registries: lookup errors, parameter checks, context passing, and the YAML configs matching the classes."""
+"""The plugin registries: lookup errors, parameter checks, context passing, the YAML configs matching the classes."""
 
 from __future__ import annotations
 
@@ -16,8 +16,17 @@ BUILTIN = {
     "encoders": {"dense", "raw"},
     "reducers": {"none", "pca", "umap"},
     "clusterers": {"kmeans", "dbscan", "hdbscan", "gmm"},
-    "evaluators": {"acc", "nmi", "ari", "ami", "purity", "silhouette", "calinski_harabasz",
-                   "davies_bouldin", "cluster_counts"},
+    "evaluators": {
+        "acc",
+        "nmi",
+        "ari",
+        "ami",
+        "purity",
+        "silhouette",
+        "calinski_harabasz",
+        "davies_bouldin",
+        "cluster_counts",
+    },
     "refiners": {"dec", "idec", "contrastive"},
     "noise_policies": {"keep", "nearest", "soft"},
 }
@@ -117,17 +126,23 @@ def test_a_key_cannot_be_taken_twice():
 
     gadgets.register("one")(First)  # the same class again is harmless
     with pytest.raises(ValueError, match="already taken by"):
+
         @gadgets.register("one")
         class Second:
             pass
 
 
-GROUP_TO_REGISTRY = {"clusterer": "clusterers", "encoder": "encoders", "reducer": "reducers", "data": "datasets",
-                     "refiner": "refiners"}
+GROUP_TO_REGISTRY = {
+    "clusterer": "clusterers",
+    "encoder": "encoders",
+    "reducer": "reducers",
+    "data": "datasets",
+    "refiner": "refiners",
+}
 
 
 def every_plugin() -> list[type]:
-    return [registry.ALL[kind].get(key) for kind in sorted(registry.ALL) for key in registry.ALL[kind].keys()]
+    return [registry.ALL[kind].get(key) for kind in sorted(registry.ALL) for key in registry.ALL[kind].keys()]  # noqa: SIM118
 
 
 @pytest.mark.parametrize("cls", every_plugin(), ids=lambda cls: f"{cls.group}-{cls.key()}")
@@ -144,9 +159,10 @@ def test_every_plugin_declares_exactly_its_constructor_parameters(cls):
     instance.check_params()  # the defaults are values the plugin declares
 
 
-
-@pytest.mark.parametrize("group,option", sorted(
-    (group, path.stem) for group in GROUP_TO_REGISTRY for path in (config_dir() / group).glob("*.yaml")))
+@pytest.mark.parametrize(
+    "group,option",
+    sorted((group, path.stem) for group in GROUP_TO_REGISTRY for path in (config_dir() / group).glob("*.yaml")),
+)
 def test_every_builtin_yaml_builds_its_plugin(group, option):
     """Each conf/<group>/<option>.yaml names a registered key and only parameters the class takes.
 
@@ -167,13 +183,16 @@ def test_every_builtin_yaml_builds_its_plugin(group, option):
 
 # ------------------------------------------------------------------------------------- config discovery
 
+
 def test_stale_config_entry_point_is_ignored_with_a_warning(monkeypatch, caplog):
     from importlib.metadata import EntryPoint
 
     from textcluster import config
 
-    stale = [EntryPoint("gone", "no_such_textcluster_plugin.conf", config.CONFIG_ENTRY_POINT_GROUP),
-             EntryPoint("module", "json.decoder", config.CONFIG_ENTRY_POINT_GROUP)]  # a module, not a folder
+    stale = [
+        EntryPoint("gone", "no_such_textcluster_plugin.conf", config.CONFIG_ENTRY_POINT_GROUP),
+        EntryPoint("module", "json.decoder", config.CONFIG_ENTRY_POINT_GROUP),
+    ]  # a module, not a folder
     monkeypatch.setattr(config, "entry_points", lambda group: stale if group == config.CONFIG_ENTRY_POINT_GROUP else [])
     with caplog.at_level("WARNING", logger="textcluster.config"):
         assert config.entry_point_config_dirs() == []

@@ -15,8 +15,11 @@ from conftest import compose_small, read_status
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PNG = b"\x89PNG\r\n\x1a\n"
-TEXTS = ["apple pear plum orchard fruit juice", "stock bond market trader money bank",
-         "goal match team player league score"]
+TEXTS = [
+    "apple pear plum orchard fruit juice",
+    "stock bond market trader money bank",
+    "goal match team player league score",
+]
 
 
 def embedded_images(html: str) -> dict[str, bytes]:
@@ -44,8 +47,14 @@ def run(tmp_path: Path, *overrides: str, limit: int | None = None) -> Path:
 
 
 def test_text_report_embeds_every_plot_and_the_topics(tmp_path, text_csv):
-    run_dir = run(tmp_path, "data=csv", f"data.path={text_csv}", "data.label_column=label", "encoder=raw",
-                  "clusterer.n_clusters=3")
+    run_dir = run(
+        tmp_path,
+        "data=csv",
+        f"data.path={text_csv}",
+        "data.label_column=label",
+        "encoder=raw",
+        "clusterer.n_clusters=3",
+    )
     html = (run_dir / "report.html").read_text()
     images = embedded_images(html)
     assert set(images) == {"embedding_map", "cluster_sizes", "topic_keywords", "confusion_matrix"}
@@ -72,8 +81,14 @@ def test_failing_plot_is_left_out_with_a_warning(tmp_path, text_csv, monkeypatch
 
     monkeypatch.setattr(plots, "confusion_matrix", broken)
     with caplog.at_level(logging.WARNING):
-        run_dir = run(tmp_path, "data=csv", f"data.path={text_csv}", "data.label_column=label", "encoder=raw",
-                      "clusterer.n_clusters=3")
+        run_dir = run(
+            tmp_path,
+            "data=csv",
+            f"data.path={text_csv}",
+            "data.label_column=label",
+            "encoder=raw",
+            "clusterer.n_clusters=3",
+        )
     assert read_status(run_dir) == "completed"
     assert "confusion_matrix plot failed" in caplog.text and "no ink" in caplog.text
     html = (run_dir / "report.html").read_text()
@@ -117,10 +132,18 @@ def test_report_renders_in_headless_chromium(tmp_path, text_csv):
     check = _check_report_module()
     chromium = check.find_chromium()
     if chromium is None:
-        pytest.skip("no Chromium (apt-get install chromium-headless-shell, or set CHROMIUM=); "
-                    "benchmarks/check_report.py needs one")
-    run_dir = run(tmp_path, "data=csv", f"data.path={text_csv}", "data.label_column=label", "encoder=raw",
-                  "clusterer.n_clusters=3")
+        pytest.skip(
+            "no Chromium (apt-get install chromium-headless-shell, or set CHROMIUM=); "
+            "benchmarks/check_report.py needs one"
+        )
+    run_dir = run(
+        tmp_path,
+        "data=csv",
+        f"data.path={text_csv}",
+        "data.label_column=label",
+        "encoder=raw",
+        "clusterer.n_clusters=3",
+    )
     shot = tmp_path / "shot.png"
     assert check.check_report(run_dir / "report.html", chromium, shot) == []
     assert shot.read_bytes().startswith(PNG)

@@ -11,6 +11,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
+from conftest import compose_small, read_json, run_textcluster
 from textcluster import registry
 from textcluster.contracts import SkipEvaluation
 from textcluster.errors import UserError
@@ -23,15 +24,21 @@ from textcluster.topics import TopicModeler
 from textcluster.topics.coherence import pair_npmi, topic_diversity, topic_npmi
 from textcluster.topics.ctfidf import c_tf_idf
 
-from conftest import compose_small, read_json, run_textcluster
-
 # Three clusters of three documents. Word counts per cluster (9 words each, so A = 27 / 3 = 9):
 #   c0: rocket 3, orbit 2, launch 2, news 2       c1: hockey 3, team 3, goal 1, season 1, news 1
 #   c2: god 3, church 2, bible 1, faith 1, prayer 1, news 1
 # Totals over all clusters f: news 4; rocket, hockey, team, god 3; orbit, launch, church 2; the rest 1.
-CORPUS = ["rocket orbit news", "rocket launch news", "rocket orbit launch",
-          "hockey team news", "hockey goal team", "hockey team season",
-          "god church news", "god bible church", "god faith prayer"]
+CORPUS = [
+    "rocket orbit news",
+    "rocket launch news",
+    "rocket orbit launch",
+    "hockey team news",
+    "hockey goal team",
+    "hockey team season",
+    "god church news",
+    "god bible church",
+    "god faith prayer",
+]
 LABELS = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
 PLAIN = {"stop_words": None, "min_df": 1}  # keep every word of the tiny corpus
 
@@ -49,6 +56,7 @@ def fit(texts=CORPUS, labels=LABELS, **settings):
 
 
 # ------------------------------------------------------------------------------------- c-TF-IDF
+
 
 def test_ctfidf_ranks_the_distinctive_word_first_and_matches_the_formula():
     topics = fit(n_representative=3, label_words=3)
@@ -91,14 +99,18 @@ def split_on_pipes(text: str) -> list[str]:
 
 def test_custom_tokenizer_from_an_import_path():
     texts = ["苹果|香蕉|水果", "苹果|香蕉", "足球|比赛|球队", "足球|球队"]
-    topics = fit(texts, [0, 0, 1, 1], vectorizer={"tokenizer": "test_topics:split_on_pipes", "stop_words": None,
-                                                    "lowercase": False})
+    topics = fit(
+        texts,
+        [0, 0, 1, 1],
+        vectorizer={"tokenizer": "test_topics:split_on_pipes", "stop_words": None, "lowercase": False},
+    )
     assert topics.topics[0].keywords[:2] == ["苹果", "香蕉"] and topics.topics[1].keywords[:2] == ["球队", "足球"]
     with pytest.raises(UserError, match="topics.vectorizer.tokenizer='nowhere:split' cannot be imported"):
         TopicModeler(vectorizer={"tokenizer": "nowhere:split"})
 
 
 # ------------------------------------------------------------------------------------- reduction
+
 
 def test_reduce_merges_the_smallest_cluster_into_the_most_similar_and_renumbers():
     # cluster 1 is one extra space document: it must join the space cluster (id 0); 2 and 3 become 1 and 2
@@ -130,6 +142,7 @@ def test_reduce_errors():
 
 # ------------------------------------------------------------------------------------- topic metrics
 
+
 def test_npmi_by_hand():
     documents = ["apple banana", "apple banana cherry", "apple cherry", "durian"]
     vectorizer = CountVectorizer()
@@ -137,8 +150,9 @@ def test_npmi_by_hand():
     # N = 4; D(apple) = 3, D(banana) = D(cherry) = 2, D(durian) = 1
     # apple-banana: p = 2/4, NPMI = ln(.5 / (.75 * .5)) / -ln .5 = ln(4/3) / ln 2 = 0.415; apple-cherry the same
     # banana-cherry: p = 1/4 = p(banana) p(cherry): NPMI 0.    banana-durian: never together: -1 (convention)
-    scores = topic_npmi([["apple", "banana", "cherry"], ["banana", "durian"], ["banana"]], doc_term,
-                        vectorizer.vocabulary_)
+    scores = topic_npmi(
+        [["apple", "banana", "cherry"], ["banana", "durian"], ["banana"]], doc_term, vectorizer.vocabulary_
+    )
     expected_first = (2 * log(4 / 3) / log(2) + 0.0) / 3
     assert scores[0] == pytest.approx(expected_first) and expected_first == pytest.approx(0.27669, abs=1e-5)
     assert scores[1] == -1.0 and np.isnan(scores[2])  # a one-word topic has no pair
@@ -170,10 +184,18 @@ def test_topic_evaluators_read_the_topics_coherence_and_skip_for_images():
     assert topics.coherence(3) is topics.coherence(3)
     assert list(topics.coherence(3).values()) == pytest.approx(topic_npmi(words, topics.doc_term, topics.vocabulary))
     # hand check of one topic: rocket (D=3) with launch (D=2, both in 2 docs): ln((2/9)/(3/9*2/9)) / -ln(2/9)
-    assert topic_npmi([["rocket", "launch"]], topics.doc_term, topics.vocabulary)[0] == pytest.approx(log(3) / log(9 / 2))
+    assert topic_npmi([["rocket", "launch"]], topics.doc_term, topics.vocabulary)[0] == pytest.approx(
+        log(3) / log(9 / 2)
+    )
 
-    metrics, skipped = evaluate({"npmi": npmi, "topic_diversity": diversity, "cluster_counts":
-                                 registry.evaluators.build({"name": "cluster_counts"})}, run("image"))
+    metrics, skipped = evaluate(
+        {
+            "npmi": npmi,
+            "topic_diversity": diversity,
+            "cluster_counts": registry.evaluators.build({"name": "cluster_counts"}),
+        },
+        run("image"),
+    )
     assert set(skipped) == {"npmi", "topic_diversity"} and "topic metrics need text data" in skipped["npmi"]
     assert metrics == {"n_clusters": 3.0, "noise_fraction": 0.0}
     with pytest.raises(SkipEvaluation, match="no topics were computed"):
@@ -181,6 +203,7 @@ def test_topic_evaluators_read_the_topics_coherence_and_skip_for_images():
 
 
 # ------------------------------------------------------------------------------------- noise policy
+
 
 def noise_policy(key: str):
     return registry.noise_policies.build({"name": key})
@@ -221,14 +244,25 @@ def test_soft_policy_uses_hdbscan_membership():
 
 
 NO_REPORT = "++report=false"  # the HTML report's 2-D map (UMAP) would cost more than the run itself
-SNIPPETS = ("data=lines", "encoder=raw", "reducer=pca", "reducer.n_components=10", "clusterer=hdbscan",
-            "clusterer.min_cluster_size=10", NO_REPORT)
+SNIPPETS = (
+    "data=lines",
+    "encoder=raw",
+    "reducer=pca",
+    "reducer.n_components=10",
+    "clusterer=hdbscan",
+    "clusterer.min_cluster_size=10",
+    NO_REPORT,
+)
 
 
 def snippet_run(tmp_path, data_file, *overrides: str):
-    cfg = compose_small(*SNIPPETS, f"data.path={data_file('searchsnippets', 'SearchSnippets.txt')}",
-                        f"data.labels_path={data_file('searchsnippets', 'SearchSnippets_gnd.txt')}", *overrides,
-                        limit=800)
+    cfg = compose_small(
+        *SNIPPETS,
+        f"data.path={data_file('searchsnippets', 'SearchSnippets.txt')}",
+        f"data.labels_path={data_file('searchsnippets', 'SearchSnippets_gnd.txt')}",
+        *overrides,
+        limit=800,
+    )
     run_dir = tmp_path / "run"
     pipeline = run_experiment(cfg, run_dir).pipeline
     with open(run_dir / "assignments.csv", newline="") as handle:
@@ -269,8 +303,9 @@ def test_a_topic_stage_that_cannot_run_leaves_the_clustering_finished(tmp_path, 
 
     path = tmp_path / "two.csv"
     pd.DataFrame({"text": ["alpha beta", "", "gamma delta", "  "]}).to_csv(path, index=False)
-    cfg = compose_small("data=csv", f"data.path={path}", "encoder=raw", "encoder.features.min_df=1",
-                        "clusterer.n_clusters=2", NO_REPORT)
+    cfg = compose_small(
+        "data=csv", f"data.path={path}", "encoder=raw", "encoder.features.min_df=1", "clusterer.n_clusters=2", NO_REPORT
+    )
     with caplog.at_level(logging.WARNING, logger="textcluster.pipeline"):
         pipeline = run_experiment(cfg, tmp_path / "run").pipeline
     assert "topics skipped: topics.vectorizer could not build a vocabulary" in caplog.text
@@ -282,14 +317,26 @@ def test_a_topic_stage_that_cannot_run_leaves_the_clustering_finished(tmp_path, 
 
 # ------------------------------------------------------------------------------------- the CLI
 
+
 def test_cli_newsgroups_slice_writes_topics(tmp_path, data_file):
     """The newsgroups preset on 300 posts (raw TF-IDF and k-means instead of MiniLM, UMAP and GMM, for speed),
     merged to 6."""
     path = data_file("20newsgroups", "test.csv")
     run_dir = tmp_path / "run"
-    done = run_textcluster("experiment=newsgroups", f"data.path={path}", "data.limit=300", "encoder=raw",
-                           "reducer=none", "clusterer=kmeans", "clusterer.n_init=1", "topics.n_topics=6", "cache=false", NO_REPORT, run_dir=run_dir,
-                           threads=1)
+    done = run_textcluster(
+        "experiment=newsgroups",
+        f"data.path={path}",
+        "data.limit=300",
+        "encoder=raw",
+        "reducer=none",
+        "clusterer=kmeans",
+        "clusterer.n_init=1",
+        "topics.n_topics=6",
+        "cache=false",
+        NO_REPORT,
+        run_dir=run_dir,
+        threads=1,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     payload = read_json(run_dir / "topics.json")
     topics = payload["topics"]
@@ -308,4 +355,3 @@ def test_cli_newsgroups_slice_writes_topics(tmp_path, data_file):
     markdown = (run_dir / "topics.md").read_text()
     assert markdown.startswith("# Topics") and "merged from 20 clusters" in markdown
     assert topics[0]["label"] in markdown
-

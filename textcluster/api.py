@@ -1,4 +1,4 @@
-"""The Python API: :class:`Pipeline`, the core estimator plus configs (``from_config``) and folders (``save``, ``load``).
+"""The Python API: :class:`Pipeline`, the core estimator plus configs (``from_config``) and folders (``save``/``load``).
 
 ``Pipeline.from_config`` accepts
 
@@ -116,8 +116,10 @@ class Pipeline(core.Pipeline):
         """Fit on ``documents`` (a list of str, an image array (n, h, w) or a Dataset); None: the config's data."""
         if documents is None:
             if self.config is None or "data" not in self.config:
-                raise UserError("fit() needs documents (a list of strings, an image array or a Dataset), "
-                                "or a pipeline built with Pipeline.from_config that names data=...")
+                raise UserError(
+                    "fit() needs documents (a list of strings, an image array or a Dataset), "
+                    "or a pipeline built with Pipeline.from_config that names data=..."
+                )
             documents = load_data(self.config)
         return super().fit(documents, labels)
 

@@ -26,16 +26,34 @@ from textcluster.pipeline import Pipeline
 from textcluster.topics import TopicModeler
 
 NONE = "none"  # refiner=none: no refiner stage
-STAGE_REGISTRIES = {"data": registry.datasets, "encoder": registry.encoders, "reducer": registry.reducers,
-                    "clusterer": registry.clusterers, "refiner": registry.refiners}
-TRAINER_SETTINGS = Block({
-    "max_epochs": Int(min=-1), "accelerator": Str(), "devices": Int(min=1) | Str() | ListOf(Int(min=0)),
-    "precision": Int() | Str(), "enable_progress_bar": Bool(), "log_every_n_steps": Int(min=1),
-    "deterministic": Bool() | Choice("warn"),
-}, open=True)
+STAGE_REGISTRIES = {
+    "data": registry.datasets,
+    "encoder": registry.encoders,
+    "reducer": registry.reducers,
+    "clusterer": registry.clusterers,
+    "refiner": registry.refiners,
+}
+TRAINER_SETTINGS = Block(
+    {
+        "max_epochs": Int(min=-1),
+        "accelerator": Str(),
+        "devices": Int(min=1) | Str() | ListOf(Int(min=0)),
+        "precision": Int() | Str(),
+        "enable_progress_bar": Bool(),
+        "log_every_n_steps": Int(min=1),
+        "deterministic": Bool() | Choice("warn"),
+    },
+    open=True,
+)
 TOP_LEVEL = {
-    "seed": Int(min=0), "noise": Str(), "report": Bool(), "report_map": Choice("auto", "umap", "pca"),
-    "plugins_dir": Str() | NULL, "cache": Bool(), "cache_dir": Str() | NULL, "trainer": TRAINER_SETTINGS,
+    "seed": Int(min=0),
+    "noise": Str(),
+    "report": Bool(),
+    "report_map": Choice("auto", "umap", "pca"),
+    "plugins_dir": Str() | NULL,
+    "cache": Bool(),
+    "cache_dir": Str() | NULL,
+    "trainer": TRAINER_SETTINGS,
     "evaluation": Block({"metrics": ListOf(Str()), "params": Block({}, open=True)}),
     "topics": Block({"enabled": Bool(), **TopicModeler.parameters}),
 }
@@ -72,8 +90,9 @@ def _value_problems(config: Mapping[str, Any]) -> list[str]:
     if "noise" in config and not problems:
         problems += _known_key(registry.noise_policies, config["noise"], "noise")
     for key, params in (config.get("evaluation") or {}).get("params", {}).items():
-        problems += _known_key(registry.evaluators, key, f"evaluation.params.{key}") \
-            or registry.evaluators.problems({"name": key, **(params or {})}, f"evaluation.params.{key}")
+        problems += _known_key(registry.evaluators, key, f"evaluation.params.{key}") or registry.evaluators.problems(
+            {"name": key, **(params or {})}, f"evaluation.params.{key}"
+        )
     for key in (config.get("evaluation") or {}).get("metrics", []):
         problems += _known_key(registry.evaluators, key, "evaluation.metrics")
     if not TRAINER_SETTINGS.problems(config.get("trainer", {}), "trainer"):
@@ -124,16 +143,22 @@ def _stage_problems(config: Mapping[str, Any], reads_data: bool) -> list[str]:
     problems = []
     if modality is not None and modality not in encoder.modalities:
         hint = "; use encoder=dense or encoder=raw for images" if modality == IMAGE else ""
-        problems.append(f"encoder={encoder.key()} handles {' and '.join(encoder.modalities)} data, but "
-                        f"data={loader.key()} gives {modality} data{hint}")
+        problems.append(
+            f"encoder={encoder.key()} handles {' and '.join(encoder.modalities)} data, but "
+            f"data={loader.key()} gives {modality} data{hint}"
+        )
     if refiner_name(config) is not None and not encoder.refinable:
-        problems.append(f"refiner={refiner_name(config)} needs an encoder with a trainable network, and "
-                        f"encoder={encoder.key()} has none; use refiner=none, or encoder=dense, cnn, rnn, "
-                        "transformer or pretrained")
+        problems.append(
+            f"refiner={refiner_name(config)} needs an encoder with a trainable network, and "
+            f"encoder={encoder.key()} has none; use refiner=none, or encoder=dense, cnn, rnn, "
+            "transformer or pretrained"
+        )
     topics = config.get("topics") or {}
     if modality == IMAGE and topics.get("enabled", True) and topics.get("n_topics") is not None:
-        problems.append(f"topics.n_topics={topics['n_topics']} needs text data; data={loader.key()} gives images. "
-                        "Set topics.n_topics=null")
+        problems.append(
+            f"topics.n_topics={topics['n_topics']} needs text data; data={loader.key()} gives images. "
+            "Set topics.n_topics=null"
+        )
     return problems
 
 
@@ -164,8 +189,10 @@ def build_topics(topics: Mapping[str, Any] | None) -> TopicModeler | None:
 
 def build_evaluators(evaluation: Mapping[str, Any], seed: int) -> dict[str, Any]:
     params = evaluation.get("params") or {}
-    return {key: registry.evaluators.build({"name": key, **(params.get(key) or {})}, random_state=seed)
-            for key in evaluation.get("metrics", [])}
+    return {
+        key: registry.evaluators.build({"name": key, **(params.get(key) or {})}, random_state=seed)
+        for key in evaluation.get("metrics", [])
+    }
 
 
 def build_cache(config: Mapping[str, Any]) -> EmbeddingCache | None:
@@ -177,8 +204,12 @@ def build_cache(config: Mapping[str, Any]) -> EmbeddingCache | None:
     return EmbeddingCache(Path(str(config["cache_dir"])).expanduser())
 
 
-def build_pipeline(config: Mapping[str, Any], log_dir: Path | None = None, pipeline_class: type[Pipeline] = Pipeline,
-                   reads_data: bool = True) -> Pipeline:
+def build_pipeline(
+    config: Mapping[str, Any],
+    log_dir: Path | None = None,
+    pipeline_class: type[Pipeline] = Pipeline,
+    reads_data: bool = True,
+) -> Pipeline:
     """Check the config (see :func:`check_config`), then instantiate every stage it names (no data is read)."""
     check_config(config, reads_data)
     seed = int(config.get("seed", 0))

@@ -24,8 +24,8 @@ import logging
 import os
 import tempfile
 import time
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -103,8 +103,11 @@ def code_fingerprint(encoder: Any = None) -> str:
     digest = hashlib.sha256()
     for path in files:
         if path.is_file():
-            _update_with(digest, str(path.relative_to(package) if path.is_relative_to(package) else path.name).encode(),
-                         path.read_bytes())
+            _update_with(
+                digest,
+                str(path.relative_to(package) if path.is_relative_to(package) else path.name).encode(),
+                path.read_bytes(),
+            )
     return digest.hexdigest()
 
 
@@ -118,16 +121,18 @@ def embedding_key_parts(dataset: Dataset, encoder: Encoder, context: TrainingCon
         # A frozen encoder (pretrained, used as it is; hybrid's fixed-seed LSA) gives the same embeddings
         # whatever the seed and trainer: runs over several seeds share one entry instead of re-encoding each time.
         trainer, seed = {}, None
-    return _canonical({
-        "format": FORMAT_VERSION,
-        "textcluster": __version__,
-        "code": code_fingerprint(encoder),
-        "data": {"fingerprint": dataset_fingerprint(dataset), "n": len(dataset), "modality": dataset.modality},
-        "encoder": {"name": encoder.key(), **encoder.get_params()},
-        "trainer": trainer,
-        "seed": seed,
-        "encoder_identity": encoder.cache_identity(),
-    })
+    return _canonical(
+        {
+            "format": FORMAT_VERSION,
+            "textcluster": __version__,
+            "code": code_fingerprint(encoder),
+            "data": {"fingerprint": dataset_fingerprint(dataset), "n": len(dataset), "modality": dataset.modality},
+            "encoder": {"name": encoder.key(), **encoder.get_params()},
+            "trainer": trainer,
+            "seed": seed,
+            "encoder_identity": encoder.cache_identity(),
+        }
+    )
 
 
 def hash_parts(parts: Mapping[str, Any]) -> str:
@@ -148,7 +153,8 @@ def _file_checksum(path: Path) -> str:
 
 def _atomic_write(path: Path, write) -> None:
     """``write(handle)`` into a temporary file beside ``path``, flush it to disk, then rename it over ``path``."""
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    # not a `with` block: the file must outlive its handle until it is renamed into place
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)  # noqa: SIM115
     try:
         with handle:
             write(handle)
@@ -162,7 +168,7 @@ def _atomic_write(path: Path, write) -> None:
 
 
 class EmbeddingCache:
-    """Entries under ``root/<key[:2]>/``: ``<key>.npy``, ``<key>.state.*`` and the ``<key>.json`` that vouches for them."""
+    """Entries under ``root/<key[:2]>/``: ``<key>.npy``, ``<key>.state.*`` and the ``<key>.json`` vouching for them."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root).expanduser()
@@ -217,8 +223,9 @@ class EmbeddingCache:
             return None
         return array, state
 
-    def store(self, key: str, embeddings: np.ndarray, state: Mapping[str, Any],
-              parts: Mapping[str, Any] | None = None) -> Path:
+    def store(
+        self, key: str, embeddings: np.ndarray, state: Mapping[str, Any], parts: Mapping[str, Any] | None = None
+    ) -> Path:
         """Write the entry; the JSON that makes it valid comes last, atomically. Returns the array's path."""
         array_path, meta_path = self.paths(key)
         array_path.parent.mkdir(parents=True, exist_ok=True)
@@ -226,8 +233,13 @@ class EmbeddingCache:
         embeddings = np.ascontiguousarray(embeddings)
         _atomic_write(array_path, lambda handle: np.save(handle, embeddings, allow_pickle=False))
         written = [array_path, *write_state(array_path.parent, f"{key}.state", state)]
-        meta = {"key": key, "shape": list(embeddings.shape), "dtype": str(embeddings.dtype),
-                "files": {path.name: _file_checksum(path) for path in written},
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "parts": dict(parts or {})}
+        meta = {
+            "key": key,
+            "shape": list(embeddings.shape),
+            "dtype": str(embeddings.dtype),
+            "files": {path.name: _file_checksum(path) for path in written},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "parts": dict(parts or {}),
+        }
         _atomic_write(meta_path, lambda handle: handle.write((json.dumps(meta, indent=2) + "\n").encode()))
         return array_path

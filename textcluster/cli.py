@@ -16,13 +16,28 @@ from textcluster.errors import UserError
 if TYPE_CHECKING:
     from textcluster.experiment import Run
 
-SUMMARY_METRICS = ("acc", "nmi", "ari", "ami", "purity", "silhouette", "calinski_harabasz", "davies_bouldin",
-                   "n_clusters", "noise_fraction", "noise_fraction_before", "npmi", "topic_diversity")
+SUMMARY_METRICS = (
+    "acc",
+    "nmi",
+    "ari",
+    "ami",
+    "purity",
+    "silhouette",
+    "calinski_harabasz",
+    "davies_bouldin",
+    "n_clusters",
+    "noise_fraction",
+    "noise_fraction_before",
+    "npmi",
+    "topic_diversity",
+)
 
 
 def format_summary(cfg: DictConfig, run: Run, run_dir: Path) -> str:
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
-    stages = " ".join(f"{group}={choices.get(group, cfg[group].get('name'))}" for group in ("encoder", "reducer", "clusterer"))
+    stages = " ".join(
+        f"{group}={choices.get(group, cfg[group].get('name'))}" for group in ("encoder", "reducer", "clusterer")
+    )
     dataset, pipeline = run.dataset, run.pipeline
     lines = [f"\n{dataset.name}: {len(dataset)} {dataset.modality} items | {stages} | seed={cfg.seed}"]
     for key in SUMMARY_METRICS:
@@ -63,7 +78,7 @@ def with_override(argv: list[str], extra: str) -> list[str]:
     """
     for index, word in enumerate(argv):
         if "=" in word and not word.startswith("-"):
-            return argv[:index + 1] + [extra] + argv[index + 1:]
+            return argv[: index + 1] + [extra] + argv[index + 1 :]
     return argv + [extra]
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib.util
 import logging
 import sys
-from importlib.metadata import entry_points
 from collections.abc import Iterable
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,9 @@ def config_dir() -> Path:
     for candidate in (PACKAGE_DIR / "conf", PACKAGE_DIR.parent / "conf"):
         if (candidate / "config.yaml").is_file():
             return candidate
-    raise RuntimeError(f"textcluster's configs are missing (looked in {PACKAGE_DIR}/conf and {PACKAGE_DIR.parent}/conf)")
+    raise RuntimeError(
+        f"textcluster's configs are missing (looked in {PACKAGE_DIR}/conf and {PACKAGE_DIR.parent}/conf)"
+    )
 
 
 def entry_point_config_dirs() -> list[Path]:
@@ -52,7 +54,9 @@ def load_local_plugins(plugins_dir: str | Path | None) -> Path | None:
         return None
     folder = Path(plugins_dir).expanduser().resolve()
     if not folder.is_dir():
-        raise UserError(f"plugins_dir '{folder}' is not a folder; point plugins_dir at the folder holding your plugin modules")
+        raise UserError(
+            f"plugins_dir '{folder}' is not a folder; point plugins_dir at the folder holding your plugin modules"
+        )
     for module_file in sorted(folder.glob("*.py")):
         module_name = f"textcluster_local_plugins.{module_file.stem}"
         if module_name in sys.modules:
@@ -89,7 +93,6 @@ def compose(overrides: Iterable[str] = (), config_name: str = "config"):
     """Compose the textcluster config with Hydra's compose API (no run folder, no logging setup)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
-
     from hydra.errors import HydraException
 
     overrides = list(overrides)

@@ -235,8 +235,10 @@ class Encoder(Plugin, ABC):
 
     def refinement_view(self, dataset: Dataset) -> RefinementView:
         """The fitted network as a refiner trains it (encoders with ``refinable``)."""
-        raise UserError(f"encoder '{self.key()}' has no trainable network to refine; use refiner=none, "
-                        "or an encoder with one (dense, cnn, rnn, transformer, pretrained)")
+        raise UserError(
+            f"encoder '{self.key()}' has no trainable network to refine; use refiner=none, "
+            "or an encoder with one (dense, cnn, rnn, transformer, pretrained)"
+        )
 
     def cache_identity(self) -> dict[str, Any] | None:
         """What decides the output besides the parameters (a pretrained model's weights), for cache keys."""
@@ -289,8 +291,10 @@ class Clusterer(Plugin, ABC):
     def check_input(self, n_samples: int) -> None:
         n_clusters = getattr(self, "n_clusters", None)
         if isinstance(n_clusters, int) and n_clusters > n_samples:
-            raise UserError(f"clusterer.n_clusters={n_clusters} is larger than the number of samples ({n_samples}); "
-                            "lower clusterer.n_clusters or raise data.limit")
+            raise UserError(
+                f"clusterer.n_clusters={n_clusters} is larger than the number of samples ({n_samples}); "
+                "lower clusterer.n_clusters or raise data.limit"
+            )
 
 
 # ------------------------------------------------------------------------------------------ refiners
@@ -307,8 +311,9 @@ class Refiner(Plugin, ABC):
     group = "refiner"
 
     @abstractmethod
-    def refine(self, encoder: Encoder, dataset: Dataset, embeddings: np.ndarray, labels: np.ndarray,
-               context: TrainingContext) -> Refinement: ...
+    def refine(
+        self, encoder: Encoder, dataset: Dataset, embeddings: np.ndarray, labels: np.ndarray, context: TrainingContext
+    ) -> Refinement: ...
 
     @abstractmethod
     def transform(self, encoder: Encoder, dataset: Dataset) -> np.ndarray: ...
@@ -332,8 +337,9 @@ class NoisePolicy(Plugin, ABC):
     reassigns: ClassVar[bool] = True
 
     @abstractmethod
-    def apply(self, labels: np.ndarray, embeddings: np.ndarray, clusterer: Clusterer | None
-              ) -> tuple[np.ndarray, NoiseReport]: ...
+    def apply(
+        self, labels: np.ndarray, embeddings: np.ndarray, clusterer: Clusterer | None
+    ) -> tuple[np.ndarray, NoiseReport]: ...
 
 
 class TopicModel(Plugin, ABC):

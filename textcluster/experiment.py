@@ -44,8 +44,13 @@ def run_experiment(cfg: Any, run_dir: Path) -> Run:
         pipeline = build_pipeline(config, log_dir=run_dir)  # every value checked before any data loads
         write_versions(run_dir, int(config["seed"]))
         dataset = load_data(config)
-        log.info("data: %s, %d %s items%s", dataset.name, len(dataset), dataset.modality,
-                 f", {dataset.n_classes} classes" if dataset.has_labels else "")
+        log.info(
+            "data: %s, %d %s items%s",
+            dataset.name,
+            len(dataset),
+            dataset.modality,
+            f", {dataset.n_classes} classes" if dataset.has_labels else "",
+        )
         pipeline.fit(dataset)
         topics = write_results(run_dir, pipeline, dataset)
         model_dir = save_run_model(run_dir, pipeline, config)

@@ -55,13 +55,15 @@ class _ReassigningPolicy(NoisePolicy):
     def reassign(self, labels: np.ndarray, embeddings: np.ndarray, clusterer: Clusterer | None) -> np.ndarray:
         raise NotImplementedError
 
-    def apply(self, labels: np.ndarray, embeddings: np.ndarray, clusterer: Clusterer | None
-              ) -> tuple[np.ndarray, NoiseReport]:
+    def apply(
+        self, labels: np.ndarray, embeddings: np.ndarray, clusterer: Clusterer | None
+    ) -> tuple[np.ndarray, NoiseReport]:
         labels = np.asarray(labels)
         before, result = noise_fraction(labels), labels
         if before > 0 and not (labels != NOISE).any():
-            log.warning("noise=%s: the clusterer found no cluster, so the %d noise points stay noise",
-                        self.key(), len(labels))
+            log.warning(
+                "noise=%s: the clusterer found no cluster, so the %d noise points stay noise", self.key(), len(labels)
+            )
         elif before > 0:
             result = self.reassign(labels, embeddings, clusterer)
         report = NoiseReport(self.key(), before, noise_fraction(result))
@@ -96,7 +98,10 @@ class MostProbable(_ReassigningPolicy):
     def reassign(self, labels, embeddings, clusterer) -> np.ndarray:
         membership = clusterer.soft_membership() if clusterer is not None else None
         if membership is None:
-            log.info("noise=soft: clusterer %s gives no membership probabilities; assigning noise points "
-                     "to the nearest cluster centre instead", type(clusterer).__name__)
+            log.info(
+                "noise=soft: clusterer %s gives no membership probabilities; assigning noise points "
+                "to the nearest cluster centre instead",
+                type(clusterer).__name__,
+            )
             return NearestCentre().reassign(labels, embeddings, clusterer)
         return most_probable(labels, *membership)

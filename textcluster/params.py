@@ -125,8 +125,11 @@ class Choice(Constraint):
         return any(value == option and type(value) is type(option) for option in self.values)
 
     def describe(self) -> str:
-        return "one of " + ", ".join(shown(value) for value in self.values) if len(self.values) > 1 \
+        return (
+            "one of " + ", ".join(shown(value) for value in self.values)
+            if len(self.values) > 1
             else shown(self.values[0])
+        )
 
 
 class Null(Constraint):
@@ -195,5 +198,7 @@ class Block(Constraint):
             if key in self.fields:
                 found += self.fields[key].problems(item, where)
             elif not self.open:
-                found.append(f"{where} is not a setting; {path or 'the config'} takes: {', '.join(sorted(self.fields))}")
+                found.append(
+                    f"{where} is not a setting; {path or 'the config'} takes: {', '.join(sorted(self.fields))}"
+                )
         return found

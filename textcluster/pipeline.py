@@ -20,8 +20,16 @@ from typing import Any
 import numpy as np
 
 from textcluster.cache import EmbeddingCache
-from textcluster.contracts import (Clusterer, Encoder, Evaluator, NoisePolicy, Reducer, Refiner, TopicModel,
-                                   TrainingContext)
+from textcluster.contracts import (
+    Clusterer,
+    Encoder,
+    Evaluator,
+    NoisePolicy,
+    Reducer,
+    Refiner,
+    TopicModel,
+    TrainingContext,
+)
 from textcluster.dataset import TEXT, Dataset
 from textcluster.errors import UserError
 from textcluster.evaluation import evaluate
@@ -51,8 +59,9 @@ def settle_n_clusters(clusterer: Clusterer, dataset: Dataset) -> Clusterer:
         return clusterer
     if not dataset.has_labels:
         raise UserError(f"{clusterer.key()} needs clusterer.n_clusters=<k>: this data has no labels to take k from")
-    log.info("clusterer.n_clusters=%s: using the %d true classes", "null" if wanted is None else wanted,
-             dataset.n_classes)
+    log.info(
+        "clusterer.n_clusters=%s: using the %d true classes", "null" if wanted is None else wanted, dataset.n_classes
+    )
     return clusterer.clone(n_clusters=dataset.n_classes)
 
 
@@ -81,10 +90,19 @@ class Pipeline:
     ``encoder_``, ``reducer_``, ``clusterer_``, ``refiner_``, ``noise_policy_``.
     """
 
-    def __init__(self, encoder: Encoder, clusterer: Clusterer, reducer: Reducer | None = None,
-                 refiner: Refiner | None = None, noise: NoisePolicy | str = "keep", topics: TopicModel | None = None,
-                 evaluators: Mapping[str, Evaluator] | None = None, training: TrainingContext | None = None,
-                 cache: EmbeddingCache | None = None, seed: int = 0):
+    def __init__(
+        self,
+        encoder: Encoder,
+        clusterer: Clusterer,
+        reducer: Reducer | None = None,
+        refiner: Refiner | None = None,
+        noise: NoisePolicy | str = "keep",
+        topics: TopicModel | None = None,
+        evaluators: Mapping[str, Evaluator] | None = None,
+        training: TrainingContext | None = None,
+        cache: EmbeddingCache | None = None,
+        seed: int = 0,
+    ):
         self.encoder, self.clusterer, self.reducer, self.refiner = encoder, clusterer, reducer, refiner
         self.noise, self.topics, self.evaluators = noise, topics, evaluators
         self.training, self.cache, self.seed = training, cache, seed
@@ -117,8 +135,12 @@ class Pipeline:
             self.labels_ = self._describe(dataset)
         self.metrics_, self.skipped_metrics_ = self._evaluate(dataset)
         self.timings_ = timings
-        self.fit_info_ = {"modality": dataset.modality, "image_shape": dataset.image_shape,
-                          "n_samples": len(dataset), "n_clusters": len(cluster_ids(self.labels_))}
+        self.fit_info_ = {
+            "modality": dataset.modality,
+            "image_shape": dataset.image_shape,
+            "n_samples": len(dataset),
+            "n_clusters": len(cluster_ids(self.labels_)),
+        }
         return self
 
     def _prepare(self, dataset: Dataset) -> None:
@@ -132,8 +154,10 @@ class Pipeline:
         if self.refiner is not None and not self.encoder.refinable:
             self.encoder.refinement_view(dataset)  # raises the encoder's own reason
         if self.topics is not None and self.topics.n_topics is not None and dataset.modality != TEXT:
-            raise UserError(f"topics.n_topics={self.topics.n_topics} needs text data; {dataset.name} holds "
-                            f"{dataset.modality} items. Set topics.n_topics=null")
+            raise UserError(
+                f"topics.n_topics={self.topics.n_topics} needs text data; {dataset.name} holds "
+                f"{dataset.modality} items. Set topics.n_topics=null"
+            )
         self.clusterer_ = settle_n_clusters(self.clusterer, dataset)
         for stage in (self.encoder, self.reducer_, self.clusterer_, self.refiner):
             if stage is not None:
@@ -172,12 +196,20 @@ class Pipeline:
             return None
 
     def _evaluate(self, dataset: Dataset) -> tuple[dict[str, float], dict[str, str]]:
-        run = EvaluationInput(space=self.reduced_, labels=self.labels_, true_labels=dataset.labels,
-                              embeddings=self.embeddings_, modality=dataset.modality, texts=dataset.texts,
-                              topics=self.topics_)
+        run = EvaluationInput(
+            space=self.reduced_,
+            labels=self.labels_,
+            true_labels=dataset.labels,
+            embeddings=self.embeddings_,
+            modality=dataset.modality,
+            texts=dataset.texts,
+            topics=self.topics_,
+        )
         metrics, skipped = evaluate(self.evaluators or {}, run)
-        metrics.update(noise_fraction_before=self.noise_report_.fraction_before,
-                       noise_fraction_after=self.noise_report_.fraction_after)
+        metrics.update(
+            noise_fraction_before=self.noise_report_.fraction_before,
+            noise_fraction_after=self.noise_report_.fraction_after,
+        )
         for key, reason in skipped.items():
             log.info("evaluator %s skipped: %s", key, reason)
         return metrics, skipped
@@ -194,13 +226,17 @@ class Pipeline:
             raise UserError(NOT_FITTED)
         info = self.fit_info_
         if dataset.modality != info["modality"]:
-            raise UserError(f"the model was fitted on {info['modality']} data (encoder={self.encoder_.key()}) but "
-                            f"{dataset.name} holds {dataset.modality} data; predict with data of the kind the run used")
+            raise UserError(
+                f"the model was fitted on {info['modality']} data (encoder={self.encoder_.key()}) but "
+                f"{dataset.name} holds {dataset.modality} data; predict with data of the kind the run used"
+            )
         shape = info.get("image_shape")
         if shape is not None and tuple(dataset.image_shape) != tuple(shape):
-            raise UserError(f"the model was fitted on {shape[0]}x{shape[1]} images but {dataset.name} holds "
-                            f"{dataset.image_shape[0]}x{dataset.image_shape[1]} images; resize them or use a "
-                            "run fitted on this size")
+            raise UserError(
+                f"the model was fitted on {shape[0]}x{shape[1]} images but {dataset.name} holds "
+                f"{dataset.image_shape[0]}x{dataset.image_shape[1]} images; resize them or use a "
+                "run fitted on this size"
+            )
 
     def embed(self, documents: Any) -> np.ndarray:
         """The encoder's output for new documents (the refined codes after a refiner); nothing is refitted."""
@@ -228,9 +264,15 @@ class Pipeline:
             cluster_labels, scores = self.clusterer_.predict_scores(reduced)
             score_name = self.clusterer_.score_name or "score"
         cluster_labels = np.asarray(cluster_labels)
-        return Prediction(dataset, self._finalize(cluster_labels, embeddings),
-                          None if scores is None else np.asarray(scores, dtype=float),
-                          None if scores is None else score_name, embeddings, reduced, cluster_labels)
+        return Prediction(
+            dataset,
+            self._finalize(cluster_labels, embeddings),
+            None if scores is None else np.asarray(scores, dtype=float),
+            None if scores is None else score_name,
+            embeddings,
+            reduced,
+            cluster_labels,
+        )
 
     def predict(self, documents: Any) -> np.ndarray:
         """The cluster (topic) id of each new document, as assignments.csv would give it; -1 is noise."""
@@ -250,8 +292,13 @@ class Pipeline:
         """The fitted stage objects by group (``refiner`` None when there is none)."""
         if not self.is_fitted:
             raise UserError(NOT_FITTED)
-        return {"encoder": self.encoder_, "reducer": self.reducer_, "clusterer": self.clusterer_,
-                "refiner": self.refiner_, "noise": self.noise_policy_}
+        return {
+            "encoder": self.encoder_,
+            "reducer": self.reducer_,
+            "clusterer": self.clusterer_,
+            "refiner": self.refiner_,
+            "noise": self.noise_policy_,
+        }
 
     def get_state(self) -> dict[str, Any]:
         """What predict needs beyond the stages' own state: fit facts, noise centres, the topic mapping."""

@@ -32,8 +32,10 @@ from textcluster.errors import UserError
 from textcluster.labels import NOISE
 
 PROG = "textcluster-predict"
-USAGE = (f"usage: {PROG} run_dir=<run folder> [data=<csv|lines|hf|mnist|digits> data.<key>=<value> ...] "
-         "[output=<predictions.csv>] [plugins_dir=<folder>]")
+USAGE = (
+    f"usage: {PROG} run_dir=<run folder> [data=<csv|lines|hf|mnist|digits> data.<key>=<value> ...] "
+    "[output=<predictions.csv>] [plugins_dir=<folder>]"
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,9 @@ def parse_arguments(argv: Sequence[str]) -> tuple[str, str | None, str | None, l
         elif bare == "data" or bare.startswith("data."):
             data.append(argument)
         else:
-            raise UserError(f"unknown argument '{key}'; {PROG} takes run_dir=, output=, plugins_dir=, data= and "
-                            "data.<key>=")
+            raise UserError(
+                f"unknown argument '{key}'; {PROG} takes run_dir=, output=, plugins_dir=, data= and data.<key>="
+            )
     if not run_dir:
         raise UserError(f"run_dir= is required (the folder of a finished textcluster run). {USAGE}")
     return run_dir, output, plugins_dir, data
@@ -73,8 +76,10 @@ def data_config(manifest: dict, overrides: list[str], plugins_dir: str | None) -
         return to_plain(compose(overrides + extra).data)
     base = (manifest.get("config") or {}).get("data")
     if not base:
-        raise UserError("the run folder does not record its data config; give the documents with "
-                        "data=<csv|lines|hf|mnist|digits> data.path=...")
+        raise UserError(
+            "the run folder does not record its data config; give the documents with "
+            "data=<csv|lines|hf|mnist|digits> data.path=..."
+        )
     merged = OmegaConf.create({"data": base})
     if overrides:
         try:
@@ -101,8 +106,10 @@ def predict(argv: Sequence[str]) -> Path:
     fitted_on = (manifest.get("fit") or {}).get("modality")
     encoder = (manifest["stages"].get("encoder") or {}).get("name")
     if fitted_on and dataset.modality != fitted_on:  # before loading the model
-        raise UserError(f"the model in {model_dir} was fitted on {fitted_on} data (encoder={encoder}) but "
-                        f"{dataset.name} holds {dataset.modality} data; predict with data of the kind the run used")
+        raise UserError(
+            f"the model in {model_dir} was fitted on {fitted_on} data (encoder={encoder}) but "
+            f"{dataset.name} holds {dataset.modality} data; predict with data of the kind the run used"
+        )
     pipeline, _ = load_model(model_dir, what="run_dir", manifest=manifest)
     start = time.perf_counter()
     prediction = pipeline.predict_details(dataset)
@@ -116,8 +123,10 @@ def predict(argv: Sequence[str]) -> Path:
     clusters, counts = np.unique(labels[labels != NOISE], return_counts=True)
     stages = manifest["stages"]
     names = " / ".join(str((stages.get(group) or {}).get("name")) for group in ("encoder", "reducer", "clusterer"))
-    print(f"{dataset.name}: {len(dataset)} {dataset.modality} items -> {len(clusters)} clusters"
-          f" ({names}, predict: {manifest.get('predict_method')}) in {seconds:.1f} s")
+    print(
+        f"{dataset.name}: {len(dataset)} {dataset.modality} items -> {len(clusters)} clusters"
+        f" ({names}, predict: {manifest.get('predict_method')}) in {seconds:.1f} s"
+    )
     if (labels == NOISE).any():
         print(f"  noise: {int((labels == NOISE).sum())} items")
     print("  sizes: " + ", ".join(f"{c}:{n}" for c, n in zip(clusters.tolist(), counts.tolist())))

@@ -89,8 +89,10 @@ class Registry:
         accepted = parameter_names(cls)
         unknown = [name for name in params if accepted is not None and name not in accepted]
         if unknown:
-            return [f"{self.singular} '{key}' has no parameter {', '.join(map(repr, unknown))}; "
-                    f"it takes: {', '.join(sorted(accepted)) or '(nothing)'}"]
+            return [
+                f"{self.singular} '{key}' has no parameter {', '.join(map(repr, unknown))}; "
+                f"it takes: {', '.join(sorted(accepted)) or '(nothing)'}"
+            ]
         declared = getattr(cls, "parameters", None)
         return Block(declared, open=True).problems(params, where) if declared is not None else []
 

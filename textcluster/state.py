@@ -50,8 +50,10 @@ def _split(value: Any, path: str, arrays: dict[str, Any]) -> Any:
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    raise StateError(f"the state at {path} is a {type(value).__name__}, which has no safe form "
-                     "(state holds numbers, strings, lists, dicts, numpy arrays and torch tensors)")
+    raise StateError(
+        f"the state at {path} is a {type(value).__name__}, which has no safe form "
+        "(state holds numbers, strings, lists, dicts, numpy arrays and torch tensors)"
+    )
 
 
 def _as_tensors(arrays: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Clusterer plugins (``clusterer=<key>``): ``fit(X)`` sets ``labels_``; new points through ``predict_scores``."""
 
-from textcluster.clusterers.base import N_CLUSTERS, NearestCentroidFallback
 from textcluster.clusterers import builtin  # noqa: F401  (registers kmeans, dbscan, hdbscan, gmm)
+from textcluster.clusterers.base import N_CLUSTERS, NearestCentroidFallback
 from textcluster.contracts import Clusterer
 
 __all__ = ["Clusterer", "N_CLUSTERS", "NearestCentroidFallback"]

@@ -23,8 +23,9 @@ from textcluster.state import estimator_state, restore_estimator
 
 def _needs_k(key: str, n_clusters: Any) -> int:
     if not isinstance(n_clusters, (int, np.integer)):
-        raise UserError(f"{key} needs clusterer.n_clusters=<k> (got {n_clusters!r}, and there are no labels to take "
-                        "k from here)")
+        raise UserError(
+            f"{key} needs clusterer.n_clusters=<k> (got {n_clusters!r}, and there are no labels to take k from here)"
+        )
     return int(n_clusters)
 
 
@@ -35,15 +36,20 @@ class KMeansClusterer(Clusterer):
     score_name = "distance"
     parameters = {"n_clusters": N_CLUSTERS, "n_init": Int(min=1), "max_iter": Int(min=1), "random_state": Int(min=0)}
 
-    def __init__(self, n_clusters: int | str | None = None, n_init: int = 10, max_iter: int = 300,
-                 random_state: int = 0):
+    def __init__(
+        self, n_clusters: int | str | None = None, n_init: int = 10, max_iter: int = 300, random_state: int = 0
+    ):
         self.n_clusters, self.n_init, self.max_iter, self.random_state = n_clusters, n_init, max_iter, random_state
 
     def fit(self, X: np.ndarray) -> KMeansClusterer:
         from sklearn.cluster import KMeans
 
-        model = KMeans(n_clusters=_needs_k("kmeans", self.n_clusters), n_init=self.n_init, max_iter=self.max_iter,
-                       random_state=self.random_state).fit(X)
+        model = KMeans(
+            n_clusters=_needs_k("kmeans", self.n_clusters),
+            n_init=self.n_init,
+            max_iter=self.max_iter,
+            random_state=self.random_state,
+        ).fit(X)
         self.labels_, self.cluster_centers_ = model.labels_, model.cluster_centers_
         return self
 
@@ -97,15 +103,27 @@ class HDBSCANClusterer(Clusterer):
 
     predict_method = "approximate_predict"
     score_name = "probability"
-    parameters = {"min_cluster_size": Int(min=2), "min_samples": Int(min=1) | NULL,
-                  "cluster_selection_epsilon": Float(min=0), "cluster_selection_method": Choice("eom", "leaf"),
-                  "metric": Str()}
+    parameters = {
+        "min_cluster_size": Int(min=2),
+        "min_samples": Int(min=1) | NULL,
+        "cluster_selection_epsilon": Float(min=0),
+        "cluster_selection_method": Choice("eom", "leaf"),
+        "metric": Str(),
+    }
 
-    def __init__(self, min_cluster_size: int = 15, min_samples: int | None = None,
-                 cluster_selection_epsilon: float = 0.0, cluster_selection_method: str = "eom",
-                 metric: str = "euclidean"):
+    def __init__(
+        self,
+        min_cluster_size: int = 15,
+        min_samples: int | None = None,
+        cluster_selection_epsilon: float = 0.0,
+        cluster_selection_method: str = "eom",
+        metric: str = "euclidean",
+    ):
         self.min_cluster_size, self.min_samples = min_cluster_size, min_samples
-        self.cluster_selection_epsilon, self.cluster_selection_method = cluster_selection_epsilon, cluster_selection_method
+        self.cluster_selection_epsilon, self.cluster_selection_method = (
+            cluster_selection_epsilon,
+            cluster_selection_method,
+        )
         self.metric = metric
 
     def _hdbscan(self):
@@ -115,8 +133,10 @@ class HDBSCANClusterer(Clusterer):
 
     def check_input(self, n_samples: int) -> None:
         if self.min_cluster_size > n_samples:
-            raise UserError(f"clusterer.min_cluster_size={self.min_cluster_size} is larger than the number of samples "
-                            f"({n_samples}); lower it or raise data.limit")
+            raise UserError(
+                f"clusterer.min_cluster_size={self.min_cluster_size} is larger than the number of samples "
+                f"({n_samples}); lower it or raise data.limit"
+            )
 
     def fit(self, X: np.ndarray) -> HDBSCANClusterer:
         self.model_ = self._hdbscan().fit(np.asarray(X, dtype=np.float64))
@@ -145,8 +165,12 @@ class HDBSCANClusterer(Clusterer):
 
     def get_state(self) -> dict[str, Any]:
         tree = self.model_._condensed_tree
-        return {"points": self.model_._raw_data, "labels": self.labels_, "probabilities": self.probabilities_,
-                "condensed_tree": {name: np.asarray(tree[name]) for name in CONDENSED_TREE_FIELDS}}
+        return {
+            "points": self.model_._raw_data,
+            "labels": self.labels_,
+            "probabilities": self.probabilities_,
+            "condensed_tree": {name: np.asarray(tree[name]) for name in CONDENSED_TREE_FIELDS},
+        }
 
     def set_state(self, state: Mapping[str, Any]) -> HDBSCANClusterer:
         columns = [np.asarray(state["condensed_tree"][name]) for name in CONDENSED_TREE_FIELDS]
@@ -168,22 +192,49 @@ class GaussianMixtureClusterer(Clusterer):
     """
 
     score_name = "probability"
-    parameters = {"n_clusters": N_CLUSTERS, "covariance_type": Choice("full", "tied", "diag", "spherical"),
-                  "n_init": Int(min=1), "max_iter": Int(min=1), "reg_covar": Float(min=0), "random_state": Int(min=0)}
-    FITTED = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_", "converged_", "n_iter_",
-              "lower_bound_", "n_features_in_")
+    parameters = {
+        "n_clusters": N_CLUSTERS,
+        "covariance_type": Choice("full", "tied", "diag", "spherical"),
+        "n_init": Int(min=1),
+        "max_iter": Int(min=1),
+        "reg_covar": Float(min=0),
+        "random_state": Int(min=0),
+    }
+    FITTED = (
+        "weights_",
+        "means_",
+        "covariances_",
+        "precisions_",
+        "precisions_cholesky_",
+        "converged_",
+        "n_iter_",
+        "lower_bound_",
+        "n_features_in_",
+    )
 
-    def __init__(self, n_clusters: int | str | None = None, covariance_type: str = "full", n_init: int = 1,
-                 max_iter: int = 100, reg_covar: float = 1e-6, random_state: int = 0):
+    def __init__(
+        self,
+        n_clusters: int | str | None = None,
+        covariance_type: str = "full",
+        n_init: int = 1,
+        max_iter: int = 100,
+        reg_covar: float = 1e-6,
+        random_state: int = 0,
+    ):
         self.n_clusters, self.covariance_type, self.n_init = n_clusters, covariance_type, n_init
         self.max_iter, self.reg_covar, self.random_state = max_iter, reg_covar, random_state
 
     def _mixture(self):
         from sklearn.mixture import GaussianMixture
 
-        return GaussianMixture(n_components=_needs_k("gmm", self.n_clusters), covariance_type=self.covariance_type,
-                               n_init=self.n_init, max_iter=self.max_iter, reg_covar=self.reg_covar,
-                               random_state=self.random_state)
+        return GaussianMixture(
+            n_components=_needs_k("gmm", self.n_clusters),
+            covariance_type=self.covariance_type,
+            n_init=self.n_init,
+            max_iter=self.max_iter,
+            reg_covar=self.reg_covar,
+            random_state=self.random_state,
+        )
 
     def fit(self, X: np.ndarray) -> GaussianMixtureClusterer:
         self.model_ = self._mixture().fit(X)

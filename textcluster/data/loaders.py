@@ -138,12 +138,16 @@ class MnistLoader(DatasetLoader):
             images.append(read_idx(image_file, IDX_IMAGES_MAGIC))
             labels.append(read_idx(label_file, IDX_LABELS_MAGIC))
             if len(images[-1]) != len(labels[-1]):
-                raise UserError(f"data=mnist: {image_file.name} has {len(images[-1])} images but {label_file.name} has {len(labels[-1])} labels")
+                raise UserError(
+                    f"data=mnist: {image_file.name} has {len(images[-1])} images but {label_file.name} has "
+                    f"{len(labels[-1])} labels"
+                )
         pixels = np.concatenate(images).astype(np.float32) / 255.0
         return Dataset(name="mnist", images=pixels, labels=np.concatenate(labels).astype(int))
 
 
 # ------------------------------------------------------------- tables (text)
+
 
 def _read_table(path: Path):
     import pandas as pd
@@ -171,7 +175,9 @@ def _looks_like_jsonl(path: Path) -> bool:
 def _column(frame, name: str, role: str, path: Path):
     if name not in frame.columns:
         found = ", ".join(map(str, frame.columns))
-        raise UserError(f"{path}: no column '{name}' for {role}; columns found: {found}. Set data.{role}_column=<one of them>")
+        raise UserError(
+            f"{path}: no column '{name}' for {role}; columns found: {found}. Set data.{role}_column=<one of them>"
+        )
     return frame[name]
 
 
@@ -182,8 +188,13 @@ class TableLoader(DatasetLoader):
     modality = TEXT
     parameters = {"path": Str() | NULL, "text_column": Str(), "label_column": Str() | NULL, "id_column": Str() | NULL}
 
-    def __init__(self, path: str | None = None, text_column: str = "text",
-                 label_column: str | None = None, id_column: str | None = None):
+    def __init__(
+        self,
+        path: str | None = None,
+        text_column: str = "text",
+        label_column: str | None = None,
+        id_column: str | None = None,
+    ):
         self.path, self.text_column, self.label_column, self.id_column = path, text_column, label_column, id_column
 
     def load(self) -> Dataset:
@@ -219,7 +230,9 @@ class LinesLoader(DatasetLoader):
         texts = _read_lines(path)
         labels = None
         if self.labels_path is not None:
-            label_path = _existing_path(self.labels_path, "data.labels_path", "data.labels_path=<file with one label per line>")
+            label_path = _existing_path(
+                self.labels_path, "data.labels_path", "data.labels_path=<file with one label per line>"
+            )
             labels = [line.strip() for line in _read_lines(label_path)]
             while labels and labels[-1] == "":
                 labels.pop()
@@ -237,11 +250,24 @@ class HuggingFaceLoader(DatasetLoader):
     """A Hugging Face ``datasets`` data set: a hub name (needs network) or local data files."""
 
     modality = TEXT
-    parameters = {"path": Str() | NULL, "config_name": Str() | NULL, "split": Str(), "data_files": ANY,
-                  "text_column": Str(), "label_column": Str() | NULL}
+    parameters = {
+        "path": Str() | NULL,
+        "config_name": Str() | NULL,
+        "split": Str(),
+        "data_files": ANY,
+        "text_column": Str(),
+        "label_column": Str() | NULL,
+    }
 
-    def __init__(self, path: str | None = None, config_name: str | None = None, split: str = "train",
-                 data_files=None, text_column: str = "text", label_column: str | None = None):
+    def __init__(
+        self,
+        path: str | None = None,
+        config_name: str | None = None,
+        split: str = "train",
+        data_files=None,
+        text_column: str = "text",
+        label_column: str | None = None,
+    ):
         self.path, self.config_name, self.split = path, config_name, split
         self.data_files, self.text_column, self.label_column = data_files, text_column, label_column
 
@@ -252,7 +278,9 @@ class HuggingFaceLoader(DatasetLoader):
         local = Path(str(source)).expanduser() if source else None
         if local is not None and local.is_file():
             # A local file: pick the builder from its extension.
-            builder = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}.get(local.suffix.lower())
+            builder = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}.get(
+                local.suffix.lower()
+            )
             if builder is None:
                 raise UserError(f"data=hf: cannot tell the format of '{local}'; use .csv, .json, .jsonl or .parquet")
             source, data_files = builder, str(local)
@@ -272,7 +300,10 @@ class HuggingFaceLoader(DatasetLoader):
         columns = table.column_names
         for role, name in (("text", self.text_column), ("label", self.label_column)):
             if name is not None and name not in columns:
-                raise UserError(f"data=hf: no column '{name}' for {role}; columns found: {', '.join(columns)}. Set data.{role}_column=<one of them>")
+                raise UserError(
+                    f"data=hf: no column '{name}' for {role}; columns found: {', '.join(columns)}. "
+                    f"Set data.{role}_column=<one of them>"
+                )
         texts = [str(t) if t is not None else "" for t in table[self.text_column]]
         labels = None if self.label_column is None else np.asarray(table[self.label_column])
         return Dataset(name=str(Path(str(self.path)).stem), texts=texts, labels=labels)

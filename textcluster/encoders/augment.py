@@ -43,10 +43,13 @@ class RandomAffine(nn.Module):
         # affine_grid works in [-1, 1] coordinates, so a shift by a fraction f of the size is 2 f.
         shift_x = (torch.rand(n, device=x.device) * 2 - 1) * self.max_shift * 2
         shift_y = (torch.rand(n, device=x.device) * 2 - 1) * self.max_shift * 2
-        theta = torch.stack([
-            torch.stack([angle.cos(), -angle.sin(), shift_x], dim=1),
-            torch.stack([angle.sin(), angle.cos(), shift_y], dim=1),
-        ], dim=1).to(images.dtype)
+        theta = torch.stack(
+            [
+                torch.stack([angle.cos(), -angle.sin(), shift_x], dim=1),
+                torch.stack([angle.sin(), angle.cos(), shift_y], dim=1),
+            ],
+            dim=1,
+        ).to(images.dtype)
         grid = nn.functional.affine_grid(theta, list(images.shape), align_corners=False)
         moved = nn.functional.grid_sample(images, grid, align_corners=False, padding_mode="zeros")
         return moved.reshape(x.shape)

@@ -17,15 +17,16 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
-def embed_in_batches(encode: Callable[[torch.Tensor], torch.Tensor], inputs: np.ndarray,
-                     batch_size: int = 1024) -> np.ndarray:
+def embed_in_batches(
+    encode: Callable[[torch.Tensor], torch.Tensor], inputs: np.ndarray, batch_size: int = 1024
+) -> np.ndarray:
     """Apply ``encode`` batch by batch with no autograd; returns float32 numpy."""
     owner = getattr(encode, "__self__", None)
     device = next(owner.parameters()).device if isinstance(owner, nn.Module) else torch.device("cpu")
     outputs = []
     with torch.inference_mode():
         for start in range(0, len(inputs), batch_size):
-            batch = torch.from_numpy(np.ascontiguousarray(inputs[start:start + batch_size])).to(device)
+            batch = torch.from_numpy(np.ascontiguousarray(inputs[start : start + batch_size])).to(device)
             outputs.append(encode(batch).float().cpu().numpy())
     return np.concatenate(outputs) if outputs else np.zeros((0, 0), dtype=np.float32)
 

@@ -14,7 +14,7 @@ trained on the bag-of-words objective of :mod:`textcluster.encoders.sequence`.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -22,8 +22,13 @@ from torch.nn import functional as F
 
 from textcluster.dataset import IMAGE, TEXT
 from textcluster.encoders.dense import DROPOUT
-from textcluster.encoders.sequence import (IMAGE_SETTINGS, SEQUENCE_SETTINGS, PixelAutoencoder, SequenceEncoder,
-                                           SequenceNetwork)
+from textcluster.encoders.sequence import (
+    IMAGE_SETTINGS,
+    SEQUENCE_SETTINGS,
+    PixelAutoencoder,
+    SequenceEncoder,
+    SequenceNetwork,
+)
 from textcluster.params import Block, Int, ListOf
 from textcluster.registry import encoders
 from textcluster.training.batching import masked_max
@@ -34,8 +39,9 @@ WIDTHS = ListOf(Int(min=1), min_length=1)
 class ConvAutoencoder(PixelAutoencoder):
     """Strided-convolution encoder to a linear code, mirrored by transposed convolutions; works for any H x W."""
 
-    def __init__(self, height: int, width: int, channels: Sequence[int] = (32, 64, 128), embedding_dim: int = 10,
-                 **pixel):
+    def __init__(
+        self, height: int, width: int, channels: Sequence[int] = (32, 64, 128), embedding_dim: int = 10, **pixel
+    ):
         super().__init__(**pixel)
         widths = [1, *channels]
         pairs = list(zip(widths[:-1], widths[1:]))
@@ -100,19 +106,28 @@ class CNNEncoder(SequenceEncoder):
 
     modalities = (TEXT, IMAGE)
     image_defaults = {**SequenceEncoder.image_defaults, "channels": [32, 64, 128]}
-    parameters = {"kernel_sizes": WIDTHS, "filters": Int(min=1), "dropout": DROPOUT, **SEQUENCE_SETTINGS,
-                  "image": Block({**IMAGE_SETTINGS, "channels": WIDTHS})}
+    parameters = {
+        "kernel_sizes": WIDTHS,
+        "filters": Int(min=1),
+        "dropout": DROPOUT,
+        **SEQUENCE_SETTINGS,
+        "image": Block({**IMAGE_SETTINGS, "channels": WIDTHS}),
+    }
 
-    def __init__(self, kernel_sizes: Sequence[int] = (1, 2, 3), filters: int = 64, dropout: float = 0.1,
-                 **shared):
+    def __init__(self, kernel_sizes: Sequence[int] = (1, 2, 3), filters: int = 64, dropout: float = 0.1, **shared):
         super().__init__(**shared)  # the settings every sequence encoder takes: SEQUENCE_SETTINGS
         self.kernel_sizes, self.filters, self.dropout = list(kernel_sizes), filters, dropout
 
     def build_image_network(self, height: int, width: int) -> ConvAutoencoder:
         settings = self.image_settings
-        return ConvAutoencoder(height, width, settings["channels"], settings["embedding_dim"],
-                               **self.pixel_params(height, width))
+        return ConvAutoencoder(
+            height, width, settings["channels"], settings["embedding_dim"], **self.pixel_params(height, width)
+        )
 
     def build_text_network(self, vocab_size: int, target_dim: int, pad_id: int, mask_id: int) -> TextCNN:
-        return TextCNN(self.kernel_sizes, self.filters, self.dropout,
-                       **self.network_params(vocab_size, target_dim, pad_id, mask_id))
+        return TextCNN(
+            self.kernel_sizes,
+            self.filters,
+            self.dropout,
+            **self.network_params(vocab_size, target_dim, pad_id, mask_id),
+        )

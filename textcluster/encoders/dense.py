@@ -27,8 +27,12 @@ RECONSTRUCTION_LOSSES = {
 
 DROPOUT = Float(min=0, max=0.95)
 TRAINING_SETTINGS = {
-    "lr": Float(min=0, min_open=True), "weight_decay": Float(min=0), "batch_size": Int(min=1),
-    "val_fraction": Float(min=0, max=0.9), "early_stopping_patience": Int(min=0), "normalize": Bool(),
+    "lr": Float(min=0, min_open=True),
+    "weight_decay": Float(min=0),
+    "batch_size": Int(min=1),
+    "val_fraction": Float(min=0, max=0.9),
+    "early_stopping_patience": Int(min=0),
+    "normalize": Bool(),
 }
 """The training settings every encoder trained from scratch takes."""
 
@@ -48,9 +52,17 @@ def _mlp(dims: Sequence[int], activation: str, dropout: float) -> nn.Sequential:
 class DenseAutoencoder(nn.Module):
     """Symmetric MLP autoencoder with an optional masking-noise (denoising) corruption."""
 
-    def __init__(self, input_dim: int, hidden_dims: Sequence[int] = (500, 500, 2000), embedding_dim: int = 10,
-                 activation: str = "relu", dropout: float = 0.0, input_dropout: float = 0.0, loss: str = "mse",
-                 augment: nn.Module | None = None):
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_dims: Sequence[int] = (500, 500, 2000),
+        embedding_dim: int = 10,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        input_dropout: float = 0.0,
+        loss: str = "mse",
+        augment: nn.Module | None = None,
+    ):
         super().__init__()
         self.loss_fn = RECONSTRUCTION_LOSSES[loss]
         dims = [input_dim, *hidden_dims, embedding_dim]
@@ -77,29 +89,58 @@ class DenseEncoder(Encoder):
 
     refinable = True
     parameters = {
-        "hidden_dims": ListOf(Int(min=1), min_length=1), "embedding_dim": Int(min=1),
-        "activation": Choice(*ACTIVATIONS), "dropout": DROPOUT, "input_dropout": DROPOUT,
-        "loss": Choice("auto", *RECONSTRUCTION_LOSSES), **TRAINING_SETTINGS,
-        "augment": AUGMENT_SETTINGS, "features": TFIDF_SETTINGS,
+        "hidden_dims": ListOf(Int(min=1), min_length=1),
+        "embedding_dim": Int(min=1),
+        "activation": Choice(*ACTIVATIONS),
+        "dropout": DROPOUT,
+        "input_dropout": DROPOUT,
+        "loss": Choice("auto", *RECONSTRUCTION_LOSSES),
+        **TRAINING_SETTINGS,
+        "augment": AUGMENT_SETTINGS,
+        "features": TFIDF_SETTINGS,
     }
 
-    def __init__(self, hidden_dims: Sequence[int] = (500, 500, 2000), embedding_dim: int = 10,
-                 activation: str = "relu", dropout: float = 0.0, input_dropout: float = 0.0,
-                 loss: str = "auto", lr: float = 1e-3, weight_decay: float = 0.0, batch_size: int = 256,
-                 val_fraction: float = 0.1, early_stopping_patience: int = 10, normalize: bool = True,
-                 augment: Mapping[str, Any] | None = None, features: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        hidden_dims: Sequence[int] = (500, 500, 2000),
+        embedding_dim: int = 10,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        input_dropout: float = 0.0,
+        loss: str = "auto",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 256,
+        val_fraction: float = 0.1,
+        early_stopping_patience: int = 10,
+        normalize: bool = True,
+        augment: Mapping[str, Any] | None = None,
+        features: Mapping[str, Any] | None = None,
+    ):
         self.hidden_dims, self.embedding_dim, self.activation = list(hidden_dims), embedding_dim, activation
         self.dropout, self.input_dropout, self.loss = dropout, input_dropout, loss
         self.lr, self.weight_decay, self.batch_size = lr, weight_decay, batch_size
-        self.val_fraction, self.early_stopping_patience, self.normalize = val_fraction, early_stopping_patience, normalize
+        self.val_fraction, self.early_stopping_patience, self.normalize = (
+            val_fraction,
+            early_stopping_patience,
+            normalize,
+        )
         self.augment = dict(augment or {})
         self.features = dict(features or {})
 
     def _network(self, input_dim: int, loss: str, image_shape: Sequence[int] | None) -> DenseAutoencoder:
         settings = dict(self.augment)
         augment = RandomAffine(image_shape, **settings) if image_shape and settings.pop("enabled", False) else None
-        return DenseAutoencoder(input_dim, self.hidden_dims, self.embedding_dim, self.activation, self.dropout,
-                                self.input_dropout, loss, augment)
+        return DenseAutoencoder(
+            input_dim,
+            self.hidden_dims,
+            self.embedding_dim,
+            self.activation,
+            self.dropout,
+            self.input_dropout,
+            loss,
+            augment,
+        )
 
     def fit(self, dataset: Dataset, context: TrainingContext) -> DenseEncoder:
         from textcluster.training.reconstruction import train_autoencoder  # Lightning is slow to import
@@ -110,8 +151,16 @@ class DenseEncoder(Encoder):
         self.loss_ = self.loss if self.loss != "auto" else ("bce" if dataset.modality == IMAGE else "mse")
         self.image_shape_ = dataset.image_shape
         self.network_ = self._network(inputs.shape[1], self.loss_, self.image_shape_)
-        train_autoencoder(self.network_, inputs, context, batch_size=self.batch_size, val_fraction=self.val_fraction,
-                          patience=self.early_stopping_patience, lr=self.lr, weight_decay=self.weight_decay)
+        train_autoencoder(
+            self.network_,
+            inputs,
+            context,
+            batch_size=self.batch_size,
+            val_fraction=self.val_fraction,
+            patience=self.early_stopping_patience,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+        )
         return self
 
     def transform(self, dataset: Dataset) -> np.ndarray:
@@ -123,14 +172,20 @@ class DenseEncoder(Encoder):
         return TensorView(self.network_, self.features_.transform(dataset), self.normalize)
 
     def get_state(self) -> dict[str, Any]:
-        return {"features": self.features_.get_state(), "input_dim": self.network_.encoder[0].in_features,
-                "loss": self.loss_, "image_shape": self.image_shape_, "network": network_state(self.network_)}
+        return {
+            "features": self.features_.get_state(),
+            "input_dim": self.network_.encoder[0].in_features,
+            "loss": self.loss_,
+            "image_shape": self.image_shape_,
+            "network": network_state(self.network_),
+        }
 
     def set_state(self, state: Mapping[str, Any]) -> DenseEncoder:
         self.features_ = VectorFeatures(**self.features).set_state(state["features"])
         self.loss_, self.image_shape_ = state["loss"], state["image_shape"]
-        self.network_ = load_network_state(self._network(state["input_dim"], self.loss_, self.image_shape_),
-                                           state["network"])
+        self.network_ = load_network_state(
+            self._network(state["input_dim"], self.loss_, self.image_shape_), state["network"]
+        )
         return self
 
 

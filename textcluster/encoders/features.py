@@ -18,14 +18,16 @@ from textcluster.params import NULL, Block, Bool, Choice, Float, Int, ListOf
 
 log = logging.getLogger(__name__)
 
-TFIDF_SETTINGS = Block({
-    "max_features": Int(min=1) | NULL,
-    "min_df": Int(min=1) | Float(min=0, max=1),
-    "max_df": Int(min=1) | Float(min=0, max=1, min_open=True),
-    "stop_words": Choice("english") | NULL,
-    "sublinear_tf": Bool(),
-    "ngram_range": ListOf(Int(min=1), length=2),
-})
+TFIDF_SETTINGS = Block(
+    {
+        "max_features": Int(min=1) | NULL,
+        "min_df": Int(min=1) | Float(min=0, max=1),
+        "max_df": Int(min=1) | Float(min=0, max=1, min_open=True),
+        "stop_words": Choice("english") | NULL,
+        "sublinear_tf": Bool(),
+        "ngram_range": ListOf(Int(min=1), length=2),
+    }
+)
 """``encoder.features.*``: the TfidfVectorizer settings every vector encoder takes."""
 
 SMALL_CORPUS = 50  # below this many documents, min_df/max_df meant for a corpus would empty the vocabulary
@@ -34,10 +36,24 @@ SMALL_CORPUS = 50  # below this many documents, min_df/max_df meant for a corpus
 class VectorFeatures:
     """Fit on a dataset once, then turn any dataset of the same modality into float32 vectors."""
 
-    def __init__(self, max_features: int | None = 2000, min_df: int | float = 2, max_df: float = 0.95,
-                 stop_words: str | None = "english", sublinear_tf: bool = True, ngram_range=(1, 1)):
-        self.tfidf_params = dict(max_features=max_features, min_df=min_df, max_df=max_df, stop_words=stop_words,
-                                 sublinear_tf=sublinear_tf, ngram_range=tuple(ngram_range), dtype=np.float32)
+    def __init__(
+        self,
+        max_features: int | None = 2000,
+        min_df: int | float = 2,
+        max_df: float = 0.95,
+        stop_words: str | None = "english",
+        sublinear_tf: bool = True,
+        ngram_range=(1, 1),
+    ):
+        self.tfidf_params = dict(
+            max_features=max_features,
+            min_df=min_df,
+            max_df=max_df,
+            stop_words=stop_words,
+            sublinear_tf=sublinear_tf,
+            ngram_range=tuple(ngram_range),
+            dtype=np.float32,
+        )
         self.vectorizer_ = None
         self.modality_: str | None = None
 
@@ -54,8 +70,10 @@ class VectorFeatures:
         try:
             self.vectorizer_.fit(dataset.texts)
         except ValueError as error:  # "empty vocabulary": every word is a stop word or too rare
-            raise UserError(f"TF-IDF found no usable words in {dataset.name} ({error}); "
-                            "lower encoder.features.min_df or set encoder.features.stop_words=null") from None
+            raise UserError(
+                f"TF-IDF found no usable words in {dataset.name} ({error}); "
+                "lower encoder.features.min_df or set encoder.features.stop_words=null"
+            ) from None
         log.info("TF-IDF vocabulary: %d terms", len(self.vectorizer_.vocabulary_))
         return self
 

@@ -36,7 +36,7 @@ def hub_offline() -> bool:
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
-    """A quick TCP connect to the hub (or ``HF_ENDPOINT``), so that no network fails in seconds, not minutes of retries."""
+    """A quick TCP connect to the hub (or ``HF_ENDPOINT``): no network fails in seconds, not minutes of retries."""
     try:
         from huggingface_hub import constants
 
@@ -89,7 +89,9 @@ def resolve_model(name_or_path: str, revision: str | None = None) -> tuple[str, 
     if local.is_dir():
         return str(local.resolve()), local.resolve()
     if _looks_like_path(name) or local.exists():
-        raise UserError(f"encoder.model_name_or_path '{name}' is not a model folder (it does not exist or is a file); {FIX_HINT}")
+        raise UserError(
+            f"encoder.model_name_or_path '{name}' is not a model folder (it does not exist or is a file); {FIX_HINT}"
+        )
     snapshot = _cached_snapshot(name, revision)
     return (str(snapshot), snapshot) if snapshot is not None else (name, None)
 
@@ -156,7 +158,10 @@ def load_model(name_or_path: str, revision: str | None = None, dtype: Any = None
         if folder is not None:
             problem = f"the model folder '{folder}' could not be loaded ({_one_line(error)})"
         elif offline:
-            problem = f"model '{name_or_path}' is not available offline (offline mode is on and it is not in the Hugging Face cache)"
+            problem = (
+                f"model '{name_or_path}' is not available offline (offline mode is on and it is not in the "
+                "Hugging Face cache)"
+            )
         else:
             problem = f"model '{name_or_path}' could not be loaded from the Hugging Face hub ({_one_line(error)})"
         raise UserError(f"encoder=pretrained: {problem}; {FIX_HINT}") from None

@@ -39,13 +39,27 @@ class HybridEncoder(PretrainedEncoder):
 
     depends_on_seed = False  # see SVD_RANDOM_STATE
     refinable = False  # the lexical half is not a network
-    parameters = {**PRETRAINED_SETTINGS, "lexical_weight": Float(min=0), "lexical_dims": Int(min=1),
-                  "features": TFIDF_SETTINGS}
+    parameters = {
+        **PRETRAINED_SETTINGS,
+        "lexical_weight": Float(min=0),
+        "lexical_dims": Int(min=1),
+        "features": TFIDF_SETTINGS,
+    }
 
-    def __init__(self, model_name_or_path: str = MINILM_NAMES[0], revision: str | None = None, max_length: int = 256,
-                 batch_size: int = 64, normalize: bool = True, pooling: str = "mean", dtype: str = "float32",
-                 device: str = "auto", lexical_weight: float = 0.5, lexical_dims: int = 200,
-                 features: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        model_name_or_path: str = MINILM_NAMES[0],
+        revision: str | None = None,
+        max_length: int = 256,
+        batch_size: int = 64,
+        normalize: bool = True,
+        pooling: str = "mean",
+        dtype: str = "float32",
+        device: str = "auto",
+        lexical_weight: float = 0.5,
+        lexical_dims: int = 200,
+        features: Mapping[str, Any] | None = None,
+    ):
         super().__init__(model_name_or_path, revision, max_length, batch_size, normalize, pooling, dtype, device)
         self.lexical_weight, self.lexical_dims = lexical_weight, lexical_dims
         self.features = dict(features or {})
@@ -59,11 +73,16 @@ class HybridEncoder(PretrainedEncoder):
         # SVD needs fewer components than terms and documents; a small corpus gets what it can hold
         dims = min(self.lexical_dims, tfidf.shape[1] - 1, len(dataset) - 1)
         if dims < 1:
-            raise UserError(f"{dataset.name} is too small for a lexical view ({tfidf.shape[1]} terms, "
-                            f"{len(dataset)} documents); use encoder=pretrained")
+            raise UserError(
+                f"{dataset.name} is too small for a lexical view ({tfidf.shape[1]} terms, "
+                f"{len(dataset)} documents); use encoder=pretrained"
+            )
         if dims < self.lexical_dims:
-            log.info("hybrid encoder: %d LSA dimensions (the corpus holds too few terms or documents for %d)",
-                     dims, self.lexical_dims)
+            log.info(
+                "hybrid encoder: %d LSA dimensions (the corpus holds too few terms or documents for %d)",
+                dims,
+                self.lexical_dims,
+            )
         self.lsa_components_ = TruncatedSVD(dims, random_state=SVD_RANDOM_STATE).fit(tfidf).components_
         return self
 
@@ -79,8 +98,10 @@ class HybridEncoder(PretrainedEncoder):
         return np.hstack([semantic, self.lexical_weight * self.lexical(dataset)])
 
     def refinement_view(self, dataset: Dataset):
-        raise UserError("encoder=hybrid has no refiner support yet (its lexical half is not a network); "
-                        "use refiner=none, or encoder=pretrained with refiner=contrastive")
+        raise UserError(
+            "encoder=hybrid has no refiner support yet (its lexical half is not a network); "
+            "use refiner=none, or encoder=pretrained with refiner=contrastive"
+        )
 
     def get_state(self) -> dict[str, Any]:
         return {"features": self.features_.get_state(), "lsa_components": self.lsa_components_}

@@ -31,8 +31,14 @@ log = logging.getLogger(__name__)
 POOLINGS = ("mean", "cls")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 PRETRAINED_SETTINGS = {
-    "model_name_or_path": Str(), "revision": Str() | NULL, "max_length": Int(min=2), "batch_size": Int(min=1),
-    "normalize": Bool(), "pooling": Choice(*POOLINGS), "dtype": Choice(*DTYPES), "device": Str(),
+    "model_name_or_path": Str(),
+    "revision": Str() | NULL,
+    "max_length": Int(min=2),
+    "batch_size": Int(min=1),
+    "normalize": Bool(),
+    "pooling": Choice(*POOLINGS),
+    "dtype": Choice(*DTYPES),
+    "device": Str(),
 }
 
 
@@ -62,9 +68,17 @@ class PretrainedEncoder(Encoder):
     refinable = True
     parameters = PRETRAINED_SETTINGS
 
-    def __init__(self, model_name_or_path: str = MINILM_NAMES[0], revision: str | None = None, max_length: int = 256,
-                 batch_size: int = 64, normalize: bool = True, pooling: str = "mean", dtype: str = "float32",
-                 device: str = "auto"):
+    def __init__(
+        self,
+        model_name_or_path: str = MINILM_NAMES[0],
+        revision: str | None = None,
+        max_length: int = 256,
+        batch_size: int = 64,
+        normalize: bool = True,
+        pooling: str = "mean",
+        dtype: str = "float32",
+        device: str = "auto",
+    ):
         self.model_name_or_path, self.revision = model_name_or_path, revision
         self.max_length, self.batch_size, self.normalize = max_length, batch_size, normalize
         self.pooling, self.dtype, self.device = pooling, dtype, device
@@ -85,8 +99,13 @@ class PretrainedEncoder(Encoder):
         if self.model_ is None:
             tokenizer, model = load_model(self.model_name_or_path, self.revision, DTYPES[self.dtype])
             self.tokenizer_, self.model_ = tokenizer, model.to(_device(self.device)).eval()
-            log.info("pretrained encoder: %s on %s (max_length=%d, batch_size=%d)", self.model_name_or_path,
-                     next(self.model_.parameters()).device, self.effective_max_length, self.batch_size)
+            log.info(
+                "pretrained encoder: %s on %s (max_length=%d, batch_size=%d)",
+                self.model_name_or_path,
+                next(self.model_.parameters()).device,
+                self.effective_max_length,
+                self.batch_size,
+            )
         return self
 
     def fit(self, dataset: Dataset | None = None, context: TrainingContext | None = None) -> PretrainedEncoder:
@@ -121,20 +140,41 @@ class PretrainedEncoder(Encoder):
         """Token ids per text, special tokens included, truncated at max_length (the count is logged)."""
         max_length = self.effective_max_length
         if max_length < self.max_length:
-            log.warning("encoder.max_length=%d is longer than %s accepts; using %d",
-                        self.max_length, self.model_name_or_path, max_length)
-        ids = self.tokenizer_(list(texts), add_special_tokens=True, truncation=False, padding=False,
-                              return_attention_mask=False, return_token_type_ids=False, verbose=False)["input_ids"]
+            log.warning(
+                "encoder.max_length=%d is longer than %s accepts; using %d",
+                self.max_length,
+                self.model_name_or_path,
+                max_length,
+            )
+        ids = self.tokenizer_(
+            list(texts),
+            add_special_tokens=True,
+            truncation=False,
+            padding=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+            verbose=False,
+        )["input_ids"]
         too_long = [i for i, row in enumerate(ids) if len(row) > max_length]
         if too_long:
             # Re-tokenise only those with the tokenizer's own truncation (keeps its special tokens right).
-            truncated = self.tokenizer_([texts[i] for i in too_long], add_special_tokens=True, truncation=True,
-                                        max_length=max_length, padding=False, return_attention_mask=False,
-                                        return_token_type_ids=False)["input_ids"]
+            truncated = self.tokenizer_(
+                [texts[i] for i in too_long],
+                add_special_tokens=True,
+                truncation=True,
+                max_length=max_length,
+                padding=False,
+                return_attention_mask=False,
+                return_token_type_ids=False,
+            )["input_ids"]
             for i, row in zip(too_long, truncated):
                 ids[i] = row
-            log.info("pretrained encoder: truncated %d of %d documents to max_length=%d tokens",
-                     len(too_long), len(ids), max_length)
+            log.info(
+                "pretrained encoder: truncated %d of %d documents to max_length=%d tokens",
+                len(too_long),
+                len(ids),
+                max_length,
+            )
         empty = [i for i, row in enumerate(ids) if len(row) == 0]
         if empty:  # a tokenizer without special tokens and a text it drops entirely: one unknown token
             filler = next((t for t in (self.tokenizer_.unk_token_id, self.tokenizer_.pad_token_id) if t is not None), 0)
@@ -206,6 +246,6 @@ class TransformerView(RefinementView):
 
     def augment(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
         special = torch.isin(input_ids, self.special_ids.to(input_ids.device))
-        dropped = (torch.rand(input_ids.shape, device=input_ids.device) < self.token_dropout)
+        dropped = torch.rand(input_ids.shape, device=input_ids.device) < self.token_dropout
         dropped &= attention_mask.bool() & ~special
         return input_ids.masked_fill(dropped, self.replacement_id), attention_mask

@@ -30,10 +30,17 @@ CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 POOLINGS = ("max", "mean", "last")
 
 
-def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
-             dropout: float = 0.0) -> nn.RNNBase:
-    return CELLS[cell](input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional, batch_first=True,
-                       dropout=dropout if num_layers > 1 else 0.0)
+def make_rnn(
+    cell: str, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.0
+) -> nn.RNNBase:
+    return CELLS[cell](
+        input_size,
+        hidden_size,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        batch_first=True,
+        dropout=dropout if num_layers > 1 else 0.0,
+    )
 
 
 def last_hidden(rnn: nn.RNNBase, hidden) -> torch.Tensor:
@@ -46,8 +53,17 @@ def last_hidden(rnn: nn.RNNBase, hidden) -> torch.Tensor:
 class RowRNNAutoencoder(PixelAutoencoder):
     """Rows of pixels as time steps: recurrent encoder to a linear code, recurrent decoder back to rows."""
 
-    def __init__(self, height: int, width: int, cell: str = "gru", hidden_size: int = 64, num_layers: int = 1,
-                 bidirectional: bool = True, embedding_dim: int = 10, **pixel):
+    def __init__(
+        self,
+        height: int,
+        width: int,
+        cell: str = "gru",
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        embedding_dim: int = 10,
+        **pixel,
+    ):
         super().__init__(**pixel)
         self.height = height
         self.encoder = make_rnn(cell, width, hidden_size, num_layers, bidirectional)
@@ -69,8 +85,16 @@ class RowRNNAutoencoder(PixelAutoencoder):
 class TextRNN(SequenceNetwork):
     """GRU/LSTM over packed token embeddings, pooled over the real positions."""
 
-    def __init__(self, cell: str = "gru", hidden_size: int = 64, num_layers: int = 1, bidirectional: bool = True,
-                 pooling: str = "max", dropout: float = 0.1, **base):
+    def __init__(
+        self,
+        cell: str = "gru",
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        pooling: str = "max",
+        dropout: float = 0.1,
+        **base,
+    ):
         super().__init__(**base)
         self.pooling = pooling
         self.rnn = make_rnn(cell, self.tokens.embedding_dim, hidden_size, num_layers, bidirectional, dropout)
@@ -92,24 +116,49 @@ class RNNEncoder(SequenceEncoder):
     """GRU/LSTM: bag-of-words objective over token sequences for text; row-sequence autoencoder for images."""
 
     modalities = (TEXT, IMAGE)
-    parameters = {"cell": Choice(*CELLS), "hidden_size": Int(min=1), "num_layers": Int(min=1),
-                  "bidirectional": Bool(), "pooling": Choice(*POOLINGS), "dropout": DROPOUT, **SEQUENCE_SETTINGS}
+    parameters = {
+        "cell": Choice(*CELLS),
+        "hidden_size": Int(min=1),
+        "num_layers": Int(min=1),
+        "bidirectional": Bool(),
+        "pooling": Choice(*POOLINGS),
+        "dropout": DROPOUT,
+        **SEQUENCE_SETTINGS,
+    }
 
-    def __init__(self, cell: str = "gru", hidden_size: int = 64, num_layers: int = 1, bidirectional: bool = True,
-                 pooling: str = "max", dropout: float = 0.1, **shared):
+    def __init__(
+        self,
+        cell: str = "gru",
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        pooling: str = "max",
+        dropout: float = 0.1,
+        **shared,
+    ):
         super().__init__(**shared)  # the settings every sequence encoder takes: SEQUENCE_SETTINGS
         self.cell, self.hidden_size, self.num_layers, self.bidirectional = cell, hidden_size, num_layers, bidirectional
         self.pooling, self.dropout = pooling, dropout
 
     @property
     def rnn_params(self) -> dict:
-        return dict(cell=self.cell, hidden_size=self.hidden_size, num_layers=self.num_layers,
-                    bidirectional=self.bidirectional)
+        return dict(
+            cell=self.cell, hidden_size=self.hidden_size, num_layers=self.num_layers, bidirectional=self.bidirectional
+        )
 
     def build_image_network(self, height: int, width: int) -> RowRNNAutoencoder:
-        return RowRNNAutoencoder(height, width, embedding_dim=self.image_settings["embedding_dim"], **self.rnn_params,
-                                 **self.pixel_params(height, width))
+        return RowRNNAutoencoder(
+            height,
+            width,
+            embedding_dim=self.image_settings["embedding_dim"],
+            **self.rnn_params,
+            **self.pixel_params(height, width),
+        )
 
     def build_text_network(self, vocab_size: int, target_dim: int, pad_id: int, mask_id: int) -> TextRNN:
-        return TextRNN(pooling=self.pooling, dropout=self.dropout, **self.rnn_params,
-                       **self.network_params(vocab_size, target_dim, pad_id, mask_id))
+        return TextRNN(
+            pooling=self.pooling,
+            dropout=self.dropout,
+            **self.rnn_params,
+            **self.network_params(vocab_size, target_dim, pad_id, mask_id),
+        )

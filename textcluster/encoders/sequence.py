@@ -47,7 +47,7 @@ from textcluster.encoders.base import TensorView, embed_in_batches, l2_normalize
 from textcluster.encoders.dense import DROPOUT, RECONSTRUCTION_LOSSES, TRAINING_SETTINGS
 from textcluster.encoders.features import TFIDF_SETTINGS, VectorFeatures
 from textcluster.encoders.tokenization import TOKENIZER_SETTINGS, SequenceTokenizer
-from textcluster.params import NULL, Block, Choice, Float, Int, ListOf
+from textcluster.params import NULL, Block, Choice, Float, Int
 from textcluster.training.batching import BucketBatchSampler, length_batches, pad_batch
 
 # ------------------------------------------------------------------------------------- batching
@@ -82,15 +82,23 @@ class PadCollator:
         return ids, mask, torch.from_numpy(np.stack(targets))
 
 
-def sequence_loader(sequences: Sequence[np.ndarray], targets: np.ndarray, indices: np.ndarray, pad_id: int,
-                    batch_size: int, shuffle: bool, seed: int) -> DataLoader:
+def sequence_loader(
+    sequences: Sequence[np.ndarray],
+    targets: np.ndarray,
+    indices: np.ndarray,
+    pad_id: int,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+) -> DataLoader:
     items = SequenceItems(sequences, targets, indices)
     sampler = BucketBatchSampler(items.lengths(), batch_size, shuffle, seed)
     return DataLoader(items, batch_sampler=sampler, collate_fn=PadCollator(pad_id))
 
 
-def embed_sequences(network: SequenceNetwork, sequences: Sequence[np.ndarray], pad_id: int,
-                    batch_size: int = 256) -> np.ndarray:
+def embed_sequences(
+    network: SequenceNetwork, sequences: Sequence[np.ndarray], pad_id: int, batch_size: int = 256
+) -> np.ndarray:
     """``network.encode`` over length-bucketed batches on the network's device; rows in the input order."""
     device = next(network.parameters()).device
     codes = np.zeros((len(sequences), network.embedding_dim), dtype=np.float32)
@@ -124,8 +132,17 @@ class SequenceNetwork(nn.Module):
     whose padded positions are zero, and call ``build_head(width of body's output)``.
     """
 
-    def __init__(self, vocab_size: int, target_dim: int, pad_id: int, mask_id: int, embedding_dim: int = 32,
-                 token_dim: int = 64, token_dropout: float = 0.0, objective: str = "softmax_ce"):
+    def __init__(
+        self,
+        vocab_size: int,
+        target_dim: int,
+        pad_id: int,
+        mask_id: int,
+        embedding_dim: int = 32,
+        token_dim: int = 64,
+        token_dropout: float = 0.0,
+        objective: str = "softmax_ce",
+    ):
         super().__init__()
         self.embedding_dim, self.pad_id, self.mask_id = embedding_dim, pad_id, mask_id
         self.token_dropout, self.objective = token_dropout, OBJECTIVES[objective]
@@ -185,8 +202,14 @@ class PixelAutoencoder(nn.Module):
 class SequenceView(RefinementView):
     """A :class:`SequenceNetwork` for the refiners: inputs ``(ids, mask, target)``, augmentation by token masking."""
 
-    def __init__(self, network: SequenceNetwork, sequences: Sequence[np.ndarray], targets: np.ndarray,
-                 pad_id: int, normalize: bool):
+    def __init__(
+        self,
+        network: SequenceNetwork,
+        sequences: Sequence[np.ndarray],
+        targets: np.ndarray,
+        pad_id: int,
+        normalize: bool,
+    ):
         super().__init__(network, len(sequences), normalize)
         self.sequences, self.targets, self.pad_id = sequences, targets, pad_id
         self.lengths = np.array([len(sequence) for sequence in sequences])
@@ -205,14 +228,25 @@ class SequenceView(RefinementView):
 # ------------------------------------------------------------------------------------- plugin base
 
 IMAGE_SETTINGS = {
-    "embedding_dim": Int(min=1), "loss": Choice(*RECONSTRUCTION_LOSSES), "input_dropout": DROPOUT,
-    "augment": AUGMENT_SETTINGS, "lr": Float(min=0, min_open=True), "weight_decay": Float(min=0),
-    "batch_size": Int(min=1), "max_epochs": Int(min=1),
+    "embedding_dim": Int(min=1),
+    "loss": Choice(*RECONSTRUCTION_LOSSES),
+    "input_dropout": DROPOUT,
+    "augment": AUGMENT_SETTINGS,
+    "lr": Float(min=0, min_open=True),
+    "weight_decay": Float(min=0),
+    "batch_size": Int(min=1),
+    "max_epochs": Int(min=1),
 }
 SEQUENCE_SETTINGS = {
-    "embedding_dim": Int(min=1), "token_dim": Int(min=1), "token_dropout": DROPOUT,
-    "objective": Choice(*OBJECTIVES), **TRAINING_SETTINGS, "max_epochs": Int(min=1) | NULL,
-    "tokenizer": TOKENIZER_SETTINGS, "features": TFIDF_SETTINGS, "image": Block(IMAGE_SETTINGS),
+    "embedding_dim": Int(min=1),
+    "token_dim": Int(min=1),
+    "token_dropout": DROPOUT,
+    "objective": Choice(*OBJECTIVES),
+    **TRAINING_SETTINGS,
+    "max_epochs": Int(min=1) | NULL,
+    "tokenizer": TOKENIZER_SETTINGS,
+    "features": TFIDF_SETTINGS,
+    "image": Block(IMAGE_SETTINGS),
 }
 """The settings every sequence encoder takes (``encoder.<key>`` for text, ``encoder.image.<key>`` for images)."""
 
@@ -238,15 +272,34 @@ class SequenceEncoder(Encoder):
 
     modalities = (TEXT,)
     refinable = True
-    image_defaults: ClassVar[dict] = {"embedding_dim": 10, "loss": "mse", "input_dropout": 0.0,
-                                      "augment": {"enabled": True, "max_shift": 0.08, "max_rotation": 10.0},
-                                      "lr": 1e-3, "weight_decay": 0.0, "batch_size": 32, "max_epochs": 20}
+    image_defaults: ClassVar[dict] = {
+        "embedding_dim": 10,
+        "loss": "mse",
+        "input_dropout": 0.0,
+        "augment": {"enabled": True, "max_shift": 0.08, "max_rotation": 10.0},
+        "lr": 1e-3,
+        "weight_decay": 0.0,
+        "batch_size": 32,
+        "max_epochs": 20,
+    }
 
-    def __init__(self, embedding_dim: int = 32, token_dim: int = 64, token_dropout: float = 0.5,
-                 objective: str = "softmax_ce", lr: float = 0.01, weight_decay: float = 0.0, batch_size: int = 64,
-                 val_fraction: float = 0.1, early_stopping_patience: int = 3, max_epochs: int | None = 10,
-                 normalize: bool = True, tokenizer: Mapping[str, Any] | None = None,
-                 features: Mapping[str, Any] | None = None, image: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        embedding_dim: int = 32,
+        token_dim: int = 64,
+        token_dropout: float = 0.5,
+        objective: str = "softmax_ce",
+        lr: float = 0.01,
+        weight_decay: float = 0.0,
+        batch_size: int = 64,
+        val_fraction: float = 0.1,
+        early_stopping_patience: int = 3,
+        max_epochs: int | None = 10,
+        normalize: bool = True,
+        tokenizer: Mapping[str, Any] | None = None,
+        features: Mapping[str, Any] | None = None,
+        image: Mapping[str, Any] | None = None,
+    ):
         self.embedding_dim, self.token_dim = embedding_dim, token_dim
         self.token_dropout, self.objective = token_dropout, objective
         self.lr, self.weight_decay, self.batch_size = lr, weight_decay, batch_size
@@ -269,19 +322,30 @@ class SequenceEncoder(Encoder):
         settings = self.image_settings
         augment = dict(settings["augment"] or {})
         enabled = augment.pop("enabled", True)
-        return dict(loss=settings["loss"], input_dropout=settings["input_dropout"],
-                    augment=RandomAffine((height, width), **augment) if enabled else None)
+        return dict(
+            loss=settings["loss"],
+            input_dropout=settings["input_dropout"],
+            augment=RandomAffine((height, width), **augment) if enabled else None,
+        )
 
     def network_params(self, vocab_size: int, target_dim: int, pad_id: int, mask_id: int) -> dict:
         """The :class:`SequenceNetwork` arguments every text network takes."""
-        return dict(vocab_size=vocab_size, target_dim=target_dim, pad_id=pad_id, mask_id=mask_id,
-                    embedding_dim=self.embedding_dim, token_dim=self.token_dim,
-                    token_dropout=self.token_dropout, objective=self.objective)
+        return dict(
+            vocab_size=vocab_size,
+            target_dim=target_dim,
+            pad_id=pad_id,
+            mask_id=mask_id,
+            embedding_dim=self.embedding_dim,
+            token_dim=self.token_dim,
+            token_dropout=self.token_dropout,
+            objective=self.objective,
+        )
 
     def _text_network(self) -> SequenceNetwork:
         tokenizer = self.tokenizer_
-        return self.build_text_network(tokenizer.vocabulary_size, self.features_.n_features, tokenizer.pad_id,
-                                       tokenizer.mask_id)
+        return self.build_text_network(
+            tokenizer.vocabulary_size, self.features_.n_features, tokenizer.pad_id, tokenizer.mask_id
+        )
 
     def fit(self, dataset: Dataset, context: TrainingContext) -> SequenceEncoder:
         self.modality_ = dataset.modality
@@ -299,10 +363,16 @@ class SequenceEncoder(Encoder):
         self.network_ = self.build_image_network(*self.image_shape_)
         epochs = capped_epochs(context.trainer, settings["max_epochs"])
         context = dataclasses.replace(context, trainer={**context.trainer, "max_epochs": epochs})
-        train_autoencoder(self.network_, dataset.images.astype(np.float32), context,
-                          batch_size=settings["batch_size"], val_fraction=self.val_fraction,
-                          patience=self.early_stopping_patience, lr=settings["lr"],
-                          weight_decay=settings["weight_decay"])
+        train_autoencoder(
+            self.network_,
+            dataset.images.astype(np.float32),
+            context,
+            batch_size=settings["batch_size"],
+            val_fraction=self.val_fraction,
+            patience=self.early_stopping_patience,
+            lr=settings["lr"],
+            weight_decay=settings["weight_decay"],
+        )
 
     def _fit_texts(self, dataset: Dataset, context: TrainingContext) -> None:
         from textcluster.training.reconstruction import split_indices, train_network
@@ -315,15 +385,27 @@ class SequenceEncoder(Encoder):
         self.network_ = self._text_network()
         train_idx, val_idx = split_indices(len(sequences), self.val_fraction, context.seed)
         train = sequence_loader(sequences, targets, train_idx, pad_id, self.batch_size, True, context.seed)
-        val = sequence_loader(sequences, targets, val_idx, pad_id, self.batch_size, False, context.seed) \
-            if len(val_idx) else None
-        train_network(self.network_, train, val, context, patience=self.early_stopping_patience, lr=self.lr,
-                      weight_decay=self.weight_decay, max_epochs=capped_epochs(context.trainer, self.max_epochs))
+        val = (
+            sequence_loader(sequences, targets, val_idx, pad_id, self.batch_size, False, context.seed)
+            if len(val_idx)
+            else None
+        )
+        train_network(
+            self.network_,
+            train,
+            val,
+            context,
+            patience=self.early_stopping_patience,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            max_epochs=capped_epochs(context.trainer, self.max_epochs),
+        )
 
     def transform(self, dataset: Dataset) -> np.ndarray:
         if dataset.modality == IMAGE:
-            embeddings = embed_in_batches(self.network_.encode, dataset.images.astype(np.float32),
-                                          self.image_settings["batch_size"])
+            embeddings = embed_in_batches(
+                self.network_.encode, dataset.images.astype(np.float32), self.image_settings["batch_size"]
+            )
         else:
             sequences = self.tokenizer_.encode(dataset.texts)
             embeddings = embed_sequences(self.network_, sequences, self.tokenizer_.pad_id, self.batch_size)
@@ -332,14 +414,23 @@ class SequenceEncoder(Encoder):
     def refinement_view(self, dataset: Dataset) -> RefinementView:
         if dataset.modality == IMAGE:
             return TensorView(self.network_, dataset.images.astype(np.float32), self.normalize)
-        return SequenceView(self.network_, self.tokenizer_.encode(dataset.texts), self.features_.transform(dataset),
-                            self.tokenizer_.pad_id, self.normalize)
+        return SequenceView(
+            self.network_,
+            self.tokenizer_.encode(dataset.texts),
+            self.features_.transform(dataset),
+            self.tokenizer_.pad_id,
+            self.normalize,
+        )
 
     def get_state(self) -> dict[str, Any]:
         if self.modality_ == IMAGE:
             return {"modality": IMAGE, "image_shape": list(self.image_shape_), "network": network_state(self.network_)}
-        return {"modality": TEXT, "tokenizer": self.tokenizer_.get_state(), "features": self.features_.get_state(),
-                "network": network_state(self.network_)}
+        return {
+            "modality": TEXT,
+            "tokenizer": self.tokenizer_.get_state(),
+            "features": self.features_.get_state(),
+            "network": network_state(self.network_),
+        }
 
     def set_state(self, state: Mapping[str, Any]) -> SequenceEncoder:
         self.modality_ = state["modality"]
@@ -352,4 +443,3 @@ class SequenceEncoder(Encoder):
             network = self._text_network()
         self.network_ = load_network_state(network, state["network"])
         return self
-

@@ -37,14 +37,16 @@ TRAINED_KINDS = ("wordpiece", "bpe")
 PRETRAINED = "pretrained"
 DEFAULT_PRETRAINED = "sentence-transformers/all-MiniLM-L6-v2"
 
-TOKENIZER_SETTINGS = Block({
-    "kind": Choice(*TRAINED_KINDS, PRETRAINED),
-    "vocab_size": Int(min=1),
-    "max_length": Int(min=1),
-    "lowercase": Bool(),
-    "min_frequency": Int(min=1),
-    "name_or_path": Str() | NULL,
-})
+TOKENIZER_SETTINGS = Block(
+    {
+        "kind": Choice(*TRAINED_KINDS, PRETRAINED),
+        "vocab_size": Int(min=1),
+        "max_length": Int(min=1),
+        "lowercase": Bool(),
+        "min_frequency": Int(min=1),
+        "name_or_path": Str() | NULL,
+    }
+)
 """``encoder.tokenizer.*``: the settings of :class:`SequenceTokenizer`."""
 
 
@@ -75,8 +77,13 @@ def _trained_tokenizer(kind: str, vocab_size: int, min_frequency: int, lowercase
     bpe.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=lowercase)
     bpe.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     fixed_ids = SPECIAL_TOKENS + (_continuation_pieces(bpe, texts) if wordpiece else [])
-    trainer = trainers.BpeTrainer(vocab_size=max(vocab_size, len(fixed_ids) + 1), min_frequency=min_frequency,
-                                  special_tokens=fixed_ids, show_progress=False, **prefix)
+    trainer = trainers.BpeTrainer(
+        vocab_size=max(vocab_size, len(fixed_ids) + 1),
+        min_frequency=min_frequency,
+        special_tokens=fixed_ids,
+        show_progress=False,
+        **prefix,
+    )
     bpe.train_from_iterator(texts, trainer=trainer)
     if not wordpiece:
         return bpe
@@ -92,11 +99,15 @@ def _pretrained_tokenizer(name_or_path: str | None):
     try:
         loaded = AutoTokenizer.from_pretrained(resolved)
     except (OSError, ValueError) as error:
-        raise UserError(f"cannot load the pretrained tokenizer '{resolved}' ({error}); set "
-                        "encoder.tokenizer.name_or_path to a local tokenizer folder, or use "
-                        "encoder.tokenizer.kind=wordpiece") from None
+        raise UserError(
+            f"cannot load the pretrained tokenizer '{resolved}' ({error}); set "
+            "encoder.tokenizer.name_or_path to a local tokenizer folder, or use "
+            "encoder.tokenizer.kind=wordpiece"
+        ) from None
     if not getattr(loaded, "is_fast", False):
-        raise UserError(f"tokenizer '{resolved}' has no fast (tokenizers) version; use encoder.tokenizer.kind=wordpiece")
+        raise UserError(
+            f"tokenizer '{resolved}' has no fast (tokenizers) version; use encoder.tokenizer.kind=wordpiece"
+        )
     tokenizer = loaded.backend_tokenizer
     tokenizer.no_truncation()
     tokenizer.no_padding()
@@ -106,13 +117,20 @@ def _pretrained_tokenizer(name_or_path: str | None):
 class SequenceTokenizer:
     """Fit on a corpus (or load a pretrained vocabulary), then turn texts into id arrays of at most ``max_length``."""
 
-    def __init__(self, kind: str = "wordpiece", vocab_size: int = 8000, max_length: int = 64, lowercase: bool = True,
-                 min_frequency: int = 2, name_or_path: str | None = None):
+    def __init__(
+        self,
+        kind: str = "wordpiece",
+        vocab_size: int = 8000,
+        max_length: int = 64,
+        lowercase: bool = True,
+        min_frequency: int = 2,
+        name_or_path: str | None = None,
+    ):
         self.kind, self.vocab_size, self.max_length = kind, vocab_size, max_length
         self.lowercase, self.min_frequency, self.name_or_path = lowercase, min_frequency, name_or_path
         self.tokenizer_ = None
 
-    def fit(self, texts: Sequence[str]) -> "SequenceTokenizer":
+    def fit(self, texts: Sequence[str]) -> SequenceTokenizer:
         if self.kind == PRETRAINED:
             self.tokenizer_ = _pretrained_tokenizer(self.name_or_path)
         else:
@@ -152,17 +170,22 @@ class SequenceTokenizer:
             ids = encoding.ids
             if len(ids) > self.max_length:
                 n_truncated += 1
-                ids = ids[:self.max_length]
+                ids = ids[: self.max_length]
             if not ids:
                 n_empty += 1
                 ids = [self.unk_id]
             sequences.append(np.asarray(ids, dtype=np.int64))
         if n_truncated:
-            log.info("tokenizer: truncated %d of %d documents to max_length=%d tokens",
-                     n_truncated, len(sequences), self.max_length)
+            log.info(
+                "tokenizer: truncated %d of %d documents to max_length=%d tokens",
+                n_truncated,
+                len(sequences),
+                self.max_length,
+            )
         if n_empty:
-            log.warning("tokenizer: %d of %d documents had no tokens; each is a single %s token",
-                        n_empty, len(sequences), UNK)
+            log.warning(
+                "tokenizer: %d of %d documents had no tokens; each is a single %s token", n_empty, len(sequences), UNK
+            )
         return sequences
 
     def get_state(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from textcluster.results import EvaluationInput
 
 
 class ExternalMetric(Evaluator):
-    """Wraps ``score_fn(labels_true, labels_pred)``; noise counts as one more cluster unless the metric says otherwise."""
+    """Wraps ``score_fn(labels_true, labels_pred)``; noise is one more cluster unless the metric says otherwise."""
 
     parameters = {}
     score_fn = staticmethod(lambda labels_true, labels_pred: 0.0)
@@ -142,8 +142,9 @@ class TopicDiversity(TopicMetric):
         return {"topic_diversity": float(topics.diversity(self.top_n))}
 
 
-def evaluate(evaluator_objects: Mapping[str, Evaluator], run: EvaluationInput
-             ) -> tuple[dict[str, float], dict[str, str]]:
+def evaluate(
+    evaluator_objects: Mapping[str, Evaluator], run: EvaluationInput
+) -> tuple[dict[str, float], dict[str, str]]:
     """Run every evaluator; returns ``(metrics, skipped)`` where skipped maps key -> reason."""
     results: dict[str, float] = {}
     skipped: dict[str, str] = {}

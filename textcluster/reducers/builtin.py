@@ -32,8 +32,10 @@ class IdentityReducer(Reducer):
 def _check_components(n_components: int, X: np.ndarray) -> None:
     limit = min(X.shape)
     if n_components > limit:
-        raise UserError(f"reducer.n_components={n_components} is larger than the data allows ({limit} for "
-                        f"{X.shape[0]} points of {X.shape[1]} dimensions); lower reducer.n_components")
+        raise UserError(
+            f"reducer.n_components={n_components} is larger than the data allows ({limit} for "
+            f"{X.shape[0]} points of {X.shape[1]} dimensions); lower reducer.n_components"
+        )
 
 
 @reducers.register("pca")
@@ -41,8 +43,17 @@ class PCAReducer(Reducer):
     """Principal component analysis (scikit-learn), optionally whitened."""
 
     parameters = {"n_components": Int(min=1), "whiten": Bool(), "random_state": Int(min=0)}
-    FITTED = ("components_", "mean_", "explained_variance_", "explained_variance_ratio_", "singular_values_",
-              "noise_variance_", "n_components_", "n_features_in_", "n_samples_")
+    FITTED = (
+        "components_",
+        "mean_",
+        "explained_variance_",
+        "explained_variance_ratio_",
+        "singular_values_",
+        "noise_variance_",
+        "n_components_",
+        "n_features_in_",
+        "n_samples_",
+    )
 
     def __init__(self, n_components: int = 10, whiten: bool = False, random_state: int = 0):
         self.n_components, self.whiten, self.random_state = n_components, whiten, random_state
@@ -54,8 +65,10 @@ class PCAReducer(Reducer):
 
     def check_input(self, n_samples: int) -> None:
         if self.n_components > n_samples:
-            raise UserError(f"reducer.n_components={self.n_components} is larger than the number of samples "
-                            f"({n_samples}); lower reducer.n_components")
+            raise UserError(
+                f"reducer.n_components={self.n_components} is larger than the number of samples "
+                f"({n_samples}); lower reducer.n_components"
+            )
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:
         _check_components(self.n_components, X)
@@ -103,11 +116,22 @@ class UMAPReducer(Reducer):
     fit and after loading, so a saved model predicts what the live one did.
     """
 
-    parameters = {"n_components": Int(min=1), "n_neighbors": Int(min=2), "min_dist": Float(min=0),
-                  "metric": Choice(*UMAP_METRICS), "random_state": Int(min=0)}
+    parameters = {
+        "n_components": Int(min=1),
+        "n_neighbors": Int(min=2),
+        "min_dist": Float(min=0),
+        "metric": Choice(*UMAP_METRICS),
+        "random_state": Int(min=0),
+    }
 
-    def __init__(self, n_components: int = 10, n_neighbors: int = 15, min_dist: float = 0.0,
-                 metric: str = "euclidean", random_state: int = 0):
+    def __init__(
+        self,
+        n_components: int = 10,
+        n_neighbors: int = 15,
+        min_dist: float = 0.0,
+        metric: str = "euclidean",
+        random_state: int = 0,
+    ):
         self.n_components, self.n_neighbors, self.min_dist = n_components, n_neighbors, min_dist
         self.metric, self.random_state = metric, random_state
 
@@ -126,12 +150,20 @@ class UMAPReducer(Reducer):
         _check_components(self.n_components, X)
         fitted = self._umap()
         embedding = fitted.fit_transform(X).astype(np.float32)
-        self.set_state({
-            "training_points": fitted._raw_data, "layout": fitted.embedding_, "input_hash": fitted._input_hash,
-            "constants": {"a": float(fitted._a), "b": float(fitted._b), "initial_alpha": float(fitted._initial_alpha),
-                          "n_neighbors": int(fitted._n_neighbors),
-                          "disconnection_distance": float(fitted._disconnection_distance)},
-        })
+        self.set_state(
+            {
+                "training_points": fitted._raw_data,
+                "layout": fitted.embedding_,
+                "input_hash": fitted._input_hash,
+                "constants": {
+                    "a": float(fitted._a),
+                    "b": float(fitted._b),
+                    "initial_alpha": float(fitted._initial_alpha),
+                    "n_neighbors": int(fitted._n_neighbors),
+                    "disconnection_distance": float(fitted._disconnection_distance),
+                },
+            }
+        )
         return embedding
 
     def transform(self, X: np.ndarray) -> np.ndarray:
@@ -149,7 +181,10 @@ class UMAPReducer(Reducer):
         model.embedding_ = np.asarray(state["layout"], dtype=np.float32)
         model._input_hash = state["input_hash"]  # the training points themselves map to their fitted layout
         model._a, model._b, model._initial_alpha = constants["a"], constants["b"], constants["initial_alpha"]
-        model._n_neighbors, model._disconnection_distance = constants["n_neighbors"], constants["disconnection_distance"]
+        model._n_neighbors, model._disconnection_distance = (
+            constants["n_neighbors"],
+            constants["disconnection_distance"],
+        )
         model._small_data, model._sparse_data, model.tqdm_kwds = False, False, {"disable": True}
         model._knn_search_index = ExactNeighbours(model._raw_data, self.metric)
         self.model_ = model

@@ -21,8 +21,10 @@ def initial_centers(codes: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, 
     """``(centres, cluster ids)``: the mean code of each cluster of ``labels`` (noise left out)."""
     ids, centres = cluster_centres(codes, labels)
     if len(ids) < MIN_CLUSTERS:
-        raise UserError(f"the clusterer found {len(ids)} cluster(s); a refiner needs at least {MIN_CLUSTERS}. "
-                        "Change the clusterer settings (e.g. clusterer.n_clusters) or use refiner=none")
+        raise UserError(
+            f"the clusterer found {len(ids)} cluster(s); a refiner needs at least {MIN_CLUSTERS}. "
+            "Change the clusterer settings (e.g. clusterer.n_clusters) or use refiner=none"
+        )
     return centres.astype(np.float32), ids
 
 

@@ -39,8 +39,15 @@ from textcluster.results import Refinement
 log = logging.getLogger(__name__)
 
 POSITIVE = Float(min=0, min_open=True)
-SHARED = {"max_epochs": Int(min=1), "batch_size": Int(min=2), "lr": POSITIVE, "alpha": POSITIVE,
-          "center_lr_scale": POSITIVE, "normalize": Bool(), "rescale": Bool()}
+SHARED = {
+    "max_epochs": Int(min=1),
+    "batch_size": Int(min=2),
+    "lr": POSITIVE,
+    "alpha": POSITIVE,
+    "center_lr_scale": POSITIVE,
+    "normalize": Bool(),
+    "rescale": Bool(),
+}
 DEC_SETTINGS = {**SHARED, "update_interval": Int(min=1), "tol": Float(min=0, max=1), "augment": Bool()}
 WEIGHT = Float(min=0)
 
@@ -52,9 +59,11 @@ def check_views_differ(view: RefinementView) -> None:
     first, second = view.augment(*inputs), view.augment(*inputs)
     view.network.eval()
     if all(torch.equal(a, b) for a, b in zip(first, second)):
-        raise UserError("refiner=contrastive needs two different views of each item, but this encoder's "
-                        "augmentation is off; turn it on (encoder.augment.enabled=true or encoder.input_dropout>0 "
-                        "for dense, encoder.token_dropout>0 for cnn/rnn/transformer)")
+        raise UserError(
+            "refiner=contrastive needs two different views of each item, but this encoder's "
+            "augmentation is off; turn it on (encoder.augment.enabled=true or encoder.input_dropout>0 "
+            "for dense, encoder.token_dropout>0 for cnn/rnn/transformer)"
+        )
 
 
 class ClusteringRefiner(Refiner):
@@ -66,10 +75,23 @@ class ClusteringRefiner(Refiner):
 
     target = "full"  # full: DEC's p over all data every update_interval steps; batch: SCCL's per-batch p
 
-    def __init__(self, max_epochs: int = 20, batch_size: int = 256, lr: float = 1e-4, update_interval: int = 140,
-                 tol: float = 0.001, alpha: float = 1.0, augment: bool = False, clustering_weight: float = 1.0,
-                 reconstruction_weight: float = 0.0, contrastive_weight: float = 0.0, temperature: float = 0.5,
-                 center_lr_scale: float = 1.0, normalize: bool = False, rescale: bool = False):
+    def __init__(
+        self,
+        max_epochs: int = 20,
+        batch_size: int = 256,
+        lr: float = 1e-4,
+        update_interval: int = 140,
+        tol: float = 0.001,
+        alpha: float = 1.0,
+        augment: bool = False,
+        clustering_weight: float = 1.0,
+        reconstruction_weight: float = 0.0,
+        contrastive_weight: float = 0.0,
+        temperature: float = 0.5,
+        center_lr_scale: float = 1.0,
+        normalize: bool = False,
+        rescale: bool = False,
+    ):
         self.max_epochs, self.batch_size, self.lr = max_epochs, batch_size, lr
         self.update_interval, self.tol, self.alpha, self.augment = update_interval, tol, alpha, augment
         self.clustering_weight, self.reconstruction_weight = clustering_weight, reconstruction_weight
@@ -79,14 +101,23 @@ class ClusteringRefiner(Refiner):
     @property
     def settings(self) -> dict[str, Any]:
         """What :class:`~textcluster.training.clustering.ClusteringModule` reads."""
-        return dict(lr=float(self.lr), update_interval=int(self.update_interval), tol=float(self.tol),
-                    alpha=float(self.alpha), augment=bool(self.augment), clustering_weight=float(self.clustering_weight),
-                    reconstruction_weight=float(self.reconstruction_weight),
-                    contrastive_weight=float(self.contrastive_weight), temperature=float(self.temperature),
-                    target=self.target, center_lr_scale=float(self.center_lr_scale))
+        return dict(
+            lr=float(self.lr),
+            update_interval=int(self.update_interval),
+            tol=float(self.tol),
+            alpha=float(self.alpha),
+            augment=bool(self.augment),
+            clustering_weight=float(self.clustering_weight),
+            reconstruction_weight=float(self.reconstruction_weight),
+            contrastive_weight=float(self.contrastive_weight),
+            temperature=float(self.temperature),
+            target=self.target,
+            center_lr_scale=float(self.center_lr_scale),
+        )
 
-    def refine(self, encoder: Encoder, dataset: Dataset, embeddings: np.ndarray, labels: np.ndarray,
-               context: TrainingContext) -> Refinement:
+    def refine(
+        self, encoder: Encoder, dataset: Dataset, embeddings: np.ndarray, labels: np.ndarray, context: TrainingContext
+    ) -> Refinement:
         from textcluster.training.clustering import ClusteringModule  # Lightning is slow to import
 
         self.scale_ = 1.0
@@ -106,8 +137,13 @@ class ClusteringRefiner(Refiner):
         self.centers_ = module.centers.detach().float().cpu().numpy()
         codes = view.encode_all().cpu().numpy()
         final = self.predict_scores(codes)[0]
-        log.info("refiner %s: %d steps, %d of %d labels differ from the clusterer's", self.key(),
-                 int(module.global_step), int((final != labels).sum()), len(labels))
+        log.info(
+            "refiner %s: %d steps, %d of %d labels differ from the clusterer's",
+            self.key(),
+            int(module.global_step),
+            int((final != labels).sum()),
+            len(labels),
+        )
         return Refinement(codes, final)
 
     def view(self, encoder: Encoder, dataset: Dataset) -> RefinementView:
@@ -132,9 +168,11 @@ class ClusteringRefiner(Refiner):
     def predict_proba(self, codes: np.ndarray) -> np.ndarray:
         from textcluster.training.clustering import student_t_assignment
 
-        return student_t_assignment(torch.from_numpy(np.asarray(codes, dtype=np.float32)),
-                                    torch.from_numpy(np.asarray(self.centers_, dtype=np.float32)),
-                                    float(self.alpha)).numpy()
+        return student_t_assignment(
+            torch.from_numpy(np.asarray(codes, dtype=np.float32)),
+            torch.from_numpy(np.asarray(self.centers_, dtype=np.float32)),
+            float(self.alpha),
+        ).numpy()
 
     def predict_scores(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The most probable refined cluster (Student's t) and its probability."""
@@ -153,12 +191,31 @@ class DECRefiner(ClusteringRefiner):
 
     parameters = DEC_SETTINGS
 
-    def __init__(self, max_epochs: int = 20, batch_size: int = 256, lr: float = 1e-4, update_interval: int = 140,
-                 tol: float = 0.001, alpha: float = 1.0, augment: bool = False, center_lr_scale: float = 1.0,
-                 normalize: bool = False, rescale: bool = False):
-        super().__init__(max_epochs=max_epochs, batch_size=batch_size, lr=lr, update_interval=update_interval,
-                         tol=tol, alpha=alpha, augment=augment, center_lr_scale=center_lr_scale, normalize=normalize,
-                         rescale=rescale)
+    def __init__(
+        self,
+        max_epochs: int = 20,
+        batch_size: int = 256,
+        lr: float = 1e-4,
+        update_interval: int = 140,
+        tol: float = 0.001,
+        alpha: float = 1.0,
+        augment: bool = False,
+        center_lr_scale: float = 1.0,
+        normalize: bool = False,
+        rescale: bool = False,
+    ):
+        super().__init__(
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            update_interval=update_interval,
+            tol=tol,
+            alpha=alpha,
+            augment=augment,
+            center_lr_scale=center_lr_scale,
+            normalize=normalize,
+            rescale=rescale,
+        )
 
 
 @refiners.register("idec")
@@ -167,14 +224,35 @@ class IDECRefiner(ClusteringRefiner):
 
     parameters = {**DEC_SETTINGS, "reconstruction_weight": WEIGHT, "clustering_weight": WEIGHT}
 
-    def __init__(self, max_epochs: int = 20, batch_size: int = 256, lr: float = 1e-4, update_interval: int = 140,
-                 tol: float = 0.001, alpha: float = 1.0, augment: bool = False, reconstruction_weight: float = 1.0,
-                 clustering_weight: float = 0.1, center_lr_scale: float = 1.0, normalize: bool = False,
-                 rescale: bool = False):
-        super().__init__(max_epochs=max_epochs, batch_size=batch_size, lr=lr, update_interval=update_interval,
-                         tol=tol, alpha=alpha, augment=augment, clustering_weight=clustering_weight,
-                         reconstruction_weight=reconstruction_weight, center_lr_scale=center_lr_scale,
-                         normalize=normalize, rescale=rescale)
+    def __init__(
+        self,
+        max_epochs: int = 20,
+        batch_size: int = 256,
+        lr: float = 1e-4,
+        update_interval: int = 140,
+        tol: float = 0.001,
+        alpha: float = 1.0,
+        augment: bool = False,
+        reconstruction_weight: float = 1.0,
+        clustering_weight: float = 0.1,
+        center_lr_scale: float = 1.0,
+        normalize: bool = False,
+        rescale: bool = False,
+    ):
+        super().__init__(
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            update_interval=update_interval,
+            tol=tol,
+            alpha=alpha,
+            augment=augment,
+            clustering_weight=clustering_weight,
+            reconstruction_weight=reconstruction_weight,
+            center_lr_scale=center_lr_scale,
+            normalize=normalize,
+            rescale=rescale,
+        )
 
 
 @refiners.register("contrastive")
@@ -184,10 +262,28 @@ class ContrastiveRefiner(ClusteringRefiner):
     target = "batch"
     parameters = {**SHARED, "contrastive_weight": WEIGHT, "clustering_weight": WEIGHT, "temperature": POSITIVE}
 
-    def __init__(self, max_epochs: int = 3, batch_size: int = 64, lr: float = 1e-5, alpha: float = 1.0,
-                 contrastive_weight: float = 1.0, clustering_weight: float = 1.0, temperature: float = 0.5,
-                 center_lr_scale: float = 100.0, normalize: bool = False, rescale: bool = False):
-        super().__init__(max_epochs=max_epochs, batch_size=batch_size, lr=lr, alpha=alpha,
-                         contrastive_weight=contrastive_weight, clustering_weight=clustering_weight,
-                         temperature=temperature, center_lr_scale=center_lr_scale, normalize=normalize,
-                         rescale=rescale)
+    def __init__(
+        self,
+        max_epochs: int = 3,
+        batch_size: int = 64,
+        lr: float = 1e-5,
+        alpha: float = 1.0,
+        contrastive_weight: float = 1.0,
+        clustering_weight: float = 1.0,
+        temperature: float = 0.5,
+        center_lr_scale: float = 100.0,
+        normalize: bool = False,
+        rescale: bool = False,
+    ):
+        super().__init__(
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            alpha=alpha,
+            contrastive_weight=contrastive_weight,
+            clustering_weight=clustering_weight,
+            temperature=temperature,
+            center_lr_scale=center_lr_scale,
+            normalize=normalize,
+            rescale=rescale,
+        )

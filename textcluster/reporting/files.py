@@ -15,8 +15,22 @@ import numpy as np
 
 from textcluster.dataset import Dataset
 
-PACKAGES = ("textcluster", "torch", "pytorch-lightning", "hydra-core", "omegaconf", "numpy", "scipy",
-            "scikit-learn", "hdbscan", "umap-learn", "pandas", "datasets", "transformers", "safetensors")
+PACKAGES = (
+    "textcluster",
+    "torch",
+    "pytorch-lightning",
+    "hydra-core",
+    "omegaconf",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "hdbscan",
+    "umap-learn",
+    "pandas",
+    "datasets",
+    "transformers",
+    "safetensors",
+)
 SNIPPET_CHARS = 100  # the text column of assignments.csv and predictions.csv
 
 STATUS_FILE = "status.json"
@@ -46,10 +60,16 @@ def write_json(path: Path, payload: Any) -> None:
 
 
 def write_versions(run_dir: Path, seed: int) -> None:
-    write_json(run_dir / "versions.json", {
-        "python": sys.version.split()[0], "platform": platform.platform(),
-        "packages": package_versions(), "seed": seed, "device": device_description(),
-    })
+    write_json(
+        run_dir / "versions.json",
+        {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "packages": package_versions(),
+            "seed": seed,
+            "device": device_description(),
+        },
+    )
 
 
 def write_status(run_dir: Path, status: str, message: str | None = None) -> None:
@@ -66,7 +86,7 @@ def read_status(run_dir: Path) -> str | None:
 def snippet(text: str, limit: int) -> str:
     """A text on one line, cut to ``limit`` characters (an ellipsis marks the cut)."""
     flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def write_rows(path: Path, dataset: Dataset, labels: np.ndarray, extra: Sequence[tuple[str, np.ndarray]] = ()) -> None:
@@ -74,8 +94,12 @@ def write_rows(path: Path, dataset: Dataset, labels: np.ndarray, extra: Sequence
     snippet (``text``) or the image's row (``index``). assignments.csv and predictions.csv both."""
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["id", "cluster"] + (["label"] if dataset.has_labels else []) + [name for name, _ in extra]
-                        + ["text" if dataset.texts is not None else "index"])
+        writer.writerow(
+            ["id", "cluster"]
+            + (["label"] if dataset.has_labels else [])
+            + [name for name, _ in extra]
+            + ["text" if dataset.texts is not None else "index"]
+        )
         for row, (item_id, cluster) in enumerate(zip(dataset.ids, labels)):
             line = [item_id, int(cluster)] + ([dataset.labels[row]] if dataset.has_labels else [])
             line += ["" if np.isnan(values[row]) else f"{values[row]:.6g}" for _, values in extra]

@@ -69,12 +69,20 @@ def save_model(pipeline: Pipeline, folder: str | Path, config: Mapping[str, Any]
                 written += write_state(partial, group, stages[group].get_state())
         written += write_state(partial, PIPELINE_STATE, pipeline.get_state())
         manifest = {
-            "format": FORMAT_VERSION, "textcluster_version": __version__,
-            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "packages": package_versions(),
-            "fit": pipeline.fit_info_, "predict_method": stages["clusterer"].predict_method,
-            "stages": {group: None if stage is None else {"name": stage.key(), **stage.get_params()}
-                       for group, stage in stages.items() if group != "noise"} | {"noise": stages["noise"].key()},
-            "seed": pipeline.seed, "config": dict(config) if config is not None else None,
+            "format": FORMAT_VERSION,
+            "textcluster_version": __version__,
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "packages": package_versions(),
+            "fit": pipeline.fit_info_,
+            "predict_method": stages["clusterer"].predict_method,
+            "stages": {
+                group: None if stage is None else {"name": stage.key(), **stage.get_params()}
+                for group, stage in stages.items()
+                if group != "noise"
+            }
+            | {"noise": stages["noise"].key()},
+            "seed": pipeline.seed,
+            "config": dict(config) if config is not None else None,
             "files": {path.name: _sha256(path) for path in written},
         }
         (partial / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
@@ -117,24 +125,32 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
     """The manifest, after refusing the old pickled format and files that are not what they should be."""
     manifest_path = Path(model_dir) / MANIFEST_FILE
     if not manifest_path.is_file() and (Path(model_dir) / PICKLED_MODEL).is_file():
-        raise UserError(f"{model_dir} holds a model saved as a pickle ({PICKLED_MODEL}) by an older textcluster; "
-                        "a pickle can run code, so it is not loaded: run the experiment again to save it as data")
+        raise UserError(
+            f"{model_dir} holds a model saved as a pickle ({PICKLED_MODEL}) by an older textcluster; "
+            "a pickle can run code, so it is not loaded: run the experiment again to save it as data"
+        )
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise UserError(f"{manifest_path} cannot be read ({type(error).__name__}); the model folder is damaged: "
-                        "run the experiment again") from None
+        raise UserError(
+            f"{manifest_path} cannot be read ({type(error).__name__}); the model folder is damaged: "
+            "run the experiment again"
+        ) from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("stages"), dict):
         raise UserError(f"{manifest_path} is not a textcluster model manifest; run the experiment again")
     if manifest.get("format") != FORMAT_VERSION:
         newer = isinstance(manifest.get("format"), int) and manifest["format"] > FORMAT_VERSION
-        raise UserError(f"{model_dir} holds model format {manifest.get('format')!r}; this textcluster reads format "
-                        f"{FORMAT_VERSION}: " + ("upgrade textcluster" if newer else "run the experiment again"))
+        raise UserError(
+            f"{model_dir} holds model format {manifest.get('format')!r}; this textcluster reads format "
+            f"{FORMAT_VERSION}: " + ("upgrade textcluster" if newer else "run the experiment again")
+        )
     for name, checksum in (manifest.get("files") or {}).items():
         file = Path(model_dir) / name
         if Path(name).name != name or not file.is_file() or _sha256(file) != checksum:
-            raise UserError(f"{file} is missing or does not match the checksum in {MANIFEST_FILE}; the model folder "
-                            "is damaged or was changed: run the experiment again")
+            raise UserError(
+                f"{file} is missing or does not match the checksum in {MANIFEST_FILE}; the model folder "
+                "is damaged or was changed: run the experiment again"
+            )
     return manifest
 
 
@@ -144,13 +160,19 @@ def _stage(group: str, settings: Mapping[str, Any] | None, model_dir: Path):
     try:
         stage = STAGE_REGISTRIES[group].build(settings, where=f"the model's {group}")
     except UnknownPluginError as error:
-        raise UserError(f"the model in {model_dir} uses a plugin that is not loaded ({error}); install it, or give "
-                        "plugins_dir=<folder> for a local one") from None
+        raise UserError(
+            f"the model in {model_dir} uses a plugin that is not loaded ({error}); install it, or give "
+            "plugins_dir=<folder> for a local one"
+        ) from None
     return stage.set_state(read_state(model_dir, group))
 
 
-def load_model(path: str | Path, pipeline_class: type[Pipeline] = Pipeline, what: str = "path",
-               manifest: dict[str, Any] | None = None) -> tuple[Pipeline, dict[str, Any]]:
+def load_model(
+    path: str | Path,
+    pipeline_class: type[Pipeline] = Pipeline,
+    what: str = "path",
+    manifest: dict[str, Any] | None = None,
+) -> tuple[Pipeline, dict[str, Any]]:
     """``(fitted pipeline, manifest)`` from a run folder or its model folder (``what`` names the argument);
     ``manifest``: what :func:`read_manifest` already gave for that folder."""
     from textcluster import __version__
@@ -158,8 +180,9 @@ def load_model(path: str | Path, pipeline_class: type[Pipeline] = Pipeline, what
     model_dir = find_model_dir(path, what)
     manifest = manifest if manifest is not None else read_manifest(model_dir)
     if manifest.get("textcluster_version") != __version__:
-        log.warning("%s was saved by textcluster %s; this is %s", model_dir, manifest.get("textcluster_version"),
-                    __version__)
+        log.warning(
+            "%s was saved by textcluster %s; this is %s", model_dir, manifest.get("textcluster_version"), __version__
+        )
     stages = manifest["stages"]
     try:
         stage_objects = {group: _stage(group, stages.get(group), model_dir) for group in STAGES}
@@ -168,6 +191,8 @@ def load_model(path: str | Path, pipeline_class: type[Pipeline] = Pipeline, what
     except (StateError, UserError):
         raise
     except Exception as error:  # state that parses but does not fit its stage (a changed or foreign file)
-        raise UserError(f"cannot load the model in {model_dir} ({type(error).__name__}: {error}); the model folder "
-                        "is damaged or not a textcluster model: run the experiment again") from None
+        raise UserError(
+            f"cannot load the model in {model_dir} ({type(error).__name__}: {error}); the model folder "
+            "is damaged or not a textcluster model: run the experiment again"
+        ) from None
     return pipeline, manifest

@@ -11,8 +11,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -59,8 +59,9 @@ def map_coordinates(embeddings: np.ndarray, seed: int = 0, method: str = "auto")
         try:
             import umap
 
-            model = umap.UMAP(n_components=2, n_neighbors=min(15, len(X) - 1), min_dist=0.1, random_state=seed,
-                              n_jobs=1)
+            model = umap.UMAP(
+                n_components=2, n_neighbors=min(15, len(X) - 1), min_dist=0.1, random_state=seed, n_jobs=1
+            )
             return model.fit_transform(X), "UMAP"
         except ImportError:
             log.info("report: umap-learn is not installed; the map uses PCA")
@@ -69,8 +70,7 @@ def map_coordinates(embeddings: np.ndarray, seed: int = 0, method: str = "auto")
     return PCA(n_components=2, random_state=seed).fit_transform(X), "PCA"
 
 
-def embedding_map(embeddings: np.ndarray, labels: np.ndarray, path: Path, seed: int = 0,
-                  method: str = "auto") -> str:
+def embedding_map(embeddings: np.ndarray, labels: np.ndarray, path: Path, seed: int = 0, method: str = "auto") -> str:
     plt = _pyplot()
     labels = np.asarray(labels)
     rows = np.arange(len(labels))
@@ -84,13 +84,27 @@ def embedding_map(embeddings: np.ndarray, labels: np.ndarray, path: Path, seed: 
     size = 4 if len(rows) > 2000 else 10 if len(rows) > 300 else 25
     for cluster in ([NOISE] if NOISE in clusters else []) + [c for c in clusters if c != NOISE]:
         mask = labels == cluster
-        ax.scatter(coords[mask, 0], coords[mask, 1], s=size, color=colours[cluster], alpha=0.75, linewidths=0,
-                   label="noise" if cluster == NOISE else str(cluster))
+        ax.scatter(
+            coords[mask, 0],
+            coords[mask, 1],
+            s=size,
+            color=colours[cluster],
+            alpha=0.75,
+            linewidths=0,
+            label="noise" if cluster == NOISE else str(cluster),
+        )
     for cluster in clusters:  # the cluster id at its median position
         if cluster != NOISE:
             x, y = np.median(coords[labels == cluster], axis=0)
-            ax.annotate(str(cluster), (x, y), fontsize=9, weight="bold", ha="center", va="center",
-                        bbox=dict(boxstyle="round,pad=0.15", fc="white", alpha=0.7, lw=0))
+            ax.annotate(
+                str(cluster),
+                (x, y),
+                fontsize=9,
+                weight="bold",
+                ha="center",
+                va="center",
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", alpha=0.7, lw=0),
+            )
     if len(clusters) <= 20:
         ax.legend(markerscale=2.5 if size < 10 else 1, fontsize=8, loc="best", frameon=False, ncol=2)
     ax.set_xticks([])
@@ -111,8 +125,9 @@ def cluster_sizes(labels: np.ndarray, path: Path) -> str:
     fig, ax = plt.subplots(figsize=(max(5, min(16, 0.35 * len(clusters) + 3)), 3.8), dpi=100)
     ax.bar(range(len(clusters)), counts, color=[colours[c] for c in clusters])
     ax.set_xticks(range(len(clusters)))
-    ax.set_xticklabels(["noise" if c == NOISE else str(c) for c in clusters], fontsize=8,
-                       rotation=90 if len(clusters) > 25 else 0)
+    ax.set_xticklabels(
+        ["noise" if c == NOISE else str(c) for c in clusters], fontsize=8, rotation=90 if len(clusters) > 25 else 0
+    )
     ax.set_xlabel("cluster")
     ax.set_ylabel("documents")
     ax.set_title(f"Cluster sizes ({int((clusters != NOISE).sum())} clusters, {len(labels)} items)")
@@ -133,7 +148,7 @@ def topic_keywords(topics: Sequence[dict], path: Path, n_words: int = 8) -> str:
     fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 2.6 * rows), dpi=100, squeeze=False)
     for ax, entry in zip(axes.flat, entries):
         words = list(entry["keywords"])[:n_words]
-        scores = list(entry.get("keyword_scores") or [])[:len(words)]
+        scores = list(entry.get("keyword_scores") or [])[: len(words)]
         if len(scores) != len(words):
             scores = list(range(len(words), 0, -1))  # no scores: rank only
         ax.barh(range(len(words))[::-1], scores, color=colours[entry["id"]])
@@ -141,7 +156,7 @@ def topic_keywords(topics: Sequence[dict], path: Path, n_words: int = 8) -> str:
         ax.set_yticklabels(words, fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
         ax.set_title(f"topic {entry['id']} ({entry.get('size', '?')} docs)", fontsize=9)
-    for ax in list(axes.flat)[len(entries):]:
+    for ax in list(axes.flat)[len(entries) :]:
         ax.axis("off")
     fig.suptitle("Top keywords per topic (c-TF-IDF)", fontsize=11)
     _save(fig, path)
@@ -156,8 +171,9 @@ def confusion_matrix(labels_true: np.ndarray, labels_pred: np.ndarray, path: Pat
     classes, true_index = np.unique(np.asarray(labels_true).astype(str), return_inverse=True)
     clusters, pred_index = np.unique(np.asarray(labels_pred), return_inverse=True)
     if max(len(classes), len(clusters)) > MAX_CONFUSION_SIDE:
-        raise ValueError(f"{len(classes)} classes x {len(clusters)} clusters is too large to draw "
-                         f"(limit {MAX_CONFUSION_SIDE})")
+        raise ValueError(
+            f"{len(classes)} classes x {len(clusters)} clusters is too large to draw (limit {MAX_CONFUSION_SIDE})"
+        )
     counts = np.zeros((len(classes), len(clusters)), dtype=int)
     np.add.at(counts, (true_index, pred_index), 1)
     # clusters in the order of the class they match best (Hungarian), the unmatched ones after
@@ -178,8 +194,15 @@ def confusion_matrix(labels_true: np.ndarray, labels_pred: np.ndarray, path: Pat
         threshold = counts.max() / 2
         for (i, j), value in np.ndenumerate(counts):
             if value:
-                ax.text(j, i, str(value), ha="center", va="center", fontsize=7,
-                        color="white" if value > threshold else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(value),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if value > threshold else "black",
+                )
     ax.set_title("True labels x clusters")
     _save(fig, path)
     return "Confusion matrix: true labels (rows) against clusters (columns, ordered by best-matching class)"
@@ -194,8 +217,13 @@ def cluster_examples(images: np.ndarray, labels: np.ndarray, path: Path, seed: i
     if not clusters:
         raise ValueError("no clusters")
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(len(clusters), EXAMPLES_PER_CLUSTER, squeeze=False,
-                             figsize=(EXAMPLES_PER_CLUSTER * 0.8, len(clusters) * 0.85), dpi=100)
+    fig, axes = plt.subplots(
+        len(clusters),
+        EXAMPLES_PER_CLUSTER,
+        squeeze=False,
+        figsize=(EXAMPLES_PER_CLUSTER * 0.8, len(clusters) * 0.85),
+        dpi=100,
+    )
     for row, cluster in enumerate(clusters):
         members = np.flatnonzero(labels == cluster)
         chosen = np.sort(rng.choice(members, size=min(EXAMPLES_PER_CLUSTER, len(members)), replace=False))
@@ -204,8 +232,15 @@ def cluster_examples(images: np.ndarray, labels: np.ndarray, path: Path, seed: i
             ax.axis("off")
             if col < len(chosen):
                 ax.imshow(images[chosen[col]], cmap="gray_r", vmin=0, vmax=1)
-        axes[row, 0].text(-0.15, 0.5, "noise" if cluster == NOISE else str(cluster), transform=axes[row, 0].transAxes,
-                          ha="right", va="center", fontsize=9)
+        axes[row, 0].text(
+            -0.15,
+            0.5,
+            "noise" if cluster == NOISE else str(cluster),
+            transform=axes[row, 0].transAxes,
+            ha="right",
+            va="center",
+            fontsize=9,
+        )
     fig.suptitle("Example images per cluster (rows)", fontsize=10)
     _save(fig, path)
     return f"Up to {EXAMPLES_PER_CLUSTER} random example images of each cluster (one row per cluster)"

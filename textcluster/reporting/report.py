@@ -42,7 +42,8 @@ text-align:left;vertical-align:top}th{background:#f4f4f4}td.num{text-align:right
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{color:#555;font-size:.9em}
 .docs{font-size:.85em;color:#444}.metrics{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));
 gap:.3em 1em}.metrics div{display:flex;justify-content:space-between;border-bottom:1px dotted #ccc}
-.metrics b{font-variant-numeric:tabular-nums;font-weight:600}.warn{background:#fff4e5;border:1px solid #f0c36d;padding:.5em 1em}
+.metrics b{font-variant-numeric:tabular-nums;font-weight:600}
+.warn{background:#fff4e5;border:1px solid #f0c36d;padding:.5em 1em}
 """
 
 
@@ -55,8 +56,14 @@ def _stage_names(config: dict | None) -> dict[str, str]:
     return names
 
 
-def make_plots(run_dir: Path, pipeline: Pipeline, dataset: Dataset, topics: list[dict] | None, seed: int = 0,
-               map_method: str = "auto") -> tuple[list[tuple[str, Path, str]], list[str]]:
+def make_plots(
+    run_dir: Path,
+    pipeline: Pipeline,
+    dataset: Dataset,
+    topics: list[dict] | None,
+    seed: int = 0,
+    map_method: str = "auto",
+) -> tuple[list[tuple[str, Path, str]], list[str]]:
     """Draw every figure that applies; ``([(name, png, caption)], [problems])``."""
     folder = Path(run_dir) / PLOTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -107,17 +114,28 @@ def _topics_table(topics: list[dict]) -> str:
     rows = ["<tr><th>topic</th><th>size</th><th>keywords</th><th>NPMI</th><th>closest to the centre</th></tr>"]
     for entry in largest_first(topics):
         name = "outliers" if entry["id"] == NOISE else f"{entry['id']}: {entry['label']}"
-        docs = "".join(f"<li>{html.escape(snippet(doc['text'], SNIPPET_CHARS))}</li>"
-                       for doc in entry["representative_docs"][:DOCS_PER_TOPIC])
+        docs = "".join(
+            f"<li>{html.escape(snippet(doc['text'], SNIPPET_CHARS))}</li>"
+            for doc in entry["representative_docs"][:DOCS_PER_TOPIC]
+        )
         npmi = entry.get("npmi")
-        rows.append(f"<tr><td>{html.escape(name)}</td><td class=num>{entry['size']}</td>"
-                    f"<td>{html.escape(', '.join(entry['keywords']))}</td>"
-                    f"<td class=num>{'' if npmi is None else f'{npmi:.3f}'}</td><td class=docs><ul>{docs}</ul></td></tr>")
+        rows.append(
+            f"<tr><td>{html.escape(name)}</td><td class=num>{entry['size']}</td>"
+            f"<td>{html.escape(', '.join(entry['keywords']))}</td>"
+            f"<td class=num>{'' if npmi is None else f'{npmi:.3f}'}</td><td class=docs><ul>{docs}</ul></td></tr>"
+        )
     return "<table>" + "".join(rows) + "</table>"
 
 
-def render_html(run_dir: Path, pipeline: Pipeline, dataset: Dataset, topics: list[dict] | None,
-                figures: list[tuple[str, Path, str]], problems: list[str], config: Mapping[str, Any] | None = None) -> str:
+def render_html(
+    run_dir: Path,
+    pipeline: Pipeline,
+    dataset: Dataset,
+    topics: list[dict] | None,
+    figures: list[tuple[str, Path, str]],
+    problems: list[str],
+    config: Mapping[str, Any] | None = None,
+) -> str:
     stages = " · ".join(f"{group}={name}" for group, name in _stage_names(config).items())
     parts = [
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
@@ -130,21 +148,32 @@ def render_html(run_dir: Path, pipeline: Pipeline, dataset: Dataset, topics: lis
         + f" · {time.strftime('%Y-%m-%d %H:%M')}<br>run folder: {html.escape(str(run_dir))}</p>",
     ]
     if problems:
-        parts.append("<div class=warn><b>Left out of this report:</b><ul>"
-                     + "".join(f"<li>{html.escape(p)}</li>" for p in problems) + "</ul></div>")
+        parts.append(
+            "<div class=warn><b>Left out of this report:</b><ul>"
+            + "".join(f"<li>{html.escape(p)}</li>" for p in problems)
+            + "</ul></div>"
+        )
     parts += ["<h2>Metrics</h2>", _metrics_table(metrics_record(pipeline), pipeline.skipped_metrics_)]
     if figures:
         parts.append("<h2>Plots</h2>")
         for name, path, caption in figures:
-            parts.append(f'<figure id="{name}">{_img(path, caption)}<figcaption>{html.escape(caption)}</figcaption></figure>')
+            parts.append(
+                f'<figure id="{name}">{_img(path, caption)}<figcaption>{html.escape(caption)}</figcaption></figure>'
+            )
     if topics:
         parts += ["<h2>Topics</h2>", _topics_table(topics)]
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def write_report(run_dir: Path, pipeline: Pipeline, dataset: Dataset, config: Mapping[str, Any] | None = None,
-                 map_method: str = "auto", topics: list[dict] | None = None) -> Path:
+def write_report(
+    run_dir: Path,
+    pipeline: Pipeline,
+    dataset: Dataset,
+    config: Mapping[str, Any] | None = None,
+    map_method: str = "auto",
+    topics: list[dict] | None = None,
+) -> Path:
     """Draw ``plots/`` and write ``report.html`` in ``run_dir`` from the fitted pipeline; returns the report's path.
 
     ``topics``: the topics.json entries when the caller has them already.
@@ -160,12 +189,23 @@ def write_report(run_dir: Path, pipeline: Pipeline, dataset: Dataset, config: Ma
     return path
 
 
-def write_report_safely(run_dir: Path, pipeline: Pipeline, dataset: Dataset, config: Mapping[str, Any] | None = None,
-                        map_method: str = "auto", topics: list[dict] | None = None) -> Path | None:
+def write_report_safely(
+    run_dir: Path,
+    pipeline: Pipeline,
+    dataset: Dataset,
+    config: Mapping[str, Any] | None = None,
+    map_method: str = "auto",
+    topics: list[dict] | None = None,
+) -> Path | None:
     """:func:`write_report` that logs a warning instead of raising (the run has finished; keep it finished)."""
     try:
         return write_report(run_dir, pipeline, dataset, config, map_method, topics)
     except Exception as error:
-        log.warning("report: could not write %s (%s: %s); the run's other files are complete",
-                    Path(run_dir) / REPORT_FILE, type(error).__name__, error, exc_info=True)
+        log.warning(
+            "report: could not write %s (%s: %s); the run's other files are complete",
+            Path(run_dir) / REPORT_FILE,
+            type(error).__name__,
+            error,
+            exc_info=True,
+        )
         return None

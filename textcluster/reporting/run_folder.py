@@ -15,8 +15,11 @@ from textcluster.results import Prediction
 
 def metrics_record(pipeline: Pipeline) -> dict[str, float]:
     """metrics.json: the metrics, the number of items and the stage timings (seconds, rounded)."""
-    return {**pipeline.metrics_, "n_samples": len(pipeline.labels_),
-            **{key: round(seconds, 3) for key, seconds in pipeline.timings_.items()}}
+    return {
+        **pipeline.metrics_,
+        "n_samples": len(pipeline.labels_),
+        **{key: round(seconds, 3) for key, seconds in pipeline.timings_.items()},
+    }
 
 
 def write_results(run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> list[dict] | None:

@@ -26,17 +26,26 @@ def topics_payload(topics: Topics, texts: Sequence[str], ids: Sequence) -> dict:
     entries = []
     for topic in topics.topics:
         entry = {
-            "id": topic.id, "size": topic.size, "label": topic.label, "keywords": topic.keywords,
+            "id": topic.id,
+            "size": topic.size,
+            "label": topic.label,
+            "keywords": topic.keywords,
             "keyword_scores": [round(score, 6) for score in topic.keyword_scores],
-            "representative_docs": [{"id": _plain_id(ids[row]), "text": snippet(texts[row], JSON_TEXT_CHARS)}
-                                    for row in topic.representative_docs],
+            "representative_docs": [
+                {"id": _plain_id(ids[row]), "text": snippet(texts[row], JSON_TEXT_CHARS)}
+                for row in topic.representative_docs
+            ],
             "clusters": topic.clusters,
         }
         if topic.id in coherence:
             entry["npmi"] = round(coherence[topic.id], 6)
         entries.append(entry)
-    return {"n_documents": len(topics.labels), "n_topics": len(topics), "n_clusters_before": topics.n_clusters_before,
-            "topics": entries}
+    return {
+        "n_documents": len(topics.labels),
+        "n_topics": len(topics),
+        "n_clusters_before": topics.n_clusters_before,
+        "topics": entries,
+    }
 
 
 def largest_first(entries: list[dict]) -> list[dict]:
@@ -45,20 +54,37 @@ def largest_first(entries: list[dict]) -> list[dict]:
 
 
 def topics_markdown(payload: dict) -> str:
-    lines = ["# Topics", "",
-             f"{payload['n_topics']} topics over {payload['n_documents']} documents"
-             + (f" (merged from {payload['n_clusters_before']} clusters)"
-                if payload["n_clusters_before"] != payload["n_topics"] else "") + ".", ""]
+    lines = [
+        "# Topics",
+        "",
+        f"{payload['n_topics']} topics over {payload['n_documents']} documents"
+        + (
+            f" (merged from {payload['n_clusters_before']} clusters)"
+            if payload["n_clusters_before"] != payload["n_topics"]
+            else ""
+        )
+        + ".",
+        "",
+    ]
     for entry in largest_first(payload["topics"]):
         name = "Outliers (not in any cluster)" if entry["id"] == NOISE else f"Topic {entry['id']}: {entry['label']}"
         share = entry["size"] / max(payload["n_documents"], 1)
-        lines += [f"## {name}", "", f"{entry['size']} documents ({share:.1%})"
-                  + (f", NPMI {entry['npmi']:.3f}" if "npmi" in entry else "") + ".", "",
-                  "Keywords: " + (", ".join(entry["keywords"]) or "(none)"), ""]
+        lines += [
+            f"## {name}",
+            "",
+            f"{entry['size']} documents ({share:.1%})"
+            + (f", NPMI {entry['npmi']:.3f}" if "npmi" in entry else "")
+            + ".",
+            "",
+            "Keywords: " + (", ".join(entry["keywords"]) or "(none)"),
+            "",
+        ]
         if entry["representative_docs"]:
             lines.append("Closest to the centre:")
-            lines += [f"{rank}. ({doc['id']}) {snippet(doc['text'], MARKDOWN_TEXT_CHARS)}"
-                      for rank, doc in enumerate(entry["representative_docs"], 1)]
+            lines += [
+                f"{rank}. ({doc['id']}) {snippet(doc['text'], MARKDOWN_TEXT_CHARS)}"
+                for rank, doc in enumerate(entry["representative_docs"], 1)
+            ]
             lines.append("")
     return "\n".join(lines)
 

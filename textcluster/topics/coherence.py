@@ -26,8 +26,8 @@ shares a word with another).
 
 from __future__ import annotations
 
-from itertools import combinations
 from collections.abc import Mapping, Sequence
+from itertools import combinations
 
 import numpy as np
 import scipy.sparse as sp
@@ -43,7 +43,9 @@ def pair_npmi(n_both: int, n_first: int, n_second: int, n_documents: int) -> flo
     return float(np.log(p_both / ((n_first / n_documents) * (n_second / n_documents))) / -np.log(p_both))
 
 
-def topic_npmi(topic_words: Sequence[Sequence[str]], doc_term: sp.spmatrix, vocabulary: Mapping[str, int]) -> list[float]:
+def topic_npmi(
+    topic_words: Sequence[Sequence[str]], doc_term: sp.spmatrix, vocabulary: Mapping[str, int]
+) -> list[float]:
     """NPMI coherence of each topic (NaN for a topic with fewer than two words).
 
     ``doc_term``: documents x terms counts (any non-zero counts as present);

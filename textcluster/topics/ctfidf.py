@@ -16,7 +16,8 @@ here; BERTopic rounds it down).
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -56,8 +57,10 @@ def build_vectorizer(settings: Mapping[str, Any] | None) -> CountVectorizer:
     try:
         return CountVectorizer(**params)
     except TypeError as error:
-        raise UserError(f"topics.vectorizer: {error}; the keys are CountVectorizer's arguments "
-                        "(stop_words, ngram_range, min_df, max_df, max_features, token_pattern, tokenizer, ...)") from None
+        raise UserError(
+            f"topics.vectorizer: {error}; the keys are CountVectorizer's arguments "
+            "(stop_words, ngram_range, min_df, max_df, max_features, token_pattern, tokenizer, ...)"
+        ) from None
 
 
 def fit_document_terms(vectorizer: CountVectorizer, texts: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -65,9 +68,11 @@ def fit_document_terms(vectorizer: CountVectorizer, texts: list[str]) -> tuple[s
     try:
         doc_term = vectorizer.fit_transform(texts)
     except ValueError as error:  # "empty vocabulary", "After pruning, no terms remain", max_df < min_df, ...
-        raise UserError(f"topics.vectorizer could not build a vocabulary from {len(texts)} documents ({error}); "
-                        "lower topics.vectorizer.min_df, raise topics.vectorizer.max_df or "
-                        "set topics.vectorizer.stop_words=null") from None
+        raise UserError(
+            f"topics.vectorizer could not build a vocabulary from {len(texts)} documents ({error}); "
+            "lower topics.vectorizer.min_df, raise topics.vectorizer.max_df or "
+            "set topics.vectorizer.stop_words=null"
+        ) from None
     return sp.csr_matrix(doc_term), vectorizer.get_feature_names_out()
 
 
@@ -76,8 +81,9 @@ def class_term_counts(doc_term: sp.spmatrix, labels: np.ndarray, classes: np.nda
     labels = np.asarray(labels)
     rows = np.searchsorted(classes, labels)
     member = labels == classes[np.clip(rows, 0, len(classes) - 1)]
-    indicator = sp.csr_matrix((np.ones(member.sum()), (rows[member], np.flatnonzero(member))),
-                              shape=(len(classes), len(labels)))
+    indicator = sp.csr_matrix(
+        (np.ones(member.sum()), (rows[member], np.flatnonzero(member))), shape=(len(classes), len(labels))
+    )
     return sp.csr_matrix(indicator @ doc_term, dtype=np.float64)
 
 

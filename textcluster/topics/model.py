@@ -30,12 +30,19 @@ from textcluster.topics.ctfidf import build_vectorizer, c_tf_idf, class_term_cou
 log = logging.getLogger(__name__)
 
 NOISE_LABEL = "outliers"
-VECTORIZER_SETTINGS = Block({
-    "stop_words": Choice("english") | NULL | ListOf(Str()), "ngram_range": ListOf(Int(min=1), length=2),
-    "min_df": Int(min=1) | Float(min=0, max=1), "max_df": Int(min=1) | Float(min=0, max=1, min_open=True),
-    "max_features": Int(min=1) | NULL, "lowercase": Bool(), "token_pattern": Str() | NULL,
-    "tokenizer": Str() | NULL,
-}, open=True)
+VECTORIZER_SETTINGS = Block(
+    {
+        "stop_words": Choice("english") | NULL | ListOf(Str()),
+        "ngram_range": ListOf(Int(min=1), length=2),
+        "min_df": Int(min=1) | Float(min=0, max=1),
+        "max_df": Int(min=1) | Float(min=0, max=1, min_open=True),
+        "max_features": Int(min=1) | NULL,
+        "lowercase": Bool(),
+        "token_pattern": Str() | NULL,
+        "tokenizer": Str() | NULL,
+    },
+    open=True,
+)
 """``topics.vectorizer.*``: any CountVectorizer argument; these are checked before any work."""
 
 
@@ -69,8 +76,11 @@ class Topics:
 
     def top_words(self, n: int, include_noise: bool = False) -> list[list[str]]:
         """The ``n`` top c-TF-IDF terms of every topic (noise left out unless asked)."""
-        return [[term for term, _ in top_terms(self.weights, row, self.terms, n)]
-                for row, topic in enumerate(self.topics) if include_noise or not topic.is_noise]
+        return [
+            [term for term, _ in top_terms(self.weights, row, self.terms, n)]
+            for row, topic in enumerate(self.topics)
+            if include_noise or not topic.is_noise
+        ]
 
     @property
     def vocabulary(self) -> dict[str, int]:
@@ -98,8 +108,9 @@ class Topics:
         return {topic.id: score for topic, score in zip(real, scores) if not np.isnan(score)}
 
 
-def merge_smallest(class_counts: sp.csr_matrix, sizes: np.ndarray, n_target: int,
-                   noise_row: int | None = None) -> np.ndarray:
+def merge_smallest(
+    class_counts: sp.csr_matrix, sizes: np.ndarray, n_target: int, noise_row: int | None = None
+) -> np.ndarray:
     """Merge classes until ``n_target`` are left; returns, per class row, the row it ended up in.
 
     Each step takes the smallest class (ties: the later row) and merges it into
@@ -144,11 +155,22 @@ class TopicModeler(TopicModel):
     an import path such as ``jieba:lcut``).
     """
 
-    parameters = {"top_n_words": Int(min=1), "n_representative": Int(min=0), "label_words": Int(min=1),
-                  "n_topics": Int(min=1) | NULL, "vectorizer": VECTORIZER_SETTINGS}
+    parameters = {
+        "top_n_words": Int(min=1),
+        "n_representative": Int(min=0),
+        "label_words": Int(min=1),
+        "n_topics": Int(min=1) | NULL,
+        "vectorizer": VECTORIZER_SETTINGS,
+    }
 
-    def __init__(self, top_n_words: int = 10, n_representative: int = 5, label_words: int = 4,
-                 n_topics: int | None = None, vectorizer: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        top_n_words: int = 10,
+        n_representative: int = 5,
+        label_words: int = 4,
+        n_topics: int | None = None,
+        vectorizer: Mapping[str, Any] | None = None,
+    ):
         self.top_n_words, self.n_representative, self.label_words = top_n_words, n_representative, label_words
         self.n_topics = n_topics
         self.vectorizer = dict(vectorizer or {"stop_words": "english"})
@@ -159,8 +181,11 @@ class TopicModeler(TopicModel):
         clusters = cluster_ids(labels)
         has_noise = bool((labels == NOISE).any())
         if self.n_topics is not None and self.n_topics > len(clusters):
-            log.warning("topics.n_topics=%d is more than the %d clusters found: one topic per cluster",
-                        self.n_topics, len(clusters))
+            log.warning(
+                "topics.n_topics=%d is more than the %d clusters found: one topic per cluster",
+                self.n_topics,
+                len(clusters),
+            )
 
         doc_term, terms = fit_document_terms(build_vectorizer(self.vectorizer), list(texts))
         classes = np.concatenate([[NOISE], clusters]) if has_noise else clusters
@@ -173,8 +198,9 @@ class TopicModeler(TopicModel):
             owner = merge_smallest(counts, sizes, self.n_topics, noise_row)
             survivors = sorted({int(classes[owner[row]]) for row in range(len(classes)) if row != noise_row})
             new_id = {old: index for index, old in enumerate(survivors)}  # consecutive ids, original order
-            mapping = {int(classes[row]): new_id[int(classes[owner[row]])]
-                       for row in range(len(classes)) if row != noise_row}
+            mapping = {
+                int(classes[row]): new_id[int(classes[owner[row]])] for row in range(len(classes)) if row != noise_row
+            }
             log.info("topics: merged %d clusters into %d topics (topics.n_topics)", len(clusters), self.n_topics)
         lookup = np.vectorize(lambda c: mapping.get(int(c), NOISE), otypes=[np.int64])
         topic_labels = lookup(labels) if len(labels) else labels.astype(np.int64)
@@ -186,12 +212,25 @@ class TopicModeler(TopicModel):
             members = np.flatnonzero(topic_labels == topic_id)
             keywords = top_terms(weights, row, terms, self.top_n_words)
             words = [word for word, _ in keywords]
-            label = NOISE_LABEL if topic_id == NOISE else (", ".join(words[:self.label_words]) or f"topic {topic_id}")
-            topics.append(Topic(
-                id=int(topic_id), size=len(members), label=label, keywords=words,
-                keyword_scores=[score for _, score in keywords],
-                representative_docs=representative_documents(embeddings, members, self.n_representative),
-                clusters=sorted(c for c, t in mapping.items() if t == topic_id) if topic_id != NOISE else [NOISE],
-            ))
-        return Topics(topics=topics, labels=topic_labels, mapping=mapping, terms=terms, weights=weights,
-                      doc_term=doc_term, n_clusters_before=len(clusters), top_n=self.top_n_words)
+            label = NOISE_LABEL if topic_id == NOISE else (", ".join(words[: self.label_words]) or f"topic {topic_id}")
+            topics.append(
+                Topic(
+                    id=int(topic_id),
+                    size=len(members),
+                    label=label,
+                    keywords=words,
+                    keyword_scores=[score for _, score in keywords],
+                    representative_docs=representative_documents(embeddings, members, self.n_representative),
+                    clusters=sorted(c for c, t in mapping.items() if t == topic_id) if topic_id != NOISE else [NOISE],
+                )
+            )
+        return Topics(
+            topics=topics,
+            labels=topic_labels,
+            mapping=mapping,
+            terms=terms,
+            weights=weights,
+            doc_term=doc_term,
+            n_clusters_before=len(clusters),
+            top_n=self.top_n_words,
+        )

@@ -14,8 +14,9 @@ import torch
 from torch.utils.data import Sampler
 
 
-def length_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator | None = None,
-                   longest_first: bool = False) -> list[np.ndarray]:
+def length_batches(
+    lengths: Sequence[int], batch_size: int, rng: np.random.Generator | None = None, longest_first: bool = False
+) -> list[np.ndarray]:
     """Row indices cut into batches of similar length.
 
     Without ``rng`` the order is fixed (stable sort by length; ``longest_first``
@@ -27,7 +28,7 @@ def length_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Gener
         order = np.argsort(-lengths if longest_first else lengths, kind="stable")
     else:
         order = np.lexsort((rng.random(len(lengths)), lengths))
-    batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
     if rng is not None:
         rng.shuffle(batches)
     return batches
@@ -50,8 +51,9 @@ class BucketBatchSampler(Sampler[list[int]]):
         return (len(self.lengths) + self.batch_size - 1) // self.batch_size
 
 
-def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int, min_length: int = 1,
-              left: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_batch(
+    sequences: Sequence[Sequence[int]], pad_id: int, min_length: int = 1, left: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Pad to the longest sequence (at least ``min_length``): ids (B, L) int64 and mask (B, L), True on real tokens.
 
     ``left`` pads on the left (tokenizers whose models expect it).

@@ -50,16 +50,21 @@ def row_loader(n_rows: int, view: RefinementView, batch_size: int, shuffle: bool
 
     Views of variable-length inputs (``view.lengths``: token counts) get length-bucketed batches when shuffled.
     """
+
     def collate(rows):
         rows = np.asarray(rows)
         return (torch.from_numpy(rows), *view.inputs(rows))
 
     if shuffle and view.lengths is not None:  # see textcluster.training.batching
-        return DataLoader(np.arange(n_rows), batch_sampler=BucketBatchSampler(view.lengths, batch_size, True, seed),
-                          collate_fn=collate)
+        return DataLoader(
+            np.arange(n_rows),
+            batch_sampler=BucketBatchSampler(view.lengths, batch_size, True, seed),
+            collate_fn=collate,
+        )
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(np.arange(n_rows), batch_size=batch_size, shuffle=shuffle, generator=generator,
-                      collate_fn=collate)
+    return DataLoader(
+        np.arange(n_rows), batch_size=batch_size, shuffle=shuffle, generator=generator, collate_fn=collate
+    )
 
 
 class ClusteringModule(pl.LightningModule):
@@ -71,8 +76,11 @@ class ClusteringModule(pl.LightningModule):
         self.network = view.network  # registered, so Lightning moves and optimises it
         self.centers = nn.Parameter(torch.from_numpy(centers))
         width = centers.shape[1]
-        self.projection = (nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 128))
-                           if settings["contrastive_weight"] > 0 else None)
+        self.projection = (
+            nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 128))
+            if settings["contrastive_weight"] > 0
+            else None
+        )
         self.target: torch.Tensor | None = None  # p over all rows (full-data target)
         self.previous_labels: np.ndarray | None = None
 
@@ -99,11 +107,11 @@ class ClusteringModule(pl.LightningModule):
 
     def on_train_batch_start(self, batch, batch_idx):
         full_target = self.settings["target"] == "full" and self.settings["clustering_weight"] > 0
-        if full_target and self.global_step % self.settings["update_interval"] == 0:
-            if self.update_target() and self.global_step > 0:
-                log.info("refiner converged: fewer than tol=%g of the labels changed", self.settings["tol"])
-                self.trainer.should_stop = True
-                return -1  # ends the epoch; should_stop ends the fit
+        due = full_target and self.global_step % self.settings["update_interval"] == 0
+        if due and self.update_target() and self.global_step > 0:
+            log.info("refiner converged: fewer than tol=%g of the labels changed", self.settings["tol"])
+            self.trainer.should_stop = True
+            return -1  # ends the epoch; should_stop ends the fit
         return None
 
     def training_step(self, batch, batch_idx):
@@ -113,8 +121,7 @@ class ClusteringModule(pl.LightningModule):
         if settings["contrastive_weight"] > 0:
             first, second = self.view.augment(*inputs), self.view.augment(*inputs)
             codes_first, codes_second = self.view.encode(*first), self.view.encode(*second)
-            contrast = nt_xent(self.projection(codes_first), self.projection(codes_second),
-                               settings["temperature"])
+            contrast = nt_xent(self.projection(codes_first), self.projection(codes_second), settings["temperature"])
             self.log("contrastive_loss", contrast, on_step=False, on_epoch=True)
             loss = loss + settings["contrastive_weight"] * contrast
         if settings["clustering_weight"] > 0:
@@ -139,8 +146,10 @@ class ClusteringModule(pl.LightningModule):
         return loss
 
     def configure_optimizers(self):
-        groups = [{"params": self.network.parameters(), "lr": self.settings["lr"]},
-                  {"params": [self.centers], "lr": self.settings["lr"] * self.settings["center_lr_scale"]}]
+        groups = [
+            {"params": self.network.parameters(), "lr": self.settings["lr"]},
+            {"params": [self.centers], "lr": self.settings["lr"] * self.settings["center_lr_scale"]},
+        ]
         if self.projection is not None:
             groups.append({"params": self.projection.parameters(), "lr": self.settings["lr"] * 10})
         return torch.optim.Adam(groups)

@@ -10,8 +10,13 @@ import pytorch_lightning as pl
 from textcluster.contracts import TrainingContext
 
 
-def make_trainer(context: TrainingContext, *, max_epochs: int | None = None, callbacks: Sequence[pl.Callback] = (),
-                 log_version: str | None = None) -> pl.Trainer:
+def make_trainer(
+    context: TrainingContext,
+    *,
+    max_epochs: int | None = None,
+    callbacks: Sequence[pl.Callback] = (),
+    log_version: str | None = None,
+) -> pl.Trainer:
     """A Trainer with the run's settings (``trainer.*``); ``max_epochs`` overrides theirs.
 
     Lightning writes no checkpoint files (the best weights are kept in memory,
@@ -23,10 +28,14 @@ def make_trainer(context: TrainingContext, *, max_epochs: int | None = None, cal
     settings = dict(context.trainer)
     if max_epochs is not None:
         settings["max_epochs"] = max_epochs
-    logger = CSVLogger(save_dir=str(context.log_dir), name="logs", version=log_version) \
-        if context.log_dir is not None else False
-    return pl.Trainer(logger=logger, callbacks=list(callbacks), enable_checkpointing=False,
-                      enable_model_summary=False, **settings)
+    logger = (
+        CSVLogger(save_dir=str(context.log_dir), name="logs", version=log_version)
+        if context.log_dir is not None
+        else False
+    )
+    return pl.Trainer(
+        logger=logger, callbacks=list(callbacks), enable_checkpointing=False, enable_model_summary=False, **settings
+    )
 
 
 class KeepBestWeights(pl.Callback):

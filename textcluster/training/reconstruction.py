@@ -55,20 +55,37 @@ def _loader(inputs: np.ndarray, indices: np.ndarray, batch_size: int, shuffle: b
     return DataLoader(tensors, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
 
-def train_autoencoder(network: nn.Module, inputs: np.ndarray, context: TrainingContext, *, batch_size: int = 256,
-                      val_fraction: float = 0.1, patience: int = 10, lr: float = 1e-3,
-                      weight_decay: float = 0.0) -> nn.Module:
+def train_autoencoder(
+    network: nn.Module,
+    inputs: np.ndarray,
+    context: TrainingContext,
+    *,
+    batch_size: int = 256,
+    val_fraction: float = 0.1,
+    patience: int = 10,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+) -> nn.Module:
     """Train ``network`` to reconstruct the rows of ``inputs`` (see :func:`train_network`)."""
     train_idx, val_idx = split_indices(len(inputs), val_fraction, context.seed)
     train_loader = _loader(inputs, train_idx, batch_size, True, context.seed)
     val_loader = _loader(inputs, val_idx, batch_size, False, context.seed) if len(val_idx) else None
-    return train_network(network, train_loader, val_loader, context, patience=patience, lr=lr,
-                         weight_decay=weight_decay)
+    return train_network(
+        network, train_loader, val_loader, context, patience=patience, lr=lr, weight_decay=weight_decay
+    )
 
 
-def train_network(network: nn.Module, train_loader: DataLoader, val_loader: DataLoader | None,
-                  context: TrainingContext, *, patience: int = 10, lr: float = 1e-3, weight_decay: float = 0.0,
-                  max_epochs: int | None = None) -> nn.Module:
+def train_network(
+    network: nn.Module,
+    train_loader: DataLoader,
+    val_loader: DataLoader | None,
+    context: TrainingContext,
+    *,
+    patience: int = 10,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    max_epochs: int | None = None,
+) -> nn.Module:
     """Train ``network`` on its ``reconstruction_loss`` with Lightning; ends with the best-validation weights.
 
     The validation loader (when given) drives early stopping and picks the
@@ -79,8 +96,9 @@ def train_network(network: nn.Module, train_loader: DataLoader, val_loader: Data
     module = ReconstructionModule(network, lr=lr, weight_decay=weight_decay)
     monitor = "val_loss" if val_loader is not None else "train_loss"
     best = KeepBestWeights(monitor)
-    trainer = make_trainer(context, max_epochs=max_epochs,
-                           callbacks=[best, EarlyStopping(monitor=monitor, mode="min", patience=patience)])
+    trainer = make_trainer(
+        context, max_epochs=max_epochs, callbacks=[best, EarlyStopping(monitor=monitor, mode="min", patience=patience)]
+    )
     trainer.fit(module, train_loader, val_loader)
     if best.restore(module):
         log.info("restored the best encoder weights (%s=%.5f)", monitor, best.best_score)

@@ -33,10 +33,13 @@ class AgglomerativeClusterer(NearestCentroidFallback, Clusterer):
         if not isinstance(self.n_clusters, int):
             raise UserError("agglomerative needs clusterer.n_clusters=<k> (this data has no labels to take k from)")
         if self.linkage == "ward" and self.metric != "euclidean":
-            raise UserError(f"linkage=ward only works with metric=euclidean, got {self.metric!r}; "
-                            "set clusterer.metric=euclidean or pick another clusterer.linkage")
+            raise UserError(
+                f"linkage=ward only works with metric=euclidean, got {self.metric!r}; "
+                "set clusterer.metric=euclidean or pick another clusterer.linkage"
+            )
         X = np.asarray(X)
-        self.labels_ = AgglomerativeClustering(n_clusters=self.n_clusters, linkage=self.linkage,
-                                               metric=self.metric).fit(X).labels_
+        self.labels_ = (
+            AgglomerativeClustering(n_clusters=self.n_clusters, linkage=self.linkage, metric=self.metric).fit(X).labels_
+        )
         self.fit_centroids(X)
         return self
