@@ -97,7 +97,7 @@ def main(argv=None) -> int:
         encode(texts[: args.batch_size])
 
     token_counts = [len(ids) for ids in ours.tokenize(texts)]
-    n_truncated = ours.n_truncated_
+    n_truncated = sum(count >= ours.effective_max_length for count in token_counts)
     times = {name: [] for name in encoders}
     outputs = {}
     for repeat in range(args.repeats):

@@ -1,0 +1,41 @@
+# Set-up and the main jobs, each in one command on a fresh machine (needs python3 and make):
+#   make demo    a virtual environment installed from requirements.lock, then the default run
+#   make test    the same set-up, then ruff, import-linter and the test suite (what CI runs)
+#   make lock    upgrade requirements.lock to today's releases; run `make test` after it
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Without an NVIDIA driver, PyTorch comes from its CPU index (a plain PyPI torch is a CUDA build of several GB);
+# a pip that finds the CPU build locally (a find-links folder) takes that one.
+TORCH_INDEX ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,https://download.pytorch.org/whl/cpu)
+PIP := $(BIN)/python -m pip --quiet
+
+.PHONY: install demo lint test lock clean
+
+$(BIN)/textcluster: requirements.lock pyproject.toml plugins/textcluster-agglomerative/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install -c requirements.lock torch $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+	$(PIP) install -c requirements.lock -e ".[dev]" -e plugins/textcluster-agglomerative
+	touch $@
+
+install: $(BIN)/textcluster
+
+demo: install
+	$(BIN)/textcluster
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/python -m pytest
+
+lock: install
+	$(PIP) install uv
+	$(BIN)/uv pip compile pyproject.toml --all-extras --universal --python-version 3.10 --upgrade \
+		--constraint requirements/torch.txt --output-file requirements.lock
+
+clean:
+	rm -rf $(VENV)
