@@ -15,7 +15,8 @@ PIP := $(BIN)/python -m pip --quiet
 $(BIN)/textcluster: requirements.lock pyproject.toml plugins/textcluster-agglomerative/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
-	$(PIP) install -c requirements.lock torch $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+	# torch alone first, so only its own lookup asks the PyTorch index; its dependencies come with the rest
+	$(PIP) install --no-deps -c requirements.lock torch $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(PIP) install -c requirements.lock -e ".[dev]" -e plugins/textcluster-agglomerative
 	touch $@
 
