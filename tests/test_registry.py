@@ -103,10 +103,10 @@ def test_config_value_wins_over_context():
 
 
 def test_plugin_taking_kwargs_receives_context_and_any_parameter():
-    gadgets = Registry("gadgets", "gadget", "textcluster.errors")  # a fresh registry with no entry points
+    gadgets = Registry("gadgets", "gadget", "textcluster.errors", Plugin)  # a fresh registry with no entry points
 
     @gadgets.register("flexible")
-    class Flexible:
+    class Flexible(Plugin):
         def __init__(self, **params):
             self.params = params
 
@@ -118,18 +118,29 @@ def test_plugin_taking_kwargs_receives_context_and_any_parameter():
 
 
 def test_a_key_cannot_be_taken_twice():
-    gadgets = Registry("gadgets", "gadget", "textcluster.errors")
+    gadgets = Registry("gadgets", "gadget", "textcluster.errors", Plugin)
 
     @gadgets.register("one")
-    class First:
+    class First(Plugin):
         pass
 
     gadgets.register("one")(First)  # the same class again is harmless
     with pytest.raises(ValueError, match="already taken by"):
 
         @gadgets.register("one")
-        class Second:
+        class Second(Plugin):
             pass
+
+
+def test_a_plugin_must_keep_its_stage_contract():
+    with pytest.raises(
+        UserError, match="registered as clusterer 'loose' but does not subclass textcluster.contracts.Clusterer"
+    ):
+
+        @registry.clusterers.register("loose")
+        class Loose:  # a duck-typed class: no declared parameters, no state, no predict_scores
+            def fit(self, X):
+                return self
 
 
 GROUP_TO_REGISTRY = {

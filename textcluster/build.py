@@ -87,16 +87,23 @@ def _value_problems(config: Mapping[str, Any]) -> list[str]:
             problems.append(f"'{key}' is not a textcluster setting; see `textcluster --cfg job` for the keys")
     missing = [group for group in STAGE_REGISTRIES if group != "refiner" and group not in config]
     problems += [f"the config has no {group} group; add {group}=<option>" for group in missing]
-    if "noise" in config and not problems:
-        problems += _known_key(registry.noise_policies, config["noise"], "noise")
-    for key, params in (config.get("evaluation") or {}).get("params", {}).items():
-        problems += _known_key(registry.evaluators, key, f"evaluation.params.{key}") or registry.evaluators.problems(
-            {"name": key, **(params or {})}, f"evaluation.params.{key}"
-        )
-    for key in (config.get("evaluation") or {}).get("metrics", []):
+    if isinstance(config.get("noise", "keep"), str):
+        problems += _known_key(registry.noise_policies, config.get("noise", "keep"), "noise")
+    if not problems:  # the shapes are right: the plugins named inside the blocks can be looked at
+        problems += _evaluation_problems(config.get("evaluation") or {})
+        problems += _trainer_problems(config.get("trainer") or {})
+    return problems
+
+
+def _evaluation_problems(evaluation: Mapping[str, Any]) -> list[str]:
+    """Every metric key known, and each ``params.<key>`` block what that evaluator takes."""
+    problems = []
+    for key in evaluation.get("metrics", []):
         problems += _known_key(registry.evaluators, key, "evaluation.metrics")
-    if not TRAINER_SETTINGS.problems(config.get("trainer", {}), "trainer"):
-        problems += _trainer_problems(config.get("trainer", {}))
+    for key, params in (evaluation.get("params") or {}).items():
+        where = f"evaluation.params.{key}"
+        unknown = _known_key(registry.evaluators, key, where)
+        problems += unknown or registry.evaluators.problems({"name": key, **(params or {})}, where)
     return problems
 
 
@@ -124,6 +131,7 @@ def _known_key(reg: registry.Registry, key: Any, where: str) -> list[str]:
 
 
 def _trainer_problems(trainer: Mapping[str, Any]) -> list[str]:
+    """Keys that are not arguments of Lightning's Trainer (imported only when a key is not one it declares)."""
     unknown = [key for key in trainer if key not in TRAINER_SETTINGS.fields]
     if not unknown:
         return []

@@ -33,7 +33,7 @@ from textcluster.contracts import (
 from textcluster.dataset import TEXT, Dataset
 from textcluster.errors import UserError
 from textcluster.evaluation import evaluate
-from textcluster.labels import cluster_centres, cluster_ids
+from textcluster.labels import NOISE, cluster_centres, cluster_ids
 from textcluster.noise import to_nearest_centre
 from textcluster.reducers.builtin import IdentityReducer
 from textcluster.results import EvaluationInput, Prediction
@@ -283,7 +283,7 @@ class Pipeline:
         if self.noise_policy_.reassigns:
             labels = to_nearest_centre(labels, embeddings, *self.noise_centres_)
         if self.topic_mapping_ is not None:
-            labels = np.array([self.topic_mapping_.get(int(c), -1) for c in labels], dtype=np.int64)
+            labels = np.array([self.topic_mapping_.get(int(c), NOISE) for c in labels], dtype=np.int64)
         return labels
 
     # ------------------------------------------------------------------------------------- state

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from textcluster.contracts import Plugin, constructor_parameters
+from textcluster.contracts import Clusterer, DatasetLoader, Encoder, Evaluator, NoisePolicy, Plugin, Reducer, Refiner
 from textcluster.errors import UnknownPluginError, UserError
 from textcluster.params import Block
 
@@ -25,10 +25,11 @@ ENTRY_POINT_PREFIX = "textcluster."
 class Registry:
     """Maps a short key (as written in configs) to a plugin class."""
 
-    def __init__(self, kind: str, singular: str, builtin_module: str):
+    def __init__(self, kind: str, singular: str, builtin_module: str, contract: type[Plugin]):
         self.kind = kind  # plural, e.g. "clusterers"; also the entry-point group suffix
-        self.singular = singular  # as the config group is named: "clusterer"
+        self.singular = singular  # in messages: "unknown clusterer 'x'"
         self.builtin_module = builtin_module  # imported on first use; its decorators fill the registry
+        self.contract = contract  # every plugin of this kind subclasses it (textcluster.contracts)
         self._plugins: dict[str, type] = {}
         self._loaded = False
 
@@ -40,6 +41,12 @@ class Registry:
         """Class decorator: ``@registry.register("key")``."""
 
         def decorate(cls: type) -> type:
+            if not (isinstance(cls, type) and issubclass(cls, self.contract)):
+                raise UserError(
+                    f"{getattr(cls, '__qualname__', cls)} is registered as {self.singular} '{key}' but "
+                    f"does not subclass textcluster.contracts.{self.contract.__name__}; derive it from "
+                    "that contract (see 'Writing a plugin' in the README)"
+                )
             existing = self._plugins.get(key)
             if existing is not None and existing is not cls:
                 raise ValueError(f"{self.kind} key {key!r} is already taken by {existing.__qualname__}")
@@ -93,8 +100,7 @@ class Registry:
                 f"{self.singular} '{key}' has no parameter {', '.join(map(repr, unknown))}; "
                 f"it takes: {', '.join(sorted(accepted)) or '(nothing)'}"
             ]
-        declared = getattr(cls, "parameters", None)
-        return Block(declared, open=True).problems(params, where) if declared is not None else []
+        return Block(cls.parameters, open=True).problems(params, where) if cls.parameters is not None else []
 
     def build(self, config: Mapping[str, Any], where: str | None = None, **context: Any) -> Any:
         """Instantiate the plugin named by ``config['name']`` with the other keys, after checking them.
@@ -115,19 +121,17 @@ class Registry:
         return cls(**params)
 
 
-def parameter_names(cls: type) -> list[str] | None:
+def parameter_names(cls: type[Plugin]) -> list[str] | None:
     """A plugin class's parameter names (declared, else its constructor's); None: any keyword."""
-    if isinstance(cls, type) and issubclass(cls, Plugin):
-        return cls.parameter_names()
-    return constructor_parameters(cls)
+    return cls.parameter_names()
 
 
-datasets = Registry("datasets", "dataset", "textcluster.data.loaders")
-encoders = Registry("encoders", "encoder", "textcluster.encoders")
-reducers = Registry("reducers", "reducer", "textcluster.reducers")
-clusterers = Registry("clusterers", "clusterer", "textcluster.clusterers")
-refiners = Registry("refiners", "refiner", "textcluster.refiners")
-noise_policies = Registry("noise_policies", "noise policy", "textcluster.noise")
-evaluators = Registry("evaluators", "evaluator", "textcluster.evaluation")
+datasets = Registry("datasets", "dataset", "textcluster.data.loaders", DatasetLoader)
+encoders = Registry("encoders", "encoder", "textcluster.encoders", Encoder)
+reducers = Registry("reducers", "reducer", "textcluster.reducers", Reducer)
+clusterers = Registry("clusterers", "clusterer", "textcluster.clusterers", Clusterer)
+refiners = Registry("refiners", "refiner", "textcluster.refiners", Refiner)
+noise_policies = Registry("noise_policies", "noise policy", "textcluster.noise", NoisePolicy)
+evaluators = Registry("evaluators", "evaluator", "textcluster.evaluation", Evaluator)
 
 ALL = {r.kind: r for r in (datasets, encoders, reducers, clusterers, refiners, noise_policies, evaluators)}
