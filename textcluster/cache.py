@@ -33,7 +33,7 @@ import numpy as np
 from textcluster.contracts import Encoder, TrainingContext
 from textcluster.dataset import Dataset
 from textcluster.errors import StateError
-from textcluster.state import read_state, write_state
+from textcluster.state import file_sha256, read_state, write_state
 
 log = logging.getLogger(__name__)
 
@@ -139,14 +139,6 @@ def hash_parts(parts: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _file_checksum(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _atomic_write(path: Path, write) -> None:
     """``write(handle)`` into a temporary file beside ``path``, flush it to disk, then rename it over ``path``."""
     # not a `with` block: the file must outlive its handle until it is renamed into place
@@ -206,7 +198,7 @@ class EmbeddingCache:
             if meta.get("key") != key:
                 problems.append("its key does not match")
             for name, checksum in meta.get("files", {}).items():
-                if _file_checksum(meta_path.parent / name) != checksum:
+                if file_sha256(meta_path.parent / name) != checksum:
                     problems.append(f"{name} does not match its checksum")
             array = np.load(array_path, allow_pickle=False)
             if list(array.shape) != meta.get("shape") or (n_rows is not None and array.shape[0] != n_rows):
@@ -233,7 +225,7 @@ class EmbeddingCache:
             "key": key,
             "shape": list(embeddings.shape),
             "dtype": str(embeddings.dtype),
-            "files": {path.name: _file_checksum(path) for path in written},
+            "files": {path.name: file_sha256(path) for path in written},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "parts": dict(parts or {}),
         }

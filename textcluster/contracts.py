@@ -11,6 +11,7 @@ and back, which is how a run's model is saved without a pickle.
 
 from __future__ import annotations
 
+import copy
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -22,7 +23,7 @@ import numpy as np
 
 from textcluster.dataset import IMAGE, TEXT, Dataset
 from textcluster.errors import UserError
-from textcluster.params import Constraint
+from textcluster.params import Block, Constraint
 from textcluster.results import EvaluationInput, NoiseReport, Refinement
 
 if TYPE_CHECKING:
@@ -64,14 +65,10 @@ class Plugin:
 
     def clone(self, **changes: Any) -> Plugin:
         """A new, unfitted plugin with the same parameters (``changes`` replace some)."""
-        import copy
-
         return type(self)(**{**copy.deepcopy(self.get_params()), **changes})
 
     def check_params(self) -> None:
         """Raise a one-line UserError when a parameter value is not one the plugin declares."""
-        from textcluster.params import Block
-
         if self.parameters is not None:
             problems = Block(self.parameters).problems(self.get_params(), self.config_path())
             if problems:

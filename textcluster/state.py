@@ -10,6 +10,7 @@ unlike a pickle, so a tampered file can only fail to parse.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -138,3 +139,12 @@ def restore_estimator(estimator: Any, state: Mapping[str, Any]) -> Any:
     for name, value in state.items():
         setattr(estimator, name, value)
     return estimator
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read in blocks (model folders and cache entries record them)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

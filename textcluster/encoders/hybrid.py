@@ -20,7 +20,6 @@ import numpy as np
 from textcluster.contracts import TrainingContext
 from textcluster.dataset import Dataset
 from textcluster.encoders.features import TFIDF_SETTINGS, VectorFeatures
-from textcluster.encoders.hub import MINILM_NAMES
 from textcluster.encoders.pretrained import PRETRAINED_SETTINGS, PretrainedEncoder
 from textcluster.errors import UserError
 from textcluster.params import Float, Int
@@ -48,19 +47,12 @@ class HybridEncoder(PretrainedEncoder):
 
     def __init__(
         self,
-        model_name_or_path: str = MINILM_NAMES[0],
-        revision: str | None = None,
-        max_length: int = 256,
-        batch_size: int = 64,
-        normalize: bool = True,
-        pooling: str = "mean",
-        dtype: str = "float32",
-        device: str = "auto",
         lexical_weight: float = 0.5,
         lexical_dims: int = 200,
         features: Mapping[str, Any] | None = None,
+        **pretrained,
     ):
-        super().__init__(model_name_or_path, revision, max_length, batch_size, normalize, pooling, dtype, device)
+        super().__init__(**pretrained)  # every encoder=pretrained setting (PRETRAINED_SETTINGS)
         self.lexical_weight, self.lexical_dims = lexical_weight, lexical_dims
         self.features = dict(features or {})
 

@@ -16,7 +16,6 @@ to load but cannot run anything; a folder from before this format
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -29,7 +28,7 @@ from textcluster.build import STAGE_REGISTRIES
 from textcluster.errors import StateError, UnknownPluginError, UserError
 from textcluster.pipeline import Pipeline
 from textcluster.reporting.files import package_versions, read_status
-from textcluster.state import read_state, write_state
+from textcluster.state import file_sha256, read_state, write_state
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +38,6 @@ FORMAT_VERSION = 2
 PICKLED_MODEL = "pipeline.pt"  # format 1: a pickle, never loaded
 STAGES = ("encoder", "reducer", "clusterer", "refiner")
 PIPELINE_STATE = "pipeline"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_model(pipeline: Pipeline, folder: str | Path, config: Mapping[str, Any] | None = None) -> Path:
@@ -83,7 +74,7 @@ def save_model(pipeline: Pipeline, folder: str | Path, config: Mapping[str, Any]
             | {"noise": stages["noise"].key()},
             "seed": pipeline.seed,
             "config": dict(config) if config is not None else None,
-            "files": {path.name: _sha256(path) for path in written},
+            "files": {path.name: file_sha256(path) for path in written},
         }
         (partial / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
         if folder.exists():
@@ -146,7 +137,7 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
         )
     for name, checksum in (manifest.get("files") or {}).items():
         file = Path(model_dir) / name
-        if Path(name).name != name or not file.is_file() or _sha256(file) != checksum:
+        if Path(name).name != name or not file.is_file() or file_sha256(file) != checksum:
             raise UserError(
                 f"{file} is missing or does not match the checksum in {MANIFEST_FILE}; the model folder "
                 "is damaged or was changed: run the experiment again"
