@@ -12,10 +12,10 @@ PIP := $(BIN)/python -m pip --quiet
 
 .PHONY: install demo lint test lock clean
 
+# torch goes alone first, so only its own lookup asks the PyTorch index; its dependencies come with the rest.
 $(BIN)/textcluster: requirements.lock pyproject.toml plugins/textcluster-agglomerative/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
-	# torch alone first, so only its own lookup asks the PyTorch index; its dependencies come with the rest
 	$(PIP) install --no-deps -c requirements.lock torch $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(PIP) install -c requirements.lock -e ".[dev]" -e plugins/textcluster-agglomerative
 	touch $@
