@@ -81,6 +81,7 @@ def test_model_folder_holds_data_only(saved_run):
         "random_state": 0,
     }
     assert set(manifest["files"]) == set(names) - {"manifest.json"}  # each file checked on load
+    assert len({path.stat().st_mode & 0o777 for path in model.iterdir()}) == 1  # readable like the JSON files
     from safetensors import safe_open
 
     for path in model.iterdir():  # every file parses as what it says it is: JSON, or safetensors

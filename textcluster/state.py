@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ def write_state(folder: Path, name: str, state: Mapping[str, Any]) -> list[Path]
 
         tensor_path = folder / f"{name}.safetensors"
         save_file(_as_tensors(arrays), str(tensor_path))
+        os.chmod(tensor_path, json_path.stat().st_mode & 0o777)  # safetensors writes 0600; run folders are shared
         written.append(tensor_path)
     return written
 
