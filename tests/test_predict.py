@@ -122,22 +122,24 @@ def test_kmeans_without_reducer_repredicts_exactly_and_run_data_is_the_default(n
     assert predicted.cluster.tolist() == assigned.cluster.tolist()
 
 
+def raw_pca(csv_path: Path) -> tuple[str, ...]:
+    """The labelled slice on raw TF-IDF reduced by PCA to 5 dimensions: the density clusterers' test space."""
+    return (
+        "data=csv",
+        f"data.path={csv_path}",
+        "data.label_column=label",
+        "encoder=raw",
+        "reducer=pca",
+        "reducer.n_components=5",
+    )
+
+
 def test_hdbscan_run_predicts_what_hdbscan_itself_predicts(newsgroups_csv, tmp_path, capsys):
     """The saved model's route for new points is hdbscan.approximate_predict on the fitted model: the command's
     predictions are what the library computes for the run's own (reduced) points."""
     import hdbscan
 
-    run = fitted_run(
-        tmp_path,
-        "data=csv",
-        f"data.path={newsgroups_csv}",
-        "data.label_column=label",
-        "encoder=raw",
-        "clusterer=hdbscan",
-        "clusterer.min_cluster_size=5",
-        "reducer=pca",
-        "reducer.n_components=5",
-    )
+    run = fitted_run(tmp_path, *raw_pca(newsgroups_csv), "clusterer=hdbscan", "clusterer.min_cluster_size=5")
     code, _, err = predict(capsys, f"run_dir={run.run_dir}")
     assert code == 0, err
     predicted = pd.read_csv(run.run_dir / "predictions.csv")
@@ -151,15 +153,10 @@ def test_hdbscan_run_predicts_what_hdbscan_itself_predicts(newsgroups_csv, tmp_p
 def test_dbscan_run_predicts_by_core_samples_then_the_noise_policy(newsgroups_csv, tmp_path, capsys):
     run = fitted_run(
         tmp_path,
-        "data=csv",
-        f"data.path={newsgroups_csv}",
-        "data.label_column=label",
-        "encoder=raw",
+        *raw_pca(newsgroups_csv),
         "clusterer=dbscan",
         "clusterer.eps=0.1",
         "clusterer.min_samples=3",
-        "reducer=pca",
-        "reducer.n_components=5",
         "noise=nearest",
     )
     code, _, err = predict(capsys, f"run_dir={run.run_dir}")
