@@ -112,25 +112,36 @@ def test_custom_tokenizer_from_an_import_path():
 # ------------------------------------------------------------------------------------- reduction
 
 
-def test_reduce_merges_the_smallest_cluster_into_the_most_similar_and_renumbers():
-    # cluster 1 is one extra space document: it must join the space cluster (id 0); 2 and 3 become 1 and 2
+def test_reduce_cuts_the_topic_tree_and_renumbers():
+    # cluster 1 is one extra space document: the closest pair, so the tree's first merge and the first to go;
+    # 2 and 3 become 1 and 2
     texts = CORPUS[:3] + ["rocket moon orbit"] + CORPUS[3:]
     labels = [0, 0, 0, 1, 2, 2, 2, 3, 3, 3]
     topics = fit(texts, labels, n_topics=3)
+    merges = topics.tree["merges"]
+    assert merges[0]["children"] == [0, 1] and [leaf["id"] for leaf in topics.tree["leaves"]] == [0, 1, 2, 3]
     assert topics.mapping == {0: 0, 1: 0, 2: 1, 3: 2}
     assert list(topics.labels) == [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]
     assert [(t.id, t.size, t.clusters) for t in topics.topics] == [(0, 4, [0, 1]), (1, 3, [2]), (2, 3, [3])]
     assert topics.topics[0].keywords[0] == "rocket" and topics.n_clusters_before == 4
-    merged_twice = fit(texts, labels, n_topics=2)  # then the smallest (ties: later id) goes too
-    assert sorted(t.size for t in merged_twice.topics) == [3, 7]
+    assert merges[0]["distance"] < topics.tree["cut"]["distance"] < merges[1]["distance"]
+    assert topics.tree["cut"]["n_topics"] == 3 and [leaf["topic"] for leaf in topics.tree["leaves"]] == [0, 0, 1, 2]
+    merged_twice = fit(texts, labels, n_topics=2)  # the same tree, one merge more kept
+    assert merged_twice.tree["merges"] == merges
+    # hockey and religion share only 'news' with the space pair; religion's one-off words (bible, faith, prayer)
+    # leave news a smaller part of its vector, so hockey joins first
+    second = merges[1]["leaves"]
+    assert second == [0, 1, 2] and merged_twice.mapping == {0: 0, 1: 0, 2: 0, 3: 1}
+    assert [(t.size, t.clusters) for t in merged_twice.topics] == [(7, second), (3, [3])]
     assert sum(t.size for t in merged_twice.topics) == len(texts)
+    assert "cut" not in fit(texts, labels).tree and fit(texts, labels).tree["merges"] == merges
 
 
 def test_reduce_to_more_topics_than_clusters_keeps_one_topic_per_cluster(caplog):
     with caplog.at_level(logging.WARNING, logger="textcluster.topics.model"):
         topics = fit(n_topics=4)
     assert "topics.n_topics=4 is more than the 3 clusters found: one topic per cluster" in caplog.text
-    assert len(topics) == 3 and topics.mapping == {0: 0, 1: 1, 2: 2}
+    assert len(topics) == 3 and topics.mapping == {0: 0, 1: 1, 2: 2} and "cut" not in topics.tree
 
 
 def test_reduce_errors():

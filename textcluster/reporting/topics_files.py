@@ -14,6 +14,7 @@ from textcluster.topics import Topics
 
 JSON_TEXT_CHARS = 500  # representative documents are cut to this many characters in topics.json
 MARKDOWN_TEXT_CHARS = 200
+TREE_KEYWORDS = 5  # keywords per merged node in topics.md's tree
 
 
 def _plain_id(value):
@@ -21,7 +22,8 @@ def _plain_id(value):
 
 
 def topics_payload(topics: Topics, texts: Sequence[str], ids: Sequence) -> dict:
-    """The topics.json content: a ``topics`` list (id, size, label, keywords, representative_docs, npmi, ...)."""
+    """The topics.json content: a ``topics`` list (id, size, label, keywords, representative_docs, npmi, ...)
+    and the ``tree`` of the clusters (``leaves``, ``merges`` and, when topics.n_topics cut it, ``cut``)."""
     coherence = topics.coherence(topics.top_n)
     entries = []
     for topic in topics.topics:
@@ -45,6 +47,7 @@ def topics_payload(topics: Topics, texts: Sequence[str], ids: Sequence) -> dict:
         "n_topics": len(topics),
         "n_clusters_before": topics.n_clusters_before,
         "topics": entries,
+        "tree": topics.tree,
     }
 
 
@@ -86,7 +89,45 @@ def topics_markdown(payload: dict) -> str:
                 for rank, doc in enumerate(entry["representative_docs"], 1)
             ]
             lines.append("")
+    lines += tree_markdown(payload.get("tree") or {}, payload["topics"])
     return "\n".join(lines)
+
+
+def tree_markdown(tree: dict, entries: list[dict]) -> list[str]:
+    """The tree as a nested list from the root: merged nodes with their keywords, leaves as their topic."""
+    merges = {merge["id"]: merge for merge in tree.get("merges", [])}
+    if not merges:
+        return []
+    labels = {entry["id"]: entry["label"] for entry in entries}
+    leaves = {leaf["id"]: leaf for leaf in tree.get("leaves", [])}
+    cut = tree.get("cut")
+    lines = [
+        "## Topic tree",
+        "",
+        "Clusters merged by the average cosine distance of their c-TF-IDF vectors, from the root"
+        + (f"; cut at distance {cut['distance']:.3f} into {cut['n_topics']} topics (topics.n_topics)" if cut else "")
+        + ".",
+        "",
+    ]
+    stack = [(max(merges), 0)]  # the root is the last merge; depth-first, first child on top
+    while stack:
+        node, depth = stack.pop()
+        indent = "  " * depth
+        if node in merges:
+            merge = merges[node]
+            words = ", ".join(merge["keywords"][:TREE_KEYWORDS]) or "(no keywords)"
+            details = f"node {node}, distance {merge['distance']:.3f}, {merge['size']} documents"
+            lines.append(f"{indent}- {words} ({details})")
+            stack += [(child, depth + 1) for child in reversed(merge["children"])]
+        elif cut:  # the leaves are clusters, grouped into topics
+            leaf = leaves.get(node, {})
+            topic = leaf.get("topic")
+            lines.append(
+                f"{indent}- Cluster {node} ({leaf.get('label', '')}) in Topic {topic}: {labels.get(topic, '')}"
+            )
+        else:
+            lines.append(f"{indent}- Topic {node}: {labels.get(node, '')}")
+    return lines + [""]
 
 
 def write_topics(run_dir: Path, topics: Topics, texts: Sequence[str], ids: Sequence) -> dict:

@@ -87,14 +87,22 @@ def class_term_counts(doc_term: sp.spmatrix, labels: np.ndarray, classes: np.nda
     return sp.csr_matrix(indicator @ doc_term, dtype=np.float64)
 
 
-def c_tf_idf(class_counts: sp.spmatrix) -> sp.csr_matrix:
-    """c-TF-IDF weights (classes x terms) from class term counts; see the module docstring."""
+def class_idf(class_counts: sp.spmatrix) -> np.ndarray:
+    """The IDF of c-TF-IDF, per term: ``log(1 + A / f[t])`` (0 for a term no class has); see the module docstring."""
     counts = sp.csr_matrix(class_counts, dtype=np.float64)
     term_totals = np.asarray(counts.sum(axis=0)).ravel()
     n_classes = int((np.asarray(counts.sum(axis=1)).ravel() > 0).sum())  # emptied rows (merged away) do not count
     average_words = counts.sum() / max(n_classes, 1)
     with np.errstate(divide="ignore"):
-        idf = np.where(term_totals > 0, np.log1p(average_words / np.maximum(term_totals, 1e-300)), 0.0)
+        return np.where(term_totals > 0, np.log1p(average_words / np.maximum(term_totals, 1e-300)), 0.0)
+
+
+def c_tf_idf(class_counts: sp.spmatrix, idf: np.ndarray | None = None) -> sp.csr_matrix:
+    """c-TF-IDF weights (classes x terms) from class term counts; ``idf``: one fitted on other classes (as
+    BERTopic's ``transform``), by default the IDF of these classes."""
+    counts = sp.csr_matrix(class_counts, dtype=np.float64)
+    if idf is None:
+        idf = class_idf(counts)
     tf = normalize(counts, norm="l1", axis=1)
     return sp.csr_matrix(tf @ sp.diags(idf))
 

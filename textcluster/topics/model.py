@@ -3,10 +3,14 @@
 ``TopicModeler(...).fit(texts, labels, embeddings)`` returns :class:`Topics`:
 one topic per cluster (and one for the noise documents, id -1, when there
 are some), with c-TF-IDF keywords, the documents closest to the cluster's
-centre in embedding space, and a short label from the top keywords. With
-``n_topics=K`` the clusters are first merged down to K topics (see
-:func:`merge_smallest`); ``Topics.labels`` then holds every document's topic
-and ``Topics.mapping`` the clusterer's label -> topic id.
+centre in embedding space, and a short label from the top keywords.
+
+``Topics.tree`` is the hierarchy of the clusters (BERTopic's
+``hierarchical_topics``): an agglomerative tree over their c-TF-IDF vectors,
+see :func:`topic_tree`. With ``n_topics=K`` that tree is cut into K groups
+(:func:`cut_tree`) and each group becomes one topic; ``Topics.labels`` then
+holds every document's topic, ``Topics.mapping`` the clusterer's label ->
+topic id, and ``Topics.tree["cut"]`` where the tree was cut.
 """
 
 from __future__ import annotations
@@ -19,13 +23,22 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.cluster.hierarchy import linkage
+from scipy.spatial.distance import squareform
 from sklearn.preprocessing import normalize
 
 from textcluster.contracts import TopicModel
 from textcluster.labels import NOISE, cluster_ids
 from textcluster.params import NULL, Block, Bool, Choice, Float, Int, ListOf, Str
 from textcluster.topics.coherence import topic_diversity, topic_npmi
-from textcluster.topics.ctfidf import build_vectorizer, c_tf_idf, class_term_counts, fit_document_terms, top_terms
+from textcluster.topics.ctfidf import (
+    build_vectorizer,
+    c_tf_idf,
+    class_idf,
+    class_term_counts,
+    fit_document_terms,
+    top_terms,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +86,7 @@ class Topics:
     doc_term: sp.csr_matrix = field(repr=False)  # documents x terms counts
     n_clusters_before: int = 0  # clusters (noise excluded) before reduction
     top_n: int = 10  # keywords per topic (the modeler's top_n_words)
+    tree: dict = field(default_factory=lambda: {"leaves": [], "merges": []})  # see topic_tree (JSON-ready)
 
     def top_words(self, n: int, include_noise: bool = False) -> list[list[str]]:
         """The ``n`` top c-TF-IDF terms of every topic (noise left out unless asked)."""
@@ -108,33 +122,88 @@ class Topics:
         return {topic.id: score for topic, score in zip(real, scores) if not np.isnan(score)}
 
 
-def merge_smallest(
-    class_counts: sp.csr_matrix, sizes: np.ndarray, n_target: int, noise_row: int | None = None
-) -> np.ndarray:
-    """Merge classes until ``n_target`` are left; returns, per class row, the row it ended up in.
+def topic_tree(
+    counts: sp.csr_matrix,
+    ids: Sequence[int],
+    sizes: Sequence[int],
+    idf: np.ndarray,
+    terms: np.ndarray,
+    top_n: int = 10,
+    label_words: int = 4,
+) -> dict:
+    """The agglomerative tree over classes (one row of ``counts`` per class, noise left out), JSON-ready.
 
-    Each step takes the smallest class (ties: the later row) and merges it into
-    the class whose c-TF-IDF vector is most similar to its own (cosine; ties:
-    the earlier row). Term counts and sizes add up and c-TF-IDF is recomputed
-    after every merge, so later steps see the merged topics. The noise row, if
-    any, takes part in the IDF but is never merged.
+    ``{"leaves": [{"id", "size", "label", "keywords"}], "merges": [{"id", "children": [a, b], "distance",
+    "leaves": [leaf ids under it], "size", "keywords"}]}``, merges in order (closest first); the root is the
+    last merge; merge ids continue after the largest leaf id. The distance is the average cosine
+    distance between the L2-normalised c-TF-IDF rows (``idf``: fitted on every class, noise included):
+    cosine is how c-TF-IDF vectors are compared (as BERTopic does), and average linkage is monotone
+    (no inversions, so a cut at a distance is well defined) with heights that stay cosine distances
+    in [0, 1]; ward's heights are growths of within-group variance, not distances a reader can take
+    for a similarity. A merged node's keywords are the c-TF-IDF of its members' summed term counts, with the same IDF
+    (as BERTopic's ``hierarchical_topics``). Under two classes: no merges. :meth:`TopicModeler.fit`
+    adds each leaf's ``topic`` and, when topics.n_topics cut the tree, ``"cut": {"n_topics", "distance"}``.
     """
-    counts = sp.lil_matrix(class_counts, dtype=np.float64)
-    sizes = np.asarray(sizes, dtype=np.int64).copy()
-    owner = np.arange(counts.shape[0])
-    active = [row for row in range(counts.shape[0]) if row != noise_row]
-    while len(active) > n_target:
-        smallest = min(active, key=lambda row: (sizes[row], -row))
-        unit = normalize(c_tf_idf(counts.tocsr()), norm="l2", axis=1)
-        similarity = np.asarray((unit[active] @ unit[smallest].T).toarray()).ravel()
-        candidates = [(score, row) for score, row in zip(similarity, active) if row != smallest]
-        best = max(candidates, key=lambda pair: (pair[0], -pair[1]))[1]
-        counts[best] = counts[best] + counts[smallest]
-        counts[smallest] = 0
-        sizes[best] += sizes[smallest]
-        owner[owner == smallest] = best
-        active.remove(smallest)
-    return owner
+    counts = sp.csr_matrix(counts, dtype=np.float64)
+    ids = [int(i) for i in ids]
+
+    def keywords(row_counts: sp.csr_matrix) -> list[str]:
+        return [word for word, _ in top_terms(c_tf_idf(row_counts, idf), 0, terms, top_n)]
+
+    leaves = []
+    for row, (leaf, size) in enumerate(zip(ids, sizes)):
+        words = keywords(counts[row])
+        label = ", ".join(words[:label_words]) or f"cluster {leaf}"
+        leaves.append({"id": leaf, "size": int(size), "label": label, "keywords": words})
+    if len(ids) < 2:
+        return {"leaves": leaves, "merges": []}
+    unit = normalize(c_tf_idf(counts, idf), norm="l2", axis=1)
+    distance = np.clip(1.0 - (unit @ unit.T).toarray(), 0.0, 1.0)  # a row without terms is 1 from everything
+    np.fill_diagonal(distance, 0.0)
+    Z = linkage(squareform(distance, checks=False), method="average")
+    node_ids, node_counts = list(ids), [counts[row] for row in range(len(ids))]
+    node_leaves, node_sizes = [[leaf] for leaf in ids], [int(size) for size in sizes]
+    merges = []
+    for step, (a, b, height, _) in enumerate(Z):
+        a, b = int(a), int(b)
+        node_ids.append(max(ids) + 1 + step)
+        node_counts.append(node_counts[a] + node_counts[b])
+        node_leaves.append(sorted(node_leaves[a] + node_leaves[b]))
+        node_sizes.append(node_sizes[a] + node_sizes[b])
+        merges.append(
+            {
+                "id": node_ids[-1],
+                "children": [node_ids[a], node_ids[b]],
+                "distance": round(float(height), 6),
+                "leaves": node_leaves[-1],
+                "size": node_sizes[-1],
+                "keywords": keywords(node_counts[-1]),
+            }
+        )
+    return {"leaves": leaves, "merges": merges}
+
+
+def cut_tree(tree: dict, n_groups: int) -> tuple[dict[int, int], float]:
+    """``(leaf id -> group, cut distance)``: the first ``leaves - n_groups`` merges kept, the rest skipped.
+
+    Exactly ``n_groups`` groups (fcluster's maxclust can give fewer on tied distances), numbered
+    0, 1, ... in the order of their smallest leaf id. The cut distance lies halfway between the last
+    merge kept and the first one skipped (with one group: the root's distance).
+    """
+    leaves, merges = [leaf["id"] for leaf in tree["leaves"]], tree["merges"]
+    kept = merges[: max(len(leaves) - n_groups, 0)]
+    first = {leaf: leaf for leaf in leaves}
+    for merge in kept:  # a later merge holds the earlier ones: the last one over a leaf names its group
+        for leaf in merge["leaves"]:
+            first[leaf] = merge["leaves"][0]
+    number = {root: index for index, root in enumerate(sorted(set(first.values())))}
+    if not kept:
+        distance = 0.0
+    elif len(kept) == len(merges):
+        distance = kept[-1]["distance"]
+    else:
+        distance = round((kept[-1]["distance"] + merges[len(kept)]["distance"]) / 2, 6)
+    return {leaf: number[first[leaf]] for leaf in leaves}, distance
 
 
 def representative_documents(embeddings: np.ndarray, members: np.ndarray, n: int) -> list[int]:
@@ -151,8 +220,9 @@ class TopicModeler(TopicModel):
 
     ``top_n_words`` keywords per topic, ``n_representative`` documents per topic,
     ``label_words`` keywords in the label, ``n_topics`` (None: one topic per
-    cluster) and ``vectorizer`` (CountVectorizer arguments; ``tokenizer`` may be
-    an import path such as ``jieba:lcut``).
+    cluster; K: the topic tree over the clusters cut into K topics) and
+    ``vectorizer`` (CountVectorizer arguments; ``tokenizer`` may be an import
+    path such as ``jieba:lcut``).
     """
 
     parameters = {
@@ -191,17 +261,23 @@ class TopicModeler(TopicModel):
         classes = np.concatenate([[NOISE], clusters]) if has_noise else clusters
         counts = class_term_counts(doc_term, labels, classes)
         sizes = np.array([(labels == c).sum() for c in classes])
-        noise_row = 0 if has_noise else None
+        rows = slice(1, None) if has_noise else slice(None)  # the noise row takes part in the IDF only
+        tree = topic_tree(
+            counts[rows], clusters, sizes[rows], class_idf(counts), terms, self.top_n_words, self.label_words
+        )
 
         mapping = {int(c): int(c) for c in clusters}
         if self.n_topics is not None and self.n_topics < len(clusters):
-            owner = merge_smallest(counts, sizes, self.n_topics, noise_row)
-            survivors = sorted({int(classes[owner[row]]) for row in range(len(classes)) if row != noise_row})
-            new_id = {old: index for index, old in enumerate(survivors)}  # consecutive ids, original order
-            mapping = {
-                int(classes[row]): new_id[int(classes[owner[row]])] for row in range(len(classes)) if row != noise_row
-            }
-            log.info("topics: merged %d clusters into %d topics (topics.n_topics)", len(clusters), self.n_topics)
+            mapping, distance = cut_tree(tree, self.n_topics)  # consecutive ids, in cluster order
+            tree["cut"] = {"n_topics": self.n_topics, "distance": distance}
+            log.info(
+                "topics: merged %d clusters into %d topics, the topic tree cut at distance %.3f (topics.n_topics)",
+                len(clusters),
+                self.n_topics,
+                distance,
+            )
+        for leaf in tree["leaves"]:
+            leaf["topic"] = mapping[leaf["id"]]
         lookup = np.vectorize(lambda c: mapping.get(int(c), NOISE), otypes=[np.int64])
         topic_labels = lookup(labels) if len(labels) else labels.astype(np.int64)
 
@@ -233,4 +309,5 @@ class TopicModeler(TopicModel):
             doc_term=doc_term,
             n_clusters_before=len(clusters),
             top_n=self.top_n_words,
+            tree=tree,
         )
