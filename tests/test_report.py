@@ -57,12 +57,13 @@ def test_text_report_embeds_every_plot_and_the_topics(tmp_path, text_csv):
     )
     html = (run_dir / "report.html").read_text()
     images = embedded_images(html)
-    assert set(images) == {"embedding_map", "cluster_sizes", "topic_keywords", "confusion_matrix"}
+    assert set(images) == {"embedding_map", "cluster_sizes", "topic_keywords", "topic_tree", "confusion_matrix"}
     for name, data in images.items():
         assert data.startswith(PNG), name
         assert (run_dir / "plots" / f"{name}.png").read_bytes() == data  # the same figure as in plots/
-    assert html.count("<img") == 4
-    assert not re.search(r'(src|href)="(?!data:)', html)  # nothing outside the file
+    assert html.count("<img") == 5
+    outside_scripts = re.sub(r"(<script\b[^>]*>).*?</script>", r"\1", html, flags=re.S)  # not the inlined plotly.js
+    assert not re.search(r'(src|href)="(?!data:)', outside_scripts)  # nothing outside the file
     assert "<h2>Topics</h2>" in html and "fruit" in html  # the keywords of topics.json
     assert "acc" in html and "Left out" not in html
 

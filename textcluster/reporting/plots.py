@@ -4,6 +4,7 @@
   unavailable), coloured by cluster, noise in grey;
 * ``cluster_sizes``: documents per cluster;
 * ``topic_keywords``: the top c-TF-IDF keywords of each topic, one small bar chart per topic;
+* ``topic_tree``: the dendrogram of the topic tree (topics.json's ``tree``), with the topics.n_topics cut;
 * ``confusion_matrix``: true labels x clusters, clusters ordered by their best-matching class;
 * ``cluster_examples``: image runs, a row of example images per cluster.
 """
@@ -24,6 +25,8 @@ MAP_MAX_POINTS = 5000  # the map shows a seeded sample of this many points at mo
 UMAP_MIN_POINTS = 100  # below this the map uses PCA (UMAP's neighbourhood graph needs more points)
 MAX_TOPIC_PANELS = 24
 MAX_CONFUSION_SIDE = 60
+MAX_TREE_LEAVES = 100  # a larger topic tree shows its last merges only (dendrogram's truncate_mode="lastp")
+TREE_LABEL_CHARS = 50
 EXAMPLES_PER_CLUSTER = 10
 MAX_EXAMPLE_CLUSTERS = 30
 
@@ -70,13 +73,31 @@ def map_coordinates(embeddings: np.ndarray, seed: int = 0, method: str = "auto")
     return PCA(n_components=2, random_state=seed).fit_transform(X), "PCA"
 
 
-def embedding_map(embeddings: np.ndarray, labels: np.ndarray, path: Path, seed: int = 0, method: str = "auto") -> str:
+def map_rows(n: int, seed: int = 0) -> np.ndarray:
+    """The rows the map shows: every row, or a seeded sample of MAP_MAX_POINTS (sorted)."""
+    rows = np.arange(n)
+    if n > MAP_MAX_POINTS:
+        rows = np.sort(np.random.default_rng(seed).choice(n, MAP_MAX_POINTS, replace=False))
+    return rows
+
+
+def embedding_map(
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    path: Path,
+    seed: int = 0,
+    method: str = "auto",
+    layout: tuple[np.ndarray, np.ndarray, str] | None = None,
+) -> str:
+    """``layout``: ``(rows, coordinates of those rows, method used)`` computed already (the report shares
+    them with its interactive map); without it, :func:`map_rows` and :func:`map_coordinates` here."""
     plt = _pyplot()
     labels = np.asarray(labels)
-    rows = np.arange(len(labels))
-    if len(rows) > MAP_MAX_POINTS:
-        rows = np.sort(np.random.default_rng(seed).choice(len(rows), MAP_MAX_POINTS, replace=False))
-    coords, used = map_coordinates(np.asarray(embeddings)[rows], seed, method)
+    if layout is None:
+        rows = map_rows(len(labels), seed)
+        coords, used = map_coordinates(np.asarray(embeddings)[rows], seed, method)
+    else:
+        rows, coords, used = layout
     labels = labels[rows]
     clusters = sorted(set(labels.tolist()))
     colours = cluster_colours(clusters)
@@ -162,6 +183,71 @@ def topic_keywords(topics: Sequence[dict], path: Path, n_words: int = 8) -> str:
     _save(fig, path)
     shown = f"the {len(entries)} largest topics" if len(entries) == MAX_TOPIC_PANELS else "every topic"
     return f"Top keywords (c-TF-IDF weight) of {shown}"
+
+
+def tree_linkage(tree: dict) -> tuple[np.ndarray, list[int]]:
+    """``(scipy linkage matrix, leaf ids in its row order)`` rebuilt from a topic tree's merges."""
+    merges = tree["merges"]
+    leaf_ids = sorted(merges[-1]["leaves"])  # the root holds every leaf
+    index = {leaf: row for row, leaf in enumerate(leaf_ids)}
+    index.update({merge["id"]: len(leaf_ids) + step for step, merge in enumerate(merges)})
+    Z = [[index[c] for c in merge["children"]] + [merge["distance"], len(merge["leaves"])] for merge in merges]
+    return np.array(Z, dtype=np.float64), leaf_ids
+
+
+def topic_tree(tree: dict, topics: Sequence[dict], path: Path) -> str:
+    """``tree``: topics.json's ``tree`` (leaves, merges, cut); ``topics``: its topic entries (for the labels)."""
+    from scipy.cluster.hierarchy import dendrogram
+
+    plt = _pyplot()
+    if not tree.get("merges"):
+        raise ValueError("the topic tree has no merges (fewer than 2 topics)")
+    Z, leaf_ids = tree_linkage(tree)
+    topic_labels = {entry["id"]: entry.get("label", "") for entry in topics}
+    leaves = {leaf["id"]: leaf for leaf in tree.get("leaves", [])}
+    cut = tree.get("cut")
+    if cut:  # the leaves are clusters: their own keywords, and the topic they went into
+        names = [f"{i} (topic {leaves[i]['topic']}): {leaves[i]['label']}" for i in leaf_ids]
+    else:
+        names = [f"{i}: {topic_labels.get(i, leaves.get(i, {}).get('label', ''))}" for i in leaf_ids]
+    for merge in tree["merges"]:  # shown as leaves when the tree is too large: (leaves under it) keywords
+        names.append(f"({len(merge['leaves'])}) {', '.join(merge['keywords'][:4])}")
+    names = [name if len(name) <= TREE_LABEL_CHARS else name[: TREE_LABEL_CHARS - 1] + "…" for name in names]
+    truncated = len(leaf_ids) > MAX_TREE_LEAVES
+    shown = min(len(leaf_ids), MAX_TREE_LEAVES)
+    fig, ax = plt.subplots(figsize=(10, max(3.0, min(0.26 * shown + 1.4, 40.0))), dpi=100)
+    dendrogram(
+        Z,
+        ax=ax,
+        orientation="left",
+        leaf_label_func=names.__getitem__,  # linkage index -> label: a leaf, or a collapsed branch
+        leaf_font_size=8,
+        color_threshold=cut["distance"] if cut else 0,  # with a cut: one colour per topic
+        above_threshold_color="#555555",
+        **({"truncate_mode": "lastp", "p": MAX_TREE_LEAVES} if truncated else {}),
+    )
+    if cut:
+        ax.axvline(cut["distance"], color="crimson", linestyle="--", linewidth=1)
+        ax.text(
+            cut["distance"],
+            1.0,
+            f" topics.n_topics={cut['n_topics']}",
+            transform=ax.get_xaxis_transform(),
+            color="crimson",
+            fontsize=8,
+            ha="left",
+            va="bottom",
+        )
+    ax.set_xlabel("average cosine distance of the c-TF-IDF vectors")
+    kind = "clusters" if cut else "topics"
+    ax.set_title(f"Topic tree ({len(leaf_ids)} {kind})", fontsize=10, pad=14)
+    _save(fig, path)
+    caption = f"Hierarchy of the {kind}: average-linkage merges of their c-TF-IDF vectors (cosine distance)"
+    if cut:
+        caption += f", cut at distance {cut['distance']:.3f} into {cut['n_topics']} topics (topics.n_topics)"
+    if truncated:
+        caption += f"; the last {MAX_TREE_LEAVES} branches, (n) = {kind} under a branch, then its keywords"
+    return caption
 
 
 def confusion_matrix(labels_true: np.ndarray, labels_pred: np.ndarray, path: Path) -> str:

@@ -1,7 +1,8 @@
 """``plots/`` and a self-contained ``report.html`` for a finished run.
 
 The HTML embeds every figure as a base64 PNG and its CSS inline: one file, no
-external URL, readable offline. Each figure is drawn on its own; one that
+external URL, readable offline; text runs add an interactive document map
+(:mod:`textcluster.reporting.document_map`, plotly.js inlined). Each figure is drawn on its own; one that
 fails is logged as a warning, named in the report, and left out, and
 :func:`write_report_safely` makes sure nothing here can fail a finished run.
 """
@@ -9,6 +10,7 @@ fails is logged as a warning, named in the report, and left out, and
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import logging
 import time
@@ -21,7 +23,7 @@ import numpy as np
 from textcluster.dataset import TEXT, Dataset
 from textcluster.labels import NOISE
 from textcluster.pipeline import Pipeline
-from textcluster.reporting import plots
+from textcluster.reporting import document_map, plots
 from textcluster.reporting.files import snippet
 from textcluster.reporting.run_folder import metrics_record
 from textcluster.reporting.topics_files import largest_first, topics_payload
@@ -63,17 +65,22 @@ def make_plots(
     topics: list[dict] | None,
     seed: int = 0,
     map_method: str = "auto",
+    tree: dict | None = None,
+    layout: Callable[[], tuple[np.ndarray, np.ndarray, str]] | None = None,
 ) -> tuple[list[tuple[str, Path, str]], list[str]]:
-    """Draw every figure that applies; ``([(name, png, caption)], [problems])``."""
+    """Draw every figure that applies; ``([(name, png, caption)], [problems])``; ``tree``: topics.json's tree."""
     folder = Path(run_dir) / PLOTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     labels = np.asarray(pipeline.labels_)
+    layout = layout or map_layout(pipeline, seed, map_method)  # the 2-D map's rows and coordinates
     jobs: list[tuple[str, Callable[[Path], str]]] = [
-        ("embedding_map", lambda p: plots.embedding_map(pipeline.embeddings_, labels, p, seed, map_method)),
+        ("embedding_map", lambda p: plots.embedding_map(pipeline.embeddings_, labels, p, layout=layout())),
         ("cluster_sizes", lambda p: plots.cluster_sizes(labels, p)),
     ]
     if topics:
         jobs.append(("topic_keywords", lambda p: plots.topic_keywords(topics, p)))
+    if topics and tree and tree.get("merges"):
+        jobs.append(("topic_tree", lambda p: plots.topic_tree(tree, topics, p)))
     if dataset.images is not None:
         jobs.append(("cluster_examples", lambda p: plots.cluster_examples(dataset.images, labels, p, seed)))
     if dataset.has_labels:
@@ -92,6 +99,58 @@ def make_plots(
         log.info("report: %s (%.1f s)", path, time.perf_counter() - start)
         made.append((name, path, caption))
     return made, problems
+
+
+def map_layout(
+    pipeline: Pipeline, seed: int = 0, map_method: str = "auto"
+) -> Callable[[], tuple[np.ndarray, np.ndarray, str]]:
+    """``() -> (rows, their 2-D coordinates, method)`` of the map, computed on the first call only: the PNG
+    map and the interactive map show the same sampled rows at the same coordinates."""
+
+    def compute() -> tuple[np.ndarray, np.ndarray, str]:
+        rows = plots.map_rows(len(pipeline.labels_), seed)
+        return (rows, *plots.map_coordinates(np.asarray(pipeline.embeddings_)[rows], seed, map_method))
+
+    return functools.cache(compute)
+
+
+def make_document_map(
+    pipeline: Pipeline,
+    dataset: Dataset,
+    topics: list[dict] | None,
+    layout: Callable[[], tuple[np.ndarray, np.ndarray, str]],
+    problems: list[str],
+    seed: int = 0,
+) -> str | None:
+    """The interactive map's section for a text run (None for image runs); a failure, or no plotly, is a
+    warning and a line in ``problems``, never an error."""
+    if dataset.modality != TEXT:
+        return None
+    start = time.perf_counter()
+    try:
+        rows, coords, method = layout()
+        labels = np.asarray(pipeline.labels_)[rows]
+        names = {int(entry["id"]): str(entry.get("label") or "") for entry in topics or []}
+        found = document_map.document_map_html(
+            coords,
+            labels,
+            names,
+            [dataset.texts[i] for i in rows],
+            seed=seed,
+            n_total=len(dataset),
+            method=method,
+        )
+    except Exception as error:  # like a figure: never costs the run (or the rest of the report)
+        missing = isinstance(error, ImportError) and (error.name or "").partition(".")[0] == "plotly"
+        reason = "plotly is not installed" if missing else f"{type(error).__name__}: {error}"
+        log.warning("report: the interactive document map failed and is left out (%s)", reason)
+        problems.append(f"document_map: {reason}")
+        return None
+    log.info("report: interactive document map, %d points (%.1f s)", found.points, time.perf_counter() - start)
+    return (
+        f'<h2>Document map</h2><figure id="document_map">{found.html}'
+        f"<figcaption>{html.escape(found.caption)}</figcaption></figure>"
+    )
 
 
 def _img(path: Path, alt: str) -> str:
@@ -135,7 +194,9 @@ def render_html(
     figures: list[tuple[str, Path, str]],
     problems: list[str],
     config: Mapping[str, Any] | None = None,
+    interactive: str | None = None,
 ) -> str:
+    """``interactive``: the document map's section (:func:`make_document_map`), after the plots."""
     stages = " · ".join(f"{group}={name}" for group, name in _stage_names(config).items())
     parts = [
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
@@ -160,6 +221,8 @@ def render_html(
             parts.append(
                 f'<figure id="{name}">{_img(path, caption)}<figcaption>{html.escape(caption)}</figcaption></figure>'
             )
+    if interactive:
+        parts.append(interactive)
     if topics:
         parts += ["<h2>Topics</h2>", _topics_table(topics)]
     parts.append("</body></html>")
@@ -182,9 +245,13 @@ def write_report(
     seed = int((config or {}).get("seed", 0) or 0)
     if topics is None and pipeline.topics_ is not None and dataset.modality == TEXT:
         topics = topics_payload(pipeline.topics_, dataset.texts, dataset.ids)["topics"]
-    figures, problems = make_plots(run_dir, pipeline, dataset, topics, seed, map_method)
+    tree = pipeline.topics_.tree if topics and pipeline.topics_ is not None else None  # topics.json's "tree"
+    layout = map_layout(pipeline, seed, map_method)  # computed once, for both maps
+    figures, problems = make_plots(run_dir, pipeline, dataset, topics, seed, map_method, tree, layout=layout)
+    interactive = make_document_map(pipeline, dataset, topics, layout, problems, seed)
     path = run_dir / REPORT_FILE
-    path.write_text(render_html(run_dir, pipeline, dataset, topics, figures, problems, config), encoding="utf-8")
+    page = render_html(run_dir, pipeline, dataset, topics, figures, problems, config, interactive)
+    path.write_text(page, encoding="utf-8")
     log.info("report: %s (%d plots)", path, len(figures))
     return path
 
