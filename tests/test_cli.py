@@ -75,7 +75,9 @@ def _cases(files: dict[str, Path]) -> dict[str, tuple[str, ...]]:
         "missing_folder": ("data=mnist", "data.path=/nonexistent") + RAW,
         "wrong_column": ("data=csv", f"data.path={files['table']}", "data.text_column=nope") + RAW,
         "all_empty": ("data=csv", f"data.path={files['blank']}") + RAW,
-        "some_empty": ("data=csv", f"data.path={files['some_empty']}", "data.label_column=label") + RAW,
+        "some_empty": ("data=csv", f"data.path={files['some_empty']}", "data.label_column=label")
+        + RAW
+        + ("clusterer.n_clusters=labels",),
         "label_count": ("data=lines", f"data.path={files['docs']}", f"data.labels_path={files['labels']}") + RAW,
         "too_many_clusters": ("data.limit=20", "clusterer.n_clusters=50") + RAW,
         "unknown_group_option": ("clusterer=nope",) + RAW,
@@ -86,7 +88,7 @@ def _cases(files: dict[str, Path]) -> dict[str, tuple[str, ...]]:
         "bad_type": ("clusterer.n_clusters=abc",) + FAST,
         "out_of_range": ("encoder.lr=-1", "encoder.hidden_dims=[64,0]") + FAST,
         "unknown_choice": ("reducer=umap", "reducer.metric=cosin") + FAST,
-        "k_missing": ("data=csv", f"data.path={files['unlabeled']}") + FAST,
+        "k_missing": ("data=csv", f"data.path={files['unlabeled']}", "clusterer.n_clusters=labels") + FAST,
         "multirun": ("-m", "clusterer=kmeans,hdbscan", "encoder=raw", "data.limit=300"),
         "default": ("trainer.max_epochs=2",),
     }
@@ -169,7 +171,9 @@ def assert_nothing_was_encoded(cli: CliRuns, name: str) -> None:
 @pytest.mark.cli_case("bad_type")
 def test_a_value_of_the_wrong_type_fails_before_anything_loads(cli):
     assert_user_error(
-        cli, "bad_type", "clusterer.n_clusters='abc' is not valid: it must be an integer >= 1, null or 'labels'"
+        cli,
+        "bad_type",
+        "clusterer.n_clusters='abc' is not valid: it must be an integer >= 1 or one of 'auto', 'labels'",
     )
     assert_nothing_was_encoded(cli, "bad_type")
     assert not (cli.run_dirs["bad_type"] / "versions.json").exists()  # checked before the data loaded
@@ -195,8 +199,13 @@ def test_an_unknown_choice_lists_the_known_ones(cli):
 
 
 @pytest.mark.cli_case("k_missing")
-def test_k_missing_on_unlabeled_data_fails_before_the_encoder_trains(cli):
-    assert_user_error(cli, "k_missing", "kmeans needs clusterer.n_clusters=<k>: this data has no labels to take k from")
+def test_k_from_labels_on_unlabeled_data_fails_before_the_encoder_trains(cli):
+    assert_user_error(
+        cli,
+        "k_missing",
+        "clusterer.n_clusters=labels takes k from the true classes, and unlabeled has no labels; "
+        "use clusterer.n_clusters=auto (search k) or a number",
+    )
     assert_nothing_was_encoded(cli, "k_missing")
 
 
@@ -299,7 +308,11 @@ def test_default_command(cli):
     assert result.returncode == 0, _show(result)
     run_dir = cli.run_dirs["default"]
     assert f"run folder: {run_dir}" in result.stdout
-    assert "digits: 1797 image items | encoder=dense reducer=none clusterer=kmeans | seed=0" in result.stdout
+    assert "digits: 1797 image items | encoder=dense reducer=umap_n2d clusterer=kmeans | seed=0" in result.stdout
+    logged = result.stdout + result.stderr + (run_dir / "cli.log").read_text()
+    assert "no encoder named: image data: encoder=dense reducer=umap_n2d" in logged  # one line says the pick
+    chosen = re.search(r"^  chosen k +(\d+) \(n_clusters=auto, k from 2 to \d+\)$", result.stdout, re.MULTILINE)
+    assert chosen and int(chosen.group(1)) == read_json(run_dir / "k_selection.json")["chosen_k"], _show(result)
     acc = re.search(r"^  acc +([0-9.]+)$", result.stdout, re.MULTILINE)
     assert acc, _show(result)
     metrics = read_json(run_dir / "metrics.json")

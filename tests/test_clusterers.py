@@ -126,17 +126,27 @@ def test_n_clusters_is_checked_against_the_declared_values():
         build({"name": "kmeans", "n_clusters": 10}).check_input(len(X))
     with pytest.raises(
         UserError,
-        match=r"clusterer\.n_clusters=0 is not valid: it must be an integer >= 1, null or "
-        r"'labels'",
+        match=r"clusterer\.n_clusters=0 is not valid: it must be an integer >= 1 or one of 'auto', 'labels'",
     ):
         build({"name": "kmeans", "n_clusters": 0})
-    with pytest.raises(UserError, match=r"kmeans needs clusterer\.n_clusters"):
+    with pytest.raises(UserError, match=r"clusterer\.n_clusters=null is not valid"):  # null no longer reads labels
+        build({"name": "kmeans", "n_clusters": None})
+    with pytest.raises(UserError, match=r"kmeans was fitted with clusterer\.n_clusters='auto'; the pipeline settles"):
         build({"name": "kmeans"}).fit(X)
 
 
 def test_hdbscan_min_cluster_size_larger_than_samples():
     with pytest.raises(UserError, match=r"clusterer\.min_cluster_size=15 is larger than the number of samples \(5\)"):
-        build({"name": "hdbscan"}).check_input(5)
+        build({"name": "hdbscan", "min_cluster_size": 15}).check_input(5)
+
+
+def test_hdbscan_auto_min_cluster_size_scales_with_the_corpus():
+    auto = build({"name": "hdbscan"})
+    assert auto.min_cluster_size == "auto"
+    auto.check_input(5)  # auto never asks for more than the data has
+    sizes = {n: auto.resolved_min_cluster_size(n) for n in (5, 1_000, 12_340, 1_000_000)}
+    assert sizes == {5: 5, 1_000: 15, 12_340: 62, 1_000_000: 5_000}
+    assert build({"name": "hdbscan", "min_cluster_size": 40}).resolved_min_cluster_size(1_000_000) == 40
 
 
 def test_nearest_centroid_fallback():

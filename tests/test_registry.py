@@ -6,7 +6,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from textcluster import registry
-from textcluster.config import config_dir
+from textcluster.config import RECIPES, config_dir
 from textcluster.contracts import Plugin
 from textcluster.errors import UnknownPluginError, UserError
 from textcluster.registry import Registry
@@ -188,8 +188,29 @@ def test_every_builtin_yaml_builds_its_plugin(group, option):
         return  # refiner=none: no refiner stage
     plugin = registry.ALL[GROUP_TO_REGISTRY[group]].build(params, random_state=0)
     assert type(plugin).registry_key == params.get("name", option)
-    assert option == params.get("name", option) or option.startswith(params["name"] + "_")
+    if option == "auto":  # not a plugin: resolved by the data's modality (the default data, digits: images)
+        assert RECIPES["image"][group] in (params["name"], f"{params['name']}_n2d")  # umap_n2d names umap
+    else:
+        assert option == params.get("name", option) or option.startswith(params["name"] + "_")
     plugin.check_params()
+
+
+@pytest.mark.parametrize("data", ["csv", "lines", "newsgroups", "hf", "digits", "mnist"])
+def test_auto_encoder_and_reducer_resolve_by_the_data_modality_and_say_so(data):
+    from textcluster.config import compose, compose_unresolved
+
+    assert compose_unresolved([f"data={data}"]).encoder.name == "auto"
+    cfg = compose([f"data={data}"])
+    modality = registry.datasets.get(data).modality
+    recipe = compose_unresolved([f"encoder={RECIPES[modality]['encoder']}", f"reducer={RECIPES[modality]['reducer']}"])
+    assert (cfg.encoder, cfg.reducer) == (recipe.encoder, recipe.reducer)
+    assert (
+        cfg.recipe == f"{modality} data: encoder={RECIPES[modality]['encoder']} reducer={RECIPES[modality]['reducer']}"
+    )
+    named = compose([f"data={data}", "encoder=raw"])  # a named encoder: no recipe reducer comes with it
+    assert (named.encoder.name, named.reducer.name, named.recipe) == ("raw", "none", None)
+    kept = compose([f"data={data}", "encoder=raw", "reducer=pca"])
+    assert kept.reducer.name == "pca"
 
 
 # ------------------------------------------------------------------------------------- config discovery

@@ -340,8 +340,7 @@ def test_cli_newsgroups_slice_writes_topics(tmp_path, data_file):
         "data.limit=300",
         "encoder=raw",
         "reducer=none",
-        "clusterer=kmeans",
-        "clusterer.n_init=1",
+        "clusterer.n_init=1",  # the preset's kmeans_labels: k = the 20 newsgroups
         "topics.n_topics=6",
         "cache=false",
         NO_REPORT,

@@ -16,7 +16,8 @@ from typing import Any
 
 from textcluster import registry
 from textcluster.cache import EmbeddingCache
-from textcluster.config import load_local_plugins
+from textcluster.clusterers.k_selection import K_SEARCH_SETTINGS, KSearch
+from textcluster.config import AUTO, RECIPES, load_local_plugins
 from textcluster.contracts import TrainingContext
 from textcluster.data import LIMIT, LIMIT_KEY, load_dataset
 from textcluster.dataset import IMAGE, Dataset
@@ -47,6 +48,8 @@ TRAINER_SETTINGS = Block(
 )
 TOP_LEVEL = {
     "seed": Int(min=0),
+    "recipe": Str() | NULL,
+    "k_search": K_SEARCH_SETTINGS,
     "noise": Str(),
     "report": Bool(),
     "report_map": Choice("auto", "umap", "pca"),
@@ -116,6 +119,11 @@ def _group_problems(group: str, settings: Any) -> list[str]:
         problems += LIMIT.problems(settings.pop(LIMIT_KEY, None), f"data.{LIMIT_KEY}")
     if group == "refiner" and settings.get("name") == NONE:
         return problems
+    if group in ("encoder", "reducer") and settings.get("name") == AUTO:
+        return problems + [
+            f"{group}=auto is resolved from the data's modality when the command line or Pipeline.from_config "
+            f"composes the config (not in a sweep); name the {group}, e.g. {group}={RECIPES['text'][group]}"
+        ]
     try:
         return problems + STAGE_REGISTRIES[group].problems(settings, group)
     except UnknownPluginError as error:
@@ -233,4 +241,5 @@ def build_pipeline(
         training=TrainingContext(trainer=dict(config.get("trainer") or {}), seed=seed, log_dir=log_dir),
         cache=build_cache(config),
         seed=seed,
+        k_search=KSearch(**(config.get("k_search") or {})),
     )

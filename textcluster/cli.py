@@ -10,7 +10,14 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from textcluster.config import config_dir, plugins_dir_from_overrides, search_path_override
+from textcluster.config import (
+    choice_overrides,
+    compose_unresolved,
+    config_dir,
+    plugins_dir_from_overrides,
+    recipe_overrides,
+    search_path_override,
+)
 from textcluster.errors import UserError
 
 if TYPE_CHECKING:
@@ -43,8 +50,16 @@ def format_summary(cfg: DictConfig, run: Run, run_dir: Path) -> str:
     for key in SUMMARY_METRICS:
         if key in pipeline.metrics_:
             lines.append(f"  {key:<21} {pipeline.metrics_[key]:.4f}")
+    if pipeline.k_selection_ is not None:
+        selection = pipeline.k_selection_
+        lines.append(
+            f"  {'chosen k':<21} {selection.chosen} (n_clusters=auto, k from {selection.ks[0]} to {selection.ks[-1]})"
+        )
+    by_reason: dict[str, list[str]] = {}
     for key, reason in pipeline.skipped_metrics_.items():
-        lines.append(f"  {key:<21} skipped: {reason}")
+        by_reason.setdefault(reason, []).append(key)
+    for reason, keys in by_reason.items():
+        lines.append(f"  {', '.join(keys)} skipped: {reason}")
     lines.append(f"  {'time_s':<21} {sum(pipeline.timings_.values()):.1f}")
     lines.append(f"run folder: {run_dir}")
     if (Path(run_dir) / "report.html").is_file():
@@ -82,6 +97,20 @@ def with_override(argv: list[str], extra: str) -> list[str]:
     return argv + [extra]
 
 
+def resolved_recipe(argv: list[str]) -> list[str]:
+    """The overrides that resolve ``encoder=auto`` / ``reducer=auto`` for this command line (see
+    :func:`textcluster.config.recipe_overrides`); none where the command line does not compose (Hydra then
+    says why) or where the data itself is swept (each job's data may differ)."""
+    if any(word in ("--help", "-h", "--hydra-help") for word in argv):
+        return []
+    words = [word for word in argv if "=" in word and not word.startswith("-")]
+    try:
+        cfg = compose_unresolved(choice_overrides(words))
+    except UserError:
+        return []
+    return recipe_overrides(cfg)
+
+
 def main() -> None:
     try:
         extra = search_path_override(plugins_dir_from_overrides(sys.argv[1:]))
@@ -90,6 +119,13 @@ def main() -> None:
         sys.exit(2)
     if extra:
         sys.argv[1:] = with_override(sys.argv[1:], extra)
+    try:
+        recipe = resolved_recipe(sys.argv[1:])
+    except UserError as error:  # data that can be text or images, with encoder=auto
+        print(f"textcluster: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    for override in recipe:
+        sys.argv[1:] = with_override(sys.argv[1:], override)
     hydra_main()
 
 

@@ -90,7 +90,28 @@ def search_path_override(plugins_dir: str | Path | None = None) -> str | None:
 
 
 def compose(overrides: Iterable[str] = (), config_name: str = "config"):
-    """Compose the textcluster config with Hydra's compose API (no run folder, no logging setup)."""
+    """Compose the textcluster config with Hydra's compose API (no run folder, no logging setup), with
+    ``encoder=auto`` / ``reducer=auto`` resolved as the command line resolves them (:func:`recipe_overrides`)."""
+    overrides = list(overrides)
+    if config_name != "config":
+        return compose_unresolved(overrides, config_name)
+    extra = recipe_overrides(compose_unresolved(choice_overrides(overrides)))
+    return compose_unresolved(overrides + extra)
+
+
+def choice_overrides(overrides: Iterable[str]) -> list[str]:
+    """The overrides that choose options (``data=csv``, ``experiment=...``, ``plugins_dir=...``), without the
+    settings inside groups (``encoder.lr=...`` would not exist in ``encoder=auto``) and without sweeps."""
+    chosen = []
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if "." not in key and not key.startswith(("-", "hydra")) and "," not in value:
+            chosen.append(override)
+    return chosen
+
+
+def compose_unresolved(overrides: Iterable[str] = (), config_name: str = "config"):
+    """Hydra's compose of the textcluster config, ``auto`` choices left as they are."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
@@ -104,6 +125,48 @@ def compose(overrides: Iterable[str] = (), config_name: str = "config"):
             return hydra_compose(config_name=config_name, overrides=overrides)
     except HydraException as error:  # an unknown option, a bad override: Hydra's own words, on one line
         raise UserError(" ".join(str(error).split()).split(" Config search path")[0]) from None
+
+
+AUTO = "auto"
+RECIPES = {
+    "text": {"encoder": "hybrid", "reducer": "umap_text"},
+    "image": {"encoder": "dense", "reducer": "umap_n2d"},
+}
+"""What ``encoder=auto`` and ``reducer=auto`` (the defaults) become, by the modality of the chosen data.
+
+Text: MiniLM beside the corpus' own words, UMAP for clustering (the recipe of
+the text presets; measured in benchmarks/results/own-corpus.md). Images: the
+dense autoencoder on pixels, then UMAP (N2D's settings), where k-means and the
+k search see the digits apart (without it the silhouette peaks at k = 2).
+"""
+RECIPE_KEY = "recipe"  # the top-level key that records what auto resolved to
+
+
+def recipe_overrides(cfg: Any) -> list[str]:
+    """The overrides that replace ``encoder=auto`` / ``reducer=auto`` (a composed config's choices).
+
+    ``encoder=auto`` takes the recipe for the data's modality (:data:`RECIPES`),
+    and with it the recipe's reducer when that is auto too; a named encoder
+    with ``reducer=auto`` gets no reducer (the recipe's reducer was chosen for
+    the recipe's encoder). ``[]`` when neither is auto. The data loader's class
+    says its modality, so this runs before any data is read.
+    """
+    from textcluster import registry
+
+    auto = {group for group in ("encoder", "reducer") if (cfg.get(group) or {}).get("name") == AUTO}
+    if not auto:
+        return []
+    if "encoder" not in auto:
+        return ["reducer=none"]
+    loader = registry.datasets.get(cfg["data"]["name"])
+    if loader.modality is None:
+        raise UserError(
+            f"encoder=auto picks a recipe by the data's modality, and data={loader.key()} can give text or "
+            "images; name the encoder (and reducer), e.g. encoder=hybrid reducer=umap_text"
+        )
+    recipe = RECIPES[loader.modality]
+    chosen = [f"{group}={recipe[group]}" for group in ("encoder", "reducer") if group in auto]
+    return chosen + [f"{RECIPE_KEY}='{loader.modality} data: {' '.join(chosen)}'"]
 
 
 def to_plain(config: Any) -> dict[str, Any]:

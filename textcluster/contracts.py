@@ -263,8 +263,9 @@ class Clusterer(Plugin, ABC):
     ``predict_method`` names the out-of-sample rule (``native`` for k-means
     and GMM, else the declared fallback); ``score_name`` what the second value
     of ``predict_scores`` is (``distance``, ``probability``) or None.
-    A clusterer with an ``n_clusters`` parameter takes a number, or null /
-    ``labels`` for "as many as the true classes" (the pipeline settles it).
+    A clusterer with an ``n_clusters`` parameter takes a number, ``auto``
+    (the pipeline searches k) or ``labels`` (as many as the true classes);
+    the pipeline fits a clone with the settled number.
     """
 
     group = "clusterer"

@@ -42,6 +42,8 @@ def run_experiment(cfg: Any, run_dir: Path) -> Run:
     write_status(run_dir, RUNNING)
     try:
         pipeline = build_pipeline(config, log_dir=run_dir)  # every value checked before any data loads
+        if config.get("recipe"):
+            log.info("no encoder named: %s (name encoder=... and reducer=... to choose)", config["recipe"])
         write_versions(run_dir, int(config["seed"]))
         dataset = load_data(config)
         log.info(

@@ -3,8 +3,9 @@
 ``Pipeline(encoder, clusterer, reducer=..., ...)`` stores its stages;
 ``fit(documents)`` runs them in order and sets the fitted attributes (ending
 in ``_``); ``predict``/``transform`` send new documents through the fitted
-stages. It never changes a stage's parameters: where a clusterer's k comes
-from the labels, the fitted clusterer is a clone with that k.
+stages. It never changes a stage's parameters: where a clusterer's k is
+searched (``auto``) or comes from the labels, the fitted clusterer is a clone
+with that k.
 
     documents -> encoder -> reducer -> clusterer -> [refiner] -> noise policy -> [topics] -> evaluators
 """
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from textcluster.cache import EmbeddingCache
+from textcluster.clusterers.k_selection import AUTO, KSearch
 from textcluster.contracts import (
     Clusterer,
     Encoder,
@@ -50,18 +52,23 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
     timings[name] = time.perf_counter() - start
 
 
+def takes_k(clusterer: Clusterer) -> bool:
+    return "n_clusters" in (clusterer.parameter_names() or ())
+
+
 def settle_n_clusters(clusterer: Clusterer, dataset: Dataset) -> Clusterer:
-    """The clusterer to fit: itself, or a clone with k = the number of true classes where it asks for that."""
-    if "n_clusters" not in (clusterer.parameter_names() or ()):
-        return clusterer
-    wanted = clusterer.n_clusters
-    if wanted is not None and wanted != "labels":
+    """The clusterer to fit: itself, or a clone with k = the number of true classes for ``n_clusters=labels``.
+
+    ``auto`` stays as it is here: k is searched once the data is encoded (:meth:`Pipeline._choose_k`).
+    """
+    if not takes_k(clusterer) or clusterer.n_clusters != "labels":
         return clusterer
     if not dataset.has_labels:
-        raise UserError(f"{clusterer.key()} needs clusterer.n_clusters=<k>: this data has no labels to take k from")
-    log.info(
-        "clusterer.n_clusters=%s: using the %d true classes", "null" if wanted is None else wanted, dataset.n_classes
-    )
+        raise UserError(
+            f"clusterer.n_clusters=labels takes k from the true classes, and {dataset.name} has no labels; "
+            "use clusterer.n_clusters=auto (search k) or a number"
+        )
+    log.info("clusterer.n_clusters=labels: using the %d true classes", dataset.n_classes)
     return clusterer.clone(n_clusters=dataset.n_classes)
 
 
@@ -86,7 +93,8 @@ class Pipeline:
     refiner), ``reduced_`` (the clustered space), ``cluster_labels_`` (the
     clusterer's or refiner's labels), ``labels_`` (after the noise policy and
     topic merging), ``topics_``, ``noise_report_``, ``metrics_``,
-    ``skipped_metrics_``, ``timings_``, ``cache_hit_`` and the fitted stages
+    ``skipped_metrics_``, ``timings_``, ``cache_hit_``, ``k_selection_`` (the
+    curve and the pick of ``n_clusters=auto``, else None) and the fitted stages
     ``encoder_``, ``reducer_``, ``clusterer_``, ``refiner_``, ``noise_policy_``.
     """
 
@@ -102,10 +110,12 @@ class Pipeline:
         training: TrainingContext | None = None,
         cache: EmbeddingCache | None = None,
         seed: int = 0,
+        k_search: KSearch | None = None,
     ):
         self.encoder, self.clusterer, self.reducer, self.refiner = encoder, clusterer, reducer, refiner
         self.noise, self.topics, self.evaluators = noise, topics, evaluators
         self.training, self.cache, self.seed = training, cache, seed
+        self.k_search = k_search
 
     # ------------------------------------------------------------------------------------- fit
 
@@ -121,6 +131,10 @@ class Pipeline:
             embeddings, self.cache_hit_ = self._encode(dataset)
         with _timed(timings, "reduce_s"):
             reduced = self.reducer_.fit_transform(embeddings)
+        self.k_selection_ = None
+        if takes_k(self.clusterer_) and self.clusterer_.n_clusters == AUTO:
+            with _timed(timings, "choose_k_s"):
+                self._choose_k(reduced)
         with _timed(timings, "cluster_s"):
             labels = np.asarray(self.clusterer_.fit(reduced).labels_)
         if self.refiner_ is not None:
@@ -142,6 +156,12 @@ class Pipeline:
             "n_clusters": len(cluster_ids(self.labels_)),
         }
         return self
+
+    def _choose_k(self, reduced: np.ndarray) -> None:
+        """``n_clusters=auto``: search k (:class:`KSearch`) and fit a clone with the chosen k."""
+        search = self.k_search or KSearch()
+        self.k_selection_ = search.select(self.clusterer_, reduced, self.seed)
+        self.clusterer_ = self.clusterer_.clone(n_clusters=self.k_selection_.chosen)
 
     def _prepare(self, dataset: Dataset) -> None:
         """Every check that can fail before any stage runs; sets the stages the fit will use."""

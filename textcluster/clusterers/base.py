@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from textcluster.labels import NOISE, cluster_centres
-from textcluster.params import NULL, Choice, Int
+from textcluster.params import Choice, Int
 
-N_CLUSTERS = Int(min=1) | NULL | Choice("labels")
-"""``clusterer.n_clusters``: a number, or null / ``labels`` for as many clusters as the data has true classes."""
+N_CLUSTERS = Int(min=1) | Choice("auto", "labels")
+"""``clusterer.n_clusters``: a number; ``auto`` (the pipeline searches k, see :mod:`.k_selection`); or ``labels``
+(as many clusters as the data has true classes: the benchmark protocol)."""
 
 
 def nearest(X: np.ndarray, ids: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

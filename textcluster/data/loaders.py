@@ -13,7 +13,7 @@ import numpy as np
 from textcluster.contracts import DatasetLoader
 from textcluster.dataset import IMAGE, TEXT, Dataset
 from textcluster.errors import UserError
-from textcluster.params import ANY, NULL, Bool, Choice, Str
+from textcluster.params import ANY, NULL, Bool, Choice, ListOf, Str
 from textcluster.registry import datasets
 
 log = logging.getLogger(__name__)
@@ -243,6 +243,41 @@ class LinesLoader(DatasetLoader):
                 )
             labels = np.array([int(x) if x.lstrip("-").isdigit() else x for x in labels])
         return Dataset(name=path.stem, texts=texts, labels=labels)
+
+
+@datasets.register("newsgroups")
+class NewsgroupsLoader(DatasetLoader):
+    """scikit-learn's 20 Newsgroups (``fetch_20newsgroups``): downloaded once (about 14 MB) into ``data_home``
+    when ``download`` is true, then read from there; labels are the 20 newsgroups."""
+
+    modality = TEXT
+    parameters = {
+        "subset": Choice("train", "test", "all"),
+        "remove": ListOf(Choice("headers", "footers", "quotes")),
+        "data_home": Str() | NULL,
+        "download": Bool(),
+    }
+
+    def __init__(self, subset: str = "test", remove=("headers", "footers", "quotes"), data_home=None, download=True):
+        self.subset, self.remove, self.data_home, self.download = subset, list(remove), data_home, download
+
+    def load(self) -> Dataset:
+        from sklearn.datasets import fetch_20newsgroups
+
+        home = None if self.data_home is None else str(Path(str(self.data_home)).expanduser())
+        try:
+            bunch = fetch_20newsgroups(
+                data_home=home, subset=self.subset, remove=tuple(self.remove), download_if_missing=self.download
+            )
+        except OSError as error:  # not downloaded yet with download=false, or no network
+            where = home or "scikit-learn's data folder (~/scikit_learn_data)"
+            raise UserError(
+                f"data=newsgroups: 20 Newsgroups is not in {where} and could not be downloaded "
+                f"({type(error).__name__}: {' '.join(str(error).split())[:120]}); run once with network and "
+                "data.download=true, or use data=csv with a local copy"
+            ) from None
+        names = np.asarray(bunch.target_names)
+        return Dataset(name=f"20newsgroups-{self.subset}", texts=list(bunch.data), labels=names[bunch.target])
 
 
 @datasets.register("hf")

@@ -195,6 +195,27 @@ def tree_linkage(tree: dict) -> tuple[np.ndarray, list[int]]:
     return np.array(Z, dtype=np.float64), leaf_ids
 
 
+def k_selection_curve(selection: dict, path: Path) -> str:
+    """The k search of ``n_clusters=auto`` (k_selection.json): the score of each k tried and the pick."""
+    plt = _pyplot()
+    ks = [point["k"] for point in selection["curve"]]
+    scores = [point["score"] for point in selection["curve"]]
+    chosen = selection["chosen_k"]
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
+    ax.plot(ks, scores, marker="o", markersize=3, linewidth=1.2, color="#4c72b0")
+    ax.axvline(chosen, color="crimson", linestyle="--", linewidth=1)
+    ax.annotate(f"k = {chosen}", (chosen, max(scores)), xytext=(4, -2), textcoords="offset points", color="crimson")
+    ax.set_xlabel("k (number of clusters)")
+    ax.set_ylabel("silhouette")
+    ax.grid(alpha=0.3)
+    ax.set_title(f"Choosing k: {selection['criterion']}, on {selection['sample_size']} documents")
+    _save(fig, path)
+    return (
+        f"the k search (clusterer.n_clusters=auto): silhouette for k = {ks[0]} to {ks[-1]} on a sample of "
+        f"{selection['sample_size']}; chosen k = {chosen} ({selection['criterion']})"
+    )
+
+
 def topic_tree(tree: dict, topics: Sequence[dict], path: Path) -> str:
     """``tree``: topics.json's ``tree`` (leaves, merges, cut); ``topics``: its topic entries (for the labels)."""
     from scipy.cluster.hierarchy import dendrogram

@@ -77,6 +77,8 @@ def make_plots(
         ("embedding_map", lambda p: plots.embedding_map(pipeline.embeddings_, labels, p, layout=layout())),
         ("cluster_sizes", lambda p: plots.cluster_sizes(labels, p)),
     ]
+    if getattr(pipeline, "k_selection_", None) is not None:
+        jobs.append(("k_selection", lambda p: plots.k_selection_curve(pipeline.k_selection_.as_dict(), p)))
     if topics:
         jobs.append(("topic_keywords", lambda p: plots.topic_keywords(topics, p)))
     if topics and tree and tree.get("merges"):

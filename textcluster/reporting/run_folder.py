@@ -32,6 +32,8 @@ def write_results(run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> list[d
     topics = None
     if pipeline.topics_ is not None:
         topics = write_topics(run_dir, pipeline.topics_, dataset.texts, dataset.ids)["topics"]
+    if getattr(pipeline, "k_selection_", None) is not None:
+        write_json(run_dir / "k_selection.json", pipeline.k_selection_.as_dict())
     write_json(run_dir / "skipped_metrics.json", pipeline.skipped_metrics_)
     write_json(run_dir / "metrics.json", metrics_record(pipeline))
     return topics

@@ -14,7 +14,7 @@ LINKAGES = ("ward", "complete", "average", "single")
 # NearestCentroidFallback comes first so its predict_scores() and predict_method="nearest_centroid"
 # win over Clusterer's: agglomerative clustering has no rule for new points.
 class AgglomerativeClusterer(NearestCentroidFallback, Clusterer):
-    """Agglomerative clustering; ``n_clusters`` null (or ``labels``) means "as many as true classes" (like kmeans).
+    """Agglomerative clustering; ``n_clusters`` takes a number, ``auto`` or ``labels``, as for kmeans.
 
     Registered under the key ``agglomerative`` by this package's entry point
     (group ``textcluster.clusterers``), not by a decorator. Its fitted state
@@ -24,14 +24,17 @@ class AgglomerativeClusterer(NearestCentroidFallback, Clusterer):
 
     parameters = {"n_clusters": N_CLUSTERS, "linkage": Choice(*LINKAGES), "metric": Str()}
 
-    def __init__(self, n_clusters: int | str | None = None, linkage: str = "ward", metric: str = "euclidean"):
+    def __init__(self, n_clusters: int | str = "auto", linkage: str = "ward", metric: str = "euclidean"):
         self.n_clusters, self.linkage, self.metric = n_clusters, linkage, metric
 
     def fit(self, X: np.ndarray) -> AgglomerativeClusterer:
         from sklearn.cluster import AgglomerativeClustering
 
         if not isinstance(self.n_clusters, int):
-            raise UserError("agglomerative needs clusterer.n_clusters=<k> (this data has no labels to take k from)")
+            raise UserError(
+                f"agglomerative was fitted with clusterer.n_clusters={self.n_clusters!r}; the pipeline settles auto "
+                "and labels into a number: fit it through a Pipeline, or give clusterer.n_clusters=<k>"
+            )
         if self.linkage == "ward" and self.metric != "euclidean":
             raise UserError(
                 f"linkage=ward only works with metric=euclidean, got {self.metric!r}; "

@@ -1,0 +1,136 @@
+"""Choosing the number of clusters: ``clusterer.n_clusters=auto``.
+
+:class:`KSearch` fits the run's own clusterer for each k in a range that grows
+with the corpus, on a sample of the clustered space, and scores each
+partition by its silhouette there (the distances of the sample are computed
+once, so each k costs one fit on the sample and one pass over that matrix).
+The pick is the largest k whose silhouette is within ``tolerance`` (1%) of
+the best one: differences that small are within what another sample gives,
+and between near-equal partitions the finer one serves a reader better, since
+the topic tree (and ``topics.n_topics``) can merge topics but nothing splits
+them. The search stops ``patience`` values of k after the best one. The
+curves behind these choices (embedding-space silhouettes, BIC, stability) are
+in ``benchmarks/results/k-selection.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from textcluster.contracts import Clusterer
+from textcluster.errors import UserError
+from textcluster.params import NULL, Block, Float, Int
+
+log = logging.getLogger(__name__)
+
+AUTO = "auto"
+
+K_SEARCH_SETTINGS = Block(
+    {
+        "k_min": Int(min=2),
+        "k_max": Int(min=2) | NULL,
+        "sample_size": Int(min=100),
+        "patience": Int(min=1),
+        "tolerance": Float(min=0, max=1),
+    }
+)
+"""``k_search.*``: the range of k (``k_max: null`` grows with the corpus), the sample, early stopping."""
+
+
+def default_k_max(n_samples: int) -> int:
+    """The largest k tried when none is given: sqrt(n / 5), at least 10 and at most 100 (and below n)."""
+    return max(2, min(n_samples - 1, max(10, min(100, round(math.sqrt(n_samples / 5))))))
+
+
+@dataclass
+class KSelection:
+    """The curve and the pick: ``scores[i]`` is the silhouette of a partition into ``ks[i]`` clusters."""
+
+    ks: list[int]
+    scores: list[float]
+    chosen: int
+    criterion: str
+    sample_size: int
+    k_range: tuple[int, int]
+    seconds: float
+    stopped_early: bool = False
+
+    def as_dict(self) -> dict:
+        return {
+            "chosen_k": self.chosen,
+            "criterion": self.criterion,
+            "k_range": list(self.k_range),
+            "sample_size": self.sample_size,
+            "stopped_early": self.stopped_early,
+            "seconds": round(self.seconds, 3),
+            "curve": [{"k": k, "score": round(s, 6)} for k, s in zip(self.ks, self.scores)],
+        }
+
+
+@dataclass
+class KSearch:
+    """Search k for a clusterer whose ``n_clusters`` is ``auto`` (see the module docstring)."""
+
+    k_min: int = 2
+    k_max: int | None = None
+    sample_size: int = 5000
+    patience: int = 10
+    tolerance: float = 0.01
+
+    def k_range(self, n_samples: int) -> tuple[int, int]:
+        k_max = default_k_max(n_samples) if self.k_max is None else min(self.k_max, n_samples - 1)
+        if n_samples < 3 or k_max < self.k_min:
+            raise UserError(
+                f"clusterer.n_clusters=auto needs at least {self.k_min + 1} documents and k_search.k_max >= "
+                f"k_search.k_min (got {n_samples} documents, k from {self.k_min} to {k_max}); "
+                "give clusterer.n_clusters=<k> or more data"
+            )
+        return self.k_min, k_max
+
+    def select(self, clusterer: Clusterer, space: np.ndarray, seed: int = 0) -> KSelection:
+        """Fit ``clusterer`` with each k on a sample of ``space`` and pick k by silhouette (module docstring)."""
+        from sklearn.metrics import pairwise_distances, silhouette_score
+
+        start = time.perf_counter()
+        space = np.asarray(space, dtype=np.float32)
+        k_min, k_max = self.k_range(len(space))
+        rows = np.sort(np.random.default_rng(seed).choice(len(space), min(len(space), self.sample_size), replace=False))
+        distances = pairwise_distances(space[rows])
+        ks, scores = [], []
+        for k in range(k_min, k_max + 1):
+            labels = np.asarray(clusterer.clone(n_clusters=k).fit(space[rows]).labels_)
+            found = len(np.unique(labels))
+            scores.append(
+                float(silhouette_score(distances, labels, metric="precomputed")) if 1 < found < len(rows) else -1.0
+            )
+            ks.append(k)
+            if k - ks[int(np.argmax(scores))] >= self.patience:
+                break
+        best = max(scores)
+        chosen = max(k for k, score in zip(ks, scores) if score >= best - self.tolerance * abs(best))
+        selection = KSelection(
+            ks=ks,
+            scores=scores,
+            chosen=chosen,
+            criterion=f"silhouette (largest k within {self.tolerance:.0%} of the best)",
+            sample_size=len(rows),
+            k_range=(k_min, k_max),
+            seconds=time.perf_counter() - start,
+            stopped_early=ks[-1] < k_max,
+        )
+        log.info(
+            "clusterer.n_clusters=auto: k=%d (silhouette %.3f, best %.3f; k from %d to %d on %d documents, %.1f s)",
+            chosen,
+            scores[ks.index(chosen)],
+            best,
+            k_min,
+            ks[-1],
+            len(rows),
+            selection.seconds,
+        )
+        return selection
