@@ -302,3 +302,40 @@ def test_dataset_contract():
 def test_unknown_loader_parameter_is_rejected():
     with pytest.raises(UserError, match=r"dataset 'lines' has no parameter 'text_column'; it takes: labels_path, path"):
         registry.datasets.build({"name": "lines", "path": "x", "text_column": "t"})
+
+
+def test_newsgroups_offline_without_a_copy_is_one_line(tmp_path):
+    """data=newsgroups downloads only when asked; with download=false and no copy it names the fixes."""
+    from textcluster.data.loaders import NewsgroupsLoader
+
+    with pytest.raises(UserError, match=r"data=newsgroups: 20 Newsgroups is not in .* run once with network") as error:
+        NewsgroupsLoader(subset="test", data_home=str(tmp_path), download=False).load()
+    assert "\n" not in str(error.value)
+
+
+def test_newsgroups_reads_scikit_learns_cache(tmp_path, monkeypatch):
+    """The loader turns fetch_20newsgroups' bunch into a labelled text Dataset named after the subset."""
+    import sklearn.datasets
+    from sklearn.utils import Bunch
+
+    from textcluster.data.loaders import NewsgroupsLoader
+
+    seen = {}
+
+    def fake_fetch(**kwargs):
+        seen.update(kwargs)
+        return Bunch(
+            data=["a post about space", "a post about hockey"],
+            target=np.array([1, 0]),
+            target_names=["hockey", "space"],
+        )
+
+    monkeypatch.setattr(sklearn.datasets, "fetch_20newsgroups", fake_fetch)
+    dataset = NewsgroupsLoader(subset="train", data_home=str(tmp_path)).load()
+    assert dataset.name == "20newsgroups-train" and dataset.labels.tolist() == ["space", "hockey"]
+    assert seen == {
+        "data_home": str(tmp_path),
+        "subset": "train",
+        "remove": ("headers", "footers", "quotes"),
+        "download_if_missing": True,
+    }
