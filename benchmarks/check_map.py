@@ -22,7 +22,6 @@ Prints a line per check and the report's size; exit status 0 when everything pas
 from __future__ import annotations
 
 import argparse
-import html
 import importlib.util
 import json
 import os
@@ -164,21 +163,8 @@ def map_section(text: str) -> str:
 
 
 def browser_check(chromium: str, flags: list[str], page: Path, timeout: float = 180) -> dict:
-    with tempfile.TemporaryDirectory(prefix="map-check-") as scratch:
-        probe = Path(scratch) / "report.html"
-        text = page.read_text(encoding="utf-8")
-        script = PROBE.replace("__QUERY__", json.dumps(QUERY))
-        probe.write_text(text.replace("</body>", script + "</body>"), encoding="utf-8")
-        done = subprocess.run(
-            [chromium, *flags, f"--user-data-dir={scratch}/profile", "--dump-dom", probe.as_uri()],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    match = re.search(r'<pre id="map-check">(.*?)</pre>', done.stdout, flags=re.S)
-    if not match:
-        raise RuntimeError(f"Chromium did not run the probe (exit {done.returncode}): {done.stderr.strip()[-300:]}")
-    return json.loads(html.unescape(match.group(1)))
+    probe = PROBE.replace("__QUERY__", json.dumps(QUERY))
+    return _check_report_module().run_probe(chromium, flags, page, probe, "map-check", timeout)
 
 
 def browser_problems(seen: dict) -> list[str]:

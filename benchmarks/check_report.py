@@ -83,26 +83,30 @@ def static_problems(text: str) -> tuple[list[str], int]:
     return problems, len(images)
 
 
-def browser_check(chromium: str, report: Path, timeout: float = 120) -> dict:
-    """What the probe script saw in Chromium: {images, loaded, sizes, title}."""
-    with tempfile.TemporaryDirectory(prefix="report-check-") as scratch:
-        probe = Path(scratch) / "report.html"
-        text = report.read_text(encoding="utf-8")
-        probe.write_text(
-            text.replace("</body>", PROBE + "</body>") if "</body>" in text else text + PROBE, encoding="utf-8"
-        )
+def run_probe(chromium: str, flags: list[str], page: Path, probe: str, marker: str, timeout: float = 120) -> dict:
+    """Open a copy of ``page`` with the ``probe`` script appended in headless Chromium; the JSON the probe wrote
+    into ``<pre id="{marker}">`` of the dumped DOM."""
+    import html
+
+    with tempfile.TemporaryDirectory(prefix=f"{marker}-") as scratch:
+        copy = Path(scratch) / page.name
+        text = page.read_text(encoding="utf-8")
+        copy.write_text(text.replace("</body>", probe + "</body>") if "</body>" in text else text + probe, "utf-8")
         done = subprocess.run(
-            [chromium, *FLAGS, f"--user-data-dir={scratch}/profile", "--dump-dom", probe.as_uri()],
+            [chromium, *flags, f"--user-data-dir={scratch}/profile", "--dump-dom", copy.as_uri()],
             capture_output=True,
             text=True,
             timeout=timeout,
         )
-    match = re.search(r'<pre id="report-check">(.*?)</pre>', done.stdout, flags=re.S)
+    match = re.search(rf'<pre id="{marker}">(.*?)</pre>', done.stdout, flags=re.S)
     if not match:
         raise RuntimeError(f"Chromium did not run the check (exit {done.returncode}): {done.stderr.strip()[-300:]}")
-    import html
-
     return json.loads(html.unescape(match.group(1)))
+
+
+def browser_check(chromium: str, report: Path, timeout: float = 120) -> dict:
+    """What the probe script saw in Chromium: {images, loaded, sizes, title}."""
+    return run_probe(chromium, FLAGS, report, PROBE, "report-check", timeout)
 
 
 def screenshot(

@@ -41,7 +41,8 @@ def test_agglomerative_runs_by_key_through_compose(agglomerative_package, tmp_pa
 
     pipeline = run_experiment(cfg, tmp_path).pipeline
 
-    assert len(np.unique(pipeline.labels_)) == 10  # n_clusters=null took k from the 10 digit classes
+    # n_clusters=auto: the k search fits copies of the plugin on a sample and finds the 10 digits
+    assert pipeline.k_selection_.chosen == len(np.unique(pipeline.labels_)) == 10
     assert pipeline.metrics_["acc"] > 0.5
     assert json.loads((tmp_path / "status.json").read_text())["status"] == "completed"
     # its fitted state is arrays: the run saved a model that predicts exactly as the live one
