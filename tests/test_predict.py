@@ -139,7 +139,9 @@ def test_hdbscan_run_predicts_what_hdbscan_itself_predicts(newsgroups_csv, tmp_p
     predictions are what the library computes for the run's own (reduced) points."""
     import hdbscan
 
-    run = fitted_run(tmp_path, *raw_pca(newsgroups_csv), "clusterer=hdbscan", "clusterer.min_cluster_size=5", "noise=keep")
+    run = fitted_run(
+        tmp_path, *raw_pca(newsgroups_csv), "clusterer=hdbscan", "clusterer.min_cluster_size=5", "noise=keep"
+    )
     code, _, err = predict(capsys, f"run_dir={run.run_dir}")
     assert code == 0, err
     predicted = pd.read_csv(run.run_dir / "predictions.csv")
