@@ -95,7 +95,11 @@ def compose(overrides: Iterable[str] = (), config_name: str = "config"):
     overrides = list(overrides)
     if config_name != "config":
         return compose_unresolved(overrides, config_name)
-    extra = recipe_overrides(compose_unresolved(choice_overrides(overrides)))
+    choices = choice_overrides(overrides)
+    chosen = compose_unresolved(choices)
+    extra = recipe_overrides(chosen)
+    if not extra and choices == overrides:  # nothing to resolve and nothing more to set: one compose is enough
+        return chosen
     return compose_unresolved(overrides + extra)
 
 

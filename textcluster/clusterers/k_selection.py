@@ -58,7 +58,11 @@ class KSelection:
     sample_size: int
     k_range: tuple[int, int]
     seconds: float
-    stopped_early: bool = False
+
+    @property
+    def stopped_early(self) -> bool:
+        """The search stopped before ``k_range``'s end (``patience`` values of k after the best)."""
+        return self.ks[-1] < self.k_range[1]
 
     def as_dict(self) -> dict:
         return {
@@ -121,7 +125,6 @@ class KSearch:
             sample_size=len(rows),
             k_range=(k_min, k_max),
             seconds=time.perf_counter() - start,
-            stopped_early=ks[-1] < k_max,
         )
         log.info(
             "clusterer.n_clusters=auto: k=%d (silhouette %.3f, best %.3f; k from %d to %d on %d documents, %.1f s)",
