@@ -295,7 +295,7 @@ def test_limit_edge_cases():
 def test_dataset_contract():
     with pytest.raises(UserError, match="2 labels for 3 items"):
         Dataset(name="x", texts=["a", "b", "c"], labels=[0, 1])
-    with pytest.raises(ValueError, match="either texts or images"):
+    with pytest.raises(ValueError, match="holds texts, images or vectors"):
         Dataset(name="x")
 
 

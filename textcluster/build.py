@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from textcluster import registry
-from textcluster.cache import EmbeddingCache
+from textcluster.cache import DTYPES as CACHE_DTYPES
+from textcluster.cache import SHARD_SIZE, EmbeddingCache
 from textcluster.clusterers.k_selection import K_SEARCH_SETTINGS, KSearch
 from textcluster.config import AUTO, RECIPES, load_local_plugins
 from textcluster.contracts import TrainingContext
@@ -56,6 +57,8 @@ TOP_LEVEL = {
     "plugins_dir": Str() | NULL,
     "cache": Bool(),
     "cache_dir": Str() | NULL,
+    "cache_shard_size": Int(min=1),
+    "cache_dtype": Choice(*CACHE_DTYPES),
     "trainer": TRAINER_SETTINGS,
     "evaluation": Block({"metrics": ListOf(Str()), "params": Block({}, open=True)}),
     "topics": Block({"enabled": Bool(), **TopicModeler.parameters}),
@@ -217,7 +220,11 @@ def build_cache(config: Mapping[str, Any]) -> EmbeddingCache | None:
         return None
     if not config.get("cache_dir"):
         raise UserError("cache=true needs cache_dir=<folder>; or turn the embedding cache off with cache=false")
-    return EmbeddingCache(Path(str(config["cache_dir"])).expanduser())
+    return EmbeddingCache(
+        Path(str(config["cache_dir"])).expanduser(),
+        shard_size=int(config.get("cache_shard_size") or SHARD_SIZE),
+        dtype=str(config.get("cache_dtype") or "float32"),
+    )
 
 
 def build_pipeline(

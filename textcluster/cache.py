@@ -7,12 +7,19 @@ seed (they decide trained weights), the code that computes embeddings, and the
 encoder's own identity when it has one (``encoder.cache_identity()``: a
 pretrained model's resolved folder, its config hash and its files' sizes and times).
 
-An entry holds the embeddings (``<key>.npy``), the fitted encoder's state
-(``<key>.state.json`` / ``.safetensors``, :mod:`textcluster.state`) and
-``<key>.json``: what made it, plus a checksum of every other file. The JSON is
-written last, by a rename, so a killed run leaves either a whole entry or one
-that is ignored; a hit restores the encoder as fitted, so the run can still
-save a model that predicts.
+An entry holds the embeddings (``<key>.npy``, memory-mapped when read), the
+fitted encoder's state (``<key>.state.json`` / ``.safetensors``,
+:mod:`textcluster.state`) and ``<key>.json``: what made it, plus a checksum of
+every other file. The JSON is written last, by a rename, so a killed run
+leaves either a whole entry or one that is ignored; a hit restores the encoder
+as fitted, so the run can still save a model that predicts.
+
+A miss is encoded in shards of ``shard_size`` documents, each written into a
+memory-mapped ``<key>.partial/embeddings.npy`` as soon as it is computed,
+with the fitted encoder's state and the list of finished shards beside it. A
+run stopped part-way (Ctrl-C, SIGTERM, a crash) leaves that folder; the same
+command again restores the encoder from it and encodes only the shards not yet
+finished. Peak memory is then one shard's work plus the pages of the array.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import inspect
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Mapping
@@ -33,11 +41,14 @@ import numpy as np
 from textcluster.contracts import Encoder, TrainingContext
 from textcluster.dataset import Dataset
 from textcluster.errors import StateError
+from textcluster.progress import track
 from textcluster.state import file_sha256, read_state, write_state
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+SHARD_SIZE = 20_000  # documents per shard: the unit of progress and of resuming
+DTYPES = ("float32", "float16")
 # Trainer settings that change what is printed or logged, never the weights.
 COSMETIC_TRAINER_KEYS = frozenset({"enable_progress_bar", "enable_model_summary", "log_every_n_steps"})
 
@@ -156,21 +167,32 @@ def _atomic_write(path: Path, write) -> None:
 
 
 class EmbeddingCache:
-    """Entries under ``root/<key[:2]>/``: ``<key>.npy``, ``<key>.state.*`` and the ``<key>.json`` vouching for them."""
+    """Entries under ``root/<key[:2]>/``: ``<key>.npy``, ``<key>.state.*`` and the ``<key>.json`` vouching for them.
 
-    def __init__(self, root: str | Path):
+    ``shard_size``: documents encoded (and written) at a time; ``dtype``: how the embeddings are stored
+    (float16 halves disk and memory; the stages read it as it is or convert a batch at a time).
+    """
+
+    def __init__(self, root: str | Path, shard_size: int = SHARD_SIZE, dtype: str = "float32"):
         self.root = Path(root).expanduser()
+        self.shard_size, self.dtype = int(shard_size), str(dtype)
 
     def __repr__(self) -> str:
-        return f"EmbeddingCache({str(self.root)!r})"
+        return f"EmbeddingCache({str(self.root)!r}, shard_size={self.shard_size}, dtype={self.dtype!r})"
 
     def paths(self, key: str) -> tuple[Path, Path]:
         folder = self.root / key[:2]
         return folder / f"{key}.npy", folder / f"{key}.json"
 
-    def encode(self, encoder: Encoder, dataset: Dataset, context: TrainingContext) -> tuple[np.ndarray, bool]:
-        """``(embeddings, hit)``: from the cache with the encoder restored as fitted, else fitted and stored."""
+    def key_parts(self, encoder: Encoder, dataset: Dataset, context: TrainingContext) -> dict[str, Any]:
         parts = embedding_key_parts(dataset, encoder, context)
+        parts["dtype"] = self.dtype
+        return parts
+
+    def encode(self, encoder: Encoder, dataset: Dataset, context: TrainingContext) -> tuple[np.ndarray, bool]:
+        """``(embeddings, hit)``: from the cache with the encoder restored as fitted, else encoded shard by
+        shard (resuming a stopped run's shards) and stored."""
+        parts = self.key_parts(encoder, dataset, context)
         key = hash_parts(parts)
         cached = self.load(key, n_rows=len(dataset))
         if cached is not None:
@@ -178,17 +200,20 @@ class EmbeddingCache:
             encoder.set_state(state)
             log.info("embedding cache hit: %s (skipping encoder)", self.paths(key)[0])
             return embeddings, True
-        embeddings = encoder.fit_transform(dataset, context)
         try:
-            path = self.store(key, embeddings, encoder.get_state(), parts)
+            shards = PartialEntry(self.paths(key)[0].with_suffix(".partial"), len(dataset), self.shard_size, self.dtype)
+            shards.encode(encoder, dataset, context)
+            path = self.finish(key, shards, encoder.get_state(), parts)
         except OSError as error:  # a full disk or a read-only cache folder must not fail the run
-            log.warning("embedding cache miss; could not store the embeddings in %s (%s)", self.root, error)
-        else:
-            log.info("embedding cache miss (key %s): encoded, stored at %s", key[:12], path)
-        return embeddings, False
+            log.warning(
+                "embedding cache: could not store the embeddings in %s (%s); encoding in memory", self.root, error
+            )
+            return encoder.fit_transform(dataset, context), False
+        log.info("embedding cache miss (key %s): encoded, stored at %s", key[:12], path)
+        return np.load(path, mmap_mode="r", allow_pickle=False), False
 
     def load(self, key: str, n_rows: int | None = None) -> tuple[np.ndarray, dict[str, Any]] | None:
-        """``(embeddings, encoder state)``, or None when there is no whole, consistent entry for ``key``."""
+        """``(embeddings memory-mapped, encoder state)``, or None when there is no whole, consistent entry."""
         array_path, meta_path = self.paths(key)
         if not meta_path.is_file() or not array_path.is_file():
             return None
@@ -200,7 +225,7 @@ class EmbeddingCache:
             for name, checksum in meta.get("files", {}).items():
                 if file_sha256(meta_path.parent / name) != checksum:
                     problems.append(f"{name} does not match its checksum")
-            array = np.load(array_path, allow_pickle=False)
+            array = np.load(array_path, mmap_mode="r", allow_pickle=False)
             if list(array.shape) != meta.get("shape") or (n_rows is not None and array.shape[0] != n_rows):
                 problems.append(f"shape {array.shape} is not the recorded {meta.get('shape')} for {n_rows} rows")
             state = None if problems else read_state(meta_path.parent, f"{key}.state")
@@ -214,20 +239,96 @@ class EmbeddingCache:
     def store(
         self, key: str, embeddings: np.ndarray, state: Mapping[str, Any], parts: Mapping[str, Any] | None = None
     ) -> Path:
-        """Write the entry; the JSON that makes it valid comes last, atomically. Returns the array's path."""
+        """Write a whole entry from embeddings in memory; the JSON that makes it valid comes last."""
         array_path, meta_path = self.paths(key)
         array_path.parent.mkdir(parents=True, exist_ok=True)
         meta_path.unlink(missing_ok=True)  # an old JSON must never vouch for new files
         embeddings = np.ascontiguousarray(embeddings)
         _atomic_write(array_path, lambda handle: np.save(handle, embeddings, allow_pickle=False))
+        return self._vouch(key, array_path, state, parts)
+
+    def finish(self, key: str, shards: PartialEntry, state: Mapping[str, Any], parts: Mapping[str, Any]) -> Path:
+        """Turn a finished partial entry into a whole one: the array is renamed into place, not copied."""
+        array_path, meta_path = self.paths(key)
+        meta_path.unlink(missing_ok=True)  # an old JSON must never vouch for new files
+        os.replace(shards.array_path, array_path)
+        path = self._vouch(key, array_path, state, parts)
+        shutil.rmtree(shards.folder, ignore_errors=True)
+        return path
+
+    def _vouch(self, key: str, array_path: Path, state: Mapping[str, Any], parts: Mapping[str, Any] | None) -> Path:
+        _, meta_path = self.paths(key)
         written = [array_path, *write_state(array_path.parent, f"{key}.state", state)]
+        array = np.load(array_path, mmap_mode="r", allow_pickle=False)
         meta = {
             "key": key,
-            "shape": list(embeddings.shape),
-            "dtype": str(embeddings.dtype),
+            "shape": list(array.shape),
+            "dtype": str(array.dtype),
             "files": {path.name: file_sha256(path) for path in written},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "parts": dict(parts or {}),
         }
         _atomic_write(meta_path, lambda handle: handle.write((json.dumps(meta, indent=2) + "\n").encode()))
         return array_path
+
+
+class PartialEntry:
+    """An entry being encoded: ``embeddings.npy`` (memory-mapped, filled shard by shard), the fitted
+    encoder's ``state.*``, and ``progress.json`` listing the finished shards (rewritten atomically after each)."""
+
+    def __init__(self, folder: Path, n_rows: int, shard_size: int, dtype: str):
+        self.folder, self.n_rows, self.shard_size, self.dtype = Path(folder), n_rows, shard_size, dtype
+        self.array_path = self.folder / "embeddings.npy"
+        self.progress_path = self.folder / "progress.json"
+
+    @property
+    def n_shards(self) -> int:
+        return -(-self.n_rows // self.shard_size)
+
+    def rows(self, shard: int) -> slice:
+        return slice(shard * self.shard_size, min((shard + 1) * self.shard_size, self.n_rows))
+
+    def progress(self) -> dict[str, Any] | None:
+        """What an earlier run finished, or None when there is nothing usable to resume."""
+        try:
+            progress = json.loads(self.progress_path.read_text())
+        except (OSError, ValueError):
+            return None
+        same = progress.get("n_rows") == self.n_rows and progress.get("shard_size") == self.shard_size
+        return progress if same and progress.get("dtype") == self.dtype and self.array_path.is_file() else None
+
+    def encode(self, encoder: Encoder, dataset: Dataset, context: TrainingContext) -> None:
+        """Fit (or restore) the encoder, then encode every shard not finished yet."""
+        progress = self.progress()
+        if progress is not None and progress.get("state"):
+            encoder.set_state(read_state(self.folder, "state"))
+            done = set(progress["done"])
+            log.info("resuming the encoding: %d of %d shards finished by an earlier run", len(done), self.n_shards)
+        else:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder.mkdir(parents=True)
+            encoder.fit(dataset, context)
+            write_state(self.folder, "state", encoder.get_state())
+            progress, done = {"n_rows": self.n_rows, "shard_size": self.shard_size, "dtype": self.dtype}, set()
+            progress.update(state=True, done=[], dim=None)
+        finished = sum(self.rows(shard).stop - self.rows(shard).start for shard in done)
+        with track(self.n_rows, "encoding", "docs", done=finished) as bar:
+            for shard in range(self.n_shards):
+                if shard in done:
+                    continue
+                rows = self.rows(shard)
+                part = dataset if self.n_shards == 1 else dataset.select(np.arange(rows.start, rows.stop))
+                chunk = np.asarray(encoder.transform(part))
+                array = self._array(chunk.shape[1], create=progress.get("dim") is None)
+                array[rows] = chunk.astype(self.dtype, copy=False)
+                array.flush()
+                del array
+                done.add(shard)
+                progress.update(dim=int(chunk.shape[1]), done=sorted(done))
+                _atomic_write(self.progress_path, lambda handle: handle.write(json.dumps(progress).encode()))
+                bar.update(rows.stop - rows.start)
+
+    def _array(self, dim: int, create: bool) -> np.memmap:
+        if create:
+            return np.lib.format.open_memmap(self.array_path, mode="w+", dtype=self.dtype, shape=(self.n_rows, dim))
+        return np.lib.format.open_memmap(self.array_path, mode="r+")

@@ -18,7 +18,7 @@ from textcluster.config import (
     recipe_overrides,
     search_path_override,
 )
-from textcluster.errors import UserError
+from textcluster.errors import RunInterrupted, UserError
 
 if TYPE_CHECKING:
     from textcluster.experiment import Run
@@ -77,8 +77,11 @@ def hydra_main(cfg: DictConfig) -> None:
     except UserError as error:
         print(f"textcluster: error: {error}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        print(f"textcluster: interrupted; {run_dir / 'status.json'} says so", file=sys.stderr)
+    except (KeyboardInterrupt, RunInterrupted):
+        print(
+            f"textcluster: interrupted; {run_dir / 'status.json'} says so. Run the same command again to resume",
+            file=sys.stderr,
+        )
         sys.exit(130)
     print(format_summary(cfg, run, run_dir))
 

@@ -135,6 +135,7 @@ AUTO = "auto"
 RECIPES = {
     "text": {"encoder": "hybrid", "reducer": "umap_text"},
     "image": {"encoder": "dense", "reducer": "umap_n2d"},
+    "vectors": {"encoder": "precomputed", "reducer": "none"},
 }
 """What ``encoder=auto`` and ``reducer=auto`` (the defaults) become, by the modality of the chosen data.
 

@@ -205,14 +205,17 @@ class Encoder(Plugin, ABC):
 
     ``modalities``: what it reads. ``depends_on_seed``: False when the seed
     cannot change its output (a frozen pretrained model), so the embedding
-    cache key leaves the seed out. ``refinable``: it has a network a refiner
-    can train (:meth:`refinement_view`).
+    cache key leaves the seed out. ``copies_input``: its output is the input
+    itself (precomputed vectors), which the cache and the run folder then
+    leave out. ``refinable``: it has a network a refiner can train
+    (:meth:`refinement_view`).
     """
 
     group = "encoder"
 
     modalities: ClassVar[tuple[str, ...]] = (TEXT, IMAGE)
     depends_on_seed: ClassVar[bool] = True
+    copies_input: ClassVar[bool] = False  # True: its output is its input, so neither cached nor saved again
     refinable: ClassVar[bool] = False
 
     def check_modality(self, modality: str) -> None:

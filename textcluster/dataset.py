@@ -14,14 +14,18 @@ log = logging.getLogger(__name__)
 
 TEXT = "text"
 IMAGE = "image"
+VECTORS = "vectors"
 
 
 @dataclass
 class Dataset:
-    """Documents or images, with optional true labels and ids.
+    """Documents, images or precomputed vectors, with optional true labels and ids.
 
-    Exactly one of ``texts`` (list of str) and ``images`` (float32 array of
-    shape (n, height, width), values in [0, 1]) is set; ``modality`` says which.
+    One of ``texts`` (list of str), ``images`` (float32 array of shape
+    (n, height, width), values in [0, 1]) and ``vectors`` (array (n, d), often
+    memory-mapped) is the input; ``modality`` says which. Vectors may come with
+    their documents' ``texts`` too, for topics and the report (as BERTopic
+    takes precomputed embeddings beside the documents).
     """
 
     name: str
@@ -29,10 +33,17 @@ class Dataset:
     images: np.ndarray | None = None
     labels: np.ndarray | None = None
     ids: np.ndarray | None = None
+    vectors: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if (self.texts is None) == (self.images is None):
-            raise ValueError("a Dataset holds either texts or images")
+        inputs = sum(part is not None for part in (self.images, self.vectors))
+        if inputs > 1 or (inputs == 0 and self.texts is None) or (self.images is not None and self.texts is not None):
+            raise ValueError("a Dataset holds texts, images or vectors (vectors may come with their texts)")
+        if self.vectors is not None and self.texts is not None and len(self.texts) != len(self.vectors):
+            raise UserError(
+                f"{self.name}: {len(self.texts)} texts for {len(self.vectors)} vectors; "
+                "the texts must be the vectors' documents, one per row, in the same order"
+            )
         n = len(self)
         if self.ids is None:
             self.ids = np.arange(n)
@@ -46,7 +57,8 @@ class Dataset:
 
     @classmethod
     def from_documents(cls, documents: Any, labels: Any = None, ids: Any = None, name: str = "documents") -> Dataset:
-        """A Dataset from a Dataset, a list/Series of strings, or an image array (n, height, width)."""
+        """A Dataset from a Dataset, a list/Series of strings, an image array (n, height, width) or a float
+        array of vectors (n, d)."""
         if isinstance(documents, Dataset):
             if labels is not None or ids is not None:
                 raise UserError("labels= and ids= are for plain documents; a Dataset carries its own")
@@ -59,6 +71,8 @@ class Dataset:
             documents = documents.to_numpy()
         labels = None if labels is None else np.asarray(labels)
         ids = None if ids is None else np.asarray(ids)
+        if isinstance(documents, np.ndarray) and documents.dtype.kind == "f" and documents.ndim == 2:
+            return cls(name=name, vectors=documents, labels=labels, ids=ids)  # (n, d): precomputed embeddings
         if isinstance(documents, np.ndarray) and documents.dtype.kind in "biuf":
             return cls(name=name, images=_as_images(documents), labels=labels, ids=ids)
         texts = list(documents)
@@ -71,7 +85,14 @@ class Dataset:
 
     @property
     def modality(self) -> str:
+        if self.vectors is not None:
+            return VECTORS
         return TEXT if self.texts is not None else IMAGE
+
+    @property
+    def has_texts(self) -> bool:
+        """Documents to describe (topics, the map's hover text): text data, or vectors given with their texts."""
+        return self.texts is not None
 
     @property
     def has_labels(self) -> bool:
@@ -86,7 +107,10 @@ class Dataset:
         return None if self.images is None else tuple(int(side) for side in self.images.shape[1:3])
 
     def __len__(self) -> int:
-        return len(self.texts) if self.texts is not None else len(self.images)
+        for part in (self.vectors, self.images, self.texts):
+            if part is not None:
+                return len(part)
+        return 0
 
     def select(self, indices: np.ndarray) -> Dataset:
         """A new dataset with the rows at ``indices`` (ids are kept)."""
@@ -97,6 +121,7 @@ class Dataset:
             images=None if self.images is None else self.images[indices],
             labels=None if self.labels is None else self.labels[indices],
             ids=self.ids[indices],
+            vectors=None if self.vectors is None else self.vectors[indices],
         )
 
     def subsample(self, limit: int | None, seed: int) -> Dataset:
@@ -108,7 +133,7 @@ class Dataset:
 
     def drop_empty_texts(self) -> Dataset:
         """Drop documents that are empty after stripping whitespace, with a counted warning."""
-        if self.texts is None:
+        if self.texts is None or self.vectors is not None:  # a vector stands for its document, empty or not
             return self
         keep = np.array([bool(t and t.strip()) for t in self.texts], dtype=bool)
         if not keep.any():

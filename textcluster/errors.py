@@ -18,3 +18,8 @@ class UnknownPluginError(UserError, KeyError):
 
 class StateError(UserError):
     """A fitted stage whose state cannot be written or read safely (the message says which and why)."""
+
+
+class RunInterrupted(BaseException):
+    """Ctrl-C or SIGTERM during a run (a BaseException, like KeyboardInterrupt, so no ``except Exception``
+    swallows it; unlike KeyboardInterrupt, Lightning lets it through instead of exiting the process)."""

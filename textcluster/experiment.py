@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,7 +14,7 @@ from typing import Any
 from textcluster.build import build_pipeline, load_data
 from textcluster.config import to_plain
 from textcluster.dataset import Dataset
-from textcluster.errors import StateError
+from textcluster.errors import RunInterrupted, StateError
 from textcluster.pipeline import Pipeline
 from textcluster.reporting.files import COMPLETED, FAILED, INTERRUPTED, RUNNING, write_status, write_versions
 from textcluster.reporting.model_folder import MODEL_DIR, save_model
@@ -33,13 +37,48 @@ def run_experiment(cfg: Any, run_dir: Path) -> Run:
     """Check the config, load data, fit, write the run folder. Raises UserError on bad input.
 
     ``status.json`` says ``running`` until every result and the model are written, then
-    ``completed``; ``failed`` (with the error) or ``interrupted`` (Ctrl-C) otherwise. The
-    report comes after and can never fail the run.
+    ``completed``; ``failed`` (with the error) or ``interrupted`` (Ctrl-C or SIGTERM, raised as
+    :class:`RunInterrupted`) otherwise. The report comes after and can never fail the run.
     """
     config = to_plain(cfg)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_status(run_dir, RUNNING)
+    with interruptible():
+        pipeline, dataset, topics, model_dir = _fit_and_write(config, run_dir)
+    if config.get("report", True):
+        from textcluster.reporting.report import write_report_safely
+
+        write_report_safely(run_dir, pipeline, dataset, config, str(config.get("report_map") or "auto"), topics)
+    return Run(pipeline, dataset, run_dir, model_dir)
+
+
+RESUME_HINT = "run the same command again to resume (finished encoding shards are kept in the cache)"
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Ctrl-C and SIGTERM raise :class:`RunInterrupted` while the block runs (then the old handlers return).
+
+    Lightning turns a KeyboardInterrupt into ``sys.exit(1)``; an exception of our own passes through it,
+    so the run can say ``interrupted`` and keep what it finished.
+    """
+    if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread
+        yield
+        return
+
+    def stop(signum: int, _frame) -> None:
+        raise RunInterrupted(signal.Signals(signum).name)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _fit_and_write(config: dict[str, Any], run_dir: Path):
     try:
         pipeline = build_pipeline(config, log_dir=run_dir)  # every value checked before any data loads
         if config.get("recipe"):
@@ -57,17 +96,14 @@ def run_experiment(cfg: Any, run_dir: Path) -> Run:
         topics = write_results(run_dir, pipeline, dataset)
         model_dir = save_run_model(run_dir, pipeline, config)
         write_status(run_dir, COMPLETED)
-    except KeyboardInterrupt:
-        write_status(run_dir, INTERRUPTED, "stopped by the user (Ctrl-C)")
+    except (RunInterrupted, KeyboardInterrupt) as stop:
+        how = stop.args[0] if isinstance(stop, RunInterrupted) and stop.args else "SIGINT"
+        write_status(run_dir, INTERRUPTED, f"stopped by {how}; {RESUME_HINT}")
         raise
     except BaseException as error:
         write_status(run_dir, FAILED, f"{type(error).__name__}: {error}")
         raise
-    if config.get("report", True):
-        from textcluster.reporting.report import write_report_safely
-
-        write_report_safely(run_dir, pipeline, dataset, config, str(config.get("report_map") or "auto"), topics)
-    return Run(pipeline, dataset, run_dir, model_dir)
+    return pipeline, dataset, topics, model_dir
 
 
 def save_run_model(run_dir: Path, pipeline: Pipeline, config: dict[str, Any]) -> Path | None:

@@ -32,7 +32,7 @@ from textcluster.contracts import (
     TopicModel,
     TrainingContext,
 )
-from textcluster.dataset import TEXT, Dataset
+from textcluster.dataset import Dataset
 from textcluster.errors import UserError
 from textcluster.evaluation import evaluate
 from textcluster.labels import NOISE, cluster_centres, cluster_ids
@@ -147,7 +147,8 @@ class Pipeline:
         self.embeddings_, self.reduced_, self.cluster_labels_ = embeddings, reduced, labels
         with _timed(timings, "topics_s"):
             self.labels_ = self._describe(dataset)
-        self.metrics_, self.skipped_metrics_ = self._evaluate(dataset)
+        with _timed(timings, "evaluate_s"):
+            self.metrics_, self.skipped_metrics_ = self._evaluate(dataset)
         self.timings_ = timings
         self.fit_info_ = {
             "modality": dataset.modality,
@@ -173,7 +174,7 @@ class Pipeline:
         self.encoder.check_modality(dataset.modality)
         if self.refiner is not None and not self.encoder.refinable:
             self.encoder.refinement_view(dataset)  # raises the encoder's own reason
-        if self.topics is not None and self.topics.n_topics is not None and dataset.modality != TEXT:
+        if self.topics is not None and self.topics.n_topics is not None and not dataset.has_texts:
             raise UserError(
                 f"topics.n_topics={self.topics.n_topics} needs text data; {dataset.name} holds "
                 f"{dataset.modality} items. Set topics.n_topics=null"
@@ -188,7 +189,7 @@ class Pipeline:
 
     def _encode(self, dataset: Dataset) -> tuple[np.ndarray, bool | None]:
         """``(embeddings, cache hit)``; hit is None without a cache."""
-        if self.cache is None:
+        if self.cache is None or self.encoder_.copies_input:
             return self.encoder_.fit_transform(dataset, self._training()), None
         if self.refiner_ is not None:  # the refiner trains the network further from its freshly trained state
             log.info("embedding cache not used: the refiner trains the encoder's network further")
@@ -207,7 +208,7 @@ class Pipeline:
 
     def _fit_topics(self, dataset: Dataset, labels: np.ndarray):
         """The topics of a text run; an optional stage, so a failure is a warning and the clustering stands."""
-        if self.topics is None or dataset.modality != TEXT:
+        if self.topics is None or not dataset.has_texts:
             return None
         try:
             return self.topics.fit(dataset.texts, labels, self.embeddings_)

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from textcluster.errors import UserError
 from textcluster.labels import NOISE, cluster_centres
 from textcluster.params import Choice, Int
 
 N_CLUSTERS = Int(min=1) | Choice("auto", "labels")
 """``clusterer.n_clusters``: a number; ``auto`` (the pipeline searches k, see :mod:`.k_selection`); or ``labels``
 (as many clusters as the data has true classes: the benchmark protocol)."""
+
+
+def settled_k(key: str, n_clusters: object) -> int:
+    """``n_clusters`` as the number a fit needs; ``auto`` and ``labels`` are settled by the pipeline first."""
+    if not isinstance(n_clusters, (int, np.integer)):
+        raise UserError(
+            f"{key} was given clusterer.n_clusters={n_clusters!r}; the pipeline settles auto and labels into a "
+            "number before fitting: fit it through a Pipeline, or give clusterer.n_clusters=<k>"
+        )
+    return int(n_clusters)
 
 
 def nearest(X: np.ndarray, ids: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from textcluster.contracts import DatasetLoader
-from textcluster.dataset import IMAGE, TEXT, Dataset
+from textcluster.dataset import IMAGE, TEXT, VECTORS, Dataset
 from textcluster.errors import UserError
 from textcluster.params import ANY, NULL, Bool, Choice, ListOf, Str
 from textcluster.registry import datasets
@@ -233,16 +233,90 @@ class LinesLoader(DatasetLoader):
             label_path = _existing_path(
                 self.labels_path, "data.labels_path", "data.labels_path=<file with one label per line>"
             )
-            labels = [line.strip() for line in _read_lines(label_path)]
-            while labels and labels[-1] == "":
-                labels.pop()
-            if len(labels) != len(texts):
-                raise UserError(
-                    f"data=lines: {label_path.name} has {len(labels)} labels but {path.name} has {len(texts)} texts; "
-                    "each text needs exactly one label on the same line number"
-                )
-            labels = np.array([int(x) if x.lstrip("-").isdigit() else x for x in labels])
+            labels = _read_labels(label_path, len(texts), path.name, "texts")
         return Dataset(name=path.stem, texts=texts, labels=labels)
+
+
+def _read_labels(path: Path, n_rows: int, source: str, rows: str) -> np.ndarray:
+    """Labels from a ``.npy`` array or a file of one label per line (numbers read as numbers)."""
+    if path.suffix.lower() == ".npy":
+        labels = _load_npy(path, "data.labels_path", mmap=False)
+    else:
+        lines = [line.strip() for line in _read_lines(path)]
+        while lines and lines[-1] == "":
+            lines.pop()
+        labels = np.array([int(x) if x.lstrip("-").isdigit() else x for x in lines])
+    if labels.ndim != 1 or len(labels) != n_rows:
+        raise UserError(
+            f"{path.name} has {len(labels)} labels but {source} has {n_rows} {rows}; "
+            f"each of the {rows} needs exactly one label, in the same order"
+        )
+    return labels
+
+
+def _load_npy(path: Path, what: str, mmap: bool) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError) as error:  # a pickled object array, a truncated file, not a .npy
+        raise UserError(f"{what}: cannot read '{path}' as a .npy array ({error}); save it with numpy.save") from None
+
+
+@datasets.register("embeddings")
+class EmbeddingsLoader(DatasetLoader):
+    """Vectors computed elsewhere (a ``.npy`` of shape (n, d), memory-mapped, so a million rows cost no copy),
+    with optional labels and the documents' texts (for topics and the report's map)."""
+
+    modality = VECTORS
+    parameters = {
+        "path": Str() | NULL,
+        "labels_path": Str() | NULL,
+        "texts_path": Str() | NULL,
+        "text_column": Str(),
+        "mmap": Bool(),
+    }
+
+    def __init__(
+        self,
+        path: str | None = None,
+        labels_path: str | None = None,
+        texts_path: str | None = None,
+        text_column: str = "text",
+        mmap: bool = True,
+    ):
+        self.path, self.labels_path, self.texts_path = path, labels_path, texts_path
+        self.text_column, self.mmap = text_column, mmap
+
+    def load(self) -> Dataset:
+        path = _existing_path(self.path, "data=embeddings", "data.path=<vectors.npy>")
+        vectors = _load_npy(path, "data.path", self.mmap)
+        if vectors.ndim != 2 or vectors.dtype.kind != "f" or len(vectors) == 0:
+            raise UserError(
+                f"data.path: '{path.name}' holds a {vectors.dtype} array of shape {vectors.shape}; "
+                "data=embeddings needs floating-point vectors of shape (n, d)"
+            )
+        source = f"{path.name}"
+        labels = texts = None
+        if self.labels_path is not None:
+            label_path = _existing_path(self.labels_path, "data.labels_path", "data.labels_path=<labels file>")
+            labels = _read_labels(label_path, len(vectors), source, "vectors")
+        if self.texts_path is not None:
+            texts = self._texts(len(vectors), source)
+        return Dataset(name=path.stem, vectors=vectors, texts=texts, labels=labels)
+
+    def _texts(self, n_rows: int, source: str) -> list[str]:
+        """One text per line, or a table's ``text_column`` (.csv, .tsv, .jsonl, .parquet)."""
+        text_path = _existing_path(self.texts_path, "data.texts_path", "data.texts_path=<texts file>")
+        if text_path.suffix.lower() in (".txt", ""):
+            texts = _read_lines(text_path)
+        else:
+            frame = _read_table(text_path)
+            texts = _column(frame, self.text_column, "text", text_path).fillna("").astype(str).tolist()
+        if len(texts) != n_rows:
+            raise UserError(
+                f"{text_path.name} has {len(texts)} texts but {source} has {n_rows} vectors; "
+                "give the vectors' documents, one per row, in the same order"
+            )
+        return texts
 
 
 @datasets.register("newsgroups")

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 
 import numpy as np
 from sklearn import metrics as skm
+from sklearn.utils import check_random_state
 
 from textcluster.contracts import Evaluator, SkipEvaluation
-from textcluster.dataset import TEXT
 from textcluster.evaluation.metrics import clustering_accuracy, purity
 from textcluster.labels import NOISE, cluster_ids, noise_fraction
 from textcluster.params import Int
@@ -49,34 +49,50 @@ for _key, _fn in EXTERNAL_METRICS.items():
 
 
 class InternalMetric(Evaluator):
-    """Wraps ``score(X, labels)`` on the clustered (non-noise) points; needs 2 to n-1 clusters."""
+    """Wraps ``score(X, labels)`` on the clustered (non-noise) points; needs 2 to n-1 clusters.
 
-    parameters = {}
+    Above ``sample_size`` clustered points it scores a seeded sample of them (drawn as scikit-learn's
+    ``silhouette_score(sample_size=...)`` draws it), so its cost and memory stop growing with the corpus;
+    the rows are gathered once, never the whole space copied.
+    """
+
+    parameters = {"sample_size": Int(min=2), "random_state": Int(min=0)}
+    default_sample_size = 100_000
+
+    def __init__(self, sample_size: int | None = None, random_state: int = 0):
+        self.sample_size = self.default_sample_size if sample_size is None else sample_size
+        self.random_state = random_state
 
     def score(self, X: np.ndarray, labels: np.ndarray) -> float:
         raise NotImplementedError
 
+    def rows(self, labels: np.ndarray) -> np.ndarray | slice:
+        """The rows scored: every clustered one, or a seeded sample of ``sample_size`` of them."""
+        clustered = labels != NOISE
+        if clustered.all() and len(labels) <= self.sample_size:
+            return slice(None)  # the space as it is: no copy
+        rows = np.flatnonzero(clustered)
+        if len(rows) > self.sample_size:
+            rows = np.sort(rows[check_random_state(self.random_state).permutation(len(rows))[: self.sample_size]])
+        return rows
+
     def evaluate(self, run: EvaluationInput) -> dict[str, float]:
-        clustered = run.labels != NOISE
-        X, labels = run.space[clustered], run.labels[clustered]
+        rows = self.rows(np.asarray(run.labels))
+        labels = np.asarray(run.labels)[rows]
         n_clusters = len(np.unique(labels))
         if n_clusters < 2 or n_clusters >= len(labels):
             raise SkipEvaluation(f"needs 2 to n-1 clusters, found {n_clusters} among {len(labels)} clustered points")
-        return {self.key(): float(self.score(X, labels))}
+        return {self.key(): float(self.score(np.asarray(run.space[rows]), labels))}
 
 
 @evaluators.register("silhouette")
 class Silhouette(InternalMetric):
-    """Silhouette coefficient; computed on a seeded sample above ``sample_size`` points (it is O(n^2))."""
+    """Silhouette coefficient (O(n^2), hence the small default sample)."""
 
-    parameters = {"sample_size": Int(min=2), "random_state": Int(min=0)}
-
-    def __init__(self, sample_size: int = 5000, random_state: int = 0):
-        self.sample_size, self.random_state = sample_size, random_state
+    default_sample_size = 5000
 
     def score(self, X, labels):
-        sample = self.sample_size if len(X) > self.sample_size else None
-        return skm.silhouette_score(X, labels, sample_size=sample, random_state=self.random_state)
+        return skm.silhouette_score(X, labels)
 
 
 @evaluators.register("calinski_harabasz")
@@ -110,8 +126,8 @@ class TopicMetric(Evaluator):
         self.top_n = top_n
 
     def topics(self, run: EvaluationInput):
-        if run.modality != TEXT:
-            raise SkipEvaluation(f"topic metrics need text data (this run has {run.modality} data)")
+        if run.texts is None:
+            raise SkipEvaluation(f"topic metrics need texts (this run has {run.modality} data without texts)")
         if run.topics is None:
             raise SkipEvaluation("no topics were computed for this run")
         if not any(run.topics.top_words(self.top_n)):

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from textcluster.dataset import TEXT, Dataset
+from textcluster.dataset import Dataset
 from textcluster.labels import NOISE
 from textcluster.pipeline import Pipeline
 from textcluster.reporting import document_map, plots
@@ -126,7 +126,7 @@ def make_document_map(
 ) -> str | None:
     """The interactive map's section for a text run (None for image runs); a failure, or no plotly, is a
     warning and a line in ``problems``, never an error."""
-    if dataset.modality != TEXT:
+    if not dataset.has_texts:
         return None
     start = time.perf_counter()
     try:
@@ -245,7 +245,7 @@ def write_report(
     """
     run_dir = Path(run_dir)
     seed = int((config or {}).get("seed", 0) or 0)
-    if topics is None and pipeline.topics_ is not None and dataset.modality == TEXT:
+    if topics is None and pipeline.topics_ is not None and dataset.has_texts:
         topics = topics_payload(pipeline.topics_, dataset.texts, dataset.ids)["topics"]
     tree = pipeline.topics_.tree if topics and pipeline.topics_ is not None else None  # topics.json's "tree"
     layout = map_layout(pipeline, seed, map_method)  # computed once, for both maps

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ def write_results(run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> list[d
 
     Returns the topics.json entries (None without topics), for the report.
     """
-    np.save(run_dir / "embeddings.npy", pipeline.embeddings_, allow_pickle=False)
+    write_embeddings(run_dir / "embeddings.npy", pipeline)
     write_rows(run_dir / "assignments.csv", dataset, pipeline.labels_)
     topics = None
     if pipeline.topics_ is not None:
@@ -37,6 +38,30 @@ def write_results(run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> list[d
     write_json(run_dir / "skipped_metrics.json", pipeline.skipped_metrics_)
     write_json(run_dir / "metrics.json", metrics_record(pipeline))
     return topics
+
+
+def write_embeddings(path: Path, pipeline: Pipeline) -> None:
+    """The encoder's output: none when it is the input itself (data=embeddings), a hard link to a
+    memory-mapped cache entry (no copy of a million rows), else ``numpy.save``."""
+    embeddings = pipeline.embeddings_
+    if pipeline.encoder_.copies_input and pipeline.refiner_ is None:
+        return
+    source = embeddings.filename if isinstance(embeddings, np.memmap) else None
+    if source is not None and _is_whole_npy(embeddings, source):
+        try:
+            os.link(source, path)
+            return
+        except OSError:  # another file system, or links not allowed: copy instead
+            pass
+    np.save(path, np.asarray(embeddings), allow_pickle=False)
+
+
+def _is_whole_npy(array: np.ndarray, source: str) -> bool:
+    try:
+        header = np.load(source, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return False
+    return header.shape == array.shape and header.dtype == array.dtype
 
 
 def write_predictions(path: Path, prediction: Prediction) -> None:
