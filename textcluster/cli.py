@@ -18,7 +18,7 @@ from textcluster.config import (
     recipe_overrides,
     search_path_override,
 )
-from textcluster.errors import RunInterrupted, UserError
+from textcluster.errors import RunInterrupted, UserError, WorkerFinished
 
 if TYPE_CHECKING:
     from textcluster.experiment import Run
@@ -77,6 +77,8 @@ def hydra_main(cfg: DictConfig) -> None:
     except UserError as error:
         print(f"textcluster: error: {error}", file=sys.stderr)
         sys.exit(2)
+    except WorkerFinished:  # a ddp worker process: its share is encoded, rank 0 reports the run
+        sys.exit(0)
     except (KeyboardInterrupt, RunInterrupted):
         print(
             f"textcluster: interrupted; {run_dir / 'status.json'} says so. Run the same command again to resume",

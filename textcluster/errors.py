@@ -23,3 +23,8 @@ class StateError(UserError):
 class RunInterrupted(BaseException):
     """Ctrl-C or SIGTERM during a run (a BaseException, like KeyboardInterrupt, so no ``except Exception``
     swallows it; unlike KeyboardInterrupt, Lightning lets it through instead of exiting the process)."""
+
+
+class WorkerFinished(BaseException):
+    """A process Lightning's ``ddp`` launched for another device has written its share of the embeddings;
+    rank 0 goes on with the run, this process ends quietly (and must not touch the run folder)."""

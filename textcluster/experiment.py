@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,9 +15,17 @@ from typing import Any
 from textcluster.build import build_pipeline, load_data
 from textcluster.config import to_plain
 from textcluster.dataset import Dataset
-from textcluster.errors import RunInterrupted, StateError
+from textcluster.errors import RunInterrupted, StateError, WorkerFinished
 from textcluster.pipeline import Pipeline
-from textcluster.reporting.files import COMPLETED, FAILED, INTERRUPTED, RUNNING, write_status, write_versions
+from textcluster.reporting.files import (
+    COMPLETED,
+    FAILED,
+    INTERRUPTED,
+    RUNNING,
+    write_json,
+    write_status,
+    write_versions,
+)
 from textcluster.reporting.model_folder import MODEL_DIR, save_model
 from textcluster.reporting.run_folder import write_results
 
@@ -45,14 +54,19 @@ def run_experiment(cfg: Any, run_dir: Path) -> Run:
     run_dir.mkdir(parents=True, exist_ok=True)
     write_status(run_dir, RUNNING)
     with interruptible():
-        pipeline, dataset, topics, model_dir = _fit_and_write(config, run_dir)
+        pipeline, dataset, topics, model_dir, write_s = _fit_and_write(config, run_dir)
+    start = time.perf_counter()
     if config.get("report", True):
         from textcluster.reporting.report import write_report_safely
 
         write_report_safely(run_dir, pipeline, dataset, config, str(config.get("report_map") or "auto"), topics)
+    report_s = time.perf_counter() - start
+    timings = {**pipeline.timings_, "write_s": write_s, "report_s": report_s}
+    write_json(run_dir / TIMINGS_FILE, {key: round(seconds, 3) for key, seconds in timings.items()})
     return Run(pipeline, dataset, run_dir, model_dir)
 
 
+TIMINGS_FILE = "timings.json"  # seconds per stage, the writing of the results and the report: written last
 RESUME_HINT = "run the same command again to resume (finished encoding shards are kept in the cache)"
 
 
@@ -93,9 +107,13 @@ def _fit_and_write(config: dict[str, Any], run_dir: Path):
             f", {dataset.n_classes} classes" if dataset.has_labels else "",
         )
         pipeline.fit(dataset)
+        start = time.perf_counter()
         topics = write_results(run_dir, pipeline, dataset)
         model_dir = save_run_model(run_dir, pipeline, config)
+        write_s = time.perf_counter() - start
         write_status(run_dir, COMPLETED)
+    except WorkerFinished:  # a ddp worker process: rank 0 owns the run folder
+        raise
     except (RunInterrupted, KeyboardInterrupt) as stop:
         how = stop.args[0] if isinstance(stop, RunInterrupted) and stop.args else "SIGINT"
         write_status(run_dir, INTERRUPTED, f"stopped by {how}; {RESUME_HINT}")
@@ -103,7 +121,7 @@ def _fit_and_write(config: dict[str, Any], run_dir: Path):
     except BaseException as error:
         write_status(run_dir, FAILED, f"{type(error).__name__}: {error}")
         raise
-    return pipeline, dataset, topics, model_dir
+    return pipeline, dataset, topics, model_dir, write_s
 
 
 def save_run_model(run_dir: Path, pipeline: Pipeline, config: dict[str, Any]) -> Path | None:

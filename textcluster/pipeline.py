@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ from textcluster.contracts import (
     TrainingContext,
 )
 from textcluster.dataset import Dataset
-from textcluster.errors import UserError
+from textcluster.errors import UserError, WorkerFinished
 from textcluster.evaluation import evaluate
 from textcluster.labels import NOISE, cluster_centres, cluster_ids
 from textcluster.noise import to_nearest_centre
@@ -50,6 +51,8 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
     start = time.perf_counter()
     yield
     timings[name] = time.perf_counter() - start
+    if timings[name] >= 1.0:  # a stage that took a while says so, so a long run's log shows where time went
+        log.info("%s: %.1f s", name.removesuffix("_s"), timings[name])
 
 
 def takes_k(clusterer: Clusterer) -> bool:
@@ -189,12 +192,34 @@ class Pipeline:
 
     def _encode(self, dataset: Dataset) -> tuple[np.ndarray, bool | None]:
         """``(embeddings, cache hit)``; hit is None without a cache."""
+        from textcluster.training.distributed import is_distributed
+
+        if is_distributed(self._training().trainer) and not self.encoder_.copies_input:
+            return self._encode_distributed(dataset), None
         if self.cache is None or self.encoder_.copies_input:
             return self.encoder_.fit_transform(dataset, self._training()), None
         if self.refiner_ is not None:  # the refiner trains the network further from its freshly trained state
             log.info("embedding cache not used: the refiner trains the encoder's network further")
             return self.encoder_.fit_transform(dataset, self._training()), None
         return self.cache.encode(self.encoder_, dataset, self._training())
+
+    def _encode_distributed(self, dataset: Dataset) -> np.ndarray:
+        """``trainer=ddp``: fit here (a trainable encoder trains with the trainer's strategy), then embed the data
+        across the processes (:func:`~textcluster.training.distributed.distributed_transform`). The embedding
+        cache is not used. A process Lightning launched for another device stops once its share is written."""
+        from textcluster.training.distributed import distributed_transform, is_worker_process
+
+        training = self._training()
+        if self.cache is not None:
+            log.info(
+                "embedding cache not used: trainer.strategy=%s encodes across processes", training.trainer["strategy"]
+            )
+        self.encoder_.fit(dataset, training)
+        shard_dir = None if training.log_dir is None else Path(training.log_dir) / "encoding-shards"
+        embeddings = distributed_transform(self.encoder_, dataset, training.trainer, shard_dir)
+        if is_worker_process():
+            raise WorkerFinished()
+        return embeddings
 
     def _describe(self, dataset: Dataset) -> np.ndarray:
         """The noise policy, then (text runs) the topics; returns the final labels."""

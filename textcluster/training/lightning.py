@@ -26,6 +26,7 @@ def make_trainer(
     from pytorch_lightning.loggers import CSVLogger
 
     settings = dict(context.trainer)
+    share_tensors_through_files(settings)
     if max_epochs is not None:
         settings["max_epochs"] = max_epochs
     logger = (
@@ -36,6 +37,21 @@ def make_trainer(
     return pl.Trainer(
         logger=logger, callbacks=list(callbacks), enable_checkpointing=False, enable_model_summary=False, **settings
     )
+
+
+def share_tensors_through_files(settings: dict) -> None:
+    """Under ``ddp_spawn``, hand tensors to the new processes through files, not file descriptors.
+
+    The spawn pickles the module and its loaders; a tensor made only for the
+    pickle (a DataLoader's ``torch.Generator`` state) is freed at once, its
+    descriptor closed and its number reused before the processes start, and
+    Python refuses the list (``ValueError: bad value(s) in fds_to_keep``).
+    torch's ``file_system`` sharing passes names instead (a process-wide setting).
+    """
+    if str(settings.get("strategy", "")).startswith("ddp_spawn"):
+        import torch.multiprocessing
+
+        torch.multiprocessing.set_sharing_strategy("file_system")
 
 
 class KeepBestWeights(pl.Callback):
