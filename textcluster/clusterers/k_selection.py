@@ -25,6 +25,7 @@ import numpy as np
 from textcluster.contracts import Clusterer
 from textcluster.errors import UserError
 from textcluster.params import NULL, Block, Float, Int
+from textcluster.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -101,20 +102,22 @@ class KSearch:
         from sklearn.metrics import pairwise_distances, silhouette_score
 
         start = time.perf_counter()
-        space = np.asarray(space, dtype=np.float32)
         k_min, k_max = self.k_range(len(space))
         rows = np.sort(np.random.default_rng(seed).choice(len(space), min(len(space), self.sample_size), replace=False))
-        distances = pairwise_distances(space[rows])
+        sample = np.asarray(space[rows], dtype=np.float32)  # only the sample is read (space may be memory-mapped)
+        distances = pairwise_distances(sample)
         ks, scores = [], []
-        for k in range(k_min, k_max + 1):
-            labels = np.asarray(clusterer.clone(n_clusters=k).fit(space[rows]).labels_)
-            found = len(np.unique(labels))
-            scores.append(
-                float(silhouette_score(distances, labels, metric="precomputed")) if 1 < found < len(rows) else -1.0
-            )
-            ks.append(k)
-            if k - ks[int(np.argmax(scores))] >= self.patience:
-                break
+        with track(k_max - k_min + 1, "choosing k", "values of k") as progress:
+            for k in range(k_min, k_max + 1):
+                labels = np.asarray(clusterer.clone(n_clusters=k).fit(sample).labels_)
+                found = len(np.unique(labels))
+                scores.append(
+                    float(silhouette_score(distances, labels, metric="precomputed")) if 1 < found < len(rows) else -1.0
+                )
+                ks.append(k)
+                progress.update(1)
+                if k - ks[int(np.argmax(scores))] >= self.patience:
+                    break
         best = max(scores)
         chosen = max(k for k, score in zip(ks, scores) if score >= best - self.tolerance * abs(best))
         selection = KSelection(

@@ -18,6 +18,7 @@ from textcluster.clusterers.base import N_CLUSTERS, nearest, settled_k
 from textcluster.contracts import Clusterer
 from textcluster.errors import UserError
 from textcluster.params import Bool, Choice, Int
+from textcluster.progress import track
 from textcluster.registry import clusterers
 
 log = logging.getLogger(__name__)
@@ -118,9 +119,11 @@ class FaissKMeans(Clusterer):
         index.add(self.cluster_centers_)
         labels = np.empty(len(X), dtype=np.int64)
         squared = np.empty(len(X), dtype=np.float32)
-        for rows in _batches(len(X)):
-            distance, nearest_centre = index.search(_float32_rows(X[rows]), 1)
-            labels[rows], squared[rows] = nearest_centre[:, 0], np.maximum(distance[:, 0], 0.0)
+        with track(len(X), "assigning to the nearest centre", "points") as progress:
+            for rows in _batches(len(X)):
+                distance, nearest_centre = index.search(_float32_rows(X[rows]), 1)
+                labels[rows], squared[rows] = nearest_centre[:, 0], np.maximum(distance[:, 0], 0.0)
+                progress.update(rows.stop - rows.start)
         return labels, squared
 
     def predict_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

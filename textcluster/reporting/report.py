@@ -58,6 +58,14 @@ def _stage_names(config: dict | None) -> dict[str, str]:
     return names
 
 
+def _drawable_confusion(labels_true: np.ndarray, labels: np.ndarray) -> bool:
+    sides = len(np.unique(np.asarray(labels_true).astype(str))), len(np.unique(labels))
+    if max(sides) <= plots.MAX_CONFUSION_SIDE:
+        return True
+    log.info("report: no confusion matrix (%d classes x %d clusters is too many to read)", *sides)
+    return False
+
+
 def make_plots(
     run_dir: Path,
     pipeline: Pipeline,
@@ -85,7 +93,7 @@ def make_plots(
         jobs.append(("topic_tree", lambda p: plots.topic_tree(tree, topics, p)))
     if dataset.images is not None:
         jobs.append(("cluster_examples", lambda p: plots.cluster_examples(dataset.images, labels, p, seed)))
-    if dataset.has_labels:
+    if dataset.has_labels and _drawable_confusion(dataset.labels, labels):
         jobs.append(("confusion_matrix", lambda p: plots.confusion_matrix(dataset.labels, labels, p)))
     made, problems = [], []
     for name, draw in jobs:
