@@ -75,7 +75,7 @@ def test_build_checks_declared_values_before_constructing():
 
 def test_build_of_a_plugin_without_parameters_says_so():
     with pytest.raises(UserError, match=r"has no parameter 'sample_size'; it takes: \(nothing\)"):
-        registry.evaluators.build({"name": "calinski_harabasz", "sample_size": 10})
+        registry.evaluators.build({"name": "cluster_counts", "sample_size": 10})
 
 
 def test_build_without_name_is_a_user_error():
@@ -90,8 +90,10 @@ def test_random_state_goes_only_to_plugins_that_accept_it():
     dbscan = registry.clusterers.build({"name": "dbscan", "eps": 0.3}, random_state=7)  # takes no random_state
     assert dbscan.eps == 0.3 and not hasattr(dbscan, "random_state")
 
-    calinski = registry.evaluators.build({"name": "calinski_harabasz"}, random_state=7)  # takes nothing at all
-    assert not hasattr(calinski, "random_state")
+    counts = registry.evaluators.build({"name": "cluster_counts"}, random_state=7)  # takes nothing at all
+    assert not hasattr(counts, "random_state")
+    calinski = registry.evaluators.build({"name": "calinski_harabasz"}, random_state=7)  # samples above 100,000
+    assert calinski.random_state == 7 and calinski.sample_size == 100_000
 
     silhouette = registry.evaluators.build({"name": "silhouette"}, random_state=7)
     assert silhouette.random_state == 7
