@@ -15,6 +15,7 @@ from sklearn import metrics as skm
 from sklearn.utils import check_random_state
 
 from textcluster.contracts import Evaluator, SkipEvaluation
+from textcluster.dataset import IMAGE
 from textcluster.evaluation.metrics import clustering_accuracy, purity
 from textcluster.labels import NOISE, cluster_ids, noise_fraction
 from textcluster.params import Int
@@ -126,8 +127,8 @@ class TopicMetric(Evaluator):
         self.top_n = top_n
 
     def topics(self, run: EvaluationInput):
-        if run.texts is None:
-            raise SkipEvaluation(f"topic metrics need texts (this run has {run.modality} data without texts)")
+        if run.texts is None or run.modality == IMAGE:
+            raise SkipEvaluation(f"topic metrics need text data (this run has {run.modality} data without texts)")
         if run.topics is None:
             raise SkipEvaluation("no topics were computed for this run")
         if not any(run.topics.top_words(self.top_n)):
