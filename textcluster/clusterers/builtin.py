@@ -89,16 +89,40 @@ class DBSCANClusterer(Clusterer):
 
 
 CONDENSED_TREE_FIELDS = ("parent", "child", "lambda_val", "child_size")
+CONDENSED_TREE_DTYPES = (np.intp, np.intp, np.float64, np.intp)  # hdbscan's own (fast_hdbscan's sizes are floats)
 AUTO_MIN_CLUSTER_SIZE, AUTO_CLUSTER_FRACTION = 15, 0.005
+HDBSCAN_BACKENDS = ("hdbscan", "fast")
+HDBSCAN_FIT_SIZE_MIN = 1_000  # a smaller sample holds too few points of each cluster to place the others by
+PREDICT_ROWS = 10_000  # points per approximate_predict / membership_vector call on the points outside a sample
+
+
+def _row_batches(n_rows: int) -> list[slice]:
+    return [slice(start, min(start + PREDICT_ROWS, n_rows)) for start in range(0, n_rows, PREDICT_ROWS)]
 
 
 @clusterers.register("hdbscan")
 class HDBSCANClusterer(Clusterer):
-    """HDBSCAN (the hdbscan library). New points go through ``hdbscan.approximate_predict``.
+    """HDBSCAN. New points go through ``hdbscan.approximate_predict``.
 
-    The state is what that function's prediction data is computed from (the
-    clustered points, the condensed tree and the labels); loading rebuilds the
-    prediction data with hdbscan's own ``generate_prediction_data``.
+    ``backend`` builds the hierarchy: ``hdbscan`` (the hdbscan library) or
+    ``fast`` (fast_hdbscan: the same algorithm, multicore, its Boruvka run in
+    its reproducible order). Either way the fitted model is an
+    ``hdbscan.HDBSCAN``, so prediction and the membership vectors of
+    ``noise=soft`` are hdbscan's own.
+
+    ``fit_size``: with more points than this, the hierarchy is built on a
+    seeded random sample of ``fit_size`` points (``min_cluster_size=auto``
+    then takes its share of the sample) and the other points are labelled by
+    ``approximate_predict``, batch by batch, their membership vectors by
+    ``membership_vector``. HDBSCAN's core distances are a k-nearest-neighbour
+    search with k = min_samples, which ``auto`` makes grow with the corpus:
+    on all points the cost grows with the square of the corpus, on a sample
+    it stops growing. null fits every point.
+
+    The state is what the prediction data is computed from (the clustered
+    points, only the sample's when sampled, the condensed tree and their
+    labels); loading rebuilds the prediction data with hdbscan's own
+    ``generate_prediction_data``.
     """
 
     predict_method = "approximate_predict"
@@ -109,6 +133,9 @@ class HDBSCANClusterer(Clusterer):
         "cluster_selection_epsilon": Float(min=0),
         "cluster_selection_method": Choice("eom", "leaf"),
         "metric": Str(),
+        "backend": Choice(*HDBSCAN_BACKENDS),
+        "fit_size": Int(min=HDBSCAN_FIT_SIZE_MIN) | NULL,
+        "random_state": Int(min=0),
     }
 
     def __init__(
@@ -118,19 +145,31 @@ class HDBSCANClusterer(Clusterer):
         cluster_selection_epsilon: float = 0.0,
         cluster_selection_method: str = "eom",
         metric: str = "euclidean",
+        backend: str = "hdbscan",
+        fit_size: int | None = None,
+        random_state: int = 0,
     ):
         self.min_cluster_size, self.min_samples = min_cluster_size, min_samples
         self.cluster_selection_epsilon, self.cluster_selection_method = (
             cluster_selection_epsilon,
             cluster_selection_method,
         )
-        self.metric = metric
+        self.metric, self.backend, self.fit_size, self.random_state = metric, backend, fit_size, random_state
+
+    def _settings(self, min_cluster_size: int) -> dict[str, Any]:
+        """The clustering settings under the names both libraries use."""
+        return {
+            "min_cluster_size": min_cluster_size,
+            "min_samples": self.min_samples,
+            "cluster_selection_epsilon": float(self.cluster_selection_epsilon),  # fast_hdbscan refuses an int
+            "cluster_selection_method": self.cluster_selection_method,
+            "metric": self.metric,
+        }
 
     def _hdbscan(self, min_cluster_size: int):
         import hdbscan
 
-        params = {**self.get_params(), "min_cluster_size": min_cluster_size}
-        return hdbscan.HDBSCAN(**params, prediction_data=True)
+        return hdbscan.HDBSCAN(**self._settings(min_cluster_size), prediction_data=True)
 
     def resolved_min_cluster_size(self, n_samples: int) -> int:
         """``auto``: 0.5% of the corpus, at least 15 and at most the corpus (hdbscan's own default is a fixed
@@ -140,58 +179,117 @@ class HDBSCANClusterer(Clusterer):
         return min(n_samples, max(AUTO_MIN_CLUSTER_SIZE, round(AUTO_CLUSTER_FRACTION * n_samples)))
 
     def check_input(self, n_samples: int) -> None:
-        if self.min_cluster_size != "auto" and self.min_cluster_size > n_samples:
+        fitted = n_samples if self.fit_size is None else min(n_samples, self.fit_size)
+        if self.min_cluster_size != "auto" and self.min_cluster_size > fitted:
+            where = "clusterer.fit_size" if fitted < n_samples else "the number of samples"
             raise UserError(
-                f"clusterer.min_cluster_size={self.min_cluster_size} is larger than the number of samples "
-                f"({n_samples}); lower it or raise data.limit"
+                f"clusterer.min_cluster_size={self.min_cluster_size} is larger than {where} ({fitted}); "
+                "lower it or raise data.limit"
             )
 
+    def sample(self, n_samples: int) -> np.ndarray | None:
+        """The sorted rows the hierarchy is built on (seeded by ``random_state``), or None for all of them."""
+        if self.fit_size is None or n_samples <= self.fit_size:
+            return None
+        return np.sort(np.random.default_rng(self.random_state).choice(n_samples, size=self.fit_size, replace=False))
+
     def fit(self, X: np.ndarray) -> HDBSCANClusterer:
-        self.min_cluster_size_ = self.resolved_min_cluster_size(len(X))
-        self.model_ = self._hdbscan(self.min_cluster_size_).fit(np.asarray(X, dtype=np.float64))
+        self.fit_rows_ = self.sample(len(X))
+        points = np.asarray(X if self.fit_rows_ is None else X[self.fit_rows_], dtype=np.float64)
+        self.min_cluster_size_ = self.resolved_min_cluster_size(len(points))
+        if self.backend == "fast":
+            self.model_ = self._fit_fast(points)
+        else:
+            self.model_ = self._hdbscan(self.min_cluster_size_).fit(points)
         self.labels_, self.probabilities_ = self.model_.labels_, self.model_.probabilities_
+        if self.fit_rows_ is not None:
+            self._points = X  # a reference, not a copy: soft_membership places the other points by it
+            self.labels_, self.probabilities_ = self._label_the_rest(X)
         return self
 
+    def _label_the_rest(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        labels, probabilities = np.empty(len(X), dtype=np.intp), np.empty(len(X), dtype=np.float64)
+        labels[self.fit_rows_], probabilities[self.fit_rows_] = self.model_.labels_, self.model_.probabilities_
+        rest = self._other_rows(len(X))
+        labels[rest], probabilities[rest] = self.predict_scores(X[rest])
+        return labels, probabilities
+
+    def _other_rows(self, n_samples: int) -> np.ndarray:
+        return np.setdiff1d(np.arange(n_samples), self.fit_rows_, assume_unique=True)
+
+    def _fit_fast(self, X: np.ndarray):
+        """fast_hdbscan's labels and condensed tree, handed to an hdbscan model for prediction."""
+        import fast_hdbscan
+
+        # reproducible: the parallel Boruvka otherwise merges equal-weight edges in thread order
+        fitted = fast_hdbscan.HDBSCAN(**self._settings(self.min_cluster_size_), reproducible=True).fit(X)
+        tree = fitted._condensed_tree
+        return self._prediction_model(
+            X, [tree[name] for name in CONDENSED_TREE_FIELDS], fitted.labels_, fitted.probabilities_
+        )
+
+    def _prediction_model(self, points: np.ndarray, tree_columns: list, labels: np.ndarray, probabilities: np.ndarray):
+        """An ``hdbscan.HDBSCAN`` set from arrays, with its prediction data generated."""
+        model = self._hdbscan(self.min_cluster_size_)
+        model._raw_data = np.asarray(points, dtype=np.float64)
+        columns = [np.asarray(column, dtype=dtype) for column, dtype in zip(tree_columns, CONDENSED_TREE_DTYPES)]
+        model._condensed_tree = np.rec.fromarrays(columns, names=list(CONDENSED_TREE_FIELDS)).view(np.ndarray)
+        model.labels_, model.probabilities_ = np.asarray(labels), np.asarray(probabilities)
+        model._metric_kwargs = {}
+        model.generate_prediction_data()
+        return model
+
     def soft_membership(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """``(cluster ids, n x k probabilities)`` of the fitted points (``hdbscan.all_points_membership_vectors``).
+        """``(cluster ids, n x k probabilities)`` of the fitted points: ``hdbscan.all_points_membership_vectors``,
+        and for the points outside a sample ``hdbscan.membership_vector``.
 
         Used by ``noise=soft``; None when there are fewer than two clusters (nothing to choose between).
         """
         import hdbscan
 
-        clusters = cluster_ids(self.labels_)
+        clusters = cluster_ids(self.model_.labels_)
         if len(clusters) < 2:
             return None
-        vectors = np.asarray(hdbscan.all_points_membership_vectors(self.model_)).reshape(len(self.labels_), -1)
+        fitted = np.asarray(hdbscan.all_points_membership_vectors(self.model_)).reshape(len(self.model_.labels_), -1)
+        if self.fit_rows_ is None:
+            return clusters, fitted
+        vectors = np.empty((len(self.labels_), fitted.shape[1]))
+        vectors[self.fit_rows_] = fitted
+        rest = self._other_rows(len(self.labels_))
+        for rows in _row_batches(len(rest)):
+            points = np.asarray(self._points[rest[rows]], dtype=np.float64)
+            vectors[rest[rows]] = np.asarray(hdbscan.membership_vector(self.model_, points)).reshape(len(points), -1)
         return clusters, vectors
 
     def predict_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``hdbscan.approximate_predict``: labels and their membership strengths (0 for noise)."""
+        """``hdbscan.approximate_predict``: labels and their membership strengths (0 for noise).
+
+        In batches: each point's 2 x min_samples neighbours are held at once for its whole batch.
+        """
         import hdbscan
 
-        labels, strengths = hdbscan.approximate_predict(self.model_, np.asarray(X, dtype=np.float64))
-        return np.asarray(labels), np.asarray(strengths, dtype=float)
+        labels, strengths = np.empty(len(X), dtype=np.intp), np.empty(len(X), dtype=np.float64)
+        for rows in _row_batches(len(X)):
+            found = hdbscan.approximate_predict(self.model_, np.asarray(X[rows], dtype=np.float64))
+            labels[rows], strengths[rows] = found
+        return labels, strengths
 
     def get_state(self) -> dict[str, Any]:
+        """The prediction model's arrays: with a sample, the sample's points and labels only."""
         tree = self.model_._condensed_tree
         return {
             "points": self.model_._raw_data,
-            "labels": self.labels_,
-            "probabilities": self.probabilities_,
+            "labels": self.model_.labels_,
+            "probabilities": self.model_.probabilities_,
             "condensed_tree": {name: np.asarray(tree[name]) for name in CONDENSED_TREE_FIELDS},
             "min_cluster_size": np.asarray(self.min_cluster_size_),
         }
 
     def set_state(self, state: Mapping[str, Any]) -> HDBSCANClusterer:
-        columns = [np.asarray(state["condensed_tree"][name]) for name in CONDENSED_TREE_FIELDS]
         self.min_cluster_size_ = int(np.asarray(state["min_cluster_size"]).reshape(-1)[0])
-        model = self._hdbscan(self.min_cluster_size_)
-        model._raw_data = np.asarray(state["points"], dtype=np.float64)
-        model._condensed_tree = np.rec.fromarrays(columns, names=list(CONDENSED_TREE_FIELDS)).view(np.ndarray)
-        model.labels_, model.probabilities_ = np.asarray(state["labels"]), np.asarray(state["probabilities"])
-        model._metric_kwargs = {}
-        model.generate_prediction_data()
-        self.model_, self.labels_, self.probabilities_ = model, model.labels_, model.probabilities_
+        tree = [state["condensed_tree"][name] for name in CONDENSED_TREE_FIELDS]
+        self.model_ = self._prediction_model(state["points"], tree, state["labels"], state["probabilities"])
+        self.labels_, self.probabilities_, self.fit_rows_ = self.model_.labels_, self.model_.probabilities_, None
         return self
 
 

@@ -9,11 +9,12 @@ import numpy as np
 
 from textcluster.contracts import Reducer
 from textcluster.errors import UserError
-from textcluster.params import Bool, Choice, Float, Int
+from textcluster.params import NULL, Bool, Choice, Float, Int
 from textcluster.registry import reducers
 from textcluster.state import estimator_state, restore_estimator
 
 UMAP_METRICS = ("euclidean", "cosine", "manhattan", "correlation")
+FAISS_METRICS = ("euclidean", "cosine")  # the metrics ExactNeighbours searches with faiss
 
 
 @reducers.register("none")
@@ -38,11 +39,39 @@ def _check_components(n_components: int, X: np.ndarray) -> None:
         )
 
 
+PCA_SOLVERS = ("auto", "full", "covariance_eigh", "randomized", "incremental")
+BATCH_ROWS = 10_000  # rows per batch where a reducer streams its input (incremental PCA, transforms)
+
+
+def _batches(n_rows: int, size: int | None = None, min_size: int = 1) -> list[slice]:
+    """Consecutive row slices of at most ``size`` (default BATCH_ROWS) rows; a last one under ``min_size`` joins
+    the one before."""
+    starts = list(range(0, n_rows, size or BATCH_ROWS))
+    if len(starts) > 1 and n_rows - starts[-1] < min_size:
+        starts.pop()
+    return [slice(start, stop) for start, stop in zip(starts, starts[1:] + [n_rows])]
+
+
 @reducers.register("pca")
 class PCAReducer(Reducer):
-    """Principal component analysis (scikit-learn), optionally whitened."""
+    """Principal component analysis (scikit-learn), optionally whitened.
 
-    parameters = {"n_components": Int(min=1), "whiten": Bool(), "random_state": Int(min=0)}
+    ``svd_solver`` is scikit-learn's (``auto`` picks ``covariance_eigh`` for
+    tall data), or ``incremental``: the mean and covariance summed over
+    batches of rows in float64, then ``covariance_eigh``'s eigendecomposition,
+    so a memory-mapped input is read a batch at a time and never copied whole
+    (scikit-learn copies a read-only one). It gives the exact components;
+    scikit-learn's ``IncrementalPCA`` keeps only ``n_components`` directions
+    between batches and loses the last ones on the flat spectrum of sentence
+    embeddings. The state is always a plain PCA's fitted arrays.
+    """
+
+    parameters = {
+        "n_components": Int(min=1),
+        "whiten": Bool(),
+        "svd_solver": Choice(*PCA_SOLVERS),
+        "random_state": Int(min=0),
+    }
     FITTED = (
         "components_",
         "mean_",
@@ -55,13 +84,16 @@ class PCAReducer(Reducer):
         "n_samples_",
     )
 
-    def __init__(self, n_components: int = 10, whiten: bool = False, random_state: int = 0):
-        self.n_components, self.whiten, self.random_state = n_components, whiten, random_state
+    def __init__(self, n_components: int = 10, whiten: bool = False, svd_solver: str = "auto", random_state: int = 0):
+        self.n_components, self.whiten, self.svd_solver = n_components, whiten, svd_solver
+        self.random_state = random_state
 
-    def _pca(self):
+    def _pca(self, svd_solver: str = "auto"):
         from sklearn.decomposition import PCA
 
-        return PCA(n_components=self.n_components, whiten=self.whiten, random_state=self.random_state)
+        return PCA(
+            n_components=self.n_components, whiten=self.whiten, svd_solver=svd_solver, random_state=self.random_state
+        )
 
     def check_input(self, n_samples: int) -> None:
         if self.n_components > n_samples:
@@ -72,11 +104,46 @@ class PCAReducer(Reducer):
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:
         _check_components(self.n_components, X)
-        self.model_ = self._pca()
+        if self.svd_solver == "incremental":
+            self.model_ = restore_estimator(self._pca(), self._fit_in_batches(X))
+            return self.transform(X)
+        self.model_ = self._pca(self.svd_solver)
         return self.model_.fit_transform(X).astype(np.float32)
 
+    def _fit_in_batches(self, X: np.ndarray) -> dict[str, Any]:
+        """``covariance_eigh``'s PCA (scikit-learn's steps and sign convention) from sums over row batches."""
+        from sklearn.utils.extmath import svd_flip
+
+        n, d = X.shape
+        total, gram = np.zeros(d), np.zeros((d, d))
+        for rows in _batches(n):
+            batch = np.asarray(X[rows], dtype=np.float64)
+            total += batch.sum(axis=0)
+            gram += batch.T @ batch
+        mean = total / n
+        covariance = (gram - n * np.outer(mean, mean)) / max(n - 1, 1)
+        eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+        variance = np.clip(eigenvalues[::-1], 0.0, None)  # eigh's rounding can go slightly below zero
+        _, components = svd_flip(None, np.ascontiguousarray(eigenvectors[:, ::-1].T), u_based_decision=False)
+        k = self.n_components
+        return {
+            "components_": components[:k].copy(),
+            "mean_": mean,
+            "explained_variance_": variance[:k].copy(),
+            "explained_variance_ratio_": variance[:k] / variance.sum(),
+            "singular_values_": np.sqrt(variance[:k] * max(n - 1, 1)),
+            "noise_variance_": float(variance[k:].mean()) if k < min(n, d) else 0.0,
+            "n_components_": k,
+            "n_features_in_": d,
+            "n_samples_": n,
+        }
+
     def transform(self, X: np.ndarray) -> np.ndarray:
-        return self.model_.transform(X).astype(np.float32)
+        """Batch by batch, so only the output is the size of the input (a memory map is never read whole)."""
+        out = np.empty((len(X), self.model_.n_components_), dtype=np.float32)
+        for rows in _batches(len(X)):
+            out[rows] = self.model_.transform(np.asarray(X[rows]))
+        return out
 
     def get_state(self) -> dict[str, Any]:
         return estimator_state(self.model_, self.FITTED)
@@ -87,23 +154,51 @@ class PCAReducer(Reducer):
 
 
 class ExactNeighbours:
-    """Stands in for pynndescent's index inside ``UMAP.transform``: exact neighbours from scikit-learn.
+    """Stands in for pynndescent's index inside ``UMAP.transform``: exact neighbours, from arrays alone.
 
     A fitted UMAP's own index is numba code that has no safe form; exact
     search over the training points gives the neighbours the index
-    approximates, from arrays alone.
+    approximates. Euclidean and cosine search is faiss' flat (brute-force)
+    index, which scans in small tiles: a sampled fit transforms most of a
+    large corpus through here, and scikit-learn's search holds a distance
+    block of about 1 GB and its argsort at once, at a few times the time.
+    The other metrics use scikit-learn.
     """
 
     _angular_trees = False  # read by UMAP.transform to pick its search epsilon, which exact search ignores
 
     def __init__(self, data: np.ndarray, metric: str):
-        from sklearn.neighbors import NearestNeighbors
+        self.metric = metric
+        if metric in FAISS_METRICS:
+            import faiss
 
-        self.index = NearestNeighbors(metric=metric).fit(data)
+            points = self._prepared(data)
+            self.index = (faiss.IndexFlatIP if metric == "cosine" else faiss.IndexFlatL2)(points.shape[1])
+            self.index.add(points)
+        else:
+            from sklearn.neighbors import NearestNeighbors
+
+            self.index = NearestNeighbors(metric=metric).fit(data)
+
+    def _prepared(self, X: np.ndarray) -> np.ndarray:
+        """float32 rows, unit length for cosine (faiss then ranks by inner product)."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if self.metric != "cosine":
+            return X
+        norms = np.linalg.norm(X, axis=1, keepdims=True)
+        return X / np.maximum(norms, np.finfo(np.float32).tiny)  # a zero row stays zero: distance 1, as sklearn's
 
     def query(self, X: np.ndarray, k: int, epsilon: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        distances, indices = self.index.kneighbors(X, n_neighbors=k)
-        return indices.astype(np.int32), distances.astype(np.float32)
+        if self.metric not in FAISS_METRICS:
+            distances, indices = self.index.kneighbors(X, n_neighbors=k)
+            return indices.astype(np.int32), distances.astype(np.float32)
+        scores, indices = self.index.search(self._prepared(X), k)
+        distances = 1.0 - scores if self.metric == "cosine" else np.sqrt(np.maximum(scores, 0.0))
+        return indices.astype(np.int32), np.maximum(distances, 0.0).astype(np.float32)
+
+
+FIT_SIZE_MIN = 1_000  # a smaller sample is too coarse a layout to place the other points on
+UMAP_TRANSFORM_ROWS = 10_000  # umap-learn optimises a transform of up to 10,000 rows for 100 epochs, more for 30
 
 
 @reducers.register("umap")
@@ -114,6 +209,11 @@ class UMAPReducer(Reducer):
     from arrays (training points, their layout, the fitted constants) with
     :class:`ExactNeighbours` as its search index: the same path right after
     fit and after loading, so a saved model predicts what the live one did.
+
+    ``fit_size``: with more points than this, UMAP is fitted on a seeded
+    random sample of ``fit_size`` points and the others are transformed in
+    batches, so time and memory grow linearly past it and the state keeps
+    only the sample; null fits every point.
     """
 
     parameters = {
@@ -121,6 +221,7 @@ class UMAPReducer(Reducer):
         "n_neighbors": Int(min=2),
         "min_dist": Float(min=0),
         "metric": Choice(*UMAP_METRICS),
+        "fit_size": Int(min=FIT_SIZE_MIN) | NULL,
         "random_state": Int(min=0),
     }
 
@@ -130,24 +231,46 @@ class UMAPReducer(Reducer):
         n_neighbors: int = 15,
         min_dist: float = 0.0,
         metric: str = "euclidean",
+        fit_size: int | None = None,
         random_state: int = 0,
     ):
         self.n_components, self.n_neighbors, self.min_dist = n_components, n_neighbors, min_dist
-        self.metric, self.random_state = metric, random_state
+        self.metric, self.fit_size, self.random_state = metric, fit_size, random_state
 
     def _umap(self):
         try:
             import umap
         except ImportError:
             raise UserError("reducer=umap needs umap-learn: pip install umap-learn") from None
-        return umap.UMAP(**self.get_params())
+        params = {name: value for name, value in self.get_params().items() if name != "fit_size"}
+        return umap.UMAP(**params)
 
     def check_input(self, n_samples: int) -> None:
-        if self.n_neighbors >= n_samples:
-            raise UserError(f"reducer.n_neighbors={self.n_neighbors} needs more than {n_samples} points; lower it")
+        fitted = n_samples if self.fit_size is None else min(n_samples, self.fit_size)
+        if self.n_neighbors >= fitted:
+            where = f"{fitted} points" + (" (reducer.fit_size)" if fitted < n_samples else "")
+            raise UserError(f"reducer.n_neighbors={self.n_neighbors} needs more than {where}; lower it")
+
+    def sample(self, n_samples: int) -> np.ndarray | None:
+        """The sorted rows UMAP is fitted on (seeded by ``random_state``), or None for all of them."""
+        if self.fit_size is None or n_samples <= self.fit_size:
+            return None
+        rng = np.random.default_rng(self.random_state)
+        return np.sort(rng.choice(n_samples, size=self.fit_size, replace=False))
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:
         _check_components(self.n_components, X)
+        rows = self.sample(len(X))
+        if rows is None:
+            return self._fit(X)
+        embedding = np.empty((len(X), self.n_components), dtype=np.float32)
+        embedding[rows] = self._fit(np.asarray(X[rows], dtype=np.float32))
+        rest = np.setdiff1d(np.arange(len(X)), rows, assume_unique=True)
+        for batch in _batches(len(rest), UMAP_TRANSFORM_ROWS):
+            embedding[rest[batch]] = self._transform_batch(X[rest[batch]])
+        return embedding
+
+    def _fit(self, X: np.ndarray) -> np.ndarray:
         fitted = self._umap()
         embedding = fitted.fit_transform(X).astype(np.float32)
         self.set_state(
@@ -166,8 +289,27 @@ class UMAPReducer(Reducer):
         )
         return embedding
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
+    def _transform_batch(self, X: np.ndarray) -> np.ndarray:
         return self.model_.transform(np.asarray(X, dtype=np.float32)).astype(np.float32)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """umap-learn's ``transform``, batch by batch (bounded memory, and each batch gets its 100 epochs).
+
+        The training points themselves, given whole, map to their fitted layout, as in umap-learn.
+        """
+        if len(X) <= UMAP_TRANSFORM_ROWS or self._is_training_set(X):
+            return self._transform_batch(X)
+        out = np.empty((len(X), self.model_.embedding_.shape[1]), dtype=np.float32)
+        for rows in _batches(len(X), UMAP_TRANSFORM_ROWS):
+            out[rows] = self._transform_batch(X[rows])
+        return out
+
+    def _is_training_set(self, X: np.ndarray) -> bool:
+        import joblib
+
+        if len(X) != len(self.model_._raw_data):
+            return False
+        return joblib.hash(np.ascontiguousarray(X, dtype=np.float32)) == self.model_._input_hash
 
     def get_state(self) -> dict[str, Any]:
         return self.state_

@@ -1,0 +1,287 @@
+"""The stages after the encoder at scale: UMAP fitted on a sample, PCA's solvers (incremental on a memory map),
+HDBSCAN's backends; each keeps its state as data and predicts after loading as it did live."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.metrics import adjusted_rand_score
+
+from textcluster import registry
+from textcluster.errors import UserError
+from textcluster.labels import NOISE
+from textcluster.noise import MostProbable
+from textcluster.reducers import builtin as reducers_builtin
+from textcluster.state import read_state, write_state
+
+UMAP_SMALL = {"name": "umap", "n_components": 5, "n_neighbors": 15}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """sklearn's 1,797 digits (64 pixels, 10 classes), float32."""
+    data = load_digits()
+    return data.data.astype(np.float32), data.target
+
+
+@pytest.fixture(scope="module")
+def sampled_umap(digits):
+    """UMAP fitted on 1,000 of the 1,797 digits, and the layout it gives all of them."""
+    X, _ = digits
+    reducer = registry.reducers.build({**UMAP_SMALL, "fit_size": 1_000}, random_state=0)
+    return reducer, reducer.fit_transform(X)
+
+
+def saved_and_loaded(stage, group, config, folder):
+    write_state(folder, group, stage.get_state())
+    return registry.ALL[group + "s"].build(config, random_state=0).set_state(read_state(folder, group))
+
+
+# ------------------------------------------------------------------------------------------ UMAP
+
+
+def test_umap_fitted_on_a_sample_embeds_every_point_and_keeps_only_the_sample(digits, sampled_umap):
+    X, y = digits
+    reducer, embedding = sampled_umap
+    assert embedding.shape == (len(X), 5) and embedding.dtype == np.float32 and np.isfinite(embedding).all()
+    rows = reducer.sample(len(X))
+    state = reducer.get_state()
+    assert len(rows) == 1_000 and len(state["training_points"]) == 1_000
+    np.testing.assert_array_equal(state["training_points"], X[rows])
+    np.testing.assert_array_equal(embedding[rows], state["layout"])  # the sample keeps its fitted layout
+    # the transformed rest lands among its own digit: the layout's classes stay apart
+    kmeans = registry.clusterers.build({"name": "kmeans", "n_clusters": 10}, random_state=0).fit(embedding)
+    assert adjusted_rand_score(y, kmeans.labels_) > 0.7
+
+
+def test_sampled_umap_state_round_trips_with_identical_transform(digits, sampled_umap, tmp_path):
+    X, _ = digits
+    live, _ = sampled_umap
+    loaded = saved_and_loaded(live, "reducer", {**UMAP_SMALL, "fit_size": 1_000}, tmp_path)
+    new = X[::9] + np.random.default_rng(0).normal(scale=0.5, size=X[::9].shape).astype(np.float32)
+    np.testing.assert_array_equal(loaded.transform(new), live.transform(new))
+
+
+def test_umap_fit_size_at_or_above_the_corpus_fits_every_point_as_before(digits):
+    X, _ = digits
+    X = X[:600]
+    small = {**UMAP_SMALL, "n_components": 2}
+    everything = registry.reducers.build({**small, "fit_size": None}, random_state=0).fit_transform(X)
+    above = registry.reducers.build({**small, "fit_size": 1_000}, random_state=0)
+    np.testing.assert_array_equal(above.fit_transform(X), everything)
+    assert above.sample(len(X)) is None and len(above.get_state()["training_points"]) == len(X)
+
+
+def test_umap_transform_in_batches_maps_the_training_points_to_their_layout(digits, sampled_umap, monkeypatch):
+    X, _ = digits
+    reducer, embedding = sampled_umap
+    monkeypatch.setattr(reducers_builtin, "UMAP_TRANSFORM_ROWS", 300)  # 1,000 training points: four batches
+    rows = reducer.sample(len(X))
+    np.testing.assert_array_equal(reducer.transform(X[rows]), embedding[rows])
+    assert reducer.transform(X[:700]).shape == (700, 5)
+
+
+def test_umap_fit_size_and_neighbours_are_checked():
+    with pytest.raises(UserError, match=r"reducer\.fit_size=10 is not valid: it must be an integer >= 1000 or null"):
+        registry.reducers.build({"name": "umap", "fit_size": 10})
+    with pytest.raises(UserError, match=r"reducer\.fit_size='all' is not valid"):
+        registry.reducers.build({"name": "umap", "fit_size": "all"})
+    reducer = registry.reducers.build({"name": "umap", "n_neighbors": 1_500, "fit_size": 1_000})
+    with pytest.raises(UserError, match=r"n_neighbors=1500 needs more than 1000 points \(reducer\.fit_size\)"):
+        reducer.check_input(5_000)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "manhattan"])
+def test_exact_neighbours_are_scikit_learns(digits, metric):
+    from sklearn.neighbors import NearestNeighbors
+
+    X, _ = digits
+    index = reducers_builtin.ExactNeighbours(X[:1_500], metric)
+    queries = X[1_500:] + np.random.default_rng(0).normal(scale=0.3, size=X[1_500:].shape).astype(np.float32)
+    indices, distances = index.query(queries, 10)
+    expected_distances, expected_indices = NearestNeighbors(metric=metric).fit(X[:1_500]).kneighbors(queries, 10)
+    assert indices.dtype == np.int32 and distances.dtype == np.float32
+    np.testing.assert_allclose(distances, expected_distances, rtol=1e-5, atol=1e-5)
+    assert (indices == expected_indices).mean() > 0.99  # float32 sums may order near-ties differently
+
+
+@pytest.mark.parametrize("option", ["umap", "umap_text", "umap_n2d"])
+def test_umap_presets_inherit_fit_size(option):
+    from textcluster.config import compose
+
+    umap = compose(["reducer=umap"]).reducer
+    preset = compose([f"reducer={option}"]).reducer
+    assert "fit_size" in preset and preset.fit_size == umap.fit_size
+    assert compose([f"reducer={option}", "reducer.fit_size=2000"]).reducer.fit_size == 2000
+
+
+# ------------------------------------------------------------------------------------------ PCA
+
+
+def pca(solver, n_components=10):
+    return registry.reducers.build({"name": "pca", "n_components": n_components, "svd_solver": solver}, random_state=0)
+
+
+@pytest.mark.parametrize("solver", ["full", "covariance_eigh", "randomized", "incremental"])
+def test_pca_solvers_find_the_same_subspace(digits, solver, monkeypatch):
+    X, _ = digits
+    monkeypatch.setattr(reducers_builtin, "BATCH_ROWS", 400)  # incremental: five batches (the last one joins)
+    reference = pca("auto").fit_transform(X)
+    model = pca(solver)
+    reduced = model.fit_transform(X)
+    assert reduced.shape == reference.shape and reduced.dtype == np.float32
+    # the cosines of the principal angles between the two 10-d subspaces: 1 is the same subspace
+    cosines = np.linalg.svd(model.model_.components_ @ _components(X).T, compute_uv=False)
+    assert cosines.min() > 0.999
+    np.testing.assert_array_equal(pca(solver).set_state(model.get_state()).transform(X), model.transform(X))
+
+
+def _components(X):
+    from sklearn.decomposition import PCA
+
+    return PCA(n_components=10, svd_solver="full").fit(X).components_
+
+
+def test_incremental_pca_reads_a_memory_map_and_round_trips(digits, tmp_path, monkeypatch):
+    X, _ = digits
+    monkeypatch.setattr(reducers_builtin, "BATCH_ROWS", 500)
+    np.save(tmp_path / "vectors.npy", X)
+    mapped = np.load(tmp_path / "vectors.npy", mmap_mode="r")  # read-only, as data=embeddings maps it
+    live = pca("incremental")
+    reduced = live.fit_transform(mapped)
+    assert reduced.shape == (len(X), 10) and live.get_state()["n_samples_"] == len(X)
+    config = {"name": "pca", "n_components": 10, "svd_solver": "incremental"}
+    loaded = saved_and_loaded(live, "reducer", config, tmp_path)
+    np.testing.assert_array_equal(loaded.transform(mapped), reduced)
+
+
+def test_batches_cover_the_rows_and_keep_a_minimum_size():
+    batches = reducers_builtin._batches(1_005, 250, min_size=10)
+    assert [(rows.start, rows.stop) for rows in batches] == [(0, 250), (250, 500), (500, 750), (750, 1_005)]
+    assert [(rows.start, rows.stop) for rows in reducers_builtin._batches(3, 250)] == [(0, 3)]
+
+
+def test_pca_solver_is_checked():
+    with pytest.raises(UserError, match=r"reducer\.svd_solver='lapack' is not valid: it must be one of 'auto'"):
+        registry.reducers.build({"name": "pca", "svd_solver": "lapack"})
+
+
+# ------------------------------------------------------------------------------------------ HDBSCAN
+
+
+def hdbscan(backend, **settings):
+    config = {"name": "hdbscan", "min_cluster_size": 20, "backend": backend, **settings}
+    return registry.clusterers.build(config, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def both_backends(sampled_umap):
+    _, embedding = sampled_umap
+    return embedding, {backend: hdbscan(backend).fit(embedding) for backend in ("hdbscan", "fast")}
+
+
+def test_hdbscan_backends_find_the_same_digits(digits, both_backends):
+    _, y = digits
+    embedding, fitted = both_backends
+    reference, fast = fitted["hdbscan"].labels_, fitted["fast"].labels_
+    assert adjusted_rand_score(reference, fast) > 0.9
+    for labels in (reference, fast):
+        assert 8 <= len(set(labels) - {NOISE}) <= 12 and (labels == NOISE).mean() < 0.1
+        assert adjusted_rand_score(y, labels) > 0.7
+
+
+def test_fast_backend_predicts_after_loading_as_live(both_backends, tmp_path):
+    embedding, fitted = both_backends
+    live = fitted["fast"]
+    assert type(live.model_).__module__.startswith("hdbscan")  # prediction runs through hdbscan's own code
+    loaded = saved_and_loaded(
+        live, "clusterer", {"name": "hdbscan", "min_cluster_size": 20, "backend": "fast"}, tmp_path
+    )
+    new = embedding[::5] + np.random.default_rng(0).normal(scale=0.2, size=embedding[::5].shape)
+    for points in (embedding, new):
+        live_labels, live_scores = live.predict_scores(points)
+        loaded_labels, loaded_scores = loaded.predict_scores(points)
+        np.testing.assert_array_equal(loaded_labels, live_labels)
+        np.testing.assert_array_equal(loaded_scores, live_scores)
+    # approximate_predict agrees with the fitted labels on the clustered points: the label numbering is hdbscan's
+    clustered = live.labels_ != NOISE
+    assert (live.predict(embedding)[clustered] == live.labels_[clustered]).mean() > 0.95
+
+
+def test_fast_backend_gives_soft_noise_its_membership_vectors(both_backends):
+    embedding, fitted = both_backends
+    clusterer = fitted["fast"]
+    clusters, vectors = clusterer.soft_membership()
+    assert vectors.shape == (len(embedding), len(clusters))
+    labels, report = MostProbable().apply(clusterer.labels_, embedding, clusterer)
+    assert not (labels == NOISE).any() and report.fraction_after == 0
+    kept = clusterer.labels_ != NOISE
+    np.testing.assert_array_equal(labels[kept], clusterer.labels_[kept])
+
+
+def test_fast_backend_takes_every_setting(both_backends):
+    embedding, _ = both_backends
+    leaf = hdbscan("fast", cluster_selection_method="leaf", min_samples=5, cluster_selection_epsilon=0).fit(embedding)
+    assert len(set(leaf.labels_) - {NOISE}) >= 2
+    leaf.predict_scores(embedding[:10])
+
+
+def test_hdbscan_backend_is_checked():
+    with pytest.raises(UserError, match=r"clusterer\.backend='gpu' is not valid: it must be one of 'hdbscan', 'fast'"):
+        registry.clusterers.build({"name": "hdbscan", "backend": "gpu"})
+
+
+@pytest.fixture(scope="module")
+def sampled_hdbscan(both_backends):
+    embedding, _ = both_backends
+    return hdbscan("fast", fit_size=1_000).fit(embedding)
+
+
+def test_hdbscan_on_a_sample_labels_every_point_and_keeps_only_the_sample(both_backends, sampled_hdbscan):
+    embedding, fitted = both_backends
+    clusterer = sampled_hdbscan
+    rows = clusterer.sample(len(embedding))
+    assert len(clusterer.labels_) == len(embedding) == len(clusterer.probabilities_)
+    state = clusterer.get_state()
+    assert len(state["points"]) == len(state["labels"]) == 1_000
+    np.testing.assert_array_equal(state["points"], embedding[rows].astype(np.float64))
+    assert adjusted_rand_score(fitted["hdbscan"].labels_, clusterer.labels_) > 0.85  # the same digits
+    # the other points are labelled by approximate_predict, as new documents would be
+    others = np.setdiff1d(np.arange(len(embedding)), rows)
+    np.testing.assert_array_equal(clusterer.labels_[others], clusterer.predict(embedding[others]))
+
+
+def test_sampled_hdbscan_round_trips_and_feeds_soft_noise(both_backends, sampled_hdbscan, tmp_path):
+    embedding, _ = both_backends
+    live = sampled_hdbscan
+    config = {"name": "hdbscan", "min_cluster_size": 20, "backend": "fast", "fit_size": 1_000}
+    loaded = saved_and_loaded(live, "clusterer", config, tmp_path)
+    for got, expected in zip(loaded.predict_scores(embedding), live.predict_scores(embedding)):
+        np.testing.assert_array_equal(got, expected)
+    clusters, vectors = live.soft_membership()
+    assert vectors.shape == (len(embedding), len(clusters)) and np.isfinite(vectors).all()
+    labels, _ = MostProbable().apply(live.labels_, embedding, live)
+    assert not (labels == NOISE).any()
+
+
+def test_hdbscan_fit_size_is_checked():
+    with pytest.raises(UserError, match=r"clusterer\.fit_size=10 is not valid: it must be an integer >= 1000 or null"):
+        registry.clusterers.build({"name": "hdbscan", "fit_size": 10})
+    clusterer = registry.clusterers.build({"name": "hdbscan", "min_cluster_size": 2_000, "fit_size": 1_000})
+    with pytest.raises(UserError, match=r"min_cluster_size=2000 is larger than clusterer\.fit_size \(1000\)"):
+        clusterer.check_input(5_000)
+
+
+def test_hdbscan_predicts_in_batches_what_one_call_predicts(both_backends, monkeypatch):
+    import hdbscan as hdbscan_library
+
+    from textcluster.clusterers import builtin as clusterers_builtin
+
+    embedding, fitted = both_backends
+    monkeypatch.setattr(clusterers_builtin, "PREDICT_ROWS", 256)  # 1,797 points: eight batches
+    labels, strengths = fitted["hdbscan"].predict_scores(embedding)
+    expected_labels, expected_strengths = hdbscan_library.approximate_predict(fitted["hdbscan"].model_, embedding)
+    np.testing.assert_array_equal(labels, expected_labels)
+    np.testing.assert_array_equal(strengths, expected_strengths)
+    assert [len(part) for part in fitted["hdbscan"].predict_scores(embedding[:0])] == [0, 0]
