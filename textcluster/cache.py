@@ -300,7 +300,7 @@ class PartialEntry:
     def encode(self, encoder: Encoder, dataset: Dataset, context: TrainingContext) -> None:
         """Fit (or restore) the encoder, then encode every shard not finished yet."""
         progress = self.progress()
-        if progress is not None and progress.get("state"):
+        if progress is not None:  # progress.json is first written after the state and the first shard
             encoder.set_state(read_state(self.folder, "state"))
             done = set(progress["done"])
             log.info("resuming the encoding: %d of %d shards finished by an earlier run", len(done), self.n_shards)
@@ -310,7 +310,7 @@ class PartialEntry:
             encoder.fit(dataset, context)
             write_state(self.folder, "state", encoder.get_state())
             progress, done = {"n_rows": self.n_rows, "shard_size": self.shard_size, "dtype": self.dtype}, set()
-            progress.update(state=True, done=[], dim=None)
+            progress.update(done=[], dim=None)
         finished = sum(self.rows(shard).stop - self.rows(shard).start for shard in done)
         with track(self.n_rows, "encoding", "docs", done=finished) as bar:
             for shard in range(self.n_shards):

@@ -17,7 +17,7 @@ def settled_k(key: str, n_clusters: object) -> int:
     """``n_clusters`` as the number a fit needs; ``auto`` and ``labels`` are settled by the pipeline first."""
     if not isinstance(n_clusters, (int, np.integer)):
         raise UserError(
-            f"{key} was given clusterer.n_clusters={n_clusters!r}; the pipeline settles auto and labels into a "
+            f"{key} was fitted with clusterer.n_clusters={n_clusters!r}; the pipeline settles auto and labels into a "
             "number before fitting: fit it through a Pipeline, or give clusterer.n_clusters=<k>"
         )
     return int(n_clusters)
@@ -31,6 +31,16 @@ def nearest(X: np.ndarray, ids: np.ndarray, centres: np.ndarray) -> tuple[np.nda
         return np.full(len(X), NOISE), np.full(len(X), np.nan)
     index, distance = pairwise_distances_argmin_min(np.asarray(X), np.asarray(centres, dtype=np.asarray(X).dtype))
     return np.asarray(ids)[index], distance
+
+
+class NearestCentre:
+    """Mixin for k-means-like clusterers: a new point goes to the nearest of ``cluster_centers_`` (native rule)."""
+
+    score_name = "distance"
+
+    def predict_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The nearest centre and the Euclidean distance to it."""
+        return nearest(X, np.arange(len(self.cluster_centers_)), self.cluster_centers_)
 
 
 class NearestCentroidFallback:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from textcluster.clusterers.base import N_CLUSTERS, nearest
+from textcluster.clusterers.base import N_CLUSTERS, NearestCentre, settled_k
 from textcluster.contracts import Clusterer
 from textcluster.errors import UserError
 from textcluster.labels import NOISE, cluster_ids
@@ -21,20 +21,10 @@ from textcluster.registry import clusterers
 from textcluster.state import estimator_state, restore_estimator
 
 
-def _needs_k(key: str, n_clusters: Any) -> int:
-    if not isinstance(n_clusters, (int, np.integer)):
-        raise UserError(
-            f"{key} was fitted with clusterer.n_clusters={n_clusters!r}; the pipeline settles auto and labels "
-            "into a number before fitting: fit it through a Pipeline, or give clusterer.n_clusters=<k>"
-        )
-    return int(n_clusters)
-
-
 @clusterers.register("kmeans")
-class KMeansClusterer(Clusterer):
+class KMeansClusterer(NearestCentre, Clusterer):
     """k-means (scikit-learn) with k-means++ starts; a new point goes to the nearest centre."""
 
-    score_name = "distance"
     parameters = {"n_clusters": N_CLUSTERS, "n_init": Int(min=1), "max_iter": Int(min=1), "random_state": Int(min=0)}
 
     def __init__(self, n_clusters: int | str = "auto", n_init: int = 10, max_iter: int = 300, random_state: int = 0):
@@ -44,17 +34,13 @@ class KMeansClusterer(Clusterer):
         from sklearn.cluster import KMeans
 
         model = KMeans(
-            n_clusters=_needs_k("kmeans", self.n_clusters),
+            n_clusters=settled_k("kmeans", self.n_clusters),
             n_init=self.n_init,
             max_iter=self.max_iter,
             random_state=self.random_state,
         ).fit(X)
         self.labels_, self.cluster_centers_ = model.labels_, model.cluster_centers_
         return self
-
-    def predict_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The nearest centre and the Euclidean distance to it."""
-        return nearest(X, np.arange(len(self.cluster_centers_)), self.cluster_centers_)
 
 
 @clusterers.register("dbscan")
@@ -337,7 +323,7 @@ class GaussianMixtureClusterer(Clusterer):
         from sklearn.mixture import GaussianMixture
 
         return GaussianMixture(
-            n_components=_needs_k("gmm", self.n_clusters),
+            n_components=settled_k("gmm", self.n_clusters),
             covariance_type=self.covariance_type,
             n_init=self.n_init,
             max_iter=self.max_iter,

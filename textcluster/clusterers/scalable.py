@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from textcluster.clusterers.base import N_CLUSTERS, nearest, settled_k
+from textcluster.clusterers.base import N_CLUSTERS, NearestCentre, settled_k
 from textcluster.contracts import Clusterer
 from textcluster.errors import UserError
 from textcluster.params import Bool, Choice, Int
@@ -136,11 +136,10 @@ class FaissKMeans(Clusterer):
 
 
 @clusterers.register("minibatch_kmeans")
-class MiniBatchKMeansClusterer(Clusterer):
+class MiniBatchKMeansClusterer(NearestCentre, Clusterer):
     """scikit-learn's MiniBatchKMeans: k-means++ on a sample, updates from mini-batches; a new point goes to
     the nearest centre."""
 
-    score_name = "distance"
     parameters = {
         "n_clusters": N_CLUSTERS,
         "batch_size": Int(min=1),
@@ -173,9 +172,6 @@ class MiniBatchKMeansClusterer(Clusterer):
         self.labels_, self.cluster_centers_ = model.labels_, model.cluster_centers_
         self.inertia_ = float(model.inertia_)
         return self
-
-    def predict_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return nearest(X, np.arange(len(self.cluster_centers_)), self.cluster_centers_)
 
     def get_state(self) -> dict[str, Any]:
         return {"cluster_centers_": self.cluster_centers_, "inertia_": self.inertia_}
