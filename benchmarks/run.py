@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).resolve().parent
+MODELS = HERE / "runs" / "models"  # models fetched by a script (benchmarks/fetch_mpnet.py); {models} in suites.yaml
 METRICS = ("acc", "nmi", "ari")
 
 
@@ -94,7 +95,8 @@ def main() -> None:
         for name in config_names:
             cells = []
             for seed in args.seeds:
-                overrides = data_overrides + suite["configurations"][name] + [f"seed={seed}"] + args.extra
+                configuration = [o.format(data=folder, models=MODELS) for o in suite["configurations"][name]]
+                overrides = data_overrides + configuration + [f"seed={seed}"] + args.extra
                 if args.table_only:
                     record = runs_root / f"{dataset}-{name}-seed{seed}" / "cell.json"
                     if record.is_file():
