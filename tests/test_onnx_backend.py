@@ -10,9 +10,9 @@ pytest.importorskip("onnxruntime")
 
 from textcluster import registry  # noqa: E402
 from textcluster.encoders import onnx_backend  # noqa: E402
-from textcluster.encoders.base import network_state  # noqa: E402
 from textcluster.encoders.pretrained import PretrainedEncoder  # noqa: E402
 from textcluster.errors import UserError  # noqa: E402
+from textcluster.training.networks import network_state  # noqa: E402
 
 EDGE_CASES = ["ok", "", " ".join(["clustering"] * 400)]  # one token, no token, truncated at max_length
 

@@ -11,11 +11,12 @@ from torch import nn
 
 from textcluster.contracts import Encoder, TrainingContext
 from textcluster.dataset import IMAGE, Dataset
-from textcluster.encoders.augment import AUGMENT_SETTINGS, RandomAffine
-from textcluster.encoders.base import TensorView, embed_in_batches, l2_normalize, load_network_state, network_state
+from textcluster.encoders.base import TensorView, l2_normalize
 from textcluster.encoders.features import TFIDF_SETTINGS, VectorFeatures
 from textcluster.params import Bool, Choice, Float, Int, ListOf
 from textcluster.registry import encoders
+from textcluster.training.augment import AUGMENT_SETTINGS, RandomAffine
+from textcluster.training.networks import embed_in_batches, load_network_state, network_state
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU}
 

@@ -22,13 +22,13 @@ import torch
 from textcluster.contracts import Encoder, RefinementView, TrainingContext
 from textcluster.dataset import TEXT, Dataset
 from textcluster.encoders import onnx_backend
-from textcluster.encoders.base import load_network_state, network_state
 from textcluster.encoders.hub import MINILM_NAMES, load_model, model_identity
 from textcluster.errors import UserError
 from textcluster.params import NULL, Bool, Choice, Int, Str
 from textcluster.progress import track
 from textcluster.registry import encoders
 from textcluster.training.batching import length_batches, masked_mean, pad_batch
+from textcluster.training.networks import load_network_state, network_state
 
 log = logging.getLogger(__name__)
 
