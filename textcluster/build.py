@@ -166,7 +166,13 @@ def _stage_problems(config: Mapping[str, Any], reads_data: bool) -> list[str]:
             f"encoder={encoder.key()} handles {' and '.join(encoder.modalities)} data, but "
             f"data={loader.key()} gives {modality} data{hint}"
         )
-    if refiner_name(config) is not None and not encoder.refinable:
+    refiner = registry.refiners.get(refiner_name(config)) if refiner_name(config) is not None else None
+    if refiner is not None and modality is not None and modality not in refiner.modalities:
+        problems.append(
+            f"refiner={refiner.key()} handles {' and '.join(refiner.modalities)} data, but "
+            f"data={loader.key()} gives {modality} data; use another refiner or refiner=none"
+        )
+    if refiner is not None and refiner.trains_encoder_with(config["refiner"]) and not encoder.refinable:
         problems.append(
             f"refiner={refiner_name(config)} needs an encoder with a trainable network, and "
             f"encoder={encoder.key()} has none; use refiner=none, or encoder=dense, cnn, rnn, "

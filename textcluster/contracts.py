@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from textcluster.dataset import IMAGE, TEXT, Dataset
+from textcluster.dataset import IMAGE, TEXT, VECTORS, Dataset
 from textcluster.errors import UserError
 from textcluster.params import Block, Constraint
 from textcluster.results import EvaluationInput, NoiseReport, Refinement
@@ -302,14 +302,25 @@ class Clusterer(Plugin, ABC):
 
 
 class Refiner(Plugin, ABC):
-    """``refiner=<key>``: trains the encoder's network and the clusters together, from the clusterer's labels.
+    """``refiner=<key>``: sharpens the clusterer's assignment, starting from its labels.
 
-    After ``refine`` the encoder itself is refined; ``transform`` gives the
-    refined codes of (new) items and ``predict_scores`` assigns codes to the
-    refined clusters.
+    ``trains_encoder`` True (DEC, IDEC, contrastive): the encoder's network and
+    the clusters train together, so the encoder needs a network
+    (``refinable``) and its embeddings cannot come from the cache. False
+    (iterative classification): the refiner reads the encoder's embeddings
+    as they are and learns only its own model on top. After ``refine``,
+    ``transform`` gives the codes of (new) items in the refined clusters'
+    space and ``predict_scores`` assigns codes to those clusters.
     """
 
     group = "refiner"
+    trains_encoder: ClassVar[bool] = True
+    modalities: ClassVar[tuple[str, ...]] = (TEXT, IMAGE, VECTORS)
+
+    @classmethod
+    def trains_encoder_with(cls, settings: Mapping[str, Any]) -> bool:
+        """``trains_encoder`` from the settings, before anything is built (a refiner may start from another)."""
+        return cls.trains_encoder
 
     @abstractmethod
     def refine(

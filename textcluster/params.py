@@ -155,22 +155,28 @@ ANY = Anything()
 class ListOf(Constraint):
     """A list whose items each meet ``item``; ``length`` fixes how many there are."""
 
-    def __init__(self, item: Constraint, length: int | None = None, min_length: int = 0):
-        self.item, self.length, self.min_length = item, length, min_length
+    def __init__(self, item: Constraint, length: int | None = None, min_length: int = 0, ascending: bool = False):
+        self.item, self.length, self.min_length, self.ascending = item, length, min_length, ascending
 
     def accepts(self, value: Any) -> bool:
         return not self.problems(value, "")
 
     def describe(self) -> str:
         count = f"{self.length} " if self.length is not None else ""
-        return f"a list of {count}items, each {self.item.describe()}"
+        order = ", in ascending order" if self.ascending else ""
+        return f"a list of {count}items, each {self.item.describe()}{order}"
 
     def problems(self, value: Any, path: str) -> list[str]:
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
             return [f"{path}={shown(value)} is not valid: it must be {self.describe()}"]
         if (self.length is not None and len(value) != self.length) or len(value) < self.min_length:
             return [f"{path}={shown(list(value))} is not valid: it must be {self.describe()}"]
-        return [problem for index, item in enumerate(value) for problem in self.item.problems(item, f"{path}[{index}]")]
+        problems = [
+            problem for index, item in enumerate(value) for problem in self.item.problems(item, f"{path}[{index}]")
+        ]
+        if not problems and self.ascending and list(value) != sorted(value):
+            problems.append(f"{path}={shown(list(value))} is not valid: it must be {self.describe()}")
+        return problems
 
 
 class Block(Constraint):

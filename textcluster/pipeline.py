@@ -175,7 +175,12 @@ class Pipeline:
             if stage is not None:
                 stage.check_params()
         self.encoder.check_modality(dataset.modality)
-        if self.refiner is not None and not self.encoder.refinable:
+        if self.refiner is not None and dataset.modality not in self.refiner.modalities:
+            raise UserError(
+                f"refiner={self.refiner.key()} handles {' and '.join(self.refiner.modalities)} data, not "
+                f"{dataset.modality} data; use another refiner or refiner=none"
+            )
+        if self.refiner is not None and self.refiner.trains_encoder and not self.encoder.refinable:
             self.encoder.refinement_view(dataset)  # raises the encoder's own reason
         if self.topics is not None and self.topics.n_topics is not None and not dataset.has_texts:
             raise UserError(
@@ -198,7 +203,7 @@ class Pipeline:
             return self._encode_distributed(dataset), None
         if self.cache is None or self.encoder_.copies_input:
             return self.encoder_.fit_transform(dataset, self._training()), None
-        if self.refiner_ is not None:  # the refiner trains the network further from its freshly trained state
+        if self.refiner_ is not None and self.refiner_.trains_encoder:  # it trains the freshly trained network
             log.info("embedding cache not used: the refiner trains the encoder's network further")
             return self.encoder_.fit_transform(dataset, self._training()), None
         return self.cache.encode(self.encoder_, dataset, self._training())
