@@ -119,7 +119,7 @@ class SelfLabelRefiner(Refiner):
     def __init__(
         self,
         start: Mapping[str, Any] | None = None,
-        confident_share: float = 0.8,
+        confident_share: float = 0.95,
         max_epochs: int = 10,
         batch_size: int = 128,
         lr: float = 0.003,
