@@ -68,4 +68,4 @@ def test_mnist_preset_reaches_its_target(tmp_path):
     if not (DATA / "mnist").is_dir():
         pytest.skip(f"no data folder {DATA / 'mnist'}")
     metrics = textcluster("experiment=mnist", f"data.path={DATA}/mnist", "seed=0", run_dir=tmp_path / "mnist")
-    assert metrics["acc"] >= 0.95, metrics  # DEC-DA from N2D's start; 0.971 ± 0.001 over three seeds
+    assert metrics["acc"] >= 0.975, metrics  # N2D, DEC-DA, self-labelling: benchmarks/results/sota-mnist.md
