@@ -46,7 +46,7 @@ def test_a_cnn_on_confident_labels_repairs_wrong_ones(data_file):
 
 
 def test_a_run_starting_from_dec_saves_and_predicts_its_labels(tmp_path):
-    overrides = ["encoder=dense", "refiner=dec_da_selflabel", "refiner.start.max_epochs=2", "refiner.max_epochs=1"]
+    overrides = ["encoder=dense", "refiner=selflabel_dec_da", "refiner.start.max_epochs=2", "refiner.max_epochs=1"]
     cfg = compose_small(*overrides, "refiner.start.update_interval=4", "trainer.max_epochs=2", limit=300)
     run = run_experiment(cfg, tmp_path)
     assert read_status(tmp_path) == "completed" and read_json(tmp_path / "metrics.json")["refine_s"] > 0
@@ -63,7 +63,7 @@ def test_a_run_starting_from_dec_saves_and_predicts_its_labels(tmp_path):
             "refiner=selflabel handles image data, but data=lines gives text data; use another refiner or refiner=none",
         ),
         (
-            ("encoder=raw", "refiner=dec_da_selflabel"),
+            ("encoder=raw", "refiner=selflabel_dec_da"),
             "refiner=selflabel needs an encoder with a trainable network, and encoder=raw has none; use "
             "refiner=none, or encoder=dense, cnn, rnn, transformer or pretrained",
         ),
