@@ -75,7 +75,7 @@ def test_external_evaluators_skip_without_labels(key):
         score(key, np.zeros((4, 2)), np.array([0, 0, 1, 1]), None)
 
 
-@pytest.mark.parametrize("key", ["silhouette", "calinski_harabasz", "davies_bouldin"])
+@pytest.mark.parametrize("key", ["silhouette", "calinski_harabasz", "davies_bouldin", "dbcv"])
 def test_internal_evaluators_skip_for_one_cluster(key):
     X = np.random.default_rng(0).normal(size=(10, 2))
     with pytest.raises(SkipEvaluation, match="needs 2 to n-1 clusters, found 1 among 10 clustered points"):

@@ -15,7 +15,7 @@ BUILTIN = {
     "datasets": {"digits", "mnist", "csv", "lines", "hf"},
     "encoders": {"dense", "raw"},
     "reducers": {"none", "pca", "umap"},
-    "clusterers": {"kmeans", "dbscan", "hdbscan", "gmm"},
+    "clusterers": {"kmeans", "dbscan", "hdbscan", "gmm", "spectral", "leiden"},
     "evaluators": {
         "acc",
         "nmi",
@@ -25,6 +25,7 @@ BUILTIN = {
         "silhouette",
         "calinski_harabasz",
         "davies_bouldin",
+        "dbcv",
         "cluster_counts",
     },
     "refiners": {"dec", "idec", "contrastive"},

@@ -108,6 +108,24 @@ class DaviesBouldin(InternalMetric):
         return skm.davies_bouldin_score(X, labels)
 
 
+@evaluators.register("dbcv")
+class DensityBasedValidity(InternalMetric):
+    """DBCV, density-based clustering validation (Moulavi et al. 2014; ``hdbscan.validity.validity_index``):
+    from -1 to 1, high when clusters are dense inside and separated by sparse regions. Unlike silhouette it
+    does not favour round clusters, so it is the criterion for density clusterers. O(n^2) per cluster."""
+
+    default_sample_size = 5000
+
+    def score(self, X, labels):
+        from hdbscan.validity import validity_index
+
+        with np.errstate(divide="ignore", invalid="ignore"):  # duplicate points: zero core distances
+            value = float(validity_index(np.asarray(X, dtype=np.float64), np.asarray(labels)))
+        if not np.isfinite(value):
+            raise SkipEvaluation("DBCV is undefined here (a cluster of identical points)")
+        return value
+
+
 @evaluators.register("cluster_counts")
 class ClusterCounts(Evaluator):
     """Number of clusters found (noise excluded) and the share of points labelled noise."""

@@ -1,0 +1,92 @@
+"""Graph clustering: Leiden community detection on a k-nearest-neighbour graph of the points.
+
+The graph is UMAP's fuzzy neighbourhood graph (``umap.umap_.fuzzy_simplicial_set``: each point's
+``n_neighbors`` nearest neighbours, found by NN-descent on large inputs, with weights that fall off
+beyond each point's own nearest distance), the graph scanpy clusters. Leiden (the ``leidenalg``
+library of its authors, on ``igraph``) then finds the partition of highest modularity at the given
+``resolution``: the number of clusters comes from the graph, not from a setting.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from textcluster.clusterers.base import NearestCentroidFallback
+from textcluster.contracts import Clusterer
+from textcluster.errors import UserError
+from textcluster.params import Choice, Float, Int
+from textcluster.registry import clusterers
+
+GRAPH_METRICS = ("euclidean", "cosine")
+
+
+def neighbourhood_graph(X: np.ndarray, n_neighbors: int, metric: str, random_state: int):
+    """The symmetric fuzzy kNN graph of the rows of ``X`` (a scipy sparse matrix of edge weights in (0, 1])."""
+    from umap.umap_ import fuzzy_simplicial_set
+
+    graph, _sigmas, _rhos = fuzzy_simplicial_set(
+        np.asarray(X, dtype=np.float32), n_neighbors, np.random.RandomState(random_state), metric
+    )
+    return graph.tocoo()
+
+
+def leiden_membership(graph, resolution: float, n_iterations: int, random_state: int) -> np.ndarray:
+    """Each node's community (numbered from the largest community down) in the modularity partition."""
+    import igraph
+    import leidenalg
+
+    upper = graph.row < graph.col  # the graph is symmetric: each edge once
+    network = igraph.Graph(n=graph.shape[0], edges=np.column_stack([graph.row[upper], graph.col[upper]]).tolist())
+    partition = leidenalg.find_partition(
+        network,
+        leidenalg.RBConfigurationVertexPartition,
+        weights=graph.data[upper].tolist(),
+        resolution_parameter=resolution,
+        n_iterations=n_iterations,
+        seed=random_state,
+    )
+    return np.asarray(partition.membership, dtype=np.intp)
+
+
+@clusterers.register("leiden")
+class LeidenClusterer(NearestCentroidFallback, Clusterer):
+    """Leiden communities of the kNN graph; a new point joins the nearest cluster mean (``nearest_centroid``).
+
+    ``resolution``: higher gives more, smaller communities (1 is plain modularity). ``n_iterations``:
+    Leiden passes, -1 until no pass improves the partition.
+    """
+
+    parameters = {
+        "n_neighbors": Int(min=2),
+        "metric": Choice(*GRAPH_METRICS),
+        "resolution": Float(min=0, min_open=True),
+        "n_iterations": Int(min=-1),
+        "random_state": Int(min=0),
+    }
+
+    def __init__(
+        self,
+        n_neighbors: int = 15,
+        metric: str = "euclidean",
+        resolution: float = 1.0,
+        n_iterations: int = -1,
+        random_state: int = 0,
+    ):
+        self.n_neighbors, self.metric, self.resolution = n_neighbors, metric, resolution
+        self.n_iterations, self.random_state = n_iterations, random_state
+
+    def check_input(self, n_samples: int) -> None:
+        if self.n_neighbors >= n_samples:
+            raise UserError(
+                f"clusterer.n_neighbors={self.n_neighbors} needs more than that many samples, got {n_samples}; "
+                "lower clusterer.n_neighbors or raise data.limit"
+            )
+        if self.n_iterations == 0:
+            raise UserError("clusterer.n_iterations=0 runs no Leiden pass; give a positive number, or -1")
+
+    def fit(self, X: np.ndarray) -> LeidenClusterer:
+        X = np.asarray(X)
+        graph = neighbourhood_graph(X, self.n_neighbors, self.metric, self.random_state)
+        self.labels_ = leiden_membership(graph, self.resolution, self.n_iterations, self.random_state)
+        self.fit_centroids(X)
+        return self
