@@ -50,6 +50,7 @@ TRAINER_SETTINGS = Block(
 TOP_LEVEL = {
     "seed": Int(min=0),
     "recipe": Str() | NULL,
+    "objective": Str(),
     "k_search": K_SEARCH_SETTINGS,
     "noise": Str(),
     "report": Bool(),
@@ -98,7 +99,24 @@ def _value_problems(config: Mapping[str, Any]) -> list[str]:
     if not problems:  # the shapes are right: the plugins named inside the blocks can be looked at
         problems += _evaluation_problems(config.get("evaluation") or {})
         problems += _trainer_problems(config.get("trainer") or {})
+        problems += _objective_problems(config.get("objective", "auto"), config.get("evaluation") or {})
     return problems
+
+
+AUTO_OBJECTIVES = ("nmi", "silhouette", "dbcv")  # what objective=auto may pick (textcluster.experiment)
+METRICS_OF = {"cluster_counts": ("n_clusters", "noise_fraction")}  # evaluators whose metrics are not their key
+
+
+def _objective_problems(objective: str, evaluation: Mapping[str, Any]) -> list[str]:
+    """The objective is a metric the run computes (``auto``: at least one of those it may pick)."""
+    computed = [name for key in evaluation.get("metrics", []) for name in METRICS_OF.get(key, (key,))]
+    wanted = AUTO_OBJECTIVES if objective == "auto" else (objective,)
+    if any(name in computed for name in wanted):
+        return []
+    return [
+        f"objective={objective} needs the metric {' or '.join(wanted)}, which evaluation.metrics does not compute; "
+        f"add it to evaluation.metrics or set objective to one of: {', '.join(computed)}"
+    ]
 
 
 def _evaluation_problems(evaluation: Mapping[str, Any]) -> list[str]:

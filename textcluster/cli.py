@@ -32,6 +32,7 @@ SUMMARY_METRICS = (
     "silhouette",
     "calinski_harabasz",
     "davies_bouldin",
+    "dbcv",
     "n_clusters",
     "noise_fraction",
     "noise_fraction_before",
@@ -60,6 +61,7 @@ def format_summary(cfg: DictConfig, run: Run, run_dir: Path) -> str:
         by_reason.setdefault(reason, []).append(key)
     for reason, keys in by_reason.items():
         lines.append(f"  {', '.join(keys)} skipped: {reason}")
+    lines.append(f"  {'objective':<21} {run.objective} ({run.objective_value:.4f}, what a sweep maximises)")
     lines.append(f"  {'time_s':<21} {sum(pipeline.timings_.values()):.1f}")
     lines.append(f"run folder: {run_dir}")
     if (Path(run_dir) / "report.html").is_file():
@@ -68,7 +70,8 @@ def format_summary(cfg: DictConfig, run: Run, run_dir: Path) -> str:
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
-def hydra_main(cfg: DictConfig) -> None:
+def hydra_main(cfg: DictConfig) -> float:
+    """One run; returns its objective (see ``objective`` in conf/config.yaml), which a sweeper maximises."""
     from textcluster.experiment import run_experiment  # torch and Lightning: only once a run starts
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -76,7 +79,7 @@ def hydra_main(cfg: DictConfig) -> None:
         run = run_experiment(cfg, run_dir)
     except UserError as error:
         print(f"textcluster: error: {error}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(2)  # in a sweep too: values the search space offers that cannot work stop it, named
     except WorkerFinished:  # a ddp worker process: its share is encoded, rank 0 reports the run
         sys.exit(0)
     except (KeyboardInterrupt, RunInterrupted):
@@ -86,6 +89,7 @@ def hydra_main(cfg: DictConfig) -> None:
         )
         sys.exit(130)
     print(format_summary(cfg, run, run_dir))
+    return run.objective_value
 
 
 def with_override(argv: list[str], extra: str) -> list[str]:

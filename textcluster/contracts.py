@@ -244,6 +244,11 @@ class Encoder(Plugin, ABC):
         """What decides the output besides the parameters (a pretrained model's weights), for cache keys."""
         return None
 
+    def topic_words(self, n_words: int = 10) -> list[list[str]] | None:
+        """The fitted encoder's own topics (a topic model's), each as its ``n_words`` top words, best first;
+        None (the default) when its dimensions are not topics. The run folder keeps them (encoder_topics.json)."""
+        return None
+
 
 # ------------------------------------------------------------------------------------------ reducers, clusterers
 
@@ -275,6 +280,7 @@ class Clusterer(Plugin, ABC):
 
     predict_method: ClassVar[str] = "native"
     score_name: ClassVar[str | None] = None
+    density_based: ClassVar[bool] = False  # clusters are dense regions (noise between): judged by DBCV, not silhouette
 
     @abstractmethod
     def fit(self, X: np.ndarray) -> Clusterer: ...

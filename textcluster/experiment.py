@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import time
@@ -40,6 +41,13 @@ class Run:
     dataset: Dataset
     run_dir: Path
     model_dir: Path | None
+    objective: str = "nmi"  # the metric a sweeper maximises (the config's ``objective``, ``auto`` settled)
+
+    @property
+    def objective_value(self) -> float:
+        """The objective's value; nan when the run has none (a skipped metric), which stops an Optuna search."""
+        value = self.pipeline.metrics_.get(self.objective)
+        return math.nan if value is None else float(value)
 
 
 def run_experiment(cfg: Any, run_dir: Path) -> Run:
@@ -63,7 +71,17 @@ def run_experiment(cfg: Any, run_dir: Path) -> Run:
     report_s = time.perf_counter() - start
     timings = {**pipeline.timings_, "write_s": write_s, "report_s": report_s}
     write_json(run_dir / TIMINGS_FILE, {key: round(seconds, 3) for key, seconds in timings.items()})
-    return Run(pipeline, dataset, run_dir, model_dir)
+    return Run(pipeline, dataset, run_dir, model_dir, settled_objective(config.get("objective", "auto"), pipeline))
+
+
+def settled_objective(objective: str, pipeline: Pipeline) -> str:
+    """``auto``: NMI against the labels when there are labels; without them an internal criterion, DBCV for
+    density clusterers (their clusters need not be round, which silhouette assumes), silhouette otherwise."""
+    if objective != "auto":
+        return objective
+    if "nmi" in pipeline.metrics_:
+        return "nmi"
+    return "dbcv" if pipeline.clusterer.density_based else "silhouette"
 
 
 TIMINGS_FILE = "timings.json"  # seconds per stage, the writing of the results and the report: written last
