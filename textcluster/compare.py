@@ -50,6 +50,7 @@ import numpy as np
 
 from textcluster.errors import UserError
 from textcluster.reporting.files import COMPLETED, STATUS_FILE
+from textcluster.reporting.report import CSS  # the run report's look
 
 PROG = "textcluster-compare"
 USAGE = (
@@ -82,15 +83,6 @@ SHOWN_WHEN_NONZERO = {"noise_fraction", "noise_fraction_before"}  # defaults lef
 LOWER_IS_BETTER = {"davies_bouldin", "noise_fraction", "noise_fraction_before", "noise_fraction_after"}
 UNLABELLED_KEYS = {"recipe"}  # set by textcluster itself beside the encoder=/reducer= it resolved: no column
 MISSING = "–"
-
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;
-color:#222;line-height:1.4}
-h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-.meta{color:#555}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.25em .6em;
-text-align:left;vertical-align:top}th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.warn{background:#fff4e5;border:1px solid #f0c36d;padding:.5em 1em}
-"""
 
 
 # ------------------------------------------------------------------------------------- the records
