@@ -33,6 +33,11 @@ def write_results(run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> list[d
     topics = None
     if pipeline.topics_ is not None:
         topics = write_topics(run_dir, pipeline.topics_, dataset.texts, dataset.ids)["topics"]
+    topic_words = getattr(pipeline.encoder_, "topic_words", None)  # the Encoder hook; a duck-typed encoder may lack it
+    encoder_topics = topic_words() if callable(topic_words) else None
+    if encoder_topics is not None:  # a topic-model encoder (lda, nmf): its own topics, beside topics.json's
+        entries = [{"topic": i, "words": list(words)} for i, words in enumerate(encoder_topics)]
+        write_json(run_dir / "encoder_topics.json", entries)
     if getattr(pipeline, "k_selection_", None) is not None:
         write_json(run_dir / "k_selection.json", pipeline.k_selection_.as_dict())
     write_json(run_dir / "skipped_metrics.json", pipeline.skipped_metrics_)
