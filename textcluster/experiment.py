@@ -76,12 +76,13 @@ def run_experiment(cfg: Any, run_dir: Path) -> Run:
 
 def settled_objective(objective: str, pipeline: Pipeline) -> str:
     """``auto``: NMI against the labels when there are labels; without them an internal criterion, DBCV for
-    density clusterers (their clusters need not be round, which silhouette assumes), silhouette otherwise."""
+    density clusterers (their clusters need not be round, which silhouette assumes), silhouette otherwise;
+    the other internal one where that one did not run."""
     if objective != "auto":
         return objective
-    if "nmi" in pipeline.metrics_:
-        return "nmi"
-    return "dbcv" if pipeline.clusterer.density_based else "silhouette"
+    internal = ("dbcv", "silhouette") if pipeline.clusterer.density_based else ("silhouette", "dbcv")
+    candidates = ("nmi", *internal)
+    return next((name for name in candidates if name in pipeline.metrics_), candidates[0])
 
 
 TIMINGS_FILE = "timings.json"  # seconds per stage, the writing of the results and the report: written last
