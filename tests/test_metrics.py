@@ -117,3 +117,16 @@ def test_evaluate_collects_skips_with_reasons():
     assert metrics == {"n_clusters": 1.0, "noise_fraction": 0.0}
     assert set(skipped) == {"acc", "silhouette"}
     assert "no true labels" in skipped["acc"] and "found 1 among 4" in skipped["silhouette"]
+
+
+def test_dbcv_is_high_for_dense_separated_clusters_and_ignores_single_points():
+    from hdbscan.validity import validity_index
+
+    rng = np.random.default_rng(3)
+    X = np.vstack([rng.normal(0, 0.3, (60, 2)), rng.normal(5, 0.3, (60, 2)), [[9.0, -9.0]]])
+    labels = np.array([0] * 60 + [1] * 60 + [2])  # cluster 2 is one point: it counts as noise
+    good = score("dbcv", X, labels, None)["dbcv"]
+    assert good == pytest.approx(validity_index(X, np.array([0] * 60 + [1] * 60 + [-1])))
+    assert good > 0.5
+    shuffled = score("dbcv", X, rng.permutation(labels), None)["dbcv"]
+    assert shuffled < 0 < good

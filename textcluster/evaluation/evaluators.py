@@ -119,8 +119,13 @@ class DensityBasedValidity(InternalMetric):
     def score(self, X, labels):
         from hdbscan.validity import validity_index
 
+        labels = np.asarray(labels).copy()
+        ids, sizes = np.unique(labels, return_counts=True)
+        labels[np.isin(labels, ids[sizes < 2])] = NOISE  # one point has no density to judge: noise, as hdbscan's
+        if len(cluster_ids(labels)) < 2:
+            raise SkipEvaluation("DBCV needs 2 clusters of at least 2 points")
         with np.errstate(divide="ignore", invalid="ignore"):  # duplicate points: zero core distances
-            value = float(validity_index(np.asarray(X, dtype=np.float64), np.asarray(labels)))
+            value = float(validity_index(np.asarray(X, dtype=np.float64), labels))
         if not np.isfinite(value):
             raise SkipEvaluation("DBCV is undefined here (a cluster of identical points)")
         return value
