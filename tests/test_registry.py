@@ -214,6 +214,9 @@ def test_auto_encoder_and_reducer_resolve_by_the_data_modality_and_say_so(data):
     assert (named.encoder.name, named.reducer.name, named.recipe) == ("raw", "none", None)
     kept = compose([f"data={data}", "encoder=raw", "reducer=pca"])
     assert kept.reducer.name == "pca"
+    graph = compose([f"data={data}", "clusterer=leiden"])  # it builds its own kNN graph: on the embeddings
+    assert (graph.encoder.name, graph.reducer.name) == (recipe.encoder.name, "none")
+    assert graph.recipe == f"{modality} data: encoder={RECIPES[modality]['encoder']} reducer=none"
 
 
 # ------------------------------------------------------------------------------------- config discovery

@@ -111,3 +111,14 @@ def test_every_value_a_search_offers_is_a_valid_config(search):
     for key, values in space.items():
         for value in values:
             check_config(to_plain(compose(["data=lines", f"hparams_search={search}", f"{key}={value}"])))
+
+
+def test_one_recipe_serves_a_sweep_over_clusterers_only_when_they_agree_on_the_reducer():
+    from textcluster.cli import resolved_recipe
+
+    assert "reducer=umap_n2d" in resolved_recipe(["data=digits", "clusterer=kmeans,gmm"])
+    assert "reducer=none" in resolved_recipe(["data=digits", "clusterer=leiden,spectral"])  # both build a graph
+    assert not any(word.startswith("reducer=") for word in resolved_recipe(["data=digits", "reducer=pca"]))
+    with pytest.raises(UserError, match=r"the sweep's clusterers \(kmeans, spectral\) mix .* name the reducer"):
+        resolved_recipe(["data=digits", "clusterer=kmeans_labels,spectral"])
+    assert "encoder=dense" in resolved_recipe(["data=digits", "clusterer=kmeans,spectral", "reducer=none"])

@@ -113,11 +113,20 @@ def resolved_recipe(argv: list[str]) -> list[str]:
     if any(word in ("--help", "-h", "--hydra-help") for word in argv):
         return []
     words = [word for word in argv if "=" in word and not word.startswith("-")]
+    choices = choice_overrides(words)
     try:
-        cfg = compose_unresolved(choice_overrides(words))
+        cfg = compose_unresolved(choices)
+        options = swept_options(words)
+        swept = [compose_unresolved([*choices, f"clusterer={option}"]).clusterer.name for option in options]
     except UserError:
         return []
-    return recipe_overrides(cfg)
+    return recipe_overrides(cfg, swept)
+
+
+def swept_options(words: list[str], group: str = "clusterer") -> list[str]:
+    """The options of ``group=a,b,c`` on a sweep's command line (none when the group is not swept)."""
+    values = [word.split("=", 1)[1] for word in words if word.startswith(f"{group}=") and "," in word]
+    return [option.strip() for option in values[-1].split(",")] if values else []
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -147,14 +147,17 @@ k search see the digits apart (without it the silhouette peaks at k = 2).
 RECIPE_KEY = "recipe"  # the top-level key that records what auto resolved to
 
 
-def recipe_overrides(cfg: Any) -> list[str]:
+def recipe_overrides(cfg: Any, swept_clusterers: Sequence[str] = ()) -> list[str]:
     """The overrides that replace ``encoder=auto`` / ``reducer=auto`` (a composed config's choices).
 
     ``encoder=auto`` takes the recipe for the data's modality (:data:`RECIPES`),
     and with it the recipe's reducer when that is auto too; a named encoder
     with ``reducer=auto`` gets no reducer (the recipe's reducer was chosen for
-    the recipe's encoder). ``[]`` when neither is auto. The data loader's class
-    says its modality, so this runs before any data is read.
+    the recipe's encoder), and a clusterer that builds its own neighbourhood graph
+    (``builds_graph``: spectral, leiden) gets none either. ``[]`` when neither is
+    auto. The data loader's class says its modality, so this runs before any data is read.
+    ``swept_clusterers``: the clusterers (registry keys) a sweep runs; one recipe serves every job, so
+    they must agree on the reducer.
     """
     from textcluster import registry
 
@@ -169,9 +172,37 @@ def recipe_overrides(cfg: Any) -> list[str]:
             f"encoder=auto picks a recipe by the data's modality, and data={loader.key()} can give text or "
             "images; name the encoder (and reducer), e.g. encoder=hybrid reducer=umap_text"
         )
-    recipe = RECIPES[loader.modality]
+    recipe = dict(RECIPES[loader.modality])
+    if "reducer" in auto and _graph_clusterers(cfg, swept_clusterers):
+        recipe["reducer"] = "none"  # measured: benchmarks/results/families.md
     chosen = [f"{group}={recipe[group]}" for group in ("encoder", "reducer") if group in auto]
     return chosen + [f"{RECIPE_KEY}='{loader.modality} data: {' '.join(chosen)}'"]
+
+
+def _graph_clusterers(cfg: Any, swept: Sequence[str]) -> bool:
+    """Whether the clusterer (every swept one) builds its own neighbourhood graph; a sweep that mixes
+    the two kinds cannot share one recipe, and is refused with the fix."""
+    names = list(swept) or [(cfg.get("clusterer") or {}).get("name")]
+    kinds = {_builds_graph(name) for name in names}
+    if len(kinds) > 1:
+        raise UserError(
+            f"the sweep's clusterers ({', '.join(names)}) mix clusterers that build their own neighbourhood "
+            "graph (spectral, leiden: the recipe gives them the embeddings) and others (the recipe gives them "
+            "UMAP's); name the reducer for every job, e.g. reducer=none or reducer=umap_text"
+        )
+    return kinds == {True}
+
+
+def _builds_graph(name: str | None) -> bool:
+    """False for a key not registered yet: a ``plugins_dir`` plugin loads later, and the config check names
+    an unknown one."""
+    from textcluster import registry
+    from textcluster.errors import UnknownPluginError
+
+    try:
+        return registry.clusterers.get(name).builds_graph
+    except UnknownPluginError:
+        return False
 
 
 def to_plain(config: Any) -> dict[str, Any]:

@@ -281,6 +281,9 @@ class Clusterer(Plugin, ABC):
     predict_method: ClassVar[str] = "native"
     score_name: ClassVar[str | None] = None
     density_based: ClassVar[bool] = False  # clusters are dense regions (noise between): judged by DBCV, not silhouette
+    # it builds its own neighbourhood graph of the points (spectral, leiden): the recipe gives it the encoder's
+    # embeddings, not UMAP's, whose tight clumps fall apart into disconnected pieces of the graph
+    builds_graph: ClassVar[bool] = False
 
     @abstractmethod
     def fit(self, X: np.ndarray) -> Clusterer: ...

@@ -371,6 +371,7 @@ class SpectralClusterer(NearestCentroidFallback, Clusterer):
     up to some tens of thousands of documents.
     """
 
+    builds_graph = True
     parameters = {
         "n_clusters": N_CLUSTERS,
         "n_neighbors": Int(min=2),

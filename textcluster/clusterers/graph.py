@@ -56,6 +56,7 @@ class LeidenClusterer(NearestCentroidFallback, Clusterer):
     Leiden passes, -1 until no pass improves the partition.
     """
 
+    builds_graph = True
     parameters = {
         "n_neighbors": Int(min=2),
         "metric": Choice(*GRAPH_METRICS),
