@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from textcluster.errors import UserError
+from textcluster.errors import UserError, exit_on_user_error
 from textcluster.reporting.files import COMPLETED, STATUS_FILE
 from textcluster.reporting.report import CSS  # the run report's look
 
@@ -686,11 +686,7 @@ def compare(argv: Sequence[str]) -> Comparison:
 
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        compare(argv)
-    except UserError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    exit_on_user_error(PROG, lambda: compare(argv))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
 """Errors that reach the user as one clear line instead of a traceback."""
 
+import sys
+from collections.abc import Callable
+
 
 class UserError(Exception):
     """Bad input or configuration: the message names the problem and the fix.
@@ -7,6 +10,15 @@ class UserError(Exception):
     The commands print it as a single line and exit with status 2; everything
     else is a bug and keeps its traceback.
     """
+
+
+def exit_on_user_error(program: str, command: Callable[[], object]) -> None:
+    """Run a command's body; a UserError becomes one line on stderr (``<program>: error: ...``) and exit 2."""
+    try:
+        command()
+    except UserError as error:
+        print(f"{program}: error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 class UnknownPluginError(UserError, KeyError):

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from textcluster.errors import UserError
+from textcluster.errors import UserError, exit_on_user_error
 from textcluster.labels import NOISE
 
 PROG = "textcluster-predict"
@@ -141,11 +141,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(__doc__.split("\n\n", 2)[2].rstrip())
         return
     logging.basicConfig(level=logging.WARNING, format="[%(levelname)s] %(name)s: %(message)s")
-    try:
-        predict(argv)
-    except UserError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    exit_on_user_error(PROG, lambda: predict(argv))
 
 
 if __name__ == "__main__":
