@@ -122,3 +122,27 @@ def test_one_recipe_serves_a_sweep_over_clusterers_only_when_they_agree_on_the_r
     with pytest.raises(UserError, match=r"the sweep's clusterers \(kmeans, spectral\) mix .* name the reducer"):
         resolved_recipe(["data=digits", "clusterer=kmeans_labels,spectral"])
     assert "encoder=dense" in resolved_recipe(["data=digits", "clusterer=kmeans,spectral", "reducer=none"])
+
+
+def test_a_trial_without_its_objective_scores_the_worst_and_the_search_goes_on(unlabelled_snippets, tmp_path):
+    """One cluster has no silhouette: the trial is -inf to a maximising search (nan would stop Optuna)."""
+    sweep = tmp_path / "sweep"
+    result = run_textcluster(
+        "-m",
+        "hydra/sweeper=optuna",
+        "hydra.sweeper.direction=maximize",
+        "hydra.sweeper.n_trials=2",
+        "clusterer.n_clusters=choice(1)",
+        "data=csv",
+        f"data.path={unlabelled_snippets}",
+        "data.limit=200",
+        "encoder=raw",
+        "reducer=pca",
+        "report=false",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("objective             silhouette (nan") == 2
+    assert result.stderr.count("objective silhouette was skipped (see above): the sweep scores this run -inf") == 2
+    assert yaml.safe_load((sweep / "optimization_results.yaml").read_text())["best_value"] == float("-inf")

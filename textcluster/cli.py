@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,7 +90,18 @@ def hydra_main(cfg: DictConfig) -> float:
         )
         sys.exit(130)
     print(format_summary(cfg, run, run_dir))
-    return run.objective_value
+    return objective_for_the_sweeper(run.objective, run.objective_value)
+
+
+def objective_for_the_sweeper(name: str, value: float) -> float:
+    """The run's objective; a skipped one (a single cluster has no silhouette) is the worst value a sweep
+    can get, -inf when it maximises, not nan, which would stop an Optuna search."""
+    if not math.isnan(value) or not HydraConfig.initialized():
+        return value
+    direction = str(HydraConfig.get().sweeper.get("direction", "maximize"))
+    worst = math.inf if direction.endswith("minimize") else -math.inf
+    print(f"  objective {name} was skipped (see above): the sweep scores this run {worst}", file=sys.stderr)
+    return worst
 
 
 def with_override(argv: list[str], extra: str) -> list[str]:

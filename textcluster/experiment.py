@@ -45,7 +45,7 @@ class Run:
 
     @property
     def objective_value(self) -> float:
-        """The objective's value; nan when the run has none (a skipped metric), which stops an Optuna search."""
+        """The objective's value; nan when the run has none (a skipped metric)."""
         value = self.pipeline.metrics_.get(self.objective)
         return math.nan if value is None else float(value)
 
@@ -81,7 +81,7 @@ def settled_objective(objective: str, pipeline: Pipeline) -> str:
     if objective != "auto":
         return objective
     internal = ("dbcv", "silhouette") if pipeline.clusterer.density_based else ("silhouette", "dbcv")
-    candidates = ("nmi", *internal)
+    candidates = internal if "nmi" in pipeline.skipped_metrics_ else ("nmi", *internal)  # skipped: no labels
     return next((name for name in candidates if name in pipeline.metrics_), candidates[0])
 
 
