@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.sparse.csgraph import connected_components
 from sklearn.datasets import make_blobs, make_moons
 from sklearn.metrics import normalized_mutual_info_score
 
 from conftest import compose_small
 from textcluster import registry
 from textcluster.build import build_pipeline, load_data
+from textcluster.clusterers.graph import neighbourhood_graph
 from textcluster.config import to_plain
 from textcluster.errors import UserError
 from textcluster.state import read_state, write_state
@@ -57,6 +59,21 @@ def test_leiden_resolution_sets_the_grain_and_the_seed_repeats_it(blobs):
     assert np.array_equal(fine, build({"name": "leiden", "resolution": 8.0}).fit(X).labels_)
 
 
+def test_leiden_searches_the_resolution_for_a_number_of_clusters():
+    X, _ = make_blobs(n_samples=800, centers=8, n_features=8, cluster_std=1.5, center_box=(-4, 4), random_state=2)
+    free = build({"name": "leiden"}).fit(X)
+    for k in (3, 8, 12):
+        model = build({"name": "leiden", "n_clusters": k}).fit(X)
+        assert len(set(model.labels_)) == k
+        assert (model.resolution_ < free.resolution_) == (k < len(set(free.labels_)))
+    apart, _ = make_blobs(n_samples=800, centers=8, n_features=8, cluster_std=1.5, random_state=2)
+    pieces = connected_components(neighbourhood_graph(apart, 15, "euclidean", 0), directed=False)[0]
+    assert pieces > 3  # blobs far apart: a graph in pieces, and no resolution joins two pieces
+    assert len(set(build({"name": "leiden", "n_clusters": 3}).fit(apart).labels_)) == pieces  # the closest
+    with pytest.raises(UserError, match="settles auto and labels into a number"):
+        build({"name": "leiden", "n_clusters": "labels"}).fit(X)  # only a Pipeline knows the classes
+
+
 @pytest.mark.parametrize(
     "config, fragment",
     [
@@ -78,7 +95,13 @@ def test_more_neighbours_than_samples_is_refused_before_fitting(key):
 
 
 @pytest.mark.parametrize(
-    "overrides", [("clusterer=spectral", "clusterer.n_clusters=labels"), ("clusterer=leiden",)], ids=str
+    "overrides",
+    [
+        ("clusterer=spectral", "clusterer.n_clusters=labels"),
+        ("clusterer=leiden",),
+        ("clusterer=leiden", "clusterer.n_clusters=labels"),
+    ],
+    ids=str,
 )
 def test_each_composes_and_runs_on_real_snippets(overrides, data_file):
     """The conf files compose into a pipeline that clusters a slice of SearchSnippets better than chance."""
@@ -90,3 +113,5 @@ def test_each_composes_and_runs_on_real_snippets(overrides, data_file):
     pipeline.fit(load_data(config))
     assert pipeline.metrics_["nmi"] > 0.1  # TF-IDF of 600 snippets: weak, but far from the ~0.01 of chance
     assert pipeline.metrics_["n_clusters"] >= 2
+    if "clusterer.n_clusters=labels" in overrides:
+        assert pipeline.metrics_["n_clusters"] == 8  # SearchSnippets' domains

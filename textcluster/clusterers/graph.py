@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from textcluster.clusterers.base import NearestCentroidFallback
+from textcluster.clusterers.base import NearestCentroidFallback, settled_k
 from textcluster.contracts import Clusterer
 from textcluster.errors import UserError
-from textcluster.params import Choice, Float, Int
+from textcluster.params import NULL, Choice, Float, Int
 from textcluster.registry import clusterers
 
 GRAPH_METRICS = ("euclidean", "cosine")
@@ -48,16 +48,23 @@ def leiden_membership(graph, resolution: float, n_iterations: int, random_state:
     return np.asarray(partition.membership, dtype=np.intp)
 
 
+RESOLUTION_STEPS = 24  # Leiden runs a search for n_clusters may take (each a few seconds at 10^4 points)
+
+
 @clusterers.register("leiden")
 class LeidenClusterer(NearestCentroidFallback, Clusterer):
     """Leiden communities of the kNN graph; a new point joins the nearest cluster mean (``nearest_centroid``).
 
-    ``resolution``: higher gives more, smaller communities (1 is plain modularity). ``n_iterations``:
-    Leiden passes, -1 until no pass improves the partition.
+    ``resolution``: higher gives more, smaller communities (1 is plain modularity). ``n_clusters``: null
+    (the default) lets the resolution decide how many; a number (or ``labels``, the true classes) searches
+    the resolution that gives that many communities instead (doubling, then bisecting in log scale, the
+    graph built once), the closest count when none gives it exactly. ``n_iterations``: Leiden passes, -1
+    until no pass improves the partition.
     """
 
     builds_graph = True
     parameters = {
+        "n_clusters": Int(min=2) | Choice("labels") | NULL,
         "n_neighbors": Int(min=2),
         "metric": Choice(*GRAPH_METRICS),
         "resolution": Float(min=0, min_open=True),
@@ -67,13 +74,14 @@ class LeidenClusterer(NearestCentroidFallback, Clusterer):
 
     def __init__(
         self,
+        n_clusters: int | str | None = None,
         n_neighbors: int = 15,
         metric: str = "euclidean",
         resolution: float = 1.0,
         n_iterations: int = -1,
         random_state: int = 0,
     ):
-        self.n_neighbors, self.metric, self.resolution = n_neighbors, metric, resolution
+        self.n_clusters, self.n_neighbors, self.metric, self.resolution = n_clusters, n_neighbors, metric, resolution
         self.n_iterations, self.random_state = n_iterations, random_state
 
     def check_input(self, n_samples: int) -> None:
@@ -88,6 +96,39 @@ class LeidenClusterer(NearestCentroidFallback, Clusterer):
     def fit(self, X: np.ndarray) -> LeidenClusterer:
         X = np.asarray(X)
         graph = neighbourhood_graph(X, self.n_neighbors, self.metric, self.random_state)
-        self.labels_ = leiden_membership(graph, self.resolution, self.n_iterations, self.random_state)
+        partition = lambda resolution: leiden_membership(graph, resolution, self.n_iterations, self.random_state)
+        if self.n_clusters is None:
+            self.resolution_, self.labels_ = float(self.resolution), partition(self.resolution)
+        else:
+            self.resolution_, self.labels_ = resolution_for(
+                partition, settled_k("leiden", self.n_clusters), self.resolution
+            )
         self.fit_centroids(X)
         return self
+
+
+def resolution_for(partition, k: int, start: float) -> tuple[float, np.ndarray]:
+    """The resolution (and its labels) whose partition has ``k`` communities, else the one closest to ``k``.
+
+    The count grows with the resolution (not strictly: Leiden is a heuristic), so the search doubles or
+    halves from ``start`` until it brackets ``k``, then bisects in log scale, at most RESOLUTION_STEPS runs.
+    """
+    tried: dict[float, np.ndarray] = {}
+
+    def count(resolution: float) -> int:
+        if resolution not in tried:
+            tried[resolution] = partition(resolution)
+        return len(np.unique(tried[resolution]))
+
+    low = high = start
+    if count(start) < k:
+        while count(high) < k and len(tried) < RESOLUTION_STEPS:
+            low, high = high, high * 2
+    else:
+        while count(low) > k and len(tried) < RESOLUTION_STEPS:
+            low, high = low / 2, low
+    while k not in (count(low), count(high)) and len(tried) < RESOLUTION_STEPS and high / low > 1.001:
+        middle = float(np.sqrt(low * high))
+        low, high = (middle, high) if count(middle) < k else (low, middle)
+    best = min(tried, key=lambda resolution: (abs(count(resolution) - k), resolution))
+    return best, tried[best]
