@@ -1,4 +1,4 @@
-"""Built-in clusterers: k-means, DBSCAN, HDBSCAN, Gaussian mixture, spectral; parameters under scikit-learn's names.
+"""Built-in clusterers: k-means, DBSCAN, HDBSCAN, Gaussian mixture; parameters under scikit-learn's names.
 
 Each keeps what its out-of-sample rule needs as arrays (centres, core samples,
 HDBSCAN's tree, the mixture's parameters), so a saved model predicts without a
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from textcluster.clusterers.base import N_CLUSTERS, NearestCentre, NearestCentroidFallback, settled_k
+from textcluster.clusterers.base import N_CLUSTERS, NearestCentre, settled_k
 from textcluster.contracts import Clusterer
 from textcluster.errors import UserError
 from textcluster.labels import NOISE, cluster_ids
@@ -353,56 +353,4 @@ class GaussianMixtureClusterer(Clusterer):
         state = dict(state)
         self.labels_ = np.asarray(state.pop("labels"))
         self.model_ = restore_estimator(self._mixture(), state)
-        return self
-
-
-SPECTRAL_LABEL_ASSIGNMENT = ("cluster_qr", "kmeans", "discretize")
-
-
-@clusterers.register("spectral")
-class SpectralClusterer(NearestCentroidFallback, Clusterer):
-    """Spectral clustering (scikit-learn) on a k-nearest-neighbour graph: clusters of any shape that a
-    neighbourhood graph holds together. It has no rule for new points, so a new point joins the nearest
-    cluster mean (``nearest_centroid``).
-
-    ``n_neighbors``: the graph's neighbours per point (scikit-learn's affinity ``nearest_neighbors``,
-    symmetrised); ``assign_labels``: how the spectral embedding becomes labels (``cluster_qr`` has no
-    random restarts to depend on). Its eigenvectors need the whole graph at once, so it suits corpora of
-    up to some tens of thousands of documents.
-    """
-
-    builds_graph = True
-    parameters = {
-        "n_clusters": N_CLUSTERS,
-        "n_neighbors": Int(min=2),
-        "assign_labels": Choice(*SPECTRAL_LABEL_ASSIGNMENT),
-        "random_state": Int(min=0),
-    }
-
-    def __init__(
-        self, n_clusters: int | str = "auto", n_neighbors: int = 15, assign_labels: str = "cluster_qr", random_state=0
-    ):
-        self.n_clusters, self.n_neighbors = n_clusters, n_neighbors
-        self.assign_labels, self.random_state = assign_labels, random_state
-
-    def check_input(self, n_samples: int) -> None:
-        super().check_input(n_samples)
-        if self.n_neighbors >= n_samples:
-            raise UserError(
-                f"clusterer.n_neighbors={self.n_neighbors} needs more than that many samples, got {n_samples}; "
-                "lower clusterer.n_neighbors or raise data.limit"
-            )
-
-    def fit(self, X: np.ndarray) -> SpectralClusterer:
-        from sklearn.cluster import SpectralClustering
-
-        X = np.asarray(X)
-        self.labels_ = SpectralClustering(
-            n_clusters=settled_k("spectral", self.n_clusters),
-            affinity="nearest_neighbors",
-            n_neighbors=min(self.n_neighbors, len(X) - 1),  # the k search fits small samples too
-            assign_labels=self.assign_labels,
-            random_state=self.random_state,
-        ).fit_predict(X)
-        self.fit_centroids(X)
         return self

@@ -1,23 +1,32 @@
-"""Graph clustering: Leiden community detection on a k-nearest-neighbour graph of the points.
+"""Graph clustering on a k-nearest-neighbour graph of the points: spectral clustering and Leiden communities.
 
-The graph is UMAP's fuzzy neighbourhood graph (``umap.umap_.fuzzy_simplicial_set``: each point's
-``n_neighbors`` nearest neighbours, found by NN-descent on large inputs, with weights that fall off
-beyond each point's own nearest distance), the graph scanpy clusters. Leiden (the ``leidenalg``
-library of its authors, on ``igraph``) then finds the partition of highest modularity at the given
-``resolution``: the number of clusters comes from the graph, not from a setting.
+Spectral clustering is scikit-learn's, on its symmetrised kNN affinity. Leiden's graph is UMAP's fuzzy
+neighbourhood graph (``umap.umap_.fuzzy_simplicial_set``: each point's ``n_neighbors`` nearest
+neighbours, found by NN-descent on large inputs, with weights that fall off beyond each point's own
+nearest distance), the graph scanpy clusters. Leiden (the ``leidenalg`` library of its authors, on
+``igraph``) then finds the partition of highest modularity at the given ``resolution``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from textcluster.clusterers.base import NearestCentroidFallback, settled_k
+from textcluster.clusterers.base import N_CLUSTERS, NearestCentroidFallback, settled_k
 from textcluster.contracts import Clusterer
 from textcluster.errors import UserError
 from textcluster.params import NULL, Choice, Float, Int
 from textcluster.registry import clusterers
 
 GRAPH_METRICS = ("euclidean", "cosine")
+
+
+def check_neighbours(n_neighbors: int, n_samples: int) -> None:
+    """A kNN graph needs more points than neighbours per point."""
+    if n_neighbors >= n_samples:
+        raise UserError(
+            f"clusterer.n_neighbors={n_neighbors} needs more than that many samples, got {n_samples}; "
+            "lower clusterer.n_neighbors or raise data.limit"
+        )
 
 
 def neighbourhood_graph(X: np.ndarray, n_neighbors: int, metric: str, random_state: int):
@@ -46,6 +55,54 @@ def leiden_membership(graph, resolution: float, n_iterations: int, random_state:
         seed=random_state,
     )
     return np.asarray(partition.membership, dtype=np.intp)
+
+
+SPECTRAL_LABEL_ASSIGNMENT = ("cluster_qr", "kmeans", "discretize")
+
+
+@clusterers.register("spectral")
+class SpectralClusterer(NearestCentroidFallback, Clusterer):
+    """Spectral clustering (scikit-learn) on a k-nearest-neighbour graph: clusters of any shape that a
+    neighbourhood graph holds together. It has no rule for new points, so a new point joins the nearest
+    cluster mean (``nearest_centroid``).
+
+    ``n_neighbors``: the graph's neighbours per point (scikit-learn's affinity ``nearest_neighbors``,
+    symmetrised); ``assign_labels``: how the spectral embedding becomes labels (``cluster_qr`` has no
+    random restarts to depend on). Its eigenvectors need the whole graph at once, so it suits corpora of
+    up to some tens of thousands of documents.
+    """
+
+    builds_graph = True
+    parameters = {
+        "n_clusters": N_CLUSTERS,
+        "n_neighbors": Int(min=2),
+        "assign_labels": Choice(*SPECTRAL_LABEL_ASSIGNMENT),
+        "random_state": Int(min=0),
+    }
+
+    def __init__(
+        self, n_clusters: int | str = "auto", n_neighbors: int = 15, assign_labels: str = "cluster_qr", random_state=0
+    ):
+        self.n_clusters, self.n_neighbors = n_clusters, n_neighbors
+        self.assign_labels, self.random_state = assign_labels, random_state
+
+    def check_input(self, n_samples: int) -> None:
+        super().check_input(n_samples)
+        check_neighbours(self.n_neighbors, n_samples)
+
+    def fit(self, X: np.ndarray) -> SpectralClusterer:
+        from sklearn.cluster import SpectralClustering
+
+        X = np.asarray(X)
+        self.labels_ = SpectralClustering(
+            n_clusters=settled_k("spectral", self.n_clusters),
+            affinity="nearest_neighbors",
+            n_neighbors=min(self.n_neighbors, len(X) - 1),  # the k search fits small samples too
+            assign_labels=self.assign_labels,
+            random_state=self.random_state,
+        ).fit_predict(X)
+        self.fit_centroids(X)
+        return self
 
 
 RESOLUTION_STEPS = 24  # Leiden runs a search for n_clusters may take (each a few seconds at 10^4 points)
@@ -85,11 +142,7 @@ class LeidenClusterer(NearestCentroidFallback, Clusterer):
         self.n_iterations, self.random_state = n_iterations, random_state
 
     def check_input(self, n_samples: int) -> None:
-        if self.n_neighbors >= n_samples:
-            raise UserError(
-                f"clusterer.n_neighbors={self.n_neighbors} needs more than that many samples, got {n_samples}; "
-                "lower clusterer.n_neighbors or raise data.limit"
-            )
+        check_neighbours(self.n_neighbors, n_samples)
         if self.n_iterations == 0:
             raise UserError("clusterer.n_iterations=0 runs no Leiden pass; give a positive number, or -1")
 
