@@ -16,7 +16,7 @@ from typing import Any
 
 from textcluster import registry
 from textcluster.cache import DTYPES as CACHE_DTYPES
-from textcluster.cache import SHARD_SIZE, EmbeddingCache
+from textcluster.cache import AUTO_SHARDS, EmbeddingCache
 from textcluster.clusterers.k_selection import K_SEARCH_SETTINGS, KSearch
 from textcluster.config import AUTO, RECIPES, load_local_plugins
 from textcluster.contracts import TrainingContext
@@ -58,7 +58,7 @@ TOP_LEVEL = {
     "plugins_dir": Str() | NULL,
     "cache": Bool(),
     "cache_dir": Str() | NULL,
-    "cache_shard_size": Int(min=1),
+    "cache_shard_size": Int(min=1) | Choice(AUTO_SHARDS),
     "cache_dtype": Choice(*CACHE_DTYPES),
     "trainer": TRAINER_SETTINGS,
     "evaluation": Block({"metrics": ListOf(Str()), "params": Block({}, open=True)}),
@@ -244,7 +244,7 @@ def build_cache(config: Mapping[str, Any]) -> EmbeddingCache | None:
         raise UserError("cache=true needs cache_dir=<folder>; or turn the embedding cache off with cache=false")
     return EmbeddingCache(
         Path(str(config["cache_dir"])).expanduser(),
-        shard_size=int(config.get("cache_shard_size") or SHARD_SIZE),
+        shard_size=config.get("cache_shard_size") or AUTO_SHARDS,
         dtype=str(config.get("cache_dtype") or "float32"),
     )
 

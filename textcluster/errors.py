@@ -28,6 +28,11 @@ class UnknownPluginError(UserError, KeyError):
         return str(self.args[0])
 
 
+class StorageError(UserError):
+    """A file could not be written: a full disk or a folder without write permission (the message names the
+    path, the cause and the fix)."""
+
+
 class StateError(UserError):
     """A fitted stage whose state cannot be written or read safely (the message says which and why)."""
 

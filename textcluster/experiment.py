@@ -16,7 +16,7 @@ from typing import Any
 from textcluster.build import build_pipeline, load_data
 from textcluster.config import to_plain
 from textcluster.dataset import Dataset
-from textcluster.errors import RunInterrupted, StateError, WorkerFinished
+from textcluster.errors import RunInterrupted, StateError, UserError, WorkerFinished
 from textcluster.pipeline import Pipeline
 from textcluster.reporting.files import (
     COMPLETED,
@@ -25,10 +25,12 @@ from textcluster.reporting.files import (
     RUNNING,
     write_json,
     write_status,
+    write_status_if_possible,
     write_versions,
 )
 from textcluster.reporting.model_folder import MODEL_DIR, save_model
 from textcluster.reporting.run_folder import write_results
+from textcluster.storage import storage_errors
 
 log = logging.getLogger(__name__)
 
@@ -53,24 +55,18 @@ class Run:
 def run_experiment(cfg: Any, run_dir: Path) -> Run:
     """Check the config, load data, fit, write the run folder. Raises UserError on bad input.
 
-    ``status.json`` says ``running`` until every result and the model are written, then
-    ``completed``; ``failed`` (with the error) or ``interrupted`` (Ctrl-C or SIGTERM, raised as
-    :class:`RunInterrupted`) otherwise. The report comes after and can never fail the run.
+    ``status.json`` says ``running`` until every other file (results, model, report, timings) is whole,
+    then ``completed``; ``failed`` (with the error) or ``interrupted`` (Ctrl-C or SIGTERM, raised as
+    :class:`RunInterrupted`) otherwise. A figure that cannot be drawn is left out of the report with a
+    warning; a full disk or a refused write anywhere stops the run with one line (StorageError).
     """
     config = to_plain(cfg)
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_status(run_dir, RUNNING)
+    with storage_errors(run_dir, RUN_DIR_FIX):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_status(run_dir, RUNNING)
     with interruptible():
-        pipeline, dataset, topics, model_dir, write_s = _fit_and_write(config, run_dir)
-    start = time.perf_counter()
-    if config.get("report", True):
-        from textcluster.reporting.report import write_report_safely
-
-        write_report_safely(run_dir, pipeline, dataset, config, str(config.get("report_map") or "auto"), topics)
-    report_s = time.perf_counter() - start
-    timings = {**pipeline.timings_, "write_s": write_s, "report_s": report_s}
-    write_json(run_dir / TIMINGS_FILE, {key: round(seconds, 3) for key, seconds in timings.items()})
+        pipeline, dataset, model_dir = _fit_and_write(config, run_dir)
     return Run(pipeline, dataset, run_dir, model_dir, settled_objective(config.get("objective", "auto"), pipeline))
 
 
@@ -111,36 +107,61 @@ def interruptible() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def _fit_and_write(config: dict[str, Any], run_dir: Path):
+RUN_DIR_FIX = "free some space or choose another run folder (hydra.run.dir=...)"
+
+
+def _fit_and_write(config: dict[str, Any], run_dir: Path) -> tuple[Pipeline, Dataset, Path | None]:
     try:
-        pipeline = build_pipeline(config, log_dir=run_dir)  # every value checked before any data loads
-        if config.get("recipe"):
-            log.info("no encoder named: %s (name encoder=... and reducer=... to choose)", config["recipe"])
-        write_versions(run_dir, int(config["seed"]))
-        dataset = load_data(config)
-        log.info(
-            "data: %s, %d %s items%s",
-            dataset.name,
-            len(dataset),
-            dataset.modality,
-            f", {dataset.n_classes} classes" if dataset.has_labels else "",
-        )
-        pipeline.fit(dataset)
-        start = time.perf_counter()
-        topics = write_results(run_dir, pipeline, dataset)
-        model_dir = save_run_model(run_dir, pipeline, config)
-        write_s = time.perf_counter() - start
-        write_status(run_dir, COMPLETED)
+        with storage_errors(run_dir, RUN_DIR_FIX):  # a write that no writer translated still gets one line
+            pipeline, dataset = _fit(config, run_dir)
+            model_dir = _write(config, run_dir, pipeline, dataset)
     except WorkerFinished:  # a ddp worker process: rank 0 owns the run folder
         raise
     except (RunInterrupted, KeyboardInterrupt) as stop:
         how = stop.args[0] if isinstance(stop, RunInterrupted) and stop.args else "SIGINT"
-        write_status(run_dir, INTERRUPTED, f"stopped by {how}; {RESUME_HINT}")
+        write_status_if_possible(run_dir, INTERRUPTED, f"stopped by {how}; {RESUME_HINT}")
         raise
     except BaseException as error:
-        write_status(run_dir, FAILED, f"{type(error).__name__}: {error}")
+        message = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+        write_status_if_possible(run_dir, FAILED, message)
         raise
-    return pipeline, dataset, topics, model_dir, write_s
+    return pipeline, dataset, model_dir
+
+
+def _fit(config: dict[str, Any], run_dir: Path) -> tuple[Pipeline, Dataset]:
+    pipeline = build_pipeline(config, log_dir=run_dir)  # every value checked before any data loads
+    if pipeline.cache is not None:
+        pipeline.cache.check_writable()  # before the data loads, not after an hour of encoding
+    if config.get("recipe"):
+        log.info("no encoder named: %s (name encoder=... and reducer=... to choose)", config["recipe"])
+    write_versions(run_dir, int(config["seed"]))
+    dataset = load_data(config)
+    log.info(
+        "data: %s, %d %s items%s",
+        dataset.name,
+        len(dataset),
+        dataset.modality,
+        f", {dataset.n_classes} classes" if dataset.has_labels else "",
+    )
+    return pipeline.fit(dataset), dataset
+
+
+def _write(config: dict[str, Any], run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> Path | None:
+    """Results, model, report and timings, each file whole; ``completed`` last, once all of them are."""
+    start = time.perf_counter()
+    topics = write_results(run_dir, pipeline, dataset)
+    model_dir = save_run_model(run_dir, pipeline, config)
+    write_s = time.perf_counter() - start
+    start = time.perf_counter()
+    if config.get("report", True):
+        from textcluster.reporting.report import write_report_safely
+
+        write_report_safely(run_dir, pipeline, dataset, config, str(config.get("report_map") or "auto"), topics)
+    report_s = time.perf_counter() - start
+    timings = {**pipeline.timings_, "write_s": write_s, "report_s": report_s}
+    write_json(run_dir / TIMINGS_FILE, {key: round(seconds, 3) for key, seconds in timings.items()})
+    write_status(run_dir, COMPLETED)
+    return model_dir
 
 
 def save_run_model(run_dir: Path, pipeline: Pipeline, config: dict[str, Any]) -> Path | None:

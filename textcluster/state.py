@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from textcluster.errors import StateError
+from textcluster.storage import write_bytes, write_text
 
 STATE_FORMAT = 1
 ARRAY_KEY = "$array"  # {"$array": "<tensor name>", "kind": "numpy" | "torch"} stands where an array was
@@ -80,14 +80,13 @@ def write_state(folder: Path, name: str, state: Mapping[str, Any]) -> list[Path]
     structure = _split(dict(state), "", arrays)
     folder = Path(folder)
     json_path = folder / f"{name}.json"
-    json_path.write_text(json.dumps({"format": STATE_FORMAT, "state": structure}, indent=1) + "\n")
+    write_text(json_path, json.dumps({"format": STATE_FORMAT, "state": structure}, indent=1) + "\n")
     written = [json_path]
     if arrays:
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
         tensor_path = folder / f"{name}.safetensors"
-        save_file(_as_tensors(arrays), str(tensor_path))
-        os.chmod(tensor_path, json_path.stat().st_mode & 0o777)  # safetensors writes 0600; run folders are shared
+        write_bytes(tensor_path, save(_as_tensors(arrays)))
         written.append(tensor_path)
     return written
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import platform
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from textcluster.dataset import Dataset
+from textcluster.errors import StorageError
+from textcluster.storage import atomic_write, write_text
 
 PACKAGES = (
     "textcluster",
@@ -56,7 +59,19 @@ def device_description() -> str:
 
 
 def write_json(path: Path, payload: Any) -> None:
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    write_text(path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_csv(path: Path, rows: Iterable[Sequence[Any]]) -> None:
+    """Rows of a CSV file, written atomically (streamed: a million rows are not held in memory)."""
+
+    def write(handle) -> None:
+        text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+        csv.writer(text).writerows(rows)
+        text.flush()
+        text.detach()  # the binary handle stays open: atomic_write syncs and renames it
+
+    atomic_write(path, write)
 
 
 def write_versions(run_dir: Path, seed: int) -> None:
@@ -76,6 +91,16 @@ def write_status(run_dir: Path, status: str, message: str | None = None) -> None
     write_json(run_dir / STATUS_FILE, {"status": status} | ({"error": message} if message else {}))
 
 
+def write_status_if_possible(run_dir: Path, status: str, message: str | None = None) -> bool:
+    """:func:`write_status` where the folder still takes it; False on a full disk or a refused write (the
+    error that stopped the run is what the user needs to read, not this one)."""
+    try:
+        write_status(run_dir, status, message)
+    except (OSError, StorageError):
+        return False
+    return True
+
+
 def read_status(run_dir: Path) -> str | None:
     try:
         return json.loads((Path(run_dir) / STATUS_FILE).read_text()).get("status")
@@ -92,16 +117,19 @@ def snippet(text: str, limit: int) -> str:
 def write_rows(path: Path, dataset: Dataset, labels: np.ndarray, extra: Sequence[tuple[str, np.ndarray]] = ()) -> None:
     """One row per item: ``id``, ``cluster``, ``label`` (when known), the ``extra`` columns, then a text
     snippet (``text``) or the image's row (``index``). assignments.csv and predictions.csv both."""
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            ["id", "cluster"]
-            + (["label"] if dataset.has_labels else [])
-            + [name for name, _ in extra]
-            + ["text" if dataset.texts is not None else "index"]
-        )
+    header = (
+        ["id", "cluster"]
+        + (["label"] if dataset.has_labels else [])
+        + [name for name, _ in extra]
+        + ["text" if dataset.texts is not None else "index"]
+    )
+
+    def rows() -> Iterator[list[Any]]:
+        yield header
         for row, (item_id, cluster) in enumerate(zip(dataset.ids, labels)):
             line = [item_id, int(cluster)] + ([dataset.labels[row]] if dataset.has_labels else [])
             line += ["" if np.isnan(values[row]) else f"{values[row]:.6g}" for _, values in extra]
             line.append(snippet(dataset.texts[row], SNIPPET_CHARS) if dataset.texts is not None else row)
-            writer.writerow(line)
+            yield line
+
+    write_csv(path, rows())

@@ -29,6 +29,7 @@ from textcluster.errors import StateError, UnknownPluginError, UserError
 from textcluster.pipeline import Pipeline
 from textcluster.reporting.files import package_versions, read_status
 from textcluster.state import file_sha256, read_state, write_state
+from textcluster.storage import storage_errors, write_text
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,8 @@ def save_model(pipeline: Pipeline, folder: str | Path, config: Mapping[str, Any]
     folder = Path(folder)
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    with storage_errors(partial):
+        partial.mkdir(parents=True)
     try:
         written = []
         for group in STAGES:
@@ -76,15 +78,25 @@ def save_model(pipeline: Pipeline, folder: str | Path, config: Mapping[str, Any]
             "config": dict(config) if config is not None else None,
             "files": {path.name: file_sha256(path) for path in written},
         }
-        (partial / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        partial.rename(folder)
+        write_text(partial / MANIFEST_FILE, json.dumps(manifest, indent=2, default=str) + "\n")
+        _replace_folder(partial, folder)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     log.info("saved the fitted pipeline to %s", folder)
     return folder
+
+
+def _replace_folder(new: Path, folder: Path) -> None:
+    """``new`` renamed to ``folder``; an older ``folder`` is moved aside first and removed only after, so a
+    crash in between leaves one whole model under one of the two names."""
+    old = folder.with_name(folder.name + ".old")
+    with storage_errors(folder):
+        if folder.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            folder.rename(old)
+        new.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------------- loading

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from textcluster.labels import NOISE
+from textcluster.storage import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -357,6 +358,6 @@ def _save(fig, path: Path) -> None:
     plt = _pyplot()
     try:
         fig.tight_layout()
-        fig.savefig(path, format="png")
+        atomic_write(path, lambda handle: fig.savefig(handle, format="png"))
     finally:
         plt.close(fig)

@@ -21,12 +21,14 @@ from typing import Any
 import numpy as np
 
 from textcluster.dataset import Dataset
+from textcluster.errors import StorageError
 from textcluster.labels import NOISE
 from textcluster.pipeline import Pipeline
 from textcluster.reporting import document_map, plots
 from textcluster.reporting.files import snippet
 from textcluster.reporting.run_folder import metrics_record
 from textcluster.reporting.topics_files import largest_first, topics_payload
+from textcluster.storage import write_text
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,8 @@ def make_plots(
         start = time.perf_counter()
         try:
             caption = draw(path)
+        except StorageError:  # a full disk is not the figure's fault: the run stops and says so
+            raise
         except Exception as error:  # a figure must never cost the run (or the rest of the report)
             log.warning("report: the %s plot failed and is left out (%s: %s)", name, type(error).__name__, error)
             problems.append(f"{name}: {type(error).__name__}: {error}")
@@ -261,7 +265,7 @@ def write_report(
     interactive = make_document_map(pipeline, dataset, topics, layout, problems, seed)
     path = run_dir / REPORT_FILE
     page = render_html(run_dir, pipeline, dataset, topics, figures, problems, config, interactive)
-    path.write_text(page, encoding="utf-8")
+    write_text(path, page)
     log.info("report: %s (%d plots)", path, len(figures))
     return path
 
@@ -274,9 +278,12 @@ def write_report_safely(
     map_method: str = "auto",
     topics: list[dict] | None = None,
 ) -> Path | None:
-    """:func:`write_report` that logs a warning instead of raising (the run has finished; keep it finished)."""
+    """:func:`write_report` that logs a warning instead of raising: a drawing that fails does not undo a
+    finished clustering. A full disk or a refused write is not a drawing problem and is raised (one line)."""
     try:
         return write_report(run_dir, pipeline, dataset, config, map_method, topics)
+    except StorageError:
+        raise
     except Exception as error:
         log.warning(
             "report: could not write %s (%s: %s); the run's other files are complete",

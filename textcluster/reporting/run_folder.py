@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ from textcluster.pipeline import Pipeline
 from textcluster.reporting.files import write_json, write_rows
 from textcluster.reporting.topics_files import write_topics
 from textcluster.results import Prediction
+from textcluster.storage import atomic_write, copy_file
 
 
 def metrics_record(pipeline: Pipeline) -> dict[str, float]:
@@ -46,19 +46,19 @@ def write_results(run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> list[d
 
 
 def write_embeddings(path: Path, pipeline: Pipeline) -> None:
-    """The encoder's output: none when it is the input itself (data=embeddings), a hard link to a
-    memory-mapped cache entry (no copy of a million rows), else ``numpy.save``."""
+    """The encoder's output: none when it is the input itself (data=embeddings), else the run folder's own
+    copy. A memory-mapped cache entry is copied file to file (never linked: a run folder owns its files, so
+    nothing done to the cache can change a finished run); an array in memory is saved with ``numpy.save``.
+    Both are written under a temporary name and renamed into place."""
     embeddings = pipeline.embeddings_
     if pipeline.encoder_.copies_input and pipeline.refiner_ is None:
         return
     source = embeddings.filename if isinstance(embeddings, np.memmap) else None
     if source is not None and _is_whole_npy(embeddings, source):
-        try:
-            os.link(source, path)
-            return
-        except OSError:  # another file system, or links not allowed: copy instead
-            pass
-    np.save(path, np.asarray(embeddings), allow_pickle=False)
+        copy_file(source, path)
+        return
+    array = np.asarray(embeddings)
+    atomic_write(path, lambda handle: np.save(handle, array, allow_pickle=False))
 
 
 def _is_whole_npy(array: np.ndarray, source: str) -> bool:

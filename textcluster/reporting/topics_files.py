@@ -10,6 +10,7 @@ import numpy as np
 
 from textcluster.labels import NOISE
 from textcluster.reporting.files import snippet
+from textcluster.storage import write_text
 from textcluster.topics import Topics
 
 JSON_TEXT_CHARS = 500  # representative documents are cut to this many characters in topics.json
@@ -132,6 +133,6 @@ def tree_markdown(tree: dict, entries: list[dict]) -> list[str]:
 
 def write_topics(run_dir: Path, topics: Topics, texts: Sequence[str], ids: Sequence) -> dict:
     payload = topics_payload(topics, texts, ids)
-    (Path(run_dir) / "topics.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-    (Path(run_dir) / "topics.md").write_text(topics_markdown(payload))
+    write_text(Path(run_dir) / "topics.json", json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    write_text(Path(run_dir) / "topics.md", topics_markdown(payload))
     return payload

@@ -1,0 +1,119 @@
+"""Files written whole or not at all, and storage failures as one line that names the path and the cause.
+
+Every file textcluster leaves (run folders, model folders, the embedding
+cache) goes through :func:`atomic_write`: the bytes go to a temporary name in
+the same folder, are flushed to disk, and the file is renamed into place, so a
+crash, a kill or a full disk at any instant leaves either the old file or the
+new one, never half of one. A full disk or a folder without write permission
+becomes :class:`~textcluster.errors.StorageError` (a UserError: one line, exit
+2) instead of an ``OSError`` traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import IO, Any
+
+from textcluster.errors import StorageError
+
+FILE_MODE = 0o644  # tempfile makes 0600; run folders and caches are often shared
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+NO_PERMISSION = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def describe(path: Path | str, error: OSError) -> str | None:
+    """The cause of a storage failure in words, or None when ``error`` is not a full disk or a permission."""
+    if error.errno in NO_SPACE:
+        return f"no space left on the device holding {path}"
+    if error.errno == errno.EROFS:
+        return f"{path} is on a read-only file system"
+    if error.errno in NO_PERMISSION:
+        return f"permission denied for {path}"
+    return None
+
+
+def storage_error(path: Path | str, error: OSError, fix: str = "") -> StorageError | OSError:
+    """A one-line StorageError for a full disk or a permission problem; any other OSError as it is."""
+    cause = describe(path, error)
+    if cause is None:
+        return error
+    default = "free some space, or write elsewhere" if error.errno in NO_SPACE else "choose a folder you can write to"
+    return StorageError(f"{cause}; {fix or default}")
+
+
+@contextmanager
+def storage_errors(path: Path | str, fix: str = "") -> Iterator[None]:
+    """Turn a full disk or a refused write inside the block into a :class:`StorageError` naming ``path``."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except OSError as error:
+        translated = storage_error(error.filename or path, error, fix)  # the file the system names, if any
+        if translated is error:
+            raise
+        raise translated from None
+
+
+def atomic_write(path: Path | str, write: Callable[[IO[bytes]], Any], fix: str = "") -> Path:
+    """``write(handle)`` into a temporary file beside ``path``, flush it to disk, then rename it over ``path``.
+
+    The temporary file is removed when anything fails (a full disk, a kill that Python sees, an exception
+    in ``write``), so a folder never holds a half-written file under a real name.
+    """
+    path = Path(path)
+    with storage_errors(path, fix):
+        # not a `with` block: the file must outlive its handle until it is renamed into place
+        handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)  # noqa: SIM115
+        try:
+            with handle:
+                write(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(handle.name, FILE_MODE)
+            os.replace(handle.name, path)
+        except BaseException:
+            Path(handle.name).unlink(missing_ok=True)
+            raise
+    return path
+
+
+def write_bytes(path: Path | str, data: bytes, fix: str = "") -> Path:
+    return atomic_write(path, lambda handle: handle.write(data), fix)
+
+
+def write_text(path: Path | str, text: str, fix: str = "") -> Path:
+    return write_bytes(path, text.encode("utf-8"), fix)
+
+
+def copy_file(source: Path | str, target: Path | str, fix: str = "") -> Path:
+    """A private copy of ``source`` at ``target``, written atomically (the kernel may share blocks where the
+    file system can, but the copy is never the same file: writing one cannot change the other)."""
+    with open(source, "rb") as reader:
+        return atomic_write(target, lambda handle: shutil.copyfileobj(reader, handle, 1 << 22), fix)
+
+
+def ensure_writable_folder(folder: Path | str, fix: str = "") -> Path:
+    """Create ``folder`` if needed and prove a file can be written there; StorageError naming it otherwise."""
+    folder = Path(folder)
+    with storage_errors(folder, fix):
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check.", delete=True)  # noqa: SIM115
+        probe.close()
+    return folder
+
+
+def remove_quietly(path: Path | str) -> None:
+    """Remove a file or a folder tree if it is there; failures (already gone, no permission) are ignored."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with suppress(OSError):
+            path.unlink()
