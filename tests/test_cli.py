@@ -80,7 +80,6 @@ def _cases(files: dict[str, Path]) -> dict[str, tuple[str, ...]]:
         + ("clusterer.n_clusters=labels",),
         "label_count": ("data=lines", f"data.path={files['docs']}", f"data.labels_path={files['labels']}") + RAW,
         "too_many_clusters": ("data.limit=20", "clusterer.n_clusters=50") + RAW,
-        "unknown_group_option": ("clusterer=nope",) + RAW,
         "unknown_plugin_key": ("clusterer.name=nope", "data.limit=50") + RAW,
         "idx_bad_magic": ("data=mnist", f"data.path={files['bad_magic']}") + RAW,
         "idx_truncated": ("data=mnist", f"data.path={files['truncated']}") + RAW,
@@ -256,18 +255,6 @@ def test_idx_file_with_wrong_magic_number(cli):
 @pytest.mark.cli_case("idx_truncated")
 def test_truncated_idx_file(cli):
     assert_user_error(cli, "idx_truncated", "header says (4, 28, 28) = 3136 values, found 3036", "truncated")
-
-
-@pytest.mark.cli_case("unknown_group_option")
-def test_unknown_config_group_option_is_hydras_message(cli):
-    result = cli.get("unknown_group_option")
-    assert result.returncode != 0, _show(result)
-    output = result.stdout + result.stderr
-    assert "Traceback" not in output, _show(result)
-    assert "Could not find 'clusterer/nope'" in result.stderr, _show(result)
-    for option in ("dbscan", "hdbscan", "kmeans"):  # Hydra lists the available options
-        assert option in result.stderr
-    assert not cli.run_dirs["unknown_group_option"].exists()  # it fails before any run folder
 
 
 @pytest.mark.cli_case("some_empty")

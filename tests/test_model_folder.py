@@ -25,6 +25,9 @@ class CreatesAFile:
         return open, (self.path, "w")
 
 
+SAVED_DATA = ("data=digits", "data.limit=200")  # what saved_run was fitted on: textcluster-predict needs it named
+
+
 @pytest.fixture(scope="module")
 def saved_run(tmp_path_factory) -> Path:
     """A finished digits run with every kind of state file: TF-IDF-free raw pixels, PCA, k-means, the pipeline."""
@@ -112,7 +115,7 @@ def test_a_crafted_pickle_in_place_of_any_file_is_refused_and_runs_nothing(saved
     marker = tmp_path / "pwned"
     (run_dir / "model" / name).write_bytes(pickle.dumps(CreatesAFile(marker)))
 
-    code, _, err = predict_main(capsys, f"run_dir={run_dir}")
+    code, _, err = predict_main(capsys, f"run_dir={run_dir}", *SAVED_DATA)
     assert code == 2 and err.startswith("textcluster-predict: error: ") and err.count("\n") == 1, err
     assert "Traceback" not in err
     with pytest.raises(UserError) as raised:
@@ -127,7 +130,7 @@ def test_the_console_script_refuses_a_crafted_pickle_with_one_line(saved_run, tm
     (run_dir / "model" / "clusterer.safetensors").write_bytes(pickle.dumps(CreatesAFile(marker)))
     script = Path(sys.executable).with_name("textcluster-predict")
     command = [str(script)] if script.is_file() else [sys.executable, "-m", "textcluster.predict"]
-    done = subprocess.run(command + [f"run_dir={run_dir}"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command + [f"run_dir={run_dir}", *SAVED_DATA], capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "Traceback" not in done.stderr + done.stdout
     assert done.stderr.count("\n") == 1 and "does not match the checksum" in done.stderr
     assert not marker.exists()
@@ -159,7 +162,7 @@ def test_an_old_pickled_model_is_refused_with_the_way_to_refit(tmp_path, capsys)
     old = tmp_path / "old-run" / "model"
     old.mkdir(parents=True)
     (old / "pipeline.pt").write_bytes(pickle.dumps(CreatesAFile(marker)))
-    code, _, err = predict_main(capsys, f"run_dir={old.parent}")
+    code, _, err = predict_main(capsys, f"run_dir={old.parent}", *SAVED_DATA)
     assert code == 2 and err.count("\n") == 1
     assert "saved as a pickle (pipeline.pt) by an older textcluster" in err and "run the experiment again" in err
     with pytest.raises(UserError, match="a pickle can run code, so it is not loaded"):

@@ -102,19 +102,16 @@ def test_pretrained_run_repredicts_itself_and_places_new_documents(newsgroups_cs
         assert majority[predicted.loc[f"new-{name}", "cluster"]] == group, name
 
 
-def test_kmeans_without_reducer_repredicts_exactly_and_run_data_is_the_default(newsgroups_csv, tmp_path, capsys):
-    run_dir = run_folder(
-        tmp_path,
-        "data=csv",
-        f"data.path={newsgroups_csv}",
-        "data.label_column=label",
-        "encoder=raw",
-        "clusterer.n_clusters=3",
-        "data.limit=80",
-    )
+def newsgroups_data(csv_path: Path) -> tuple[str, ...]:
+    return ("data=csv", f"data.path={csv_path}", "data.label_column=label")
+
+
+def test_kmeans_without_reducer_repredicts_exactly(newsgroups_csv, tmp_path, capsys):
+    data = (*newsgroups_data(newsgroups_csv), "data.limit=80")
+    run_dir = run_folder(tmp_path, *data, "encoder=raw", "clusterer.n_clusters=3")
     output = tmp_path / "out" / "predicted.csv"
-    # no data=: the run's own data config (limit and seed included) is the starting point
-    code, out, err = predict(capsys, f"run_dir={run_dir}", f"output={output}")
+    # the run's data named again, limit included: the run's seed draws the same 80 documents
+    code, out, err = predict(capsys, f"run_dir={run_dir}", *data, f"output={output}")
     assert code == 0, err
     assigned, predicted = pd.read_csv(run_dir / "assignments.csv"), pd.read_csv(output)
     assert len(predicted) == 80
@@ -124,14 +121,7 @@ def test_kmeans_without_reducer_repredicts_exactly_and_run_data_is_the_default(n
 
 def raw_pca(csv_path: Path) -> tuple[str, ...]:
     """The labelled slice on raw TF-IDF reduced by PCA to 5 dimensions: the density clusterers' test space."""
-    return (
-        "data=csv",
-        f"data.path={csv_path}",
-        "data.label_column=label",
-        "encoder=raw",
-        "reducer=pca",
-        "reducer.n_components=5",
-    )
+    return (*newsgroups_data(csv_path), "encoder=raw", "reducer=pca", "reducer.n_components=5")
 
 
 def test_hdbscan_run_predicts_what_hdbscan_itself_predicts(newsgroups_csv, tmp_path, capsys):
@@ -142,7 +132,7 @@ def test_hdbscan_run_predicts_what_hdbscan_itself_predicts(newsgroups_csv, tmp_p
     run = fitted_run(
         tmp_path, *raw_pca(newsgroups_csv), "clusterer=hdbscan", "clusterer.min_cluster_size=5", "noise=keep"
     )
-    code, _, err = predict(capsys, f"run_dir={run.run_dir}")
+    code, _, err = predict(capsys, f"run_dir={run.run_dir}", *newsgroups_data(newsgroups_csv))
     assert code == 0, err
     predicted = pd.read_csv(run.run_dir / "predictions.csv")
     assert len(np.unique(pd.read_csv(run.run_dir / "assignments.csv").cluster)) >= 2
@@ -161,7 +151,7 @@ def test_dbscan_run_predicts_by_core_samples_then_the_noise_policy(newsgroups_cs
         "clusterer.min_samples=3",
         "noise=nearest",
     )
-    code, _, err = predict(capsys, f"run_dir={run.run_dir}")
+    code, _, err = predict(capsys, f"run_dir={run.run_dir}", *newsgroups_data(newsgroups_csv))
     assert code == 0, err
     predicted = pd.read_csv(run.run_dir / "predictions.csv")
     assert "distance" in predicted.columns and not (predicted.cluster == -1).any()  # noise=nearest at predict too
@@ -195,13 +185,13 @@ def test_image_run_predicts_images_and_refuses_text(tmp_path, capsys):
 
 
 def test_bad_run_folders_fail_with_one_line(tmp_path, capsys):
-    code, _, err = predict(capsys, f"run_dir={tmp_path / 'missing'}")
+    code, _, err = predict(capsys, f"run_dir={tmp_path / 'missing'}", "data=digits")
     assert code == 2 and "does not exist" in err and err.count("\n") == 1
 
     failed = tmp_path / "failed"
     failed.mkdir()
     (failed / "status.json").write_text(json.dumps({"status": "failed", "error": "UserError: boom"}))
-    code, _, err = predict(capsys, f"run_dir={failed}")
+    code, _, err = predict(capsys, f"run_dir={failed}", "data=digits")
     assert code == 2 and "no saved model" in err and "the run failed" in err and err.count("\n") == 1
 
     broken = tmp_path / "broken" / "model"
@@ -216,9 +206,54 @@ def test_bad_run_folders_fail_with_one_line(tmp_path, capsys):
     assert code == 2 and "unknown argument 'colour'" in err
 
 
-def test_console_script_exit_status(tmp_path):
+def predict_command(*args: str) -> subprocess.CompletedProcess:
+    """The real ``textcluster-predict`` console script."""
     script = Path(sys.executable).with_name("textcluster-predict")
     command = [str(script)] if script.is_file() else [sys.executable, "-m", "textcluster.predict"]
-    done = subprocess.run(command + [f"run_dir={tmp_path / 'nope'}"], capture_output=True, text=True, timeout=120)
+    return subprocess.run(command + list(args), capture_output=True, text=True, timeout=120)
+
+
+def test_console_script_exit_status(tmp_path):
+    done = predict_command(f"run_dir={tmp_path / 'nope'}", "data=digits")
     assert done.returncode == 2
     assert done.stderr.startswith("textcluster-predict: error: run_dir") and done.stderr.count("\n") == 1
+
+
+def test_the_data_comes_from_the_command_line_only(tmp_path):
+    """Without data= the command refuses, with the usage, before it opens the run folder; data.<key>= alone
+    (which changed the run's recorded data config) is refused the same way."""
+    for extra in ((), ("data.path=new.csv",)):
+        done = predict_command(f"run_dir={tmp_path / 'nope'}", *extra)
+        assert done.returncode == 2 and done.stdout == "", done.stderr
+        assert done.stderr.startswith("textcluster-predict: error: data= is required") and done.stderr.count("\n") == 1
+        assert "data=<csv|lines|" in done.stderr and "data.path=" in done.stderr
+
+
+def test_an_edited_manifest_does_not_choose_what_is_read(tmp_path, capsys):
+    """A run folder is someone else's data: its manifest describes the data the model was fitted on, and a
+    data config written into it (a local file, a download) is never read."""
+    topics = ["apple pear plum orchard fruit juice", "stock bond market trader money bank"]
+    named = tmp_path / "named.csv"
+    pd.DataFrame({"text": [f"{topics[i % 2]} note{i}" for i in range(30)], "id": [f"n{i}" for i in range(30)]}).to_csv(
+        named, index=False
+    )
+    run_dir = run_folder(tmp_path, "data=csv", f"data.path={named}", "data.id_column=id", "encoder=raw")
+
+    decoy = tmp_path / "decoy.csv"
+    pd.DataFrame({"text": ["decoy document"] * 5, "id": [f"decoy{i}" for i in range(5)]}).to_csv(decoy, index=False)
+    manifest_path = run_dir / "model" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["config"]["data"] = {"name": "csv", "path": str(decoy), "text_column": "text", "id_column": "id"}
+    manifest_path.write_text(json.dumps(manifest))
+
+    code, _, err = predict(capsys, f"run_dir={run_dir}")
+    assert code == 2 and "data= is required" in err and err.count("\n") == 1
+    code, _, err = predict(capsys, f"run_dir={run_dir}", "data.limit=5")
+    assert code == 2 and "data= is required" in err and "data.limit=5" in err
+    assert not (run_dir / "predictions.csv").exists()
+
+    code, out, err = predict(capsys, f"run_dir={run_dir}", "data=csv", f"data.path={named}", "data.id_column=id")
+    assert code == 0, err
+    predicted = pd.read_csv(run_dir / "predictions.csv")
+    assert predicted.id.tolist() == [f"n{i}" for i in range(30)]  # the named file's rows, none of the decoy's
+    assert str(decoy) not in out + err

@@ -18,8 +18,9 @@ from textcluster.config import (
     plugins_dir_from_overrides,
     recipe_overrides,
     search_path_override,
+    settled_overrides,
 )
-from textcluster.errors import RunInterrupted, UserError, WorkerFinished
+from textcluster.errors import RunInterrupted, UserError, WorkerFinished, exit_on_user_error
 
 if TYPE_CHECKING:
     from textcluster.experiment import Run
@@ -120,19 +121,64 @@ def with_override(argv: list[str], extra: str) -> list[str]:
 
 def resolved_recipe(argv: list[str]) -> list[str]:
     """The overrides that resolve ``encoder=auto`` / ``reducer=auto`` for this command line (see
-    :func:`textcluster.config.recipe_overrides`); none where the command line does not compose (Hydra then
-    says why) or where the data itself is swept (each job's data may differ)."""
-    if any(word in ("--help", "-h", "--hydra-help") for word in argv):
+    :func:`textcluster.config.recipe_overrides`), after checking that the command line composes.
+
+    Hydra's own errors (an unknown key, group or option, a malformed override) would come later as several
+    lines and exit 1; composing here first turns them into a UserError of one line with the closest valid
+    name. A sweep's values are left out (every job shares the rest), as is everything when the command
+    only asks for help or names another config (``--config-name``/``--config-path``/``--config-dir``:
+    Hydra composes what this check cannot see, and says itself what is wrong).
+    """
+    arguments = hydra_arguments(argv)
+    if arguments is None or arguments.help or arguments.hydra_help:
         return []
-    words = [word for word in argv if "=" in word and not word.startswith("-")]
-    choices = choice_overrides(words)
+    other_config = arguments.config_name or arguments.config_path or arguments.config_dir
     try:
+        settled = settled_overrides(arguments.overrides)
+        choices = choice_overrides(settled)
         cfg = compose_unresolved(choices)
-        options = swept_options(words)
-        swept = [compose_unresolved([*choices, f"clusterer={option}"]).clusterer.name for option in options]
+        swept = [
+            compose_unresolved([*choices, f"clusterer={option}"]).clusterer.name
+            for option in swept_options(arguments.overrides)
+        ]
     except UserError:
-        return []
-    return recipe_overrides(cfg, swept)
+        if other_config:
+            return []
+        raise
+    recipe = recipe_overrides(cfg, swept)
+    if (recipe or settled != choices) and not other_config:
+        compose_unresolved(settled + recipe)  # the settings inside groups exist once the recipe has chosen them
+    return recipe
+
+
+def hydra_arguments(argv: list[str]):
+    """``argv`` read by Hydra's own argument parser (its overrides are the words it will compose), or None
+    where the command composes nothing (``--version``, shell completion, a rerun) or the parser refuses it
+    (Hydra then prints its usage)."""
+    import argparse
+
+    from hydra._internal.utils import get_args_parser
+
+    if "--version" in argv:  # argparse's version action prints and exits while parsing
+        return None
+    parser = get_args_parser()
+    parser.exit_on_error = False
+
+    def refuse(message: str):
+        raise argparse.ArgumentError(None, message)
+
+    parser.error = refuse  # argparse would print and exit from inside parse_known_args
+    try:
+        arguments, unparsed = parser.parse_known_args(argv)
+    except argparse.ArgumentError:
+        return None
+    if unparsed or arguments.shell_completion or arguments.experimental_rerun:
+        return None
+    chosen = (arguments.run, arguments.multirun, arguments.cfg is not None, arguments.info is not None)
+    modes = [flag for flag, given in zip(("--run", "-m", "--cfg", "--info"), chosen) if given]
+    if len(modes) > 1:  # Hydra would raise a ValueError, with a traceback
+        raise UserError(f"{' and '.join(modes)} cannot go together: give one of --run, -m, --cfg and --info")
+    return arguments
 
 
 def swept_options(words: list[str], group: str = "clusterer") -> list[str]:
@@ -142,21 +188,18 @@ def swept_options(words: list[str], group: str = "clusterer") -> list[str]:
 
 
 def main() -> None:
-    try:
-        extra = search_path_override(plugins_dir_from_overrides(sys.argv[1:]))
-    except UserError as error:
-        print(f"textcluster: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    exit_on_user_error("textcluster", prepare_command_line)
+    hydra_main()
+
+
+def prepare_command_line() -> None:
+    """Add the plugin config folders and the ``auto`` recipe to ``sys.argv``, checking the command line (a
+    UserError: an unknown name, a malformed override, data that can be text or images with encoder=auto)."""
+    extra = search_path_override(plugins_dir_from_overrides(sys.argv[1:]))
     if extra:
         sys.argv[1:] = with_override(sys.argv[1:], extra)
-    try:
-        recipe = resolved_recipe(sys.argv[1:])
-    except UserError as error:  # data that can be text or images, with encoder=auto
-        print(f"textcluster: error: {error}", file=sys.stderr)
-        sys.exit(2)
-    for override in recipe:
+    for override in resolved_recipe(sys.argv[1:]):
         sys.argv[1:] = with_override(sys.argv[1:], override)
-    hydra_main()
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import logging
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from importlib.metadata import entry_points
@@ -127,8 +129,95 @@ def compose_unresolved(overrides: Iterable[str] = (), config_name: str = "config
     try:
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             return hydra_compose(config_name=config_name, overrides=overrides)
-    except HydraException as error:  # an unknown option, a bad override: Hydra's own words, on one line
-        raise UserError(" ".join(str(error).split()).split(" Config search path")[0]) from None
+    except (HydraException, ValueError) as error:  # ValueError: Hydra's word for an override without a key ('=3')
+        raise UserError(hydra_error_message(error)) from None
+
+
+def settled_overrides(overrides: Iterable[str]) -> list[str]:
+    """``overrides`` without the sweeps (``a=1,2``, ``range(...)``, ``choice(...)``): what every job of a sweep
+    shares, so what one compose can check before Hydra starts. A malformed override is a UserError."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except HydraException as error:
+        raise UserError(hydra_error_message(error)) from None
+    for override in parsed:
+        if not override.key_or_group:  # Hydra would fail later with a ValueError about a group ("Got int")
+            raise UserError(f"the override '{override.input_line}' has no key; write key=value, without spaces")
+    return [override.input_line for override in parsed if not override.is_sweep_override()]
+
+
+def hydra_error_message(error: Exception) -> str:
+    """Hydra's error about a command line or a list of overrides as one line that names the problem and the fix,
+    with the closest valid name (the CLI and ``Pipeline.from_config`` both say it this way)."""
+    from hydra.errors import MissingConfigException, OverrideParseException
+
+    if isinstance(error, OverrideParseException):
+        detail = "; ".join(
+            line.strip()
+            for line in error.message.splitlines()
+            if line.strip() and not line.startswith(("See https://", "Error parsing override"))
+        )
+        return (
+            f"cannot read the override '{error.override}' ({detail}); write key=value, a list as key=[a,b], "
+            "and quote a value holding spaces or brackets: key='a b'"
+        )
+    if isinstance(error, MissingConfigException) and error.options and error.missing_cfg_file:
+        return _unknown_option(error)
+    cause = error.__cause__
+    overridden = re.match(r"Could not override '([^']+)'", str(error))
+    if overridden and getattr(cause, "parent_node", None) is not None and getattr(cause, "full_key", None):
+        return _unknown_key(overridden.group(1), cause.full_key, list(cause.parent_node.keys()))
+    deleted = re.match(r"Could not delete from config. '([^']+)' does not exist", str(error))
+    if deleted:
+        key = deleted.group(1)
+        return f"~{key} deletes nothing: the config has no {key} (`textcluster --cfg job` shows the config)"
+    text = " ".join(str(error).split())
+    return text.split(" Config search path")[0].split(" See https://")[0]
+
+
+def _closest(name: str, names: Iterable[str]) -> str | None:
+    matches = difflib.get_close_matches(name, [str(n) for n in names], n=1)
+    return matches[0] if matches else None
+
+
+def _unknown_option(error: Any) -> str:
+    """``encoder=pretraind``: Hydra found no ``encoder/pretraind.yaml``."""
+    group, _, option = error.missing_cfg_file.rpartition("/")
+    options = ", ".join(error.options)
+    where = re.match(r"In '([^']+)':", str(error))
+    named_in = ""
+    if where and where.group(1) not in ("config", "hydra/config"):
+        # a default inside a preset (experiment/..., a plugin's YAML) is that file's mistake, not the command line's
+        named_in = f" (named in {where.group(1)}.yaml)"
+    problem = f"{group}={option} is not an option of {group}{named_in}"
+    match = _closest(option, error.options)
+    if match:
+        return f"{problem}; did you mean {group}={match}? (options: {options})"
+    return f"{problem}; choose one of: {options} (a plugin's option needs plugins_dir=<its folder>)"
+
+
+def _unknown_key(override_key: str, full_key: str, known: list) -> str:
+    """``data.text_colum=...`` or ``encodr=...``: the override names a key the composed config lacks.
+
+    ``full_key`` is the first missing part (``encodr`` of ``encodr.lr``), ``known`` the keys beside it.
+    """
+    parts = full_key.split(".")
+    parent = ".".join(parts[:-1])
+    missing = full_key if full_key == override_key else f"{full_key} (in {override_key})"
+    match = _closest(parts[-1], known)
+    if parent:
+        problem = f"{missing} is not a setting of {parent}"
+        listing = f"{parent}'s settings: {', '.join(str(k) for k in known)}"
+    else:
+        problem = f"{missing} is not a config group or setting"
+        listing = "`textcluster --help` lists the config groups, `textcluster --cfg job` the settings"
+    if match:
+        suggestion = ".".join([*parts[:-1], match, *override_key.split(".")[len(parts) :]])
+        return f"{problem}; did you mean {suggestion}? ({listing})"
+    return f"{problem} ({listing}); +{override_key}=<value> adds a setting the config does not list"
 
 
 AUTO = "auto"

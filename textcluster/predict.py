@@ -5,9 +5,10 @@
 Arguments are Hydra-style ``key=value``:
 
 * ``run_dir=`` (required): a run folder (it holds ``model/``) or its ``model/`` folder;
-* ``data=<group>`` plus ``data.<key>=<value>``: the documents, composed from the package's ``conf/data``
-  exactly as on the ``textcluster`` command line; without ``data=`` the run's own data config is the
-  starting point and ``data.<key>=`` changes it (so ``run_dir=...`` alone re-predicts the run's data);
+* ``data=<group>`` (required) plus ``data.<key>=<value>``: the documents, composed from the package's
+  ``conf/data`` exactly as on the ``textcluster`` command line. Only the command line chooses what is read:
+  the data config a run folder records describes what the model was fitted on, and is never read from
+  (to predict the run's own documents again, name them as the run did);
 * ``output=`` (default ``<run_dir>/predictions.csv``): where the predictions go;
 * ``plugins_dir=``: the folder of local plugins the run used (a run folder never names code to import).
 
@@ -32,10 +33,8 @@ from textcluster.errors import UserError, exit_on_user_error
 from textcluster.labels import NOISE
 
 PROG = "textcluster-predict"
-USAGE = (
-    f"usage: {PROG} run_dir=<run folder> [data=<csv|lines|hf|mnist|digits> data.<key>=<value> ...] "
-    "[output=<predictions.csv>] [plugins_dir=<folder>]"
-)
+DATA_USAGE = "data=<csv|lines|hf|embeddings|mnist|digits> data.path=<file or folder> [data.<key>=<value> ...]"
+USAGE = f"usage: {PROG} run_dir=<run folder> {DATA_USAGE} [output=<predictions.csv>] [plugins_dir=<folder>]"
 
 log = logging.getLogger(__name__)
 
@@ -62,31 +61,19 @@ def parse_arguments(argv: Sequence[str]) -> tuple[str, str | None, str | None, l
             )
     if not run_dir:
         raise UserError(f"run_dir= is required (the folder of a finished textcluster run). {USAGE}")
+    if not any(argument.lstrip("+").partition("=")[0] == "data" for argument in data):
+        # a run folder is someone else's data: the data config it records must not choose a file or a download
+        given = f" ({' '.join(data)} changes a data config, it does not name one)" if data else ""
+        raise UserError(f"data= is required: name the documents to predict{given}, e.g. {DATA_USAGE}")
     return run_dir, output, plugins_dir, data
 
 
-def data_config(manifest: dict, overrides: list[str], plugins_dir: str | None) -> dict:
-    """The data config to load: composed from conf/ when ``data=`` is given, else the run's, changed by ``data.*``."""
-    from omegaconf import OmegaConf
-
+def data_config(overrides: list[str], plugins_dir: str | None) -> dict:
+    """The data config to load, composed from conf/ with the command line's ``data=`` and ``data.<key>=``."""
     from textcluster.config import compose, to_plain
 
-    if any(o.lstrip("+~").split("=", 1)[0] == "data" for o in overrides):
-        extra = [f"plugins_dir={plugins_dir}"] if plugins_dir else []
-        return to_plain(compose(overrides + extra).data)
-    base = (manifest.get("config") or {}).get("data")
-    if not base:
-        raise UserError(
-            "the run folder does not record its data config; give the documents with "
-            "data=<csv|lines|hf|mnist|digits> data.path=..."
-        )
-    merged = OmegaConf.create({"data": base})
-    if overrides:
-        try:
-            merged = OmegaConf.merge(merged, OmegaConf.from_dotlist([o.lstrip("+") for o in overrides]))
-        except Exception as error:  # OmegaConf's grammar errors: one line
-            raise UserError(f"bad data override ({' '.join(str(error).split())})") from None
-    return to_plain(merged.data)
+    extra = [f"plugins_dir={plugins_dir}"] if plugins_dir else []
+    return to_plain(compose(overrides + extra).data)
 
 
 def predict(argv: Sequence[str]) -> Path:
@@ -102,7 +89,7 @@ def predict(argv: Sequence[str]) -> Path:
     from textcluster.reporting.run_folder import write_predictions
 
     load_local_plugins(plugins_dir)
-    dataset = load_dataset(data_config(manifest, overrides, plugins_dir), seed=int(manifest.get("seed") or 0))
+    dataset = load_dataset(data_config(overrides, plugins_dir), seed=int(manifest.get("seed") or 0))
     fitted_on = (manifest.get("fit") or {}).get("modality")
     encoder = (manifest["stages"].get("encoder") or {}).get("name")
     if fitted_on and dataset.modality != fitted_on:  # before loading the model
