@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from textcluster import registry
-from textcluster.cache import DTYPES as CACHE_DTYPES
 from textcluster.cache import AUTO_SHARDS, EmbeddingCache
+from textcluster.cache import DTYPES as CACHE_DTYPES
 from textcluster.clusterers.k_selection import K_SEARCH_SETTINGS, KSearch
 from textcluster.config import AUTO, RECIPES, load_local_plugins
 from textcluster.contracts import TrainingContext

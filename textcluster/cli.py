@@ -20,7 +20,7 @@ from textcluster.config import (
     search_path_override,
     settled_overrides,
 )
-from textcluster.errors import RunInterrupted, UserError, WorkerFinished, exit_on_user_error
+from textcluster.errors import RunInterrupted, StorageError, UserError, WorkerFinished, exit_on_user_error
 
 if TYPE_CHECKING:
     from textcluster.experiment import Run
@@ -75,12 +75,15 @@ def format_summary(cfg: DictConfig, run: Run, run_dir: Path) -> str:
 def hydra_main(cfg: DictConfig) -> float:
     """One run; returns its objective (see ``objective`` in conf/config.yaml), which a sweeper maximises."""
     from textcluster.experiment import run_experiment  # torch and Lightning: only once a run starts
+    from textcluster.reporting.run_guard import discard_if_fresh
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         run = run_experiment(cfg, run_dir)
     except UserError as error:
         print(f"textcluster: error: {error}", file=sys.stderr)
+        if not isinstance(error, StorageError):  # a refused config or unreadable data leaves no folder behind
+            discard_if_fresh(run_dir)
         sys.exit(2)  # in a sweep too: values the search space offers that cannot work stop it, named
     except WorkerFinished:  # a ddp worker process: its share is encoded, rank 0 reports the run
         sys.exit(0)

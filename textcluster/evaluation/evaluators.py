@@ -124,7 +124,9 @@ class DensityBasedValidity(InternalMetric):
         labels[np.isin(labels, ids[sizes < 2])] = NOISE  # one point has no density to judge: noise, as hdbscan's
         if len(cluster_ids(labels)) < 2:
             raise SkipEvaluation("DBCV needs 2 clusters of at least 2 points")
-        with np.errstate(divide="ignore", invalid="ignore"):  # duplicate points: zero core distances
+        # duplicate points give zero core distances; many dimensions overflow hdbscan's (1/d)**dim, and the
+        # finiteness check below catches a value that lost its meaning
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             value = float(validity_index(np.asarray(X, dtype=np.float64), labels))
         if not np.isfinite(value):
             raise SkipEvaluation("DBCV is undefined here (a cluster of identical points)")
