@@ -229,7 +229,9 @@ def test_table_loader_rejects_unknown_format_and_folders(tmp_path):
     with pytest.raises(UserError, match="is a folder"):
         load_dataset({"name": "csv", "path": str(tmp_path)})
     (tmp_path / "broken.jsonl").write_text('{"text": "a"}\n{"text": \n')
-    with pytest.raises(UserError, match="could not parse the file"):
+    with pytest.raises(
+        UserError, match=r"^broken\.jsonl line 2: Expecting value at column 10; fix or remove that line"
+    ):
         load_dataset({"name": "csv", "path": str(tmp_path / "broken.jsonl")})
 
 

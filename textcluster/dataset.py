@@ -16,6 +16,45 @@ TEXT = "text"
 IMAGE = "image"
 VECTORS = "vectors"
 
+FINITE_CHECK_BYTES = 1 << 25
+"""Bytes of vectors :func:`check_finite` reads at a time: a memory-mapped million rows is never copied whole."""
+
+KEYWORD_CHARS = 100_000
+"""Only a document's first this many characters count for its words (TF-IDF features, topic keywords, the
+hybrid encoder's length rule): word counting holds every word of a document at once, as a Python string
+each, so one huge document (a 48 MB line) would cost memory in proportion; a document's first 100,000
+characters (some 15,000 words) already say what it is about."""
+
+
+def check_finite(array: np.ndarray, what: str) -> None:
+    """Refuse vectors holding NaN or infinity (one UserError naming how many rows and the first one).
+
+    ``array`` is (n, d), possibly memory-mapped: it is read in blocks of about FINITE_CHECK_BYTES.
+    """
+    array = np.asanyarray(array)  # a memmap stays one
+    if array.dtype.kind not in "fc" or array.size == 0:
+        return  # integers cannot hold NaN; an object array fails elsewhere with its own message
+    n = len(array)
+    row_bytes = max(1, array.itemsize * (array.size // n))
+    step = max(1, FINITE_CHECK_BYTES // row_bytes)
+    n_bad, first = 0, None
+    for start in range(0, n, step):
+        block = np.asarray(array[start : start + step])
+        bad = ~np.isfinite(block.reshape(len(block), -1)).all(axis=1)
+        if bad.any():
+            n_bad += int(bad.sum())
+            first = start + int(np.argmax(bad)) if first is None else first
+    if n_bad:
+        raise UserError(
+            f"{what}: {n_bad} of {n} rows hold NaN or infinite values (the first is row {first}); "
+            "remove or fix those rows"
+        )
+
+
+def keyword_text(text: str) -> str:
+    """The part of a document that counts for its words: its first KEYWORD_CHARS characters."""
+    return text[:KEYWORD_CHARS]
+
 
 @dataclass
 class Dataset:
@@ -39,6 +78,9 @@ class Dataset:
         inputs = sum(part is not None for part in (self.images, self.vectors))
         if inputs > 1 or (inputs == 0 and self.texts is None) or (self.images is not None and self.texts is not None):
             raise ValueError("a Dataset holds texts, images or vectors (vectors may come with their texts)")
+        if self.vectors is not None:
+            # every way vectors come in (a loader, Pipeline.fit / predict on an array) builds a Dataset
+            check_finite(self.vectors, self.name)
         if self.vectors is not None and self.texts is not None and len(self.texts) != len(self.vectors):
             raise UserError(
                 f"{self.name}: {len(self.texts)} texts for {len(self.vectors)} vectors; "

@@ -33,6 +33,11 @@ class StorageError(UserError):
     path, the cause and the fix)."""
 
 
+class NoClustersError(UserError):
+    """A clusterer labelled every point noise: a run with nothing to describe (the message names the setting
+    to change). A search may score such a trial as its worst value instead of stopping on it."""
+
+
 class StateError(UserError):
     """A fitted stage whose state cannot be written or read safely (the message says which and why)."""
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from textcluster.clusterers.base import N_CLUSTERS, NearestCentre, settled_k
 from textcluster.contracts import Clusterer
-from textcluster.errors import UserError
+from textcluster.errors import NoClustersError, UserError
 from textcluster.labels import NOISE, cluster_ids
 from textcluster.params import NULL, Choice, Float, Int, Str
 from textcluster.registry import clusterers
@@ -189,11 +189,32 @@ class HDBSCANClusterer(Clusterer):
             self.model_ = self._fit_fast(points)
         else:
             self.model_ = self._hdbscan(self.min_cluster_size_).fit(points)
+        self._refuse_all_noise(len(points))
         self.labels_, self.probabilities_ = self.model_.labels_, self.model_.probabilities_
         if self.fit_rows_ is not None:
             self._points = X  # a reference, not a copy: soft_membership places the other points by it
             self.labels_, self.probabilities_ = self._label_the_rest(X)
         return self
+
+    def _refuse_all_noise(self, n_points: int) -> None:
+        """No cluster at all leaves nothing to describe and the noise policy nothing to assign to: say why."""
+        if n_points == 0 or (np.asarray(self.model_.labels_) != NOISE).any():
+            return
+        size = self.min_cluster_size_
+        setting = f"min_cluster_size={size}" + (
+            " (auto: 0.5% of the points, at least 15)" if self.min_cluster_size == "auto" else ""
+        )
+        points = f"{n_points} points" + (" of the clusterer.fit_size sample" if self.fit_rows_ is not None else "")
+        if 2 * size > n_points:  # the root is never a cluster: two of them must fit
+            why = f"it needs two groups of at least {size} points, and there are {n_points}"
+            fix = f"set clusterer.min_cluster_size={max(2, n_points // 2)} or less"
+        else:
+            why = f"no group of {size} points is dense enough to be a cluster"
+            fix = "set a smaller clusterer.min_cluster_size (or clusterer.min_samples)"
+        raise NoClustersError(
+            f"clusterer=hdbscan labelled all {points} noise with {setting}: {why}; {fix}, "
+            "or use clusterer=kmeans, which puts every point in a cluster"
+        )
 
     def _label_the_rest(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         labels, probabilities = np.empty(len(X), dtype=np.intp), np.empty(len(X), dtype=np.float64)

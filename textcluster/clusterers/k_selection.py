@@ -8,7 +8,11 @@ The pick is the largest k whose silhouette is within ``tolerance`` (1%) of
 the best one: differences that small are within what another sample gives,
 and between near-equal partitions the finer one serves a reader better, since
 the topic tree (and ``topics.n_topics``) can merge topics but nothing splits
-them. The search stops ``patience`` values of k after the best one. The
+them. The search stops ``patience`` values of k after the best one. k
+goes no higher than the number of distinct points in the sample (all
+identical: one cluster, no search), and a k whose fit came out with fewer
+clusters than asked for is not picked, so the chosen k is one the
+clustering has; the record says when the distinct points capped it. The
 curves behind these choices (embedding-space silhouettes, BIC, stability) are
 in ``benchmarks/results/k-selection.md``.
 """
@@ -59,6 +63,7 @@ class KSelection:
     sample_size: int
     k_range: tuple[int, int]
     seconds: float
+    note: str | None = None
 
     @property
     def stopped_early(self) -> bool:
@@ -74,6 +79,7 @@ class KSelection:
             "stopped_early": self.stopped_early,
             "seconds": round(self.seconds, 3),
             "curve": [{"k": k, "score": round(s, 6)} for k, s in zip(self.ks, self.scores)],
+            **({"note": self.note} if self.note else {}),
         }
 
 
@@ -105,8 +111,22 @@ class KSearch:
         k_min, k_max = self.k_range(len(space))
         rows = np.sort(np.random.default_rng(seed).choice(len(space), min(len(space), self.sample_size), replace=False))
         sample = np.asarray(space[rows], dtype=np.float32)  # only the sample is read (space may be memory-mapped)
+        criterion = f"silhouette (largest k within {self.tolerance:.0%} of the best)"
+        # k clusters need k distinct points: beyond them a clusterer returns fewer clusters than asked for,
+        # and a pick among those would claim a k the clustering does not have
+        distinct = len(np.unique(sample, axis=0))
+        note = None
+        if distinct == 1:
+            note = f"all {len(rows)} documents searched are the same point: one cluster"
+            log.warning("clusterer.n_clusters=auto: %s (identical documents?)", note)
+            seconds = time.perf_counter() - start
+            return KSelection([1], [-1.0], 1, criterion, len(rows), k_range=(1, 1), seconds=seconds, note=note)
+        if distinct < k_max:
+            note = f"k at most {distinct}, the number of distinct points among the {len(rows)} documents searched"
+            log.warning("clusterer.n_clusters=auto: %s (k_search.k_max %d)", note, k_max)
+            k_min, k_max = min(k_min, distinct), distinct
         distances = pairwise_distances(sample)
-        ks, scores = [], []
+        ks, scores, complete = [], [], []
         with track(k_max - k_min + 1, "choosing k", "values of k") as progress:
             for k in range(k_min, k_max + 1):
                 labels = np.asarray(clusterer.clone(n_clusters=k).fit(sample).labels_)
@@ -115,19 +135,23 @@ class KSearch:
                     float(silhouette_score(distances, labels, metric="precomputed")) if 1 < found < len(rows) else -1.0
                 )
                 ks.append(k)
+                complete.append(found >= k)
                 progress.update(1)
                 if k - ks[int(np.argmax(scores))] >= self.patience:
                     break
-        best = max(scores)
-        chosen = max(k for k, score in zip(ks, scores) if score >= best - self.tolerance * abs(best))
+        # a k whose partition came out with fewer clusters is no candidate (unless no k gave all of its clusters)
+        candidates = [i for i, ok in enumerate(complete) if ok] or list(range(len(ks)))
+        best = max(scores[i] for i in candidates)
+        chosen = max(ks[i] for i in candidates if scores[i] >= best - self.tolerance * abs(best))
         selection = KSelection(
             ks=ks,
             scores=scores,
             chosen=chosen,
-            criterion=f"silhouette (largest k within {self.tolerance:.0%} of the best)",
+            criterion=criterion,
             sample_size=len(rows),
             k_range=(k_min, k_max),
             seconds=time.perf_counter() - start,
+            note=note,
         )
         log.info(
             "clusterer.n_clusters=auto: k=%d (silhouette %.3f, best %.3f; k from %d to %d on %d documents, %.1f s)",

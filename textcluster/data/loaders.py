@@ -159,12 +159,49 @@ def _read_table(path: Path):
         if suffixes.endswith((".tsv", ".tsv.gz")):
             return pd.read_csv(path, sep="\t", keep_default_na=False)
         if suffixes.endswith((".jsonl", ".jsonl.gz", ".json")):
-            return pd.read_json(path, lines=not suffixes.endswith(".json") or _looks_like_jsonl(path))
+            lines = not suffixes.endswith(".json") or _looks_like_jsonl(path)
+            try:
+                return pd.read_json(path, lines=lines)
+            except (ValueError, TypeError) as error:  # TypeError: a line that is an array or a number
+                # pandas names a character offset into the whole file; a person fixes a line
+                problem = _first_bad_json_line(path) if lines else None
+                if problem is not None:
+                    raise UserError(f"{path.name} {problem}; fix or remove that line") from None
+                raise ValueError(str(error)) from None  # the file as a whole: the message below
         if suffixes.endswith(".parquet"):
             return pd.read_parquet(path)
     except (ValueError, OSError) as error:
         raise UserError(f"{path}: could not parse the file ({error}); check its format matches its extension") from None
     raise UserError(f"{path}: unknown table format '{path.suffix}'; use .csv, .tsv, .jsonl, .json or .parquet")
+
+
+JSON_KINDS = {
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "true or false",
+    type(None): "null",
+}
+
+
+def _first_bad_json_line(path: Path) -> str | None:
+    """``line N: <what is wrong>`` for the first line of a JSONL file that is not one JSON object, or None."""
+    import json
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line.rstrip("\r\n"))
+            except json.JSONDecodeError as error:
+                return f"line {number}: {error.msg} at column {error.colno}"
+            if not isinstance(value, dict):
+                kind = JSON_KINDS.get(type(value), "value")
+                return f'line {number}: {kind}, not an object such as {{"text": "..."}}'
+    return None
 
 
 def _looks_like_jsonl(path: Path) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from textcluster.dataset import IMAGE, Dataset
+from textcluster.dataset import IMAGE, Dataset, keyword_text
 from textcluster.errors import UserError
 from textcluster.params import NULL, Block, Bool, Choice, Float, Int, ListOf
 
@@ -68,7 +68,7 @@ class VectorFeatures:
             params.update(min_df=1, max_df=1.0)
         self.vectorizer_ = TfidfVectorizer(**params)
         try:
-            self.vectorizer_.fit(dataset.texts)
+            self.vectorizer_.fit(self.texts(dataset))
         except ValueError as error:  # "empty vocabulary": every word is a stop word or too rare
             raise UserError(
                 f"TF-IDF found no usable words in {dataset.name} ({error}); "
@@ -77,11 +77,16 @@ class VectorFeatures:
         log.info("TF-IDF vocabulary: %d terms", len(self.vectorizer_.vocabulary_))
         return self
 
+    @staticmethod
+    def texts(dataset: Dataset) -> list[str]:
+        """What the vectorizer reads of each document (:data:`~textcluster.dataset.KEYWORD_CHARS`)."""
+        return [keyword_text(text) for text in dataset.texts]
+
     def tfidf(self, dataset: Dataset):
         """The sparse TF-IDF matrix of a text dataset."""
         if dataset.modality != self.modality_:
             raise UserError(f"features were fitted on {self.modality_} data but got {dataset.modality} data")
-        return self.vectorizer_.transform(dataset.texts)
+        return self.vectorizer_.transform(self.texts(dataset))
 
     def transform(self, dataset: Dataset) -> np.ndarray:
         if dataset.modality == IMAGE and self.modality_ == IMAGE:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from textcluster.contracts import TrainingContext
-from textcluster.dataset import Dataset
+from textcluster.dataset import Dataset, keyword_text
 from textcluster.encoders.features import TFIDF_SETTINGS, VectorFeatures
 from textcluster.encoders.pretrained import PRETRAINED_SETTINGS, PretrainedEncoder
 from textcluster.errors import UserError
@@ -47,7 +47,7 @@ HYBRID_TFIDF_SETTINGS = Block({**TFIDF_SETTINGS.fields, "max_df": TFIDF_SETTINGS
 
 def document_length(dataset: Dataset) -> str:
     """``long`` when the median document has at least LONG_DOCUMENT_WORDS words, else ``short``."""
-    words = np.median([len(text.split()) for text in dataset.texts]) if len(dataset) else 0
+    words = np.median([len(keyword_text(text).split()) for text in dataset.texts]) if len(dataset) else 0
     return "long" if words >= LONG_DOCUMENT_WORDS else "short"
 
 

@@ -13,7 +13,8 @@ tokenisation, batching and pooling are the same code for both.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,43 @@ PRETRAINED_SETTINGS = {
     "backend": Choice(*BACKENDS),
     "quantize": Choice(*onnx_backend.QUANTIZE),
 }
+
+
+CHARS_PER_TOKEN = 32
+"""A text longer than max_length x this many characters is tokenised from a prefix of about that length
+that ends a word. Real text holds 3 to 6 characters per token, so the prefix holds more than max_length
+tokens, and then the tokenizer's truncation of the prefix is its truncation of the whole text; a prefix
+with fewer (runs of spaces) is tried again CUT_GROWTH times longer, at most CUT_RETRIES times."""
+CUT_GROWTH, CUT_RETRIES = 4, 3
+TOKENIZE_CHARACTERS = 1_000_000  # characters per tokenizer call: its memory grows with what it holds at once
+BREAKS = " \t\n\r"  # whitespace that ends a word for every tokenizer (Unicode spaces may not: NBSP, ...)
+NON_SPACE = re.compile(r"\S")
+
+
+def token_prefix(text: str, n_chars: int) -> str:
+    """``text`` when it has at most ``n_chars`` characters (or ``n_chars`` is 0), else its longest prefix of
+    at most ``n_chars`` characters that ends a word (no word is cut in two, so the prefix's tokens are the
+    first tokens of the whole text); with no break in the first ``n_chars`` characters, those characters."""
+    if not n_chars or len(text) <= n_chars:
+        return text
+    head = text[: n_chars + 1]  # one more: a break right after the n_chars-th character ends a word there
+    end = max(head.rfind(space) for space in BREAKS)
+    prefix = head[:end].rstrip(BREAKS) if end > 0 else ""
+    return prefix or head[:n_chars]
+
+
+def _character_chunks(texts: Sequence[str], window: int) -> Iterator[list[str]]:
+    """``texts`` in consecutive groups of about TOKENIZE_CHARACTERS characters (counting each at most
+    ``window``, what it is tokenised from)."""
+    chunk, size = [], 0
+    for text in texts:
+        chunk.append(text)
+        size += min(len(text), window) if window else len(text)
+        if size >= TOKENIZE_CHARACTERS:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
 
 
 def _device(device: str) -> torch.device:
@@ -185,7 +223,13 @@ class PretrainedEncoder(Encoder):
     # ------------------------------------------------------------------ embedding
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids per text, special tokens included, truncated at max_length (the count is logged)."""
+        """Token ids per text, special tokens included, truncated at max_length (the count is logged).
+
+        The ids are the tokenizer's own truncation of each whole text, but a long text is tokenised from a
+        prefix (:func:`token_prefix`), so one huge document costs what a window of it costs. Only a text
+        whose longest prefix tried still holds too few tokens (a megabyte of spaces) is embedded from that
+        prefix, with a logged warning.
+        """
         max_length = self.effective_max_length
         if max_length < self.max_length:
             log.warning(
@@ -194,34 +238,28 @@ class PretrainedEncoder(Encoder):
                 self.model_name_or_path,
                 max_length,
             )
-        ids = self.tokenizer_(
-            list(texts),
-            add_special_tokens=True,
-            truncation=False,
-            padding=False,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-            verbose=False,
-        )["input_ids"]
-        too_long = [i for i, row in enumerate(ids) if len(row) > max_length]
-        if too_long:
-            # Re-tokenise only those with the tokenizer's own truncation (keeps its special tokens right).
-            truncated = self.tokenizer_(
-                [texts[i] for i in too_long],
-                add_special_tokens=True,
-                truncation=True,
-                max_length=max_length,
-                padding=False,
-                return_attention_mask=False,
-                return_token_type_ids=False,
-            )["input_ids"]
-            for i, row in zip(too_long, truncated):
-                ids[i] = row
+        # A tokenizer that keeps a text's end (truncation_side=left) gets whole texts: prefixes would not do.
+        window = max_length * CHARS_PER_TOKEN if getattr(self.tokenizer_, "truncation_side", "right") == "right" else 0
+        ids: list[list[int]] = []
+        n_truncated, n_cut = 0, 0
+        for chunk in _character_chunks(texts, window):
+            rows, truncated, cut = self._tokenize_chunk(chunk, max_length, window)
+            ids.extend(rows)
+            n_truncated, n_cut = n_truncated + truncated, n_cut + cut
+        if n_truncated:
             log.info(
                 "pretrained encoder: truncated %d of %d documents to max_length=%d tokens",
-                len(too_long),
+                n_truncated,
                 len(ids),
                 max_length,
+            )
+        if n_cut:
+            log.warning(
+                "pretrained encoder: %d documents hold fewer than max_length=%d tokens in their first %d characters "
+                "(long runs of spaces?); each is embedded from those characters",
+                n_cut,
+                max_length,
+                window * CUT_GROWTH**CUT_RETRIES,
             )
         empty = [i for i, row in enumerate(ids) if len(row) == 0]
         if empty:  # a tokenizer without special tokens and a text it drops entirely: one unknown token
@@ -230,6 +268,44 @@ class PretrainedEncoder(Encoder):
                 ids[i] = [filler]
             log.info("pretrained encoder: %d documents had no tokens; each embedded as one unknown token", len(empty))
         return ids
+
+    def _token_ids(self, texts: Sequence[str], max_length: int | None = None) -> list[list[int]]:
+        """The tokenizer's ids of ``texts`` (truncated at ``max_length`` when given)."""
+        truncation = {"truncation": False} if max_length is None else {"truncation": True, "max_length": max_length}
+        return self.tokenizer_(
+            list(texts),
+            add_special_tokens=True,
+            padding=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+            verbose=False,
+            **truncation,
+        )["input_ids"]
+
+    def _tokenize_chunk(self, texts: Sequence[str], max_length: int, window: int) -> tuple[list[list[int]], int, int]:
+        """``(ids, documents truncated, documents cut short)`` of a few texts (see :meth:`tokenize`)."""
+        cuts = [token_prefix(text, window) for text in texts]
+        ids = self._token_ids(cuts)
+        n_cut = 0
+        # A prefix with no more than max_length tokens may lack tokens that the whole text keeps: a longer one
+        # is tried, a few times, one text at a time (this is rare, and the longest prefixes cost the most).
+        for i, text in enumerate(texts):
+            n_chars = window
+            for attempt in range(1, CUT_RETRIES + 1):
+                if len(cuts[i]) == len(text) or len(ids[i]) > max_length:
+                    break
+                n_chars *= CUT_GROWTH
+                # the last try cuts anywhere: a text whose only break comes early (a title, then unspaced text)
+                cuts[i] = text[:n_chars] if attempt == CUT_RETRIES else token_prefix(text, n_chars)
+                ids[i] = self._token_ids([cuts[i]])[0]
+            if len(cuts[i]) < len(text) and len(ids[i]) <= max_length and NON_SPACE.search(text, len(cuts[i])):
+                n_cut += 1
+        too_long = [i for i, row in enumerate(ids) if len(row) > max_length]
+        if too_long:
+            # Re-tokenise only those with the tokenizer's own truncation (keeps its special tokens right).
+            for i, row in zip(too_long, self._token_ids([cuts[i] for i in too_long], max_length)):
+                ids[i] = row
+        return ids, len(too_long) + n_cut, n_cut
 
     def batch_tensors(self, rows: list[list[int]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """``(input_ids, attention_mask)`` of a batch, padded the way the tokenizer pads."""

@@ -168,7 +168,7 @@ class LDAEncoder(TopicModelEncoder):
         TfidfVectorizer of :class:`VectorFeatures` is (before it applies IDF and normalises)."""
         from sklearn.feature_extraction.text import CountVectorizer
 
-        return CountVectorizer.transform(self.features_.vectorizer_, dataset.texts)
+        return CountVectorizer.transform(self.features_.vectorizer_, self.features_.texts(dataset))
 
 
 @encoders.register("nmf")

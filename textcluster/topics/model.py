@@ -28,6 +28,7 @@ from scipy.spatial.distance import squareform
 from sklearn.preprocessing import normalize
 
 from textcluster.contracts import TopicModel
+from textcluster.dataset import keyword_text
 from textcluster.labels import NOISE, cluster_ids
 from textcluster.params import NULL, Block, Bool, Choice, Float, Int, ListOf, Str
 from textcluster.topics.coherence import topic_diversity, topic_npmi
@@ -257,7 +258,8 @@ class TopicModeler(TopicModel):
                 len(clusters),
             )
 
-        doc_term, terms = fit_document_terms(build_vectorizer(self.vectorizer), list(texts))
+        documents = [keyword_text(text) for text in texts]  # one huge document would hold all its words at once
+        doc_term, terms = fit_document_terms(build_vectorizer(self.vectorizer), documents)
         classes = np.concatenate([[NOISE], clusters]) if has_noise else clusters
         counts = class_term_counts(doc_term, labels, classes)
         sizes = np.array([(labels == c).sum() for c in classes])
