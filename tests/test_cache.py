@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import compose_small
+from conftest import compose_small, read_status
 from textcluster.build import build_cache, build_pipeline, load_data
 from textcluster.cache import EmbeddingCache, dataset_fingerprint, embedding_key_parts, hash_parts
 from textcluster.clusterers.builtin import KMeansClusterer
@@ -18,7 +18,7 @@ from textcluster.config import to_plain
 from textcluster.contracts import TrainingContext
 from textcluster.dataset import Dataset
 from textcluster.encoders.dense import RawEncoder
-from textcluster.errors import UserError
+from textcluster.errors import StorageError, UserError
 from textcluster.experiment import run_experiment
 from textcluster.pipeline import Pipeline
 
@@ -207,13 +207,15 @@ def test_store_is_atomic_when_killed_mid_write(tmp_path, monkeypatch):
     assert json.loads(meta_path.read_text())["parts"] == {"what": "test"} and path == array_path
 
 
-def test_unwritable_cache_does_not_fail_the_run(tmp_path, caplog):
+def test_an_unusable_cache_folder_stops_the_run_before_the_data_loads(tmp_path, monkeypatch):
+    """One line naming the folder and the fix, not an encoding that fails (or is done twice) later."""
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the cache folder should be")
     cfg = compose_small("encoder=raw", "cache=true", f"cache_dir={blocker}", limit=100)
-    with caplog.at_level(logging.WARNING, logger="textcluster.cache"):
-        run = run_experiment(cfg, tmp_path / "run")
-    assert run.pipeline.cache_hit_ is False and "could not store" in caplog.text
+    monkeypatch.setattr("textcluster.experiment.load_data", lambda config: pytest.fail("the data was loaded"))
+    with pytest.raises(StorageError, match=rf"{blocker} cannot be used as a folder .*cache=false"):
+        run_experiment(cfg, tmp_path / "run")
+    assert read_status(tmp_path / "run") == "failed"
 
 
 def test_cache_dir_expands_home_and_must_be_set(tmp_path, monkeypatch):

@@ -20,7 +20,14 @@ from textcluster.config import (
     search_path_override,
     settled_overrides,
 )
-from textcluster.errors import RunInterrupted, StorageError, UserError, WorkerFinished, exit_on_user_error
+from textcluster.errors import (
+    NoClustersError,
+    RunInterrupted,
+    StorageError,
+    UserError,
+    WorkerFinished,
+    exit_on_user_error,
+)
 
 if TYPE_CHECKING:
     from textcluster.experiment import Run
@@ -80,6 +87,12 @@ def hydra_main(cfg: DictConfig) -> float:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         run = run_experiment(cfg, run_dir)
+    except NoClustersError as error:
+        print(f"textcluster: error: {error}", file=sys.stderr)
+        if in_a_sweep():  # a trial whose settings found nothing is the search's worst, not its end
+            return objective_for_the_sweeper(str(cfg.get("objective", "auto")), math.nan)
+        discard_if_fresh(run_dir)
+        sys.exit(2)
     except UserError as error:
         print(f"textcluster: error: {error}", file=sys.stderr)
         if not isinstance(error, StorageError):  # a refused config or unreadable data leaves no folder behind
@@ -95,6 +108,12 @@ def hydra_main(cfg: DictConfig) -> float:
         sys.exit(130)
     print(format_summary(cfg, run, run_dir))
     return objective_for_the_sweeper(run.objective, run.objective_value)
+
+
+def in_a_sweep() -> bool:
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def objective_for_the_sweeper(name: str, value: float) -> float:

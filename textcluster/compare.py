@@ -33,7 +33,6 @@ A run folder is data: its JSON is read with ``json``, its YAML with ``yaml.safe_
 from __future__ import annotations
 
 import argparse
-import csv
 import html
 import json
 import math
@@ -48,9 +47,10 @@ from typing import Any
 
 import numpy as np
 
-from textcluster.errors import UserError, exit_on_user_error
-from textcluster.reporting.files import COMPLETED, STATUS_FILE
+from textcluster.errors import StorageError, UserError, exit_on_user_error
+from textcluster.reporting.files import COMPLETED, STATUS_FILE, write_csv
 from textcluster.reporting.report import CSS  # the run report's look
+from textcluster.storage import write_text
 
 PROG = "textcluster-compare"
 USAGE = (
@@ -652,12 +652,11 @@ def write_outputs(folder: Path, table: Comparison, sources: Sequence[Path]) -> l
     md, csv_path, page = (folder / name for name in OUTPUT_FILES)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        md.write_text(markdown(table), encoding="utf-8")
-        with open(csv_path, "w", newline="", encoding="utf-8") as handle:
-            header, body = csv_table(table)
-            csv.writer(handle).writerows([header, *body])
-        page.write_text(html_page(table, sources), encoding="utf-8")
-    except OSError as error:
+        write_text(md, markdown(table))
+        header, body = csv_table(table)
+        write_csv(csv_path, [header, *body])
+        write_text(page, html_page(table, sources))
+    except (OSError, StorageError) as error:
         raise UserError(f"cannot write the comparison to '{folder}' ({one_line(error)}); choose --out DIR") from None
     return [md, csv_path, page]
 

@@ -103,9 +103,15 @@ def ensure_writable_folder(folder: Path | str, fix: str = "") -> Path:
     """Create ``folder`` if needed and prove a file can be written there; StorageError naming it otherwise."""
     folder = Path(folder)
     with storage_errors(folder, fix):
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check.", delete=True)  # noqa: SIM115
-        probe.close()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check.", delete=True)  # noqa: SIM115
+            probe.close()
+        except OSError as error:
+            if describe(folder, error) is not None:
+                raise
+            # a file where the folder should be, a name too long, ...: not the disk, but as unusable
+            raise StorageError(f"{folder} cannot be used as a folder ({error.strerror}); {fix}") from None
     return folder
 
 
