@@ -87,14 +87,10 @@ def hydra_main(cfg: DictConfig) -> float:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         run = run_experiment(cfg, run_dir)
-    except NoClustersError as error:
-        print(f"textcluster: error: {error}", file=sys.stderr)
-        if in_a_sweep():  # a trial whose settings found nothing is the search's worst, not its end
-            return objective_for_the_sweeper(str(cfg.get("objective", "auto")), math.nan)
-        discard_if_fresh(run_dir)
-        sys.exit(2)
     except UserError as error:
         print(f"textcluster: error: {error}", file=sys.stderr)
+        if isinstance(error, NoClustersError) and in_a_sweep():  # a trial that found nothing: the worst, not the end
+            return objective_for_the_sweeper(str(cfg.get("objective", "auto")), math.nan)
         if not isinstance(error, StorageError):  # a refused config or unreadable data leaves no folder behind
             discard_if_fresh(run_dir)
         sys.exit(2)  # in a sweep too: values the search space offers that cannot work stop it, named
