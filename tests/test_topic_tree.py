@@ -48,6 +48,10 @@ def words_of(documents) -> set[str]:
     return {word for document in documents for word in document.split()}
 
 
+def merge_shape(tree: dict) -> list:
+    return [(merge["children"], merge["keywords"]) for merge in tree["merges"]]
+
+
 def check_binary_tree(tree: dict, topic_ids: list[int]) -> None:
     """k - 1 merges over the k leaves, each leaf and each node but the root a child exactly once, in order."""
     merges, k = tree["merges"], len(topic_ids)
@@ -112,6 +116,28 @@ def test_noise_is_no_leaf_ids_need_not_be_consecutive_and_one_topic_has_no_tree(
     assert {tuple(merge["leaves"]) for merge in topics.tree["merges"][:2]} == {(0, 2), (5, 7)}
     one = fit(labels=np.where(LABELS == 3, NOISE, 0))
     assert one.tree["merges"] == [] and [leaf["id"] for leaf in one.tree["leaves"]] == [0]
+
+
+def test_boilerplate_in_every_cluster_labels_no_node_and_no_longer_joins_the_pairs():
+    quoted = [f"{document} writes article" for document in CORPUS]  # every post quotes: the boilerplate of posts
+    plain, topics = fit(quoted, shared_words="keep"), fit(quoted)
+    plain_nodes = plain.tree["leaves"] + plain.tree["merges"]
+    assert all({"writes", "article"} <= set(node["keywords"]) for node in plain_nodes)
+    assert set(plain.tree["merges"][-1]["keywords"][:2]) == {"article", "writes"}  # the root's label
+    assert plain.tree["merges"][-1]["distance"] < 1.0  # the shared words make the two pairs look alike
+    assert topics.shared_words == ["article", "writes"]
+    for node in topics.tree["leaves"] + topics.tree["merges"]:
+        assert not {"writes", "article"} & set(node["keywords"])
+    labels = {tuple(merge["leaves"]): merge["keywords"][:4] for merge in topics.tree["merges"]}
+    plain_labels = {tuple(merge["leaves"]): merge["keywords"][:4] for merge in plain.tree["merges"]}
+    assert labels[(0, 1)] == ["launch", "nasa", "orbit", "rocket"] and labels[(2, 3)][0] == "hockey"
+    assert plain_labels[(0, 1, 2, 3)] != labels[(0, 1, 2, 3)] == labels[(2, 3)]  # the root: its larger half's words
+    # without them the tree is the one of the plain posts (the idf's average words differ a little): the pairs
+    # share nothing
+    assert merge_shape(topics.tree) == merge_shape(fit().tree) and topics.tree["merges"][-1]["distance"] == 1.0
+    merged = fit(quoted, n_topics=2)  # the cut's topics lose the shared words too
+    assert [t.clusters for t in merged.topics] == [[0, 1], [2, 3]]
+    assert not any({"writes", "article"} & set(t.keywords) for t in merged.topics)
 
 
 # ------------------------------------------------------------------------------------- the cut

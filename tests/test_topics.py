@@ -22,7 +22,7 @@ from textcluster.noise import to_nearest_centre
 from textcluster.results import EvaluationInput
 from textcluster.topics import TopicModeler
 from textcluster.topics.coherence import pair_npmi, topic_diversity, topic_npmi
-from textcluster.topics.ctfidf import c_tf_idf
+from textcluster.topics.ctfidf import c_tf_idf, evenly_spread_terms, shared_terms
 
 # Three clusters of three documents. Word counts per cluster (9 words each, so A = 27 / 3 = 9):
 #   c0: rocket 3, orbit 2, launch 2, news 2       c1: hockey 3, team 3, goal 1, season 1, news 1
@@ -59,7 +59,7 @@ def fit(texts=CORPUS, labels=LABELS, **settings):
 
 
 def test_ctfidf_ranks_the_distinctive_word_first_and_matches_the_formula():
-    topics = fit(n_representative=3, label_words=3)
+    topics = fit(n_representative=3, label_words=3, shared_words="keep")  # the formula alone: news is shared
     space, hockey, religion = topics.topics
     # W = tf / 9 * ln(1 + 9 / f): rocket 3/9 ln 4 = .462 > orbit = launch 2/9 ln 5.5 = .379 > news 2/9 ln 3.25 = .262
     assert space.keywords == ["rocket", "launch", "orbit", "news"]  # launch/orbit tie: alphabetical
@@ -109,6 +109,103 @@ def test_custom_tokenizer_from_an_import_path():
         TopicModeler(vectorizer={"tokenizer": "nowhere:split"})
 
 
+# ------------------------------------------------------------------------------------- shared words
+
+
+def test_a_word_every_cluster_has_is_no_keyword_and_the_other_weights_stay():
+    plain, topics = fit(shared_words="keep"), fit()
+    assert all("news" in topic.keywords for topic in plain.topics)  # in the top 10 of all three clusters
+    assert topics.shared_words == ["news"] and not any("news" in topic.keywords for topic in topics.topics)
+    space = topics.topics[0]
+    assert space.keywords == ["rocket", "launch", "orbit"] and space.label == "rocket, launch, orbit"
+    # dropping a word sets its weight to 0 and leaves every other weight as the formula gives it
+    assert space.keyword_scores == plain.topics[0].keyword_scores[:3]
+    assert [leaf["keywords"] for leaf in topics.tree["leaves"]] == [t.keywords for t in topics.topics]
+
+
+def hand_counts(rows: list[dict[str, int]], terms: list[str]) -> sp.csr_matrix:
+    return sp.csr_matrix(np.array([[row.get(term, 0) for term in terms] for row in rows], dtype=float))
+
+
+def dropped_words(rows, terms, top_n, evenly_spread=None) -> list[str]:
+    mask = shared_terms(hand_counts(rows, terms), np.ones(len(terms)), top_n, evenly_spread)
+    return [term for term, dropped in zip(terms, mask) if dropped]
+
+
+def test_shared_words_are_dropped_round_after_round_but_never_a_topics_last_keyword():
+    terms = ["alpha", "beta", "first", "gamma", "second"]  # sorted, as the vectorizer's vocabulary
+    rows = [
+        {"first": 5, "second": 4, "alpha": 3},
+        {"first": 5, "second": 4, "beta": 3},
+        {"first": 5, "gamma": 4, "second": 1},
+    ]
+    # the top word of all three goes; then 'second' tops two of three and goes; then each top word is its own
+    assert dropped_words(rows, terms, top_n=1) == ["first", "second"]
+    assert dropped_words(rows[:1], terms, top_n=1) == []  # one topic shares nothing
+    # two topics whose only top word is the same: dropping it would leave the second with no keyword
+    assert dropped_words([{"first": 5, "alpha": 1}, {"first": 5}], terms, top_n=1) == []
+
+
+def test_an_evenly_spread_word_goes_from_two_top_lists_a_concentrated_one_stays():
+    terms = ["alpha", "beta", "delta", "epsilon", "even", "gamma", "own", "pair"]
+    rows = [
+        {"alpha": 5, "even": 3},
+        {"beta": 5, "even": 3},
+        {"gamma": 5, "pair": 3, "even": 1},
+        {"delta": 5, "pair": 3, "even": 1},
+        {"epsilon": 5, "own": 3, "even": 1},
+    ]
+    # 'even' and 'pair' each top two of five lists: no majority
+    assert dropped_words(rows, terms, top_n=2) == []
+    evenly_spread = np.array([term == "even" for term in terms])
+    assert dropped_words(rows, terms, top_n=2, evenly_spread=evenly_spread) == ["even"]
+
+
+def test_evenly_spread_means_common_in_most_clusters_relative_to_the_words_peak():
+    # clusters of four documents; present in: everywhere in 2 of 4 documents; topical in all of cluster 0 and
+    # one document of cluster 1; rare in one document of every cluster (its peak is 1/4: common everywhere)
+    documents = []
+    for cluster in range(3):
+        for index in range(4):
+            words = ["everywhere"] if index < 2 else []
+            words += ["topical"] if cluster == 0 or (cluster == 1 and index == 0) else []
+            words += ["rare"] if index == 3 else []
+            documents.append(" ".join(words + ["filler"]))
+    vectorizer = CountVectorizer()
+    doc_term = vectorizer.fit_transform(documents)
+    spread = evenly_spread_terms(doc_term, np.repeat([0, 1, 2], 4), np.array([0, 1, 2]))
+    assert dict(zip(vectorizer.get_feature_names_out(), spread)) == {
+        "everywhere": True,
+        "filler": True,
+        "rare": True,
+        "topical": False,
+    }
+
+
+def test_an_explicit_max_df_still_prunes_the_vocabulary():
+    for shared in ("drop", "keep"):
+        topics = fit(vectorizer={**PLAIN, "max_df": 0.4}, shared_words=shared)  # news: 4 of 9 documents
+        assert "news" not in topics.vocabulary and topics.shared_words == []
+        assert topics.topics[0].keywords == ["rocket", "launch", "orbit"]
+    assert TopicModeler(vectorizer={"max_df": 0.15}).vectorizer == {"max_df": 0.15}  # passed on untouched
+
+
+def test_newsgroup_boilerplate_is_no_label_on_a_slice(data_file):
+    import pandas as pd
+
+    posts = pd.read_csv(data_file("20newsgroups", "test.csv")).iloc[::8]  # about 940 posts of every group
+    texts, labels = posts["text"].fillna("").tolist(), pd.factorize(posts["label"])[0]
+    settings = {"stop_words": "english", "min_df": 2}
+    plain = TopicModeler(shared_words="keep", vectorizer=settings).fit(texts, labels, np.zeros((len(texts), 1)))
+    topics = TopicModeler(vectorizer=settings).fit(texts, labels, np.zeros((len(texts), 1)))
+    words = {word for topic in topics.topics for word in topic.keywords}
+    assert sum("edu" in topic.keywords for topic in plain.topics) >= len(plain) / 2  # the problem, measured
+    assert not {"edu", "writes", "article", "com"} & words
+    assert not any({"edu", "writes"} & set(merge["keywords"]) for merge in topics.tree["merges"])
+    assert topics.diversity(10) > plain.diversity(10)
+    assert {"god", "space", "hockey"} <= words  # a group's own words are still keywords
+
+
 # ------------------------------------------------------------------------------------- reduction
 
 
@@ -149,6 +246,8 @@ def test_reduce_errors():
         TopicModeler(n_topics=0).check_params()
     with pytest.raises(UserError, match="could not build a vocabulary"):
         fit(vectorizer={"stop_words": None, "min_df": 5})
+    with pytest.raises(UserError, match=r"topics\.shared_words='off' is not valid: it must be one of 'drop', 'keep'"):
+        TopicModeler(shared_words="off").check_params()
 
 
 # ------------------------------------------------------------------------------------- topic metrics
@@ -306,6 +405,8 @@ def test_bad_topic_and_noise_settings_fail_with_one_line(tmp_path):
         run_experiment(compose_small("topics.n_topics=3"), tmp_path / "b")
     with pytest.raises(UserError, match="topics.n_topic is not a setting; topics takes: enabled, label_words"):
         run_experiment(compose_small("+topics.n_topic=3"), tmp_path / "c")
+    with pytest.raises(UserError, match="topics.shared_words='some' is not valid"):  # a key of default.yaml
+        run_experiment(compose_small("topics.shared_words=some"), tmp_path / "d")
 
 
 def test_a_topic_stage_that_cannot_run_leaves_the_clustering_finished(tmp_path, caplog):

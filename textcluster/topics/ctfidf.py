@@ -11,6 +11,15 @@ BERTopic's ``ClassTfidfTransformer``::
 with ``tf[t, c]`` the count of term t in class c, ``f[t]`` its count over all
 classes and ``A`` the average number of words per (non-empty) class (a float
 here; BERTopic rounds it down).
+
+Shared words (:func:`shared_terms`): that IDF is too gentle with a word every
+cluster uses a lot (a corpus' boilerplate: "edu", "writes" in newsgroup posts),
+so such a word can top the keywords of most clusters. A shared word is
+dropped from every topic's keywords (its IDF set to 0): one among the top
+keywords of more than half of the clusters, or among the top keywords of two
+or more clusters while it is common in most clusters (:func:`evenly_spread_terms`).
+Both tests read only this corpus and its clusters; the drop is repeated until
+no word is shared, and never takes a topic's last keyword.
 """
 
 from __future__ import annotations
@@ -107,9 +116,73 @@ def c_tf_idf(class_counts: sp.spmatrix, idf: np.ndarray | None = None) -> sp.csr
     return sp.csr_matrix(tf @ sp.diags(idf))
 
 
+def row_top_indices(weights: sp.csr_matrix, row: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(term indices, weights) of the ``n`` highest-weighted terms of one row (weight > 0), ties broken
+    alphabetically (the terms are sorted, so a lower index is earlier in the alphabet)."""
+    start, end = weights.indptr[row], weights.indptr[row + 1]
+    values, columns = weights.data[start:end], weights.indices[start:end]
+    positive = values > 0
+    values, columns = values[positive], columns[positive]
+    order = np.lexsort((columns, -values))[:n]
+    return columns[order], values[order]
+
+
 def top_terms(weights: sp.spmatrix, row: int, terms: np.ndarray, n: int) -> list[tuple[str, float]]:
     """The ``n`` highest-weighted terms of one row (weight > 0), ties broken alphabetically."""
-    values = np.asarray(sp.csr_matrix(weights)[row].toarray()).ravel()
-    positive = np.flatnonzero(values > 0)
-    order = positive[np.argsort(-values[positive], kind="stable")][:n]  # terms are sorted, so ties go a-z
-    return [(str(terms[i]), float(values[i])) for i in order]
+    columns, values = row_top_indices(sp.csr_matrix(weights), row, n)
+    return [(str(terms[i]), float(value)) for i, value in zip(columns, values)]
+
+
+# A word is common in a cluster when the share of the cluster's documents holding it is at least this part of
+# its share in the cluster where it is most common: a word spread evenly passes in most clusters, a topical one
+# only in the few it belongs to. Half, like the "more than half of the clusters" of the majority tests.
+COMMON_SHARE_OF_PEAK = 0.5
+
+
+def evenly_spread_terms(doc_term: sp.spmatrix, labels: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+    """Per term: True when it is common (:data:`COMMON_SHARE_OF_PEAK`) in more than half of the clusters.
+
+    Counted in documents, not occurrences, so a word repeated in a few long documents does not pass.
+    """
+    presence = sp.csr_matrix(doc_term, dtype=np.float64, copy=True)
+    presence.data = (presence.data > 0).astype(np.float64)
+    documents = class_term_counts(presence, labels, clusters)  # clusters x terms: documents holding the term
+    sizes = class_term_counts(sp.csr_matrix(np.ones((len(labels), 1))), labels, clusters).toarray().ravel()
+    share = sp.coo_matrix(sp.diags(1.0 / np.maximum(sizes, 1.0)) @ documents)
+    peak = np.zeros(share.shape[1])
+    np.maximum.at(peak, share.col, share.data)
+    common = share.data >= COMMON_SHARE_OF_PEAK * peak[share.col]
+    return np.bincount(share.col[common], minlength=share.shape[1]) > len(clusters) / 2
+
+
+def shared_terms(
+    counts: sp.spmatrix, idf: np.ndarray, top_n: int, evenly_spread: np.ndarray | None = None
+) -> np.ndarray:
+    """Per term: True for a word to drop from every keyword list (see the module docstring).
+
+    ``counts``: one row per topic (noise left out); ``idf``: the c-TF-IDF IDF; ``evenly_spread``: from
+    :func:`evenly_spread_terms` (None: the majority test alone). Rounds repeat until no word is shared,
+    since dropping one lets the next most common word rise; a round that would leave a topic without
+    any keyword is not taken. Under two topics nothing is shared.
+    """
+    counts = sp.csr_matrix(counts, dtype=np.float64)
+    n_topics = int((np.asarray(counts.sum(axis=1)).ravel() > 0).sum())
+    dropped = np.zeros(len(idf), dtype=bool)
+    if n_topics < 2:
+        return dropped
+    present = counts.copy()
+    present.data = (present.data > 0).astype(np.float64)
+    while True:
+        weights = c_tf_idf(counts, np.where(dropped, 0.0, idf))
+        tops = [row_top_indices(weights, row, top_n)[0] for row in range(weights.shape[0])]
+        hits = np.bincount(np.concatenate(tops), minlength=len(idf)) if tops else np.zeros(len(idf), dtype=int)
+        shared = hits > n_topics / 2
+        if evenly_spread is not None:
+            shared |= evenly_spread & (hits >= 2)
+        if not shared.any():
+            return dropped
+        kept = ~(dropped | shared) & (idf > 0)
+        keywords_left = present @ kept.astype(np.float64)
+        if any(len(top) and left == 0 for top, left in zip(tops, keywords_left)):
+            return dropped
+        dropped |= shared

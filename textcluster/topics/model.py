@@ -11,6 +11,10 @@ see :func:`topic_tree`. With ``n_topics=K`` that tree is cut into K groups
 (:func:`cut_tree`) and each group becomes one topic; ``Topics.labels`` then
 holds every document's topic, ``Topics.mapping`` the clusterer's label ->
 topic id, and ``Topics.tree["cut"]`` where the tree was cut.
+
+With ``shared_words="drop"`` (the default) a word the clusters share (see
+:func:`textcluster.topics.ctfidf.shared_terms`) is no keyword of any topic or
+tree node; ``Topics.shared_words`` lists them.
 """
 
 from __future__ import annotations
@@ -37,7 +41,9 @@ from textcluster.topics.ctfidf import (
     c_tf_idf,
     class_idf,
     class_term_counts,
+    evenly_spread_terms,
     fit_document_terms,
+    shared_terms,
     top_terms,
 )
 
@@ -88,6 +94,7 @@ class Topics:
     n_clusters_before: int = 0  # clusters (noise excluded) before reduction
     top_n: int = 10  # keywords per topic (the modeler's top_n_words)
     tree: dict = field(default_factory=lambda: {"leaves": [], "merges": []})  # see topic_tree (JSON-ready)
+    shared_words: list[str] = field(default_factory=list)  # dropped from every keyword list (topics.shared_words)
 
     def top_words(self, n: int, include_noise: bool = False) -> list[list[str]]:
         """The ``n`` top c-TF-IDF terms of every topic (noise left out unless asked)."""
@@ -137,7 +144,8 @@ def topic_tree(
     ``{"leaves": [{"id", "size", "label", "keywords"}], "merges": [{"id", "children": [a, b], "distance",
     "leaves": [leaf ids under it], "size", "keywords"}]}``, merges in order (closest first); the root is the
     last merge; merge ids continue after the largest leaf id. The distance is the average cosine
-    distance between the L2-normalised c-TF-IDF rows (``idf``: fitted on every class, noise included):
+    distance between the L2-normalised c-TF-IDF rows (``idf``: fitted on every class, noise included;
+    the fit gives shared words 0, so they neither label a node nor make clusters look alike):
     cosine is how c-TF-IDF vectors are compared (as BERTopic does), and average linkage is monotone
     (no inversions, so a cut at a distance is well defined) with heights that stay cosine distances
     in [0, 1]; ward's heights are growths of within-group variance, not distances a reader can take
@@ -221,9 +229,10 @@ class TopicModeler(TopicModel):
 
     ``top_n_words`` keywords per topic, ``n_representative`` documents per topic,
     ``label_words`` keywords in the label, ``n_topics`` (None: one topic per
-    cluster; K: the topic tree over the clusters cut into K topics) and
-    ``vectorizer`` (CountVectorizer arguments; ``tokenizer`` may be an import
-    path such as ``jieba:lcut``).
+    cluster; K: the topic tree over the clusters cut into K topics),
+    ``shared_words`` (``"drop"``: words the clusters share are no keywords;
+    ``"keep"``: plain c-TF-IDF) and ``vectorizer`` (CountVectorizer arguments;
+    ``tokenizer`` may be an import path such as ``jieba:lcut``).
     """
 
     parameters = {
@@ -231,6 +240,7 @@ class TopicModeler(TopicModel):
         "n_representative": Int(min=0),
         "label_words": Int(min=1),
         "n_topics": Int(min=1) | NULL,
+        "shared_words": Choice("drop", "keep"),
         "vectorizer": VECTORIZER_SETTINGS,
     }
 
@@ -240,10 +250,11 @@ class TopicModeler(TopicModel):
         n_representative: int = 5,
         label_words: int = 4,
         n_topics: int | None = None,
+        shared_words: str = "drop",
         vectorizer: Mapping[str, Any] | None = None,
     ):
         self.top_n_words, self.n_representative, self.label_words = top_n_words, n_representative, label_words
-        self.n_topics = n_topics
+        self.n_topics, self.shared_words = n_topics, shared_words
         self.vectorizer = dict(vectorizer or {"stop_words": "english"})
         build_vectorizer(self.vectorizer)  # bad keys or an unimportable tokenizer fail before any work
 
@@ -264,10 +275,43 @@ class TopicModeler(TopicModel):
         counts = class_term_counts(doc_term, labels, classes)
         sizes = np.array([(labels == c).sum() for c in classes])
         rows = slice(1, None) if has_noise else slice(None)  # the noise row takes part in the IDF only
+        evenly_spread = evenly_spread_terms(doc_term, labels, clusters) if self.drops_shared_words else None
+        idf = class_idf(counts)
+        dropped = self.shared(counts[rows], idf, evenly_spread)
         tree = topic_tree(
-            counts[rows], clusters, sizes[rows], class_idf(counts), terms, self.top_n_words, self.label_words
+            counts[rows], clusters, sizes[rows], np.where(dropped, 0.0, idf), terms, self.top_n_words, self.label_words
         )
 
+        mapping = self.merge_clusters(tree, clusters)
+        lookup = np.vectorize(lambda c: mapping.get(int(c), NOISE), otypes=[np.int64])
+        topic_labels = lookup(labels) if len(labels) else labels.astype(np.int64)
+        topic_ids = np.array(([NOISE] if has_noise else []) + sorted(set(mapping.values())), dtype=np.int64)
+        topic_counts = class_term_counts(doc_term, topic_labels, topic_ids)
+        topic_idf = np.where(dropped, 0.0, class_idf(topic_counts))
+        # merged topics are new topics: a word they share is dropped too (for the clusters this finds nothing new)
+        dropped |= self.shared(topic_counts[rows], topic_idf, evenly_spread)
+        self.log_shared(terms[dropped])
+        weights = c_tf_idf(topic_counts, np.where(dropped, 0.0, topic_idf))
+        topics = [
+            self.topic(topic_id, row, weights, terms, topic_labels, mapping, embeddings)
+            for row, topic_id in enumerate(topic_ids)
+        ]
+        return Topics(
+            topics=topics,
+            labels=topic_labels,
+            mapping=mapping,
+            terms=terms,
+            weights=weights,
+            doc_term=doc_term,
+            n_clusters_before=len(clusters),
+            top_n=self.top_n_words,
+            tree=tree,
+            shared_words=[str(term) for term in terms[dropped]],
+        )
+
+    def merge_clusters(self, tree: dict, clusters: np.ndarray) -> dict[int, int]:
+        """Cluster -> topic: itself, or with topics.n_topics=K its group in the tree cut into K (recorded in
+        ``tree["cut"]``); every leaf of the tree gets its ``topic``."""
         mapping = {int(c): int(c) for c in clusters}
         if self.n_topics is not None and self.n_topics < len(clusters):
             mapping, distance = cut_tree(tree, self.n_topics)  # consecutive ids, in cluster order
@@ -280,36 +324,49 @@ class TopicModeler(TopicModel):
             )
         for leaf in tree["leaves"]:
             leaf["topic"] = mapping[leaf["id"]]
-        lookup = np.vectorize(lambda c: mapping.get(int(c), NOISE), otypes=[np.int64])
-        topic_labels = lookup(labels) if len(labels) else labels.astype(np.int64)
+        return mapping
 
-        topic_ids = np.array(([NOISE] if has_noise else []) + sorted(set(mapping.values())), dtype=np.int64)
-        weights = c_tf_idf(class_term_counts(doc_term, topic_labels, topic_ids))
-        topics = []
-        for row, topic_id in enumerate(topic_ids):
-            members = np.flatnonzero(topic_labels == topic_id)
-            keywords = top_terms(weights, row, terms, self.top_n_words)
-            words = [word for word, _ in keywords]
-            label = NOISE_LABEL if topic_id == NOISE else (", ".join(words[: self.label_words]) or f"topic {topic_id}")
-            topics.append(
-                Topic(
-                    id=int(topic_id),
-                    size=len(members),
-                    label=label,
-                    keywords=words,
-                    keyword_scores=[score for _, score in keywords],
-                    representative_docs=representative_documents(embeddings, members, self.n_representative),
-                    clusters=sorted(c for c, t in mapping.items() if t == topic_id) if topic_id != NOISE else [NOISE],
-                )
-            )
-        return Topics(
-            topics=topics,
-            labels=topic_labels,
-            mapping=mapping,
-            terms=terms,
-            weights=weights,
-            doc_term=doc_term,
-            n_clusters_before=len(clusters),
-            top_n=self.top_n_words,
-            tree=tree,
+    def topic(
+        self,
+        topic_id: int,
+        row: int,
+        weights: sp.csr_matrix,
+        terms: np.ndarray,
+        topic_labels: np.ndarray,
+        mapping: dict[int, int],
+        embeddings: np.ndarray,
+    ) -> Topic:
+        """One topic from its row of c-TF-IDF weights."""
+        members = np.flatnonzero(topic_labels == topic_id)
+        keywords = top_terms(weights, row, terms, self.top_n_words)
+        words = [word for word, _ in keywords]
+        label = NOISE_LABEL if topic_id == NOISE else (", ".join(words[: self.label_words]) or f"topic {topic_id}")
+        return Topic(
+            id=int(topic_id),
+            size=len(members),
+            label=label,
+            keywords=words,
+            keyword_scores=[score for _, score in keywords],
+            representative_docs=representative_documents(embeddings, members, self.n_representative),
+            clusters=sorted(c for c, t in mapping.items() if t == topic_id) if topic_id != NOISE else [NOISE],
         )
+
+    @property
+    def drops_shared_words(self) -> bool:
+        return self.shared_words == "drop"
+
+    def shared(self, counts: sp.csr_matrix, idf: np.ndarray, evenly_spread: np.ndarray | None) -> np.ndarray:
+        """Per term: True when the topics of ``counts`` share it (all False with shared_words=keep)."""
+        if not self.drops_shared_words:
+            return np.zeros(len(idf), dtype=bool)
+        return shared_terms(counts, idf, self.top_n_words, evenly_spread)
+
+    @staticmethod
+    def log_shared(words: np.ndarray) -> None:
+        if len(words):
+            shown = ", ".join(str(word) for word in words[:20]) + (", ..." if len(words) > 20 else "")
+            log.info(
+                "topics: %d words the clusters share are no keywords: %s (topics.shared_words=keep keeps them)",
+                len(words),
+                shown,
+            )
