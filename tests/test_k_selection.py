@@ -9,7 +9,7 @@ from sklearn.metrics import normalized_mutual_info_score
 
 from conftest import compose_small, read_json
 from textcluster import registry
-from textcluster.clusterers.k_selection import KSearch, default_k_max
+from textcluster.clusterers.k_selection import KSearch, default_k_max, k_grid, levels
 from textcluster.errors import UserError
 
 
@@ -31,26 +31,41 @@ def test_gmm_takes_auto_too():
     assert KSearch().select(gmm, X, seed=0).chosen == 5
 
 
-def test_the_range_grows_with_the_corpus_and_the_search_stops_early():
-    assert [default_k_max(n) for n in (30, 2_000, 12_340, 20_000, 1_000_000)] == [10, 20, 50, 63, 100]
+def test_the_range_grows_with_the_documents_searched_and_the_search_stops_early():
+    assert [default_k_max(n) for n in (30, 2_000, 5_000)] == [10, 200, 500]
+    assert KSearch().k_range(1_000_000) == (2, 500)  # a tenth of the 5,000-document sample
+    assert k_grid(2, 100, 6)[:10] == list(range(2, 12)) and k_grid(2, 100, 6)[-1] == 100
     X, _ = make_blobs(n_samples=3000, centers=4, cluster_std=0.5, center_box=(-30, 30), random_state=0)
-    selection = KSearch(patience=5).select(kmeans(), X, seed=0)
-    assert selection.chosen == 4 and selection.ks[-1] == 4 + 5 and selection.stopped_early  # 5 past the best
-    assert selection.sample_size == 3000 and selection.k_range == (2, 24)
+    selection = KSearch(patience=4).select(kmeans(), X, seed=0)
+    assert selection.chosen == 4 and selection.clear and selection.stopped_early
+    assert 4 * 2**4 <= selection.ks[-1] < 4 * 2**4 * 1.2  # four doublings past the level, then no further
+    assert selection.sample_size == 3000 and selection.k_range == (2, 300)
     sampled = KSearch(sample_size=500).select(kmeans(), X, seed=0)  # the sample only decides k
     assert sampled.sample_size == 500 and sampled.chosen == 4
 
 
-def test_the_pick_is_the_largest_k_within_the_tolerance_of_the_best():
-    X, _ = make_blobs(n_samples=1200, centers=6, cluster_std=2.5, center_box=(-20, 20), random_state=3)
-    selection = KSearch(tolerance=0.2, patience=20).select(kmeans(), X, seed=0)
-    best = max(selection.scores)
-    within = [k for k, score in zip(selection.ks, selection.scores) if score >= best * 0.8]
-    assert selection.chosen == max(within) and len(within) > 1
-    assert (
-        KSearch(tolerance=0.0, patience=20).select(kmeans(), X, seed=0).chosen
-        == selection.ks[int(np.argmax(selection.scores))]
-    )
+def test_levels_are_peaks_that_fall_within_a_factor_of_two_and_a_slow_rise_is_none():
+    ks = [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128]
+    coarse_then_fine = [0.60, 0.50, 0.45, 0.50, 0.52, 0.55, 0.48, 0.45, 0.44, 0.46, 0.48, 0.50, 0.52]
+    found = levels(ks, coarse_then_fine)
+    assert {ks[i] for i in found} == {2, 12}  # 128 still rises at the grid's end: no level
+    assert found[ks.index(12)] == pytest.approx(0.55 - 0.50)  # the smaller fall within 6 to 24 (left: 0.50)
+    assert levels(ks, [0.5 + 0.001 * i for i in range(len(ks))]) == {}
+
+
+def test_a_hierarchy_gets_its_finest_clear_level_and_the_coarse_one_as_an_alternative():
+    """Three families of four groups: silhouette is highest at 3, the pick is the 12 groups, 3 one override away."""
+    families = np.array([[-60.0, 0.0], [0.0, 60.0], [60.0, 0.0]])
+    offsets = np.array([[-6.0, -6.0], [-6.0, 6.0], [6.0, -6.0], [6.0, 6.0]])
+    centres = (families[:, None, :] + offsets[None, :, :]).reshape(-1, 2)
+    X, y = make_blobs(n_samples=2400, centers=centres, cluster_std=1.0, random_state=0)
+    selection = KSearch().select(kmeans(), X, seed=0)
+    assert selection.ks[int(np.argmax(selection.scores))] == 3
+    assert selection.chosen == 12 and selection.clear and 3 in selection.alternatives
+    record = selection.as_dict()
+    assert record["chosen_k"] == 12 and record["alternatives"] == selection.alternatives
+    assert {level["k"] for level in record["levels"]} >= {3, 12}
+    assert "finest clear level" in selection.describe() and "other levels: 3" in selection.describe()
 
 
 def test_too_few_documents_for_a_search_is_one_line():

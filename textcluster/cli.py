@@ -62,9 +62,7 @@ def format_summary(cfg: DictConfig, run: Run, run_dir: Path) -> str:
             lines.append(f"  {key:<21} {pipeline.metrics_[key]:.4f}")
     if pipeline.k_selection_ is not None:
         selection = pipeline.k_selection_
-        lines.append(
-            f"  {'chosen k':<21} {selection.chosen} (n_clusters=auto, k from {selection.ks[0]} to {selection.ks[-1]})"
-        )
+        lines.append(f"  {'chosen k':<21} {selection.describe()}")
     by_reason: dict[str, list[str]] = {}
     for key, reason in pipeline.skipped_metrics_.items():
         by_reason.setdefault(reason, []).append(key)

@@ -44,6 +44,8 @@ from textcluster.results import EvaluationInput, Prediction
 log = logging.getLogger(__name__)
 
 NOT_FITTED = "this pipeline is not fitted; call fit() first (or load a saved one)"
+SEARCH_UMAP = {"n_components": 10, "n_neighbors": 30, "min_dist": 0.0, "metric": "cosine"}
+"""The k search's UMAP for vectors without a reducer: the text recipe's reducer (conf/reducer/umap_text.yaml)."""
 
 
 @contextmanager
@@ -164,8 +166,26 @@ class Pipeline:
     def _choose_k(self, reduced: np.ndarray) -> None:
         """``n_clusters=auto``: search k (:class:`KSearch`) and fit a clone with the chosen k."""
         search = self.k_search or KSearch()
-        self.k_selection_ = search.select(self.clusterer_, reduced, self.seed)
+        project = None
+        if isinstance(self.reducer_, IdentityReducer) and reduced.shape[1] > SEARCH_UMAP["n_components"]:
+            project = self._search_umap
+        self.k_selection_ = search.select(self.clusterer_, reduced, self.seed, project=project)
+        if project is not None:
+            self.k_selection_.note = (
+                f"k searched in a UMAP of the sample ({SEARCH_UMAP['n_components']} dimensions): the clustered "
+                f"space has {reduced.shape[1]} dimensions and no reducer"
+            )
         self.clusterer_ = self.clusterer_.clone(n_clusters=self.k_selection_.chosen)
+
+    def _search_umap(self, sample: np.ndarray) -> np.ndarray:
+        """The k search's own space for raw vectors: UMAP fitted on the sample alone (its cost does not grow
+        with the corpus), since silhouettes of raw sentence embeddings barely tell k apart."""
+        from textcluster.reducers.builtin import UMAPReducer
+
+        n_neighbors = min(SEARCH_UMAP["n_neighbors"], len(sample) - 1)
+        settings = {**SEARCH_UMAP, "n_neighbors": n_neighbors}
+        log.info("clusterer.n_clusters=auto: searching k in a UMAP of %d documents", len(sample))
+        return UMAPReducer(**settings, random_state=self.seed).fit_transform(sample)
 
     def _prepare(self, dataset: Dataset) -> None:
         """Every check that can fail before any stage runs; sets the stages the fit will use."""

@@ -1,28 +1,40 @@
 """Choosing the number of clusters: ``clusterer.n_clusters=auto``.
 
-:class:`KSearch` fits the run's own clusterer for each k in a range that grows
-with the corpus, on a sample of the clustered space, and scores each
-partition by its silhouette there (the distances of the sample are computed
-once, so each k costs one fit on the sample and one pass over that matrix).
-The pick is the largest k whose silhouette is within ``tolerance`` (1%) of
-the best one: differences that small are within what another sample gives,
-and between near-equal partitions the finer one serves a reader better, since
-the topic tree (and ``topics.n_topics``) can merge topics but nothing splits
-them. The search stops ``patience`` values of k after the best one. k
-goes no higher than the number of distinct points in the sample (all
-identical: one cluster, no search), and a k whose fit came out with fewer
-clusters than asked for is not picked, so the chosen k is one the
-clustering has; the record says when the distinct points capped it. The
-curves behind these choices (embedding-space silhouettes, BIC, stability) are
-in ``benchmarks/results/k-selection.md``.
+:class:`KSearch` fits the run's own clusterer for each k of a logarithmic
+grid (``steps_per_doubling`` values of k per doubling, every k at the small
+end) on a sample of the clustered space, and scores each partition by its
+silhouette there (the sample's distances are computed once, so each k costs
+one fit on the sample and one pass over that matrix). The grid reaches a
+tenth of the documents searched: a corpus of 3,000 short queries may hold
+a hundred intents, and nothing caps the answer below that.
+
+A corpus has structure at several scales (20 Newsgroups: three families of
+groups, twenty groups, threads within them; search snippets: eight
+domains, then the query each snippet answers), and the silhouette curve shows
+each scale as a peak. The highest peak is not the answer: silhouette favours
+a few well-separated families, and on clumpy spaces it creeps up again at
+very fine k, where every small group of near-duplicates is its own cluster.
+So the search reads *levels* off the curve: a k is a level when no k within a
+factor of two either side scores higher, and its *prominence* is how far the
+curve falls within that window (the smaller fall of the two sides; a slow
+rise with no fall is no level). The pick is the finest level whose
+prominence is at least ``min_prominence``, a clear level (the finer one
+serves a reader better: the topic tree merges topics, nothing splits them);
+the others are recorded as alternatives, one ``clusterer.n_clusters=<k>``
+away. Without any clear level the pick is the best silhouette, and the record
+says so. The search stops ``patience`` doublings of k past the finest clear
+level found. k goes no higher than the number of distinct points in the
+sample (all identical: one cluster, no search), and a k whose fit came out
+with fewer clusters than asked for is not picked, so the chosen k is one the
+clustering has. Measurements: ``benchmarks/results/granularity.md``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,27 +46,57 @@ from textcluster.progress import track
 log = logging.getLogger(__name__)
 
 AUTO = "auto"
+LEVEL_WINDOW = 2.0  # a level beats every k within this factor either side; a fall is measured inside it
 
 K_SEARCH_SETTINGS = Block(
     {
         "k_min": Int(min=2),
         "k_max": Int(min=2) | NULL,
         "sample_size": Int(min=100),
+        "steps_per_doubling": Int(min=1),
+        "min_prominence": Float(min=0, max=2),
         "patience": Int(min=1),
-        "tolerance": Float(min=0, max=1),
     }
 )
-"""``k_search.*``: the range of k (``k_max: null`` grows with the corpus), the sample, early stopping."""
+"""``k_search.*``: the range and grid of k, the sample, what makes a level clear, early stopping."""
 
 
 def default_k_max(n_samples: int) -> int:
-    """The largest k tried when none is given: sqrt(n / 5), at least 10 and at most 100 (and below n)."""
-    return max(2, min(n_samples - 1, max(10, min(100, round(math.sqrt(n_samples / 5))))))
+    """The largest k tried when none is given: a tenth of the documents searched, at least 10 (and below n)."""
+    return max(2, min(n_samples - 1, max(10, n_samples // 10)))
+
+
+def k_grid(k_min: int, k_max: int, steps_per_doubling: int) -> list[int]:
+    """k_min to k_max, each k about 2^(1/steps) times the one before (every k while that step is below 1)."""
+    ratio = 2.0 ** (1.0 / steps_per_doubling)
+    ks, k = [k_min], float(k_min)
+    while ks[-1] < k_max:
+        k *= ratio
+        ks.append(min(k_max, max(ks[-1] + 1, round(k))))
+    return ks
+
+
+def levels(ks: list[int], scores: list[float]) -> dict[int, float]:
+    """``{index in ks: prominence}`` of each level of the curve (module docstring)."""
+    found = {}
+    for i, k in enumerate(ks):
+        left = [scores[j] for j in range(i) if ks[j] >= k / LEVEL_WINDOW]
+        right = [scores[j] for j in range(i + 1, len(ks)) if ks[j] <= k * LEVEL_WINDOW]
+        if max(left + right, default=-np.inf) > scores[i]:
+            continue
+        window_seen = ks[-1] >= k * LEVEL_WINDOW  # else the curve may still rise past the end of the grid
+        if not right or not window_seen:
+            continue
+        # k_min has no left side: its fall to the right alone
+        falls = [scores[i] - min(right)] + ([scores[i] - min(left)] if left else [])
+        found[i] = min(falls)
+    return found
 
 
 @dataclass
 class KSelection:
-    """The curve and the pick: ``scores[i]`` is the silhouette of a partition into ``ks[i]`` clusters."""
+    """The curve and the pick: ``scores[i]`` is the silhouette of a partition into ``ks[i]`` clusters;
+    ``levels`` maps each level's k to its prominence, ``clear`` says whether the pick is a clear level."""
 
     ks: list[int]
     scores: list[float]
@@ -63,17 +105,39 @@ class KSelection:
     sample_size: int
     k_range: tuple[int, int]
     seconds: float
+    levels: dict[int, float] = field(default_factory=dict)
+    clear: bool = False
+    min_prominence: float = 0.0
     note: str | None = None
 
     @property
     def stopped_early(self) -> bool:
-        """The search stopped before ``k_range``'s end (``patience`` values of k after the best)."""
+        """The search stopped before ``k_range``'s end (``patience`` doublings past the finest clear level)."""
         return self.ks[-1] < self.k_range[1]
+
+    @property
+    def alternatives(self) -> list[int]:
+        """The other clear levels and the best silhouette's k, coarse to fine: one override away each."""
+        clear = {k for k, prominence in self.levels.items() if prominence >= self.min_prominence}
+        best = self.ks[int(np.argmax(self.scores))]
+        return sorted((clear | {best}) - {self.chosen})
+
+    def describe(self) -> str:
+        """One line for the summary and the log: the pick, how sure, the alternatives."""
+        how = "the finest clear level" if self.clear else "no clear level: the best silhouette"
+        others = ", ".join(map(str, self.alternatives)) or "none"
+        return f"{self.chosen} ({how}; other levels: {others}; k from {self.ks[0]} to {self.ks[-1]})"
 
     def as_dict(self) -> dict:
         return {
             "chosen_k": self.chosen,
+            "clear": self.clear,
+            "alternatives": self.alternatives,
             "criterion": self.criterion,
+            "levels": [
+                {"k": k, "score": round(self.scores[self.ks.index(k)], 6), "prominence": round(p, 6)}
+                for k, p in sorted(self.levels.items())
+            ],
             "k_range": list(self.k_range),
             "sample_size": self.sample_size,
             "stopped_early": self.stopped_early,
@@ -90,11 +154,14 @@ class KSearch:
     k_min: int = 2
     k_max: int | None = None
     sample_size: int = 5000
-    patience: int = 10
-    tolerance: float = 0.01
+    steps_per_doubling: int = 6
+    min_prominence: float = 0.03
+    patience: int = 4
 
     def k_range(self, n_samples: int) -> tuple[int, int]:
-        k_max = default_k_max(n_samples) if self.k_max is None else min(self.k_max, n_samples - 1)
+        """k_min to k_max, both below the number of documents searched (the sample)."""
+        searched = min(n_samples, self.sample_size)
+        k_max = default_k_max(searched) if self.k_max is None else min(self.k_max, n_samples - 1)
         if n_samples < 3 or k_max < self.k_min:
             raise UserError(
                 f"clusterer.n_clusters=auto needs at least {self.k_min + 1} documents and k_search.k_max >= "
@@ -103,15 +170,26 @@ class KSearch:
             )
         return self.k_min, k_max
 
-    def select(self, clusterer: Clusterer, space: np.ndarray, seed: int = 0) -> KSelection:
-        """Fit ``clusterer`` with each k on a sample of ``space`` and pick k by silhouette (module docstring)."""
-        from sklearn.metrics import pairwise_distances, silhouette_score
+    @property
+    def criterion(self) -> str:
+        return f"silhouette: the finest level whose curve falls by {self.min_prominence} either side"
+
+    def select(
+        self,
+        clusterer: Clusterer,
+        space: np.ndarray,
+        seed: int = 0,
+        project: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> KSelection:
+        """Fit ``clusterer`` with each k on a sample of ``space`` and pick a level of the silhouette curve.
+        ``project``: maps the sample into the space searched (the pipeline's UMAP of the sample, where the
+        clustered space is raw vectors whose distances are all alike)."""
+        from sklearn.metrics import pairwise_distances
 
         start = time.perf_counter()
         k_min, k_max = self.k_range(len(space))
         rows = np.sort(np.random.default_rng(seed).choice(len(space), min(len(space), self.sample_size), replace=False))
         sample = np.asarray(space[rows], dtype=np.float32)  # only the sample is read (space may be memory-mapped)
-        criterion = f"silhouette (largest k within {self.tolerance:.0%} of the best)"
         # k clusters need k distinct points: beyond them a clusterer returns fewer clusters than asked for,
         # and a pick among those would claim a k the clustering does not have
         distinct = len(np.unique(sample, axis=0))
@@ -120,47 +198,66 @@ class KSearch:
             note = f"all {len(rows)} documents searched are the same point: one cluster"
             log.warning("clusterer.n_clusters=auto: %s (identical documents?)", note)
             seconds = time.perf_counter() - start
-            return KSelection([1], [-1.0], 1, criterion, len(rows), k_range=(1, 1), seconds=seconds, note=note)
+            return KSelection([1], [-1.0], 1, self.criterion, len(rows), k_range=(1, 1), seconds=seconds, note=note)
         if distinct < k_max:
             note = f"k at most {distinct}, the number of distinct points among the {len(rows)} documents searched"
             log.warning("clusterer.n_clusters=auto: %s (k_search.k_max %d)", note, k_max)
             k_min, k_max = min(k_min, distinct), distinct
-        distances = pairwise_distances(sample)
-        ks, scores, complete = [], [], []
-        with track(k_max - k_min + 1, "choosing k", "values of k") as progress:
-            for k in range(k_min, k_max + 1):
-                labels = np.asarray(clusterer.clone(n_clusters=k).fit(sample).labels_)
-                found = len(np.unique(labels))
-                scores.append(
-                    float(silhouette_score(distances, labels, metric="precomputed")) if 1 < found < len(rows) else -1.0
-                )
-                ks.append(k)
-                complete.append(found >= k)
-                progress.update(1)
-                if k - ks[int(np.argmax(scores))] >= self.patience:
-                    break
-        # a k whose partition came out with fewer clusters is no candidate (unless no k gave all of its clusters)
-        candidates = [i for i, ok in enumerate(complete) if ok] or list(range(len(ks)))
-        best = max(scores[i] for i in candidates)
-        chosen = max(ks[i] for i in candidates if scores[i] >= best - self.tolerance * abs(best))
+        if project is not None:
+            sample = np.asarray(project(sample), dtype=np.float32)
+        grid = k_grid(k_min, k_max, self.steps_per_doubling)
+        ks, scores = self._curve(clusterer, sample, pairwise_distances(sample), grid)
+        found = levels(ks, scores)
+        clear = [i for i, prominence in found.items() if prominence >= self.min_prominence]
+        chosen = ks[max(clear)] if clear else ks[int(np.argmax(scores))]
         selection = KSelection(
             ks=ks,
             scores=scores,
             chosen=chosen,
-            criterion=criterion,
+            criterion=self.criterion,
             sample_size=len(rows),
             k_range=(k_min, k_max),
             seconds=time.perf_counter() - start,
+            levels={ks[i]: prominence for i, prominence in found.items()},
+            clear=bool(clear),
+            min_prominence=self.min_prominence,
             note=note,
         )
         log.info(
-            "clusterer.n_clusters=auto: k=%d (silhouette %.3f, best %.3f; k from %d to %d on %d documents, %.1f s)",
-            chosen,
-            scores[ks.index(chosen)],
-            best,
-            k_min,
-            ks[-1],
+            "clusterer.n_clusters=auto: k=%s on %d documents, %.1f s",
+            selection.describe(),
             len(rows),
             selection.seconds,
         )
         return selection
+
+    def _curve(
+        self, clusterer: Clusterer, sample: np.ndarray, distances: np.ndarray, grid: list[int]
+    ) -> tuple[list[int], list[float]]:
+        """The silhouette of each k of ``grid``, stopping ``patience`` doublings past the finest clear level.
+        A k whose fit gave fewer clusters than asked for is left out (kept only when every k did)."""
+        from sklearn.metrics import silhouette_score
+
+        ks, scores, short = [], [], []  # short: the fit gave fewer clusters than asked for
+        with track(len(grid), "choosing k", "values of k") as progress:
+            for k in grid:
+                labels = np.asarray(clusterer.clone(n_clusters=k).fit(sample).labels_)
+                found = len(np.unique(labels))
+                progress.update(1)
+                score = (
+                    float(silhouette_score(distances, labels, metric="precomputed"))
+                    if 1 < found < len(sample)
+                    else -1.0
+                )
+                if found < k:
+                    short.append((k, score))
+                    continue
+                ks.append(k)
+                scores.append(score)
+                # k_min's fall to one side makes it a level on most curves: it does not stop the search
+                clear = [ks[i] for i, p in levels(ks, scores).items() if p >= self.min_prominence and i > 0]
+                if clear and k >= max(clear) * 2**self.patience:
+                    break
+        if not ks:  # no k gave all of its clusters: the curve of what the fits gave
+            return [k for k, _ in short], [score for _, score in short]
+        return ks, scores

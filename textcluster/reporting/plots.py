@@ -197,23 +197,32 @@ def tree_linkage(tree: dict) -> tuple[np.ndarray, list[int]]:
 
 
 def k_selection_curve(selection: dict, path: Path) -> str:
-    """The k search of ``n_clusters=auto`` (k_selection.json): the score of each k tried and the pick."""
+    """The k search of ``n_clusters=auto`` (k_selection.json): the silhouette of each k tried, the levels
+    of the curve (granularities) and the pick."""
     plt = _pyplot()
     ks = [point["k"] for point in selection["curve"]]
     scores = [point["score"] for point in selection["curve"]]
     chosen = selection["chosen_k"]
+    alternatives = selection.get("alternatives", [])
     fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
     ax.plot(ks, scores, marker="o", markersize=3, linewidth=1.2, color="#4c72b0")
+    ax.set_xscale("log")
+    for k in alternatives:
+        ax.axvline(k, color="grey", linestyle=":", linewidth=1)
+        ax.annotate(f"{k}", (k, min(scores)), xytext=(3, 2), textcoords="offset points", color="grey")
     ax.axvline(chosen, color="crimson", linestyle="--", linewidth=1)
     ax.annotate(f"k = {chosen}", (chosen, max(scores)), xytext=(4, -2), textcoords="offset points", color="crimson")
-    ax.set_xlabel("k (number of clusters)")
+    ax.set_xlabel("k (number of clusters, log scale)")
     ax.set_ylabel("silhouette")
     ax.grid(alpha=0.3)
-    ax.set_title(f"Choosing k: {selection['criterion']}, on {selection['sample_size']} documents")
+    ax.set_title(f"Choosing k on {selection['sample_size']} documents")
     _save(fig, path)
+    how = "the finest clear level of the curve" if selection.get("clear") else "no clear level: the best silhouette"
+    others = ", ".join(map(str, alternatives)) or "none"
     return (
         f"the k search (clusterer.n_clusters=auto): silhouette for k = {ks[0]} to {ks[-1]} on a sample of "
-        f"{selection['sample_size']}; chosen k = {chosen} ({selection['criterion']})"
+        f"{selection['sample_size']}; chosen k = {chosen} ({how}); other levels (dotted): {others}, "
+        "each one clusterer.n_clusters=<k> away"
     )
 
 
