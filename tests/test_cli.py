@@ -292,7 +292,7 @@ def test_default_command(cli):
     assert "digits: 1797 image items | encoder=dense reducer=umap_n2d clusterer=kmeans | seed=0" in result.stdout
     logged = result.stdout + result.stderr + (run_dir / "cli.log").read_text()
     assert "no encoder named: image data: encoder=dense reducer=umap_n2d" in logged  # one line says the pick
-    chosen = re.search(r"^  chosen k +(\d+) \(n_clusters=auto, k from 2 to \d+\)$", result.stdout, re.MULTILINE)
+    chosen = re.search(r"^  chosen k +(\d+) \((.*); other levels: (.*); k from 2 to \d+\)$", result.stdout, re.MULTILINE)
     assert chosen and int(chosen.group(1)) == read_json(run_dir / "k_selection.json")["chosen_k"], _show(result)
     acc = re.search(r"^  acc +([0-9.]+)$", result.stdout, re.MULTILINE)
     assert acc, _show(result)

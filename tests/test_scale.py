@@ -100,6 +100,23 @@ def test_own_vectors_end_to_end_with_topics_and_a_model_that_predicts(vectors_fo
         loaded.predict(np.zeros((2, 3), dtype=np.float32))
 
 
+def test_own_vectors_get_k_searched_in_a_umap_of_the_sample(vectors_folder, tmp_path):
+    """Raw sentence embeddings have near-equal distances (silhouette about 0.03 at any k); the search runs
+    in a UMAP of its sample, the clustering stays on the vectors."""
+    cfg = compose_small(
+        "data=embeddings",
+        f"data.path={vectors_folder / 'vectors.npy'}",
+        f"data.labels_path={vectors_folder / 'labels.txt'}",
+        "report=false",
+    )
+    run = run_experiment(cfg, tmp_path / "run")
+    selection = read_json(tmp_path / "run" / "k_selection.json")
+    assert "UMAP of the sample" in selection["note"] and selection["sample_size"] == N_SNIPPETS
+    assert 4 <= selection["chosen_k"] <= 16, selection  # 8 classes
+    assert run.pipeline.reduced_.shape[1] == 384  # the final clustering is on the vectors themselves
+    assert read_json(tmp_path / "run" / "metrics.json")["nmi"] > 0.45
+
+
 # ------------------------------------------------------------------------------------- k-means at scale
 
 

@@ -22,8 +22,8 @@ prominence is at least ``min_prominence``, a clear level (the finer one
 serves a reader better: the topic tree merges topics, nothing splits them);
 the others are recorded as alternatives, one ``clusterer.n_clusters=<k>``
 away. Without any clear level the pick is the best silhouette, and the record
-says so. The search stops ``patience`` doublings of k past the finest clear
-level found. k goes no higher than the number of distinct points in the
+says so. The search stops ``patience`` doublings of k past the finest level
+found (counting levels of half the prominence). k goes no higher than the number of distinct points in the
 sample (all identical: one cluster, no search), and a k whose fit came out
 with fewer clusters than asked for is not picked, so the chosen k is one the
 clustering has. Measurements: ``benchmarks/results/granularity.md``.
@@ -76,8 +76,9 @@ def k_grid(k_min: int, k_max: int, steps_per_doubling: int) -> list[int]:
     return ks
 
 
-def levels(ks: list[int], scores: list[float]) -> dict[int, float]:
-    """``{index in ks: prominence}`` of each level of the curve (module docstring)."""
+def levels(ks: list[int], scores: list[float], forming: bool = False) -> dict[int, float]:
+    """``{index in ks: prominence}`` of each level of the curve (module docstring). ``forming``: the curve is
+    still growing, and a peak whose right-hand window is only partly seen counts too."""
     found = {}
     for i, k in enumerate(ks):
         left = [scores[j] for j in range(i) if ks[j] >= k / LEVEL_WINDOW]
@@ -85,7 +86,7 @@ def levels(ks: list[int], scores: list[float]) -> dict[int, float]:
         if max(left + right, default=-np.inf) > scores[i]:
             continue
         window_seen = ks[-1] >= k * LEVEL_WINDOW  # else the curve may still rise past the end of the grid
-        if not right or not window_seen:
+        if not right or not (window_seen or forming):
             continue
         # k_min has no left side: its fall to the right alone
         falls = [scores[i] - min(right)] + ([scores[i] - min(left)] if left else [])
@@ -156,7 +157,7 @@ class KSearch:
     sample_size: int = 5000
     steps_per_doubling: int = 6
     min_prominence: float = 0.03
-    patience: int = 4
+    patience: int = 3
 
     def k_range(self, n_samples: int) -> tuple[int, int]:
         """k_min to k_max, both below the number of documents searched (the sample)."""
@@ -254,9 +255,12 @@ class KSearch:
                     continue
                 ks.append(k)
                 scores.append(score)
-                # k_min's fall to one side makes it a level on most curves: it does not stop the search
-                clear = [ks[i] for i, p in levels(ks, scores).items() if p >= self.min_prominence and i > 0]
-                if clear and k >= max(clear) * 2**self.patience:
+                # k_min's fall to one side makes it a level on most curves: it does not stop the search. Half
+                # the prominence counts, so that a level still forming past a clear one keeps the search going
+                found = [
+                    ks[i] for i, p in levels(ks, scores, forming=True).items() if p >= self.min_prominence / 2 and i > 0
+                ]
+                if found and k >= max(found) * 2**self.patience:
                     break
         if not ks:  # no k gave all of its clusters: the curve of what the fits gave
             return [k for k, _ in short], [score for _, score in short]
