@@ -85,7 +85,8 @@ def test_hdbscan_predicts_what_hdbscan_itself_predicts(blobs_with_outliers):
     import hdbscan
 
     X, _ = blobs_with_outliers
-    model = build({"name": "hdbscan", "min_cluster_size": 10}).fit(X)
+    # the hdbscan backend: the reference is the library's own tree (fast's numbers the clusters its own way)
+    model = build({"name": "hdbscan", "min_cluster_size": 10, "backend": "hdbscan"}).fit(X)
     assert model.predict_method == "approximate_predict"
     new = np.vstack([X[::7] + 0.05, FAR_POINTS * 2])
     reference = hdbscan.HDBSCAN(min_cluster_size=10, prediction_data=True).fit(X.astype(np.float64))

@@ -3,12 +3,18 @@ HDBSCAN's backends; each keeps its state as data and predicts after loading as i
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 from sklearn.metrics import adjusted_rand_score
 
+from conftest import compose_small
 from textcluster import registry
+from textcluster.build import build_pipeline, check_config
+from textcluster.clusterers.builtin import HDBSCANClusterer
+from textcluster.config import compose, to_plain
 from textcluster.errors import UserError
 from textcluster.labels import NOISE
 from textcluster.noise import MostProbable
@@ -228,8 +234,43 @@ def test_fast_backend_takes_every_setting(both_backends):
 
 
 def test_hdbscan_backend_is_checked():
-    with pytest.raises(UserError, match=r"clusterer\.backend='gpu' is not valid: it must be one of 'hdbscan', 'fast'"):
+    with pytest.raises(
+        UserError, match=r"clusterer\.backend='gpu' is not valid: it must be one of 'auto', 'fast', 'hdb"
+    ):
         registry.clusterers.build({"name": "hdbscan", "backend": "gpu"})
+
+
+def test_hdbscan_defaults_are_the_measured_ones():
+    """The exact tree (fast) on a sample: composed config and class agree (reducers-hdbscan-scale.md chose them)."""
+    composed = to_plain(compose(["clusterer=hdbscan"]))["clusterer"]
+    assert (composed["backend"], composed["fit_size"]) == ("auto", 50_000)
+    settings = {name: value for name, value in composed.items() if name != "name"}
+    defaults = inspect.signature(HDBSCANClusterer).parameters
+    assert settings == {name: defaults[name].default for name in settings}
+    assert registry.clusterers.build(composed).resolved_backend() == "fast"
+
+
+def test_hdbscan_non_euclidean_metric_takes_the_hdbscan_library(both_backends):
+    """fast_hdbscan's tree is euclidean only: auto hands another metric to the hdbscan library, an explicit
+    backend=fast is refused when the stages are built (before the data loads), and cosine, which hdbscan
+    cannot predict with, is refused by the config check."""
+    embedding, _ = both_backends
+    manhattan = hdbscan("auto", metric="manhattan")
+    assert manhattan.resolved_backend() == "hdbscan"
+    manhattan.fit(embedding)
+    clustered = manhattan.labels_ != NOISE
+    assert len(set(manhattan.labels_[clustered])) >= 2
+    assert (manhattan.predict(embedding)[clustered] == manhattan.labels_[clustered]).mean() > 0.95
+    config = to_plain(compose_small("clusterer=hdbscan", "clusterer.metric=manhattan", "clusterer.backend=fast"))
+    with pytest.raises(
+        UserError,
+        match=r"^clusterer\.backend=fast builds the tree for metric=euclidean only; .*"
+        r"set clusterer\.backend=auto \(or hdbscan\)$",
+    ):
+        build_pipeline(config)
+    config = to_plain(compose_small("clusterer=hdbscan", "clusterer.metric=cosine"))
+    with pytest.raises(UserError, match=r"^clusterer\.metric='cosine' is not valid: it must be one of 'euclidean'"):
+        check_config(config)
 
 
 @pytest.fixture(scope="module")

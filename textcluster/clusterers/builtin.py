@@ -78,7 +78,11 @@ class DBSCANClusterer(Clusterer):
 CONDENSED_TREE_FIELDS = ("parent", "child", "lambda_val", "child_size")
 CONDENSED_TREE_DTYPES = (np.intp, np.intp, np.float64, np.intp)  # hdbscan's own (fast_hdbscan's sizes are floats)
 AUTO_MIN_CLUSTER_SIZE, AUTO_CLUSTER_FRACTION = 15, 0.005
-HDBSCAN_BACKENDS = ("hdbscan", "fast")
+HDBSCAN_BACKENDS = ("auto", "fast", "hdbscan")
+# hdbscan's prediction data needs a scikit-learn KD or ball tree metric that takes no extra argument; cosine is
+# not one, and the metrics of boolean data (jaccard, dice, hamming...) say nothing about embeddings
+HDBSCAN_METRICS = ("euclidean", "l2", "manhattan", "cityblock", "l1", "chebyshev", "infinity", "braycurtis", "canberra")
+HDBSCAN_FIT_SIZE = 50_000  # the tree on a sample above this: flat time and memory at scale, see the docstring
 HDBSCAN_FIT_SIZE_MIN = 1_000  # a smaller sample holds too few points of each cluster to place the others by
 PREDICT_ROWS = 10_000  # points per approximate_predict / membership_vector call on the points outside a sample
 
@@ -91,11 +95,16 @@ def _row_batches(n_rows: int) -> list[slice]:
 class HDBSCANClusterer(Clusterer):
     """HDBSCAN. New points go through ``hdbscan.approximate_predict``.
 
-    ``backend`` builds the hierarchy: ``hdbscan`` (the hdbscan library) or
-    ``fast`` (fast_hdbscan: the same algorithm, multicore, its Boruvka run in
-    its reproducible order). Either way the fitted model is an
-    ``hdbscan.HDBSCAN``, so prediction and the membership vectors of
-    ``noise=soft`` are hdbscan's own.
+    ``backend`` builds the hierarchy: ``fast`` (fast_hdbscan: the same
+    algorithm with the exact minimum spanning tree, multicore, its Boruvka run
+    in its reproducible order; euclidean only) or ``hdbscan`` (the hdbscan
+    library, whose default tree is approximate and merged clusters the exact
+    one keeps). ``auto`` is ``fast`` for the euclidean metric and ``hdbscan``
+    for the others. Either way the fitted model is an ``hdbscan.HDBSCAN``, so
+    prediction and the membership vectors of ``noise=soft`` are hdbscan's own;
+    that is why ``metric`` is one hdbscan can predict with (no cosine: on
+    unit-length vectors euclidean orders neighbours as cosine does).
+    Measured: benchmarks/results/reducers-hdbscan-scale.md.
 
     ``fit_size``: with more points than this, the hierarchy is built on a
     seeded random sample of ``fit_size`` points (``min_cluster_size=auto``
@@ -120,7 +129,7 @@ class HDBSCANClusterer(Clusterer):
         "min_samples": Int(min=1) | NULL,
         "cluster_selection_epsilon": Float(min=0),
         "cluster_selection_method": Choice("eom", "leaf"),
-        "metric": Str(),
+        "metric": Choice(*HDBSCAN_METRICS),
         "backend": Choice(*HDBSCAN_BACKENDS),
         "fit_size": Int(min=HDBSCAN_FIT_SIZE_MIN) | NULL,
         "random_state": Int(min=0),
@@ -133,8 +142,8 @@ class HDBSCANClusterer(Clusterer):
         cluster_selection_epsilon: float = 0.0,
         cluster_selection_method: str = "eom",
         metric: str = "euclidean",
-        backend: str = "hdbscan",
-        fit_size: int | None = None,
+        backend: str = "auto",
+        fit_size: int | None = HDBSCAN_FIT_SIZE,
         random_state: int = 0,
     ):
         self.min_cluster_size, self.min_samples = min_cluster_size, min_samples
@@ -143,6 +152,18 @@ class HDBSCANClusterer(Clusterer):
             cluster_selection_method,
         )
         self.metric, self.backend, self.fit_size, self.random_state = metric, backend, fit_size, random_state
+        # Here, not in check_params: the builder constructs the stages before the data loads, check_params runs after.
+        if backend == "fast" and metric != "euclidean" and metric in HDBSCAN_METRICS:  # others: check_params says
+            raise UserError(
+                f"clusterer.backend=fast builds the tree for metric=euclidean only; for clusterer.metric={metric} "
+                "set clusterer.backend=auto (or hdbscan)"
+            )
+
+    def resolved_backend(self) -> str:
+        """``auto``: fast_hdbscan's exact tree where it has one (euclidean), the hdbscan library elsewhere."""
+        if self.backend != "auto":
+            return self.backend
+        return "fast" if self.metric == "euclidean" else "hdbscan"
 
     def _settings(self, min_cluster_size: int) -> dict[str, Any]:
         """The clustering settings under the names both libraries use."""
@@ -185,7 +206,7 @@ class HDBSCANClusterer(Clusterer):
         self.fit_rows_ = self.sample(len(X))
         points = np.asarray(X if self.fit_rows_ is None else X[self.fit_rows_], dtype=np.float64)
         self.min_cluster_size_ = self.resolved_min_cluster_size(len(points))
-        if self.backend == "fast":
+        if self.resolved_backend() == "fast":
             self.model_ = self._fit_fast(points)
         else:
             self.model_ = self._hdbscan(self.min_cluster_size_).fit(points)
