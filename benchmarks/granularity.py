@@ -46,6 +46,7 @@ from textcluster.evaluation.metrics import clustering_accuracy
 WORK = HERE / "runs" / "granularity"
 MINILM_DIMS = 384  # the hybrid encoder's first 384 dimensions are the L2-normalised MiniLM embedding
 NEWSGROUP_SLICES = (300, 1000, 3000)
+NOTES_MARKER = "<!-- written by hand below: kept when the table is rewritten -->"
 
 
 @dataclass
@@ -193,12 +194,13 @@ def measure(corpus: Corpus, resume: bool, baselines: bool, extra: list[str]) -> 
     return rows + measured
 
 
-def verdict(rows: list[dict], corpus: Corpus) -> str:
-    """Issue 23's target for one corpus: k within 0.5x-2x of the classes, NMI >= best peer - 0.02."""
+def verdict(rows: list[dict], corpus: Corpus, peer_rows: list[dict]) -> str:
+    """Issue 23's target for one corpus: k within 0.5x-2x of the classes, NMI >= best peer - 0.02 (the peers
+    of a vectors corpus are those of its text corpus: the same vectors)."""
     ours = next(row for row in rows if row["method"] == "textcluster")
     if ours.get("failed"):
         return "failed"
-    peers = [row["nmi"] for row in rows if row["method"] != "textcluster"]
+    peers = [row["nmi"] for row in peer_rows if row["method"] != "textcluster"]
     k_ok = corpus.true_k / 2 <= ours["k"] <= corpus.true_k * 2
     nmi_ok = not peers or ours["nmi"] >= max(peers) - 0.02
     return "yes" if k_ok and nmi_ok else ("k" if not k_ok else "") + (" NMI" if not nmi_ok else "")
@@ -219,7 +221,7 @@ def write_table(results: dict[str, list[dict]], corpora: dict[str, Corpus], path
     ]
     for name, rows in results.items():
         corpus = corpora[name]
-        met = verdict(rows, corpus)
+        met = verdict(rows, corpus, results.get(corpus.vectors_of or name, rows))
         for row in rows:
             if row.get("failed"):
                 failed = f"| {name} | {len(corpus.texts)} | {corpus.true_k} | {row['method']} | failed |"
@@ -236,7 +238,8 @@ def write_table(results: dict[str, list[dict]], corpora: dict[str, Corpus], path
     if alternatives:
         lines += ["", "The levels each run reported beside its pick (k_selection.json's `alternatives`):", ""]
         lines += alternatives
-    path.write_text("\n".join(lines) + "\n")
+    notes = path.read_text().split(NOTES_MARKER, 1)[1] if path.is_file() and NOTES_MARKER in path.read_text() else ""
+    path.write_text("\n".join(lines) + "\n" + (f"\n{NOTES_MARKER}{notes}" if notes else ""))
     print(f"wrote {path}")
 
 
