@@ -246,3 +246,47 @@ def test_plugins_dir_is_read_from_the_overrides():
     assert plugins_dir_from_overrides(["+plugins_dir=rel"]) == "rel"
     assert plugins_dir_from_overrides(["plugins_dir=null", "seed=1"]) is None
     assert plugins_dir_from_overrides(["data.plugins_dir=/x"]) is None
+
+
+@pytest.mark.parametrize("kind", ["encoders", "refiners"])
+def test_each_key_is_registered_by_the_module_its_package_names(kind):
+    """PLUGIN_MODULES lets the registry import one module per key (checking a config imports no torch); a
+    key registered elsewhere, or a module that no longer registers its key, would break that."""
+    import importlib
+
+    reg = registry.ALL[kind]
+    modules = importlib.import_module(reg.builtin_module).PLUGIN_MODULES
+    for key, module in modules.items():
+        cls = reg.get(key)
+        assert cls.__module__ == f"{reg.builtin_module}.{module}", key
+    builtin = {key for key in reg.keys() if reg.get(key).__module__.startswith(reg.builtin_module + ".")}
+    assert builtin == set(modules)  # every built-in key is in the table
+
+
+def test_the_dense_encoder_accepts_exactly_the_activations_and_losses_its_network_has():
+    from textcluster.encoders import dense, dense_network
+
+    assert set(dense.ACTIVATION_NAMES) == set(dense_network.ACTIVATIONS)
+    assert set(dense.RECONSTRUCTION_LOSS_NAMES) == set(dense_network.RECONSTRUCTION_LOSSES)
+
+
+def test_checking_the_default_configs_imports_no_heavy_library():
+    """The command line checks a config before it imports torch, scikit-learn or UMAP (a typo is reported
+    in about a second); a plugin module that imports one of them at its top undoes that."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from textcluster.checks import check_config\n"
+        "from textcluster.config import compose, to_plain\n"
+        "for overrides in (['encoder=dense'], ['encoder=raw', 'clusterer=hdbscan'], ['data=embeddings', "
+        "'data.path=x.npy', 'encoder=precomputed', 'reducer=umap']):\n"
+        "    check_config(to_plain(compose(overrides)), reads_data=False)\n"
+        "heavy = sorted(m for m in ('torch', 'sklearn', 'umap', 'pytorch_lightning', 'faiss', 'transformers') "
+        "if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "", f"checking a config imported {done.stdout.strip()}"

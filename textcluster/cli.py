@@ -79,11 +79,15 @@ def format_summary(cfg: DictConfig, run: Run, run_dir: Path) -> str:
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
 def hydra_main(cfg: DictConfig) -> float:
     """One run; returns its objective (see ``objective`` in conf/config.yaml), which a sweeper maximises."""
-    from textcluster.experiment import run_experiment  # torch and Lightning: only once a run starts
+    from textcluster.checks import check_config
+    from textcluster.config import to_plain
     from textcluster.reporting.run_guard import discard_if_fresh
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        check_config(to_plain(cfg))  # imports no torch, scikit-learn or UMAP: a typo is reported in a second
+        from textcluster.experiment import run_experiment  # torch and scikit-learn: only once a run starts
+
         run = run_experiment(cfg, run_dir)
     except UserError as error:
         print(f"textcluster: error: {error}", file=sys.stderr)

@@ -5,6 +5,11 @@ Third-party packages declare entry points in the group ``textcluster.<kind>``
 (for example ``textcluster.clusterers``); they are loaded the first time a
 registry is asked for a key. Building a plugin checks its settings against
 what the plugin declares (:mod:`textcluster.params`) before it is constructed.
+
+A built-in package whose modules import heavy libraries at import time
+(torch for the encoders and refiners) names the module of each key in
+``PLUGIN_MODULES``; the registry then imports only the module of the key it is
+asked for, so checking ``encoder=hybrid`` imports no convolutional network.
 """
 
 from __future__ import annotations
@@ -56,26 +61,51 @@ class Registry:
 
         return decorate
 
+    def _builtin_modules(self) -> dict[str, str] | None:
+        """``{key: module}`` for a built-in package that names them; None: importing the package registers all."""
+        return getattr(importlib.import_module(self.builtin_module), "PLUGIN_MODULES", None)
+
+    def _load_key(self, key: str) -> None:
+        """Import what registers ``key`` alone: its built-in module, else an entry point of that name."""
+        module = (self._builtin_modules() or {}).get(key)
+        if module is not None:
+            importlib.import_module(f"{self.builtin_module}.{module}")
+            return
+        for ep in entry_points(group=self.entry_point_group, name=key):
+            self._register_entry_point(ep)
+
     def _load(self) -> None:
+        """Import every built-in plugin module and every entry point (for listing the keys)."""
         if self._loaded:
             return
         self._loaded = True
-        importlib.import_module(self.builtin_module)
+        for module in sorted(set((self._builtin_modules() or {}).values())):
+            importlib.import_module(f"{self.builtin_module}.{module}")
         for ep in entry_points(group=self.entry_point_group):
-            loaded = ep.load()
-            # An entry point may name the class itself, or a module whose import registers its classes.
-            if inspect.isclass(loaded) and ep.name not in self._plugins:
-                self.register(ep.name)(loaded)
+            self._register_entry_point(ep)
+
+    def _register_entry_point(self, ep: Any) -> None:
+        loaded = ep.load()
+        # An entry point may name the class itself, or a module whose import registers its classes.
+        if inspect.isclass(loaded) and ep.name not in self._plugins:
+            self.register(ep.name)(loaded)
 
     def keys(self) -> list[str]:
         self._load()
         return sorted(self._plugins)
 
     def __contains__(self, key: str) -> bool:
-        return key in self.keys()
+        try:
+            self.get(key)
+        except UnknownPluginError:
+            return False
+        return True
 
     def get(self, key: str) -> type:
-        self._load()
+        if key not in self._plugins:
+            self._load_key(key)
+        if key not in self._plugins:
+            self._load()  # a module that registers several keys under other names, or a third-party one
         try:
             return self._plugins[key]
         except KeyError:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-from torch import nn
 
 from textcluster.contracts import RefinementView
+
+if TYPE_CHECKING:  # torch is imported by the refiner that uses a view, not by every encoder module
+    import torch
+    from torch import nn
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
@@ -23,6 +27,8 @@ class TensorView(RefinementView):
         self.rows = np.ascontiguousarray(rows, dtype=np.float32)
 
     def inputs(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
+        import torch
+
         return (torch.from_numpy(self.rows[rows]),)
 
     def code(self, x: torch.Tensor) -> torch.Tensor:

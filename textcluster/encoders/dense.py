@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from textcluster.contracts import Encoder, TrainingContext
 from textcluster.dataset import IMAGE, Dataset
 from textcluster.encoders.base import TensorView, l2_normalize
 from textcluster.encoders.features import TFIDF_SETTINGS, VectorFeatures
-from textcluster.params import Bool, Choice, Float, Int, ListOf
+from textcluster.params import Block, Bool, Choice, Float, Int, ListOf
 from textcluster.registry import encoders
-from textcluster.training.augment import AUGMENT_SETTINGS, RandomAffine
-from textcluster.training.networks import embed_in_batches, load_network_state, network_state
 
-ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU}
+if TYPE_CHECKING:  # torch is imported when a network is built, not when a config is checked
+    from textcluster.encoders.dense_network import DenseAutoencoder
 
-RECONSTRUCTION_LOSSES = {
-    "mse": nn.functional.mse_loss,
-    # For inputs in [0, 1] such as pixels: the decoder's output is read as logits.
-    "bce": nn.functional.binary_cross_entropy_with_logits,
-}
+# the names the settings accept; textcluster.encoders.dense_network maps each to its torch module
+ACTIVATION_NAMES = ("relu", "gelu", "elu", "tanh", "leaky_relu")
+RECONSTRUCTION_LOSS_NAMES = ("mse", "bce")
 
 DROPOUT = Float(min=0, max=0.95)
 TRAINING_SETTINGS = {
@@ -36,52 +31,8 @@ TRAINING_SETTINGS = {
     "normalize": Bool(),
 }
 """The training settings every encoder trained from scratch takes."""
-
-
-def _mlp(dims: Sequence[int], activation: str, dropout: float) -> nn.Sequential:
-    """Linear layers through ``dims``; no activation after the last one (a linear code / output)."""
-    layers: list[nn.Module] = []
-    for i, (width_in, width_out) in enumerate(zip(dims[:-1], dims[1:])):
-        layers.append(nn.Linear(width_in, width_out))
-        if i < len(dims) - 2:
-            layers.append(ACTIVATIONS[activation]())
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
-    return nn.Sequential(*layers)
-
-
-class DenseAutoencoder(nn.Module):
-    """Symmetric MLP autoencoder with an optional masking-noise (denoising) corruption."""
-
-    def __init__(
-        self,
-        input_dim: int,
-        hidden_dims: Sequence[int] = (500, 500, 2000),
-        embedding_dim: int = 10,
-        activation: str = "relu",
-        dropout: float = 0.0,
-        input_dropout: float = 0.0,
-        loss: str = "mse",
-        augment: nn.Module | None = None,
-    ):
-        super().__init__()
-        self.loss_fn = RECONSTRUCTION_LOSSES[loss]
-        dims = [input_dim, *hidden_dims, embedding_dim]
-        self.encoder = _mlp(dims, activation, dropout)
-        self.decoder = _mlp(dims[::-1], activation, dropout)
-        self.input_dropout = nn.Dropout(input_dropout) if input_dropout > 0 else nn.Identity()
-        self.augment = augment if augment is not None else nn.Identity()
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
-
-    def reconstruction_loss(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.augment(x)  # the target is the augmented image too: learn shape, not position
-        reconstruction = self.decode(self.encode(self.input_dropout(x)))
-        return self.loss_fn(reconstruction, x)
+AUGMENT_SETTINGS = Block({"enabled": Bool(), "max_shift": Float(min=0, max=0.5), "max_rotation": Float(min=0, max=180)})
+"""Random shifts and rotations of images (textcluster.training.augment.RandomAffine)."""
 
 
 @encoders.register("dense")
@@ -92,10 +43,10 @@ class DenseEncoder(Encoder):
     parameters = {
         "hidden_dims": ListOf(Int(min=1), min_length=1),
         "embedding_dim": Int(min=1),
-        "activation": Choice(*ACTIVATIONS),
+        "activation": Choice(*ACTIVATION_NAMES),
         "dropout": DROPOUT,
         "input_dropout": DROPOUT,
-        "loss": Choice("auto", *RECONSTRUCTION_LOSSES),
+        "loss": Choice("auto", *RECONSTRUCTION_LOSS_NAMES),
         **TRAINING_SETTINGS,
         "augment": AUGMENT_SETTINGS,
         "features": TFIDF_SETTINGS,
@@ -130,6 +81,9 @@ class DenseEncoder(Encoder):
         self.features = dict(features or {})
 
     def _network(self, input_dim: int, loss: str, image_shape: Sequence[int] | None) -> DenseAutoencoder:
+        from textcluster.encoders.dense_network import DenseAutoencoder
+        from textcluster.training.augment import RandomAffine
+
         settings = dict(self.augment)
         augment = RandomAffine(image_shape, **settings) if image_shape and settings.pop("enabled", False) else None
         return DenseAutoencoder(
@@ -165,6 +119,8 @@ class DenseEncoder(Encoder):
         return self
 
     def transform(self, dataset: Dataset) -> np.ndarray:
+        from textcluster.training.networks import embed_in_batches
+
         embeddings = embed_in_batches(self.network_.encode, self.features_.transform(dataset), self.batch_size)
         # k-means on unit-length codes compares directions, not magnitudes (see benchmarks/results/encoders.md)
         return l2_normalize(embeddings) if self.normalize else embeddings
@@ -173,6 +129,8 @@ class DenseEncoder(Encoder):
         return TensorView(self.network_, self.features_.transform(dataset), self.normalize)
 
     def get_state(self) -> dict[str, Any]:
+        from textcluster.training.networks import network_state
+
         return {
             "features": self.features_.get_state(),
             "input_dim": self.network_.encoder[0].in_features,
@@ -182,6 +140,8 @@ class DenseEncoder(Encoder):
         }
 
     def set_state(self, state: Mapping[str, Any]) -> DenseEncoder:
+        from textcluster.training.networks import load_network_state
+
         self.features_ = VectorFeatures(**self.features).set_state(state["features"])
         self.loss_, self.image_shape_ = state["loss"], state["image_shape"]
         self.network_ = load_network_state(

@@ -43,11 +43,12 @@ from torch.utils.data import DataLoader
 from textcluster.contracts import Encoder, RefinementView, TrainingContext
 from textcluster.dataset import IMAGE, TEXT, Dataset
 from textcluster.encoders.base import TensorView, l2_normalize
-from textcluster.encoders.dense import DROPOUT, RECONSTRUCTION_LOSSES, TRAINING_SETTINGS
+from textcluster.encoders.dense import AUGMENT_SETTINGS, DROPOUT, TRAINING_SETTINGS
+from textcluster.encoders.dense_network import RECONSTRUCTION_LOSSES
 from textcluster.encoders.features import TFIDF_SETTINGS, VectorFeatures
 from textcluster.encoders.tokenization import TOKENIZER_SETTINGS, SequenceTokenizer
 from textcluster.params import NULL, Block, Choice, Float, Int
-from textcluster.training.augment import AUGMENT_SETTINGS, RandomAffine
+from textcluster.training.augment import RandomAffine
 from textcluster.training.batching import BucketBatchSampler, length_batches, pad_batch
 from textcluster.training.networks import embed_in_batches, load_network_state, network_state
 

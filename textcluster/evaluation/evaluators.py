@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from sklearn import metrics as skm
-from sklearn.utils import check_random_state
 
 from textcluster.contracts import Evaluator, SkipEvaluation
 from textcluster.dataset import IMAGE
@@ -35,14 +33,26 @@ class ExternalMetric(Evaluator):
         return {self.key(): float(self.score_fn(run.true_labels, run.labels))}
 
 
+def sklearn_metric(name: str):
+    """``sklearn.metrics.<name>``, imported when it scores (checking a config imports no scikit-learn)."""
+
+    def score(labels_true, labels_pred) -> float:
+        from sklearn import metrics
+
+        return getattr(metrics, name)(labels_true, labels_pred)
+
+    score.__name__ = name
+    return score
+
+
 EXTERNAL_METRICS = {
     "acc": clustering_accuracy,
-    "nmi": skm.normalized_mutual_info_score,
-    "ari": skm.adjusted_rand_score,
-    "ami": skm.adjusted_mutual_info_score,
-    "homogeneity": skm.homogeneity_score,
-    "completeness": skm.completeness_score,
-    "v_measure": skm.v_measure_score,
+    "nmi": sklearn_metric("normalized_mutual_info_score"),
+    "ari": sklearn_metric("adjusted_rand_score"),
+    "ami": sklearn_metric("adjusted_mutual_info_score"),
+    "homogeneity": sklearn_metric("homogeneity_score"),
+    "completeness": sklearn_metric("completeness_score"),
+    "v_measure": sklearn_metric("v_measure_score"),
     "purity": purity,
 }
 for _key, _fn in EXTERNAL_METRICS.items():
@@ -74,6 +84,8 @@ class InternalMetric(Evaluator):
             return slice(None)  # the space as it is: no copy
         rows = np.flatnonzero(clustered)
         if len(rows) > self.sample_size:
+            from sklearn.utils import check_random_state
+
             rows = np.sort(rows[check_random_state(self.random_state).permutation(len(rows))[: self.sample_size]])
         return rows
 
@@ -93,19 +105,25 @@ class Silhouette(InternalMetric):
     default_sample_size = 5000
 
     def score(self, X, labels):
-        return skm.silhouette_score(X, labels)
+        from sklearn.metrics import silhouette_score
+
+        return silhouette_score(X, labels)
 
 
 @evaluators.register("calinski_harabasz")
 class CalinskiHarabasz(InternalMetric):
     def score(self, X, labels):
-        return skm.calinski_harabasz_score(X, labels)
+        from sklearn.metrics import calinski_harabasz_score
+
+        return calinski_harabasz_score(X, labels)
 
 
 @evaluators.register("davies_bouldin")
 class DaviesBouldin(InternalMetric):
     def score(self, X, labels):
-        return skm.davies_bouldin_score(X, labels)
+        from sklearn.metrics import davies_bouldin_score
+
+        return davies_bouldin_score(X, labels)
 
 
 @evaluators.register("dbcv")

@@ -34,7 +34,6 @@ from sklearn.preprocessing import normalize
 from textcluster.contracts import TopicModel
 from textcluster.dataset import keyword_text
 from textcluster.labels import NOISE, cluster_ids
-from textcluster.params import NULL, Block, Bool, Choice, Float, Int, ListOf, Str
 from textcluster.topics.coherence import topic_diversity, topic_npmi
 from textcluster.topics.ctfidf import (
     build_vectorizer,
@@ -46,23 +45,11 @@ from textcluster.topics.ctfidf import (
     shared_terms,
     top_terms,
 )
+from textcluster.topics.settings import TOPIC_SETTINGS
 
 log = logging.getLogger(__name__)
 
 NOISE_LABEL = "outliers"
-VECTORIZER_SETTINGS = Block(
-    {
-        "stop_words": Choice("english") | NULL | ListOf(Str()),
-        "ngram_range": ListOf(Int(min=1), length=2),
-        "min_df": Int(min=1) | Float(min=0, max=1),
-        "max_df": Int(min=1) | Float(min=0, max=1, min_open=True),
-        "max_features": Int(min=1) | NULL,
-        "lowercase": Bool(),
-        "token_pattern": Str() | NULL,
-        "tokenizer": Str() | NULL,
-    },
-    open=True,
-)
 """``topics.vectorizer.*``: any CountVectorizer argument; these are checked before any work."""
 
 
@@ -235,14 +222,7 @@ class TopicModeler(TopicModel):
     ``tokenizer`` may be an import path such as ``jieba:lcut``).
     """
 
-    parameters = {
-        "top_n_words": Int(min=1),
-        "n_representative": Int(min=0),
-        "label_words": Int(min=1),
-        "n_topics": Int(min=1) | NULL,
-        "shared_words": Choice("drop", "keep"),
-        "vectorizer": VECTORIZER_SETTINGS,
-    }
+    parameters = TOPIC_SETTINGS
 
     def __init__(
         self,

@@ -12,11 +12,6 @@ import math
 import torch
 from torch import nn
 
-from textcluster.params import Block, Bool, Float
-
-AUGMENT_SETTINGS = Block({"enabled": Bool(), "max_shift": Float(min=0, max=0.5), "max_rotation": Float(min=0, max=180)})
-"""``encoder.augment.*`` (images): random shifts and rotations while training."""
-
 
 class RandomAffine(nn.Module):
     """Random translation (up to ``max_shift`` of the image size) and rotation (up to ``max_rotation`` degrees).

@@ -1,0 +1,26 @@
+"""The topic stage's settings (the ``topics`` config group), apart from the model so that checking a
+config imports no scikit-learn."""
+
+from textcluster.params import NULL, Block, Bool, Choice, Float, Int, ListOf, Str
+
+VECTORIZER_SETTINGS = Block(
+    {
+        "stop_words": Choice("english") | NULL | ListOf(Str()),
+        "ngram_range": ListOf(Int(min=1), length=2),
+        "min_df": Int(min=1) | Float(min=0, max=1),
+        "max_df": Int(min=1) | Float(min=0, max=1, min_open=True),
+        "max_features": Int(min=1) | NULL,
+        "lowercase": Bool(),
+        "token_pattern": Str() | NULL,
+        "tokenizer": Str() | NULL,
+    },
+    open=True,
+)
+TOPIC_SETTINGS = {
+    "top_n_words": Int(min=1),
+    "n_representative": Int(min=0),
+    "label_words": Int(min=1),
+    "n_topics": Int(min=1) | NULL,
+    "shared_words": Choice("drop", "keep"),
+    "vectorizer": VECTORIZER_SETTINGS,
+}
