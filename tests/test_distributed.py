@@ -9,12 +9,8 @@ import pytest
 
 from textcluster.dataset import Dataset
 from textcluster.encoders.dense import RawEncoder
-from textcluster.training.distributed import (
-    assemble_shards,
-    distributed_transform,
-    is_distributed,
-    save_shard,
-)
+from textcluster.training.distributed import assemble_shards, distributed_transform, save_shard
+from textcluster.training.strategies import is_distributed
 
 TWO_CPU_PROCESSES = {"accelerator": "cpu", "devices": 2, "strategy": "ddp_spawn", "enable_progress_bar": False}
 

@@ -259,7 +259,8 @@ def test_each_key_is_registered_by_the_module_its_package_names(kind):
     for key, module in modules.items():
         cls = reg.get(key)
         assert cls.__module__ == f"{reg.builtin_module}.{module}", key
-    builtin = {key for key in reg.keys() if reg.get(key).__module__.startswith(reg.builtin_module + ".")}
+    listed = reg.keys()
+    builtin = {key for key in listed if reg.get(key).__module__.startswith(reg.builtin_module + ".")}
     assert builtin == set(modules)  # every built-in key is in the table
 
 

@@ -208,7 +208,9 @@ class Encoder(Plugin, ABC):
     cache key leaves the seed out. ``copies_input``: its output is the input
     itself (precomputed vectors), which the cache and the run folder then
     leave out. ``refinable``: it has a network a refiner can train
-    (:meth:`refinement_view`).
+    (:meth:`refinement_view`). ``uses_torch``: it draws from torch's global
+    random generator (network weights, dropout), so the run seeds torch before
+    it fits; False spares a run that never touches torch its import.
     """
 
     group = "encoder"
@@ -217,6 +219,7 @@ class Encoder(Plugin, ABC):
     depends_on_seed: ClassVar[bool] = True
     copies_input: ClassVar[bool] = False  # True: its output is its input, so neither cached nor saved again
     refinable: ClassVar[bool] = False
+    uses_torch: ClassVar[bool] = True
 
     def check_modality(self, modality: str) -> None:
         if modality not in self.modalities:
@@ -324,6 +327,7 @@ class Refiner(Plugin, ABC):
 
     group = "refiner"
     trains_encoder: ClassVar[bool] = True
+    uses_torch: ClassVar[bool] = True  # as Encoder.uses_torch
     modalities: ClassVar[tuple[str, ...]] = (TEXT, IMAGE, VECTORS)
 
     @classmethod

@@ -134,7 +134,7 @@ def _fit(config: dict[str, Any], run_dir: Path) -> tuple[Pipeline, Dataset]:
         pipeline.cache.check_writable()  # before the data loads, not after an hour of encoding
     if config.get("recipe"):
         log.info("no encoder named: %s (name encoder=... and reducer=... to choose)", config["recipe"])
-    write_versions(run_dir, int(config["seed"]))
+    write_versions(run_dir, int(config["seed"]), pipeline.uses_torch)
     dataset = load_data(config)
     log.info(
         "data: %s, %d %s items%s",

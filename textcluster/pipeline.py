@@ -40,6 +40,7 @@ from textcluster.labels import NOISE, cluster_centres, cluster_ids
 from textcluster.noise import to_nearest_centre
 from textcluster.reducers.builtin import IdentityReducer
 from textcluster.results import EvaluationInput, Prediction
+from textcluster.seeding import seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +127,9 @@ class Pipeline:
 
     def fit(self, documents: Any, labels: Any = None) -> Pipeline:
         """Fit every stage on ``documents`` (a list of str, an image array (n, h, w) or a Dataset)."""
-        from lightning_fabric.utilities.seed import seed_everything
-
         dataset = Dataset.from_documents(documents, labels)
         self._prepare(dataset)
-        seed_everything(self.seed, workers=True, verbose=False)
+        seed_everything(self.seed, torch=self.uses_torch)
         timings: dict[str, float] = {}
         with _timed(timings, "encode_s"):
             embeddings, self.cache_hit_ = self._encode(dataset)
@@ -187,6 +186,11 @@ class Pipeline:
         log.info("clusterer.n_clusters=auto: searching k in a UMAP of %d documents", len(sample))
         return UMAPReducer(**settings, random_state=self.seed).fit_transform(sample)
 
+    @property
+    def uses_torch(self) -> bool:
+        """Whether a stage draws from torch's random generators (so the run seeds and records torch)."""
+        return any(stage is not None and stage.uses_torch for stage in (self.encoder, self.refiner))
+
     def _prepare(self, dataset: Dataset) -> None:
         """Every check that can fail before any stage runs; sets the stages the fit will use."""
         self.encoder_, self.reducer_, self.refiner_ = self.encoder, self.reducer or IdentityReducer(), self.refiner
@@ -217,7 +221,7 @@ class Pipeline:
 
     def _encode(self, dataset: Dataset) -> tuple[np.ndarray, bool | None]:
         """``(embeddings, cache hit)``; hit is None without a cache."""
-        from textcluster.training.distributed import is_distributed
+        from textcluster.training.strategies import is_distributed
 
         if is_distributed(self._training().trainer) and not self.encoder_.copies_input:
             return self._encode_distributed(dataset), None

@@ -58,6 +58,17 @@ def _split(value: Any, path: str, arrays: dict[str, Any]) -> Any:
     )
 
 
+def _safetensors_bytes(arrays: dict[str, Any]) -> bytes:
+    """Numpy arrays alone are written without torch (a k-means model needs no torch to be saved)."""
+    if not any(_is_tensor(value) for value in arrays.values()):
+        from safetensors.numpy import save
+
+        return save({name: np.ascontiguousarray(value) for name, value in arrays.items()})
+    from safetensors.torch import save
+
+    return save(_as_tensors(arrays))
+
+
 def _as_tensors(arrays: dict[str, Any]) -> dict[str, Any]:
     import torch
 
@@ -83,10 +94,8 @@ def write_state(folder: Path, name: str, state: Mapping[str, Any]) -> list[Path]
     write_text(json_path, json.dumps({"format": STATE_FORMAT, "state": structure}, indent=1) + "\n")
     written = [json_path]
     if arrays:
-        from safetensors.torch import save
-
         tensor_path = folder / f"{name}.safetensors"
-        write_bytes(tensor_path, save(_as_tensors(arrays)))
+        write_bytes(tensor_path, _safetensors_bytes(arrays))
         written.append(tensor_path)
     return written
 
@@ -98,7 +107,9 @@ def _join(value: Any, tensors: Mapping[str, Any], where: Path) -> Any:
             if key not in tensors:
                 raise StateError(f"{where} names an array '{key}' that its .safetensors file does not hold")
             tensor = tensors[key]
-            return tensor.numpy() if value.get("kind") == "numpy" else tensor
+            if isinstance(tensor, np.ndarray) or value.get("kind") != "numpy":
+                return tensor
+            return tensor.numpy()
         if "$strings" in value:
             return np.asarray(value["$strings"])
         return {key: _join(item, tensors, where) for key, item in value.items()}
@@ -120,13 +131,31 @@ def read_state(folder: Path, name: str) -> dict[str, Any]:
     tensors: dict[str, Any] = {}
     if tensor_path.exists():
         from safetensors import SafetensorError
-        from safetensors.torch import load_file
 
         try:
-            tensors = load_file(str(tensor_path))
+            tensors = _load_safetensors(tensor_path, holds_tensors=_names_tensors(payload["state"]))
         except (SafetensorError, OSError, ValueError, RuntimeError) as error:
             raise StateError(f"{tensor_path} is not a valid safetensors file ({type(error).__name__})") from None
     return _join(payload["state"], tensors, json_path)
+
+
+def _names_tensors(structure: Any) -> bool:
+    """Whether the JSON structure references a torch tensor (else the arrays load as numpy, without torch)."""
+    if isinstance(structure, dict):
+        if ARRAY_KEY in structure:
+            return structure.get("kind") != "numpy"
+        return any(_names_tensors(item) for item in structure.values())
+    if isinstance(structure, list):
+        return any(_names_tensors(item) for item in structure)
+    return False
+
+
+def _load_safetensors(path: Path, holds_tensors: bool) -> dict[str, Any]:
+    if holds_tensors:
+        from safetensors.torch import load_file
+    else:
+        from safetensors.numpy import load_file
+    return load_file(str(path))
 
 
 def estimator_state(estimator: Any, attributes: Sequence[str]) -> dict[str, Any]:

@@ -154,6 +154,8 @@ class DenseEncoder(Encoder):
 class RawEncoder(Encoder):
     """No learning: pixels or TF-IDF vectors as they are (the baseline every encoder must beat)."""
 
+    uses_torch = False  # no network: a run with it never imports torch
+
     parameters = {"features": TFIDF_SETTINGS}
 
     def __init__(self, features: Mapping[str, Any] | None = None):

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 class PrecomputedEncoder(Encoder):
     """The dataset's own vectors, as float32; ``normalize`` scales each to unit length (cosine geometry)."""
 
+    uses_torch = False  # no network: a run with it never imports torch
+
     modalities = (VECTORS,)
     depends_on_seed = False
     copies_input = True  # the vectors are on disk already: caching or saving them would copy the file

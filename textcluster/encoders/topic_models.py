@@ -54,6 +54,8 @@ PRIOR = Float(min=0, min_open=True) | NULL
 class TopicModelEncoder(Encoder):
     """What ``lda`` and ``nmf`` share: the vocabulary, the fitted estimator's state, the topic words."""
 
+    uses_torch = False  # no network: a run with it never imports torch
+
     modalities = (TEXT,)
     depends_on_seed = True  # both models start from the seed (random_state)
     estimator_attributes: ClassVar[tuple[str, ...]] = ()  # what the estimator's transform reads after fit

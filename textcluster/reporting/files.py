@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import platform
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -50,7 +51,10 @@ def package_versions() -> dict[str, str | None]:
     return found
 
 
-def device_description() -> str:
+def device_description(uses_torch: bool = True) -> str:
+    """The device torch computes on; a run without a torch stage leaves torch unimported."""
+    if not uses_torch:
+        return f"cpu ({os.cpu_count()} cores; no torch stage)"
     import torch
 
     if torch.cuda.is_available():
@@ -74,7 +78,7 @@ def write_csv(path: Path, rows: Iterable[Sequence[Any]]) -> None:
     atomic_write(path, write)
 
 
-def write_versions(run_dir: Path, seed: int) -> None:
+def write_versions(run_dir: Path, seed: int, uses_torch: bool = True) -> None:
     write_json(
         run_dir / "versions.json",
         {
@@ -82,7 +86,7 @@ def write_versions(run_dir: Path, seed: int) -> None:
             "platform": platform.platform(),
             "packages": package_versions(),
             "seed": seed,
-            "device": device_description(),
+            "device": device_description(uses_torch),
         },
     )
 

@@ -1,0 +1,25 @@
+"""One seed for every random generator a run draws from (as Lightning's ``seed_everything``, without
+importing Lightning: a run whose stages never touch torch does not import it either)."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+
+
+def seed_everything(seed: int, torch: bool = True) -> None:
+    """Seed Python's and numpy's global generators, and torch's (every device) when ``torch``.
+
+    The environment variables are the ones Lightning reads, so its worker processes and ddp ranks
+    derive their seeds from this one.
+    """
+    os.environ["PL_GLOBAL_SEED"] = str(seed)
+    os.environ["PL_SEED_WORKERS"] = "1"
+    random.seed(seed)
+    np.random.seed(seed)
+    if torch:
+        import torch as torch_module
+
+        torch_module.manual_seed(seed)  # seeds the CUDA generators too
