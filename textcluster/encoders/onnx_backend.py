@@ -19,11 +19,12 @@ import tempfile
 import warnings
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from textcluster.errors import UserError
+
+if TYPE_CHECKING:  # torch and onnxruntime are imported where they run: checking a config must not pay for them
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,16 @@ INPUTS = ("input_ids", "attention_mask")
 DEFAULT_CACHE = "~/.cache/textcluster"
 
 
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which a container or taskset narrows; os.cpu_count()
+    counts the whole machine's). Both torch and ONNX Runtime get this many intra-op threads: more threads
+    than cores only take turns on them."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no sched_getaffinity (macOS, Windows)
+        return max(1, os.cpu_count() or 1)
+
+
 def cache_root() -> Path:
     """Where exported models live: beside the embedding cache (conf/config.yaml's ``cache_dir`` default)."""
     return Path(os.environ.get("TEXTCLUSTER_CACHE_DIR") or DEFAULT_CACHE).expanduser() / "onnx"
@@ -42,6 +53,7 @@ def cache_root() -> Path:
 def model_key(identity: dict[str, Any], quantize: str) -> str:
     """A hash of everything that decides the exported file: the weights, the quantisation and the tools."""
     import onnxruntime
+    import torch
 
     parts = {
         "format": FORMAT,
@@ -59,15 +71,20 @@ def model_path(identity: dict[str, Any], quantize: str) -> Path:
     return cache_root() / model_key(identity, quantize) / "model.onnx"
 
 
-class HiddenStates(torch.nn.Module):
-    """The model as the exporter sees it: two tensors in, the last hidden states (batch, tokens, dim) out."""
+def hidden_states(model: torch.nn.Module) -> torch.nn.Module:
+    """The model as the exporter sees it: two tensors in, the last hidden states (batch, tokens, dim) out.
+    (A class made here, not at the module top, so that importing this module does not import torch.)"""
+    import torch
 
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
-        self.model = model
+    class HiddenStates(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module):
+            super().__init__()
+            self.model = inner
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model(input_ids=input_ids, attention_mask=attention_mask)[0]
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask)[0]
+
+    return HiddenStates(model)
 
 
 def export(model: torch.nn.Module, target: Path, quantize: str) -> None:
@@ -86,6 +103,8 @@ def export(model: torch.nn.Module, target: Path, quantize: str) -> None:
 
 
 def _trace(model: torch.nn.Module, path: Path) -> None:
+    import torch
+
     # Batch 2 with one padded row: an axis of size 1 could be specialised by the tracer, and an all-ones
     # mask could let the model take a no-mask shortcut that would then be baked into the graph.
     ids = torch.full((2, 16), 100, dtype=torch.long)
@@ -96,7 +115,7 @@ def _trace(model: torch.nn.Module, path: Path) -> None:
         # The tracer warns about Python branches in transformers' mask code; they do not depend on the values.
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            HiddenStates(model).eval(),
+            hidden_states(model).eval(),
             (ids, mask),
             str(path),
             input_names=list(INPUTS),
@@ -147,6 +166,8 @@ class OnnxForward:
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        import torch
+
         feed = {"input_ids": input_ids.cpu().numpy(), "attention_mask": attention_mask.cpu().numpy()}
         return torch.from_numpy(self.session.run(None, feed)[0])
 
@@ -170,4 +191,4 @@ def load_forward(model: torch.nn.Module, identity: dict[str, Any], quantize: str
             raise UserError(
                 f"encoder.backend=onnx could not export the model to ONNX ({text}); use encoder.backend=torch"
             ) from None
-    return OnnxForward(path, threads=torch.get_num_threads())
+    return OnnxForward(path, threads=available_cores())

@@ -15,10 +15,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from textcluster.contracts import Encoder, RefinementView, TrainingContext
 from textcluster.dataset import TEXT, Dataset
@@ -28,13 +27,14 @@ from textcluster.errors import UserError
 from textcluster.params import NULL, Bool, Choice, Int, Str
 from textcluster.progress import track
 from textcluster.registry import encoders
-from textcluster.training.batching import length_batches, masked_mean, pad_batch
-from textcluster.training.networks import load_network_state, network_state
+
+if TYPE_CHECKING:  # torch is imported where it runs: checking a config must not pay for it
+    import torch
 
 log = logging.getLogger(__name__)
 
 POOLINGS = ("mean", "cls")
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+DTYPES = ("float32", "float16", "bfloat16")  # names of torch dtypes (getattr(torch, name))
 BACKENDS = ("torch", "onnx")
 PRETRAINED_SETTINGS = {
     "model_name_or_path": Str(),
@@ -88,6 +88,8 @@ def _character_chunks(texts: Sequence[str], window: int) -> Iterator[list[str]]:
 
 
 def _device(device: str) -> torch.device:
+    import torch
+
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -174,7 +176,9 @@ class PretrainedEncoder(Encoder):
     def load(self) -> PretrainedEncoder:
         """Load the tokenizer and the model (once)."""
         if self.model_ is None:
-            tokenizer, model = load_model(self.model_name_or_path, self.revision, DTYPES[self.dtype])
+            import torch
+
+            tokenizer, model = load_model(self.model_name_or_path, self.revision, getattr(torch, self.dtype))
             device = torch.device("cpu") if self.backend == "onnx" else _device(self.device)
             self.tokenizer_, self.model_ = tokenizer, model.to(device).eval()
             log.info(
@@ -199,10 +203,14 @@ class PretrainedEncoder(Encoder):
 
     def get_state(self) -> dict[str, Any]:
         """The model by name; its weights too once a refiner has fine-tuned them."""
+        from textcluster.training.networks import network_state
+
         return {"weights": network_state(self.model_) if self.refined_ else None}
 
     def set_state(self, state: Mapping[str, Any]) -> PretrainedEncoder:
         if state.get("weights") is not None:
+            from textcluster.training.networks import load_network_state
+
             self.load()
             load_network_state(self.model_, state["weights"]).to(_device(self.device))
             self.refined_ = True
@@ -309,6 +317,8 @@ class PretrainedEncoder(Encoder):
 
     def batch_tensors(self, rows: list[list[int]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """``(input_ids, attention_mask)`` of a batch, padded the way the tokenizer pads."""
+        from textcluster.training.batching import pad_batch
+
         pad_id = self.tokenizer_.pad_token_id if self.tokenizer_.pad_token_id is not None else 0
         left = getattr(self.tokenizer_, "padding_side", "right") == "left"
         ids, mask = pad_batch(rows, pad_id, left=left)
@@ -321,10 +331,16 @@ class PretrainedEncoder(Encoder):
         return self.model_(input_ids=input_ids, attention_mask=mask)[0]
 
     def pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        from textcluster.training.batching import masked_mean
+
         return hidden[:, 0] if self.pooling == "cls" else masked_mean(hidden, mask)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of ``texts`` in their order: length-sorted batches, each padded to its own longest text."""
+        import torch
+
+        from textcluster.training.batching import length_batches
+
         self.load()
         texts = ["" if t is None else str(t) for t in texts]
         if not texts:
@@ -371,11 +387,15 @@ class TransformerView(RefinementView):
         super().__init__(encoder.model_, len(token_ids), encoder.normalize)
         self.encoder, self.token_ids, self.token_dropout = encoder, token_ids, token_dropout
         self.lengths = np.array([len(ids) for ids in token_ids])
+        import torch
+
         tokenizer = encoder.tokenizer_
         self.replacement_id = next(t for t in (tokenizer.mask_token_id, tokenizer.unk_token_id, 0) if t is not None)
         self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)), dtype=torch.long)
 
     def inputs(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
+        import torch
+
         return self.encoder.batch_tensors([self.token_ids[row] for row in rows], torch.device("cpu"))
 
     def code(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -383,6 +403,8 @@ class TransformerView(RefinementView):
         return self.encoder.pool(hidden, attention_mask)
 
     def augment(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        import torch
+
         special = torch.isin(input_ids, self.special_ids.to(input_ids.device))
         dropped = torch.rand(input_ids.shape, device=input_ids.device) < self.token_dropout
         dropped &= attention_mask.bool() & ~special
