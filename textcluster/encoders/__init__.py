@@ -15,5 +15,6 @@ PLUGIN_MODULES = {
     "precomputed": "precomputed",
     "pretrained": "pretrained",
     "rnn": "rnn",
+    "static": "static",
     "transformer": "transformer",
 }
