@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 POOLINGS = ("mean", "cls")
 DTYPES = ("float32", "float16", "bfloat16")  # names of torch dtypes (getattr(torch, name))
 BACKENDS = ("torch", "onnx")
+AUTO = "auto"  # backend/dtype resolved at run time from the device, the CPU's features and what is installed
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of CPUs with bfloat16 dot-product instructions
 PRETRAINED_SETTINGS = {
     "model_name_or_path": Str(),
     "revision": Str() | NULL,
@@ -43,9 +45,9 @@ PRETRAINED_SETTINGS = {
     "batch_size": Int(min=1),
     "normalize": Bool(),
     "pooling": Choice(*POOLINGS),
-    "dtype": Choice(*DTYPES),
+    "dtype": Choice(AUTO, *DTYPES),
     "device": Str(),
-    "backend": Choice(*BACKENDS),
+    "backend": Choice(AUTO, *BACKENDS),
     "quantize": Choice(*onnx_backend.QUANTIZE),
 }
 
@@ -85,6 +87,76 @@ def _character_chunks(texts: Sequence[str], window: int) -> Iterator[list[str]]:
             chunk, size = [], 0
     if chunk:
         yield chunk
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux /proc/cpuinfo); empty where they cannot be read (then nothing is assumed)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith(("flags", "Features")):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_has_bf16() -> bool:
+    """Whether bfloat16 matrix products run natively here: the CPU has AVX512_BF16 or AMX-BF16 and torch's
+    oneDNN agrees. Without them torch emulates bfloat16 in float32, slower than float32 itself."""
+    if not any(flag in cpu_flags() for flag in BF16_FLAGS):
+        return False
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch build without oneDNN
+        return False
+
+
+def onnxruntime_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def resolve_path(backend: str, dtype: str, quantize: str, device: str) -> tuple[dict[str, str], list[str]]:
+    """What ``backend``/``dtype`` = auto mean on this machine: ``({"backend", "dtype", "quantize", "device"},
+    reasons for each fallback)``.
+
+    On a CPU, auto takes the fastest path measured to leave the clusters as float32 leaves them
+    (benchmarks/results/encoder-precision.md): torch in bfloat16 where the CPU has bf16 dot products
+    (AVX512_BF16 / AMX), else ONNX Runtime in float32 (it has no bfloat16 matrix products on x86), else torch
+    in float32. quantize=int8 is ONNX Runtime's: with auto it picks ONNX Runtime, and without ONNX Runtime it
+    is dropped (a reason says so). On a GPU, torch in float32 (the weights as published)."""
+    notes = []
+    kind = "cpu" if device == "cpu" else "cuda" if str(device).startswith("cuda") else _device(device).type
+    bf16 = None  # asked at most once: it imports torch
+    if backend == AUTO:
+        if kind != "cpu":
+            backend = "torch"
+        elif quantize == "none" and dtype in (AUTO, "bfloat16") and (bf16 := cpu_has_bf16()):
+            backend = "torch"
+        elif dtype not in (AUTO, "float32"):
+            backend = "torch"  # float16, or bfloat16 emulated: only torch runs them
+        elif onnxruntime_installed():
+            backend = "onnx"
+        else:
+            backend = "torch"
+            notes.append("onnxruntime is not installed: encoder.backend=auto runs torch")
+    if quantize != "none" and backend != "onnx":
+        notes.append(f"encoder.quantize={quantize} needs ONNX Runtime: not quantised")
+        quantize = "none"
+    if dtype == AUTO:
+        if backend == "onnx" or kind != "cpu":
+            dtype = "float32"
+        elif bf16 if bf16 is not None else cpu_has_bf16():
+            dtype = "bfloat16"
+        else:
+            dtype = "float32"
+    if kind == "cpu" and bf16 is False and dtype == "float32":
+        notes.append("this CPU has no bfloat16 dot products (avx512_bf16/amx_bf16 flags): float32")
+    return {"backend": backend, "dtype": dtype, "quantize": quantize, "device": kind}, notes
 
 
 def _device(device: str) -> torch.device:
@@ -132,10 +204,12 @@ class PretrainedEncoder(Encoder):
         self.max_length, self.batch_size, self.normalize = max_length, batch_size, normalize
         self.pooling, self.dtype, self.device = pooling, dtype, device
         self.backend, self.quantize = backend, quantize
-        self.tokenizer_ = self.model_ = self.onnx_ = None
+        self.tokenizer_ = self.model_ = self.onnx_ = self.path_ = None
+        self.autocast_ = False
         self.refined_ = False
-        # Only the torch model can be fine-tuned: with onnx the pipeline refuses a refiner before any stage runs.
-        self.refinable = backend == "torch"
+        # Only the torch model can be fine-tuned: with onnx the pipeline refuses a refiner before any stage runs
+        # (with auto, a refined model runs in torch: see uses_onnx).
+        self.refinable = backend in ("torch", AUTO)
 
     def check_params(self) -> None:
         super().check_params()
@@ -145,9 +219,9 @@ class PretrainedEncoder(Encoder):
 
     def backend_problem(self) -> str | None:
         """A setting that does not go with the backend: ONNX Runtime runs an exported float32 copy on the CPU."""
-        if self.quantize != "none" and self.backend != "onnx":
+        if self.quantize != "none" and self.backend == "torch":
             return f"encoder.quantize={self.quantize} needs encoder.backend=onnx; or set encoder.quantize=none"
-        if self.backend == "onnx" and self.dtype != "float32":
+        if self.backend == "onnx" and self.dtype not in ("float32", AUTO):
             return (
                 f"encoder.backend=onnx runs in float32 on the CPU; set encoder.dtype=float32 (not {self.dtype}), "
                 "or use encoder.backend=torch"
@@ -163,13 +237,36 @@ class PretrainedEncoder(Encoder):
         _device(self.device)  # a device that does not exist fails before anything loads
 
     @property
+    def path(self) -> dict[str, str]:
+        """The resolved ``backend``, ``dtype``, ``quantize`` and device kind (auto settled once, logged in one
+        line, with the reason for any fallback)."""
+        if self.path_ is None:
+            self.path_, notes = resolve_path(self.backend, self.dtype, self.quantize, self.device)
+            asked = {"backend": self.backend, "dtype": self.dtype, "quantize": self.quantize}
+            changed = ", ".join(f"{key}={value}" for key, value in asked.items() if value != self.path_[key])
+            log.info(
+                "pretrained encoder path: backend=%s dtype=%s quantize=%s on %s, %d threads%s%s",
+                self.path_["backend"],
+                self.path_["dtype"],
+                self.path_["quantize"],
+                self.path_["device"],
+                onnx_backend.available_cores(),
+                f" (asked {changed})" if changed else "",
+                "; " + "; ".join(notes) if notes else "",
+            )
+        return self.path_
+
+    @property
     def uses_onnx(self) -> bool:
-        """ONNX Runtime runs the forward pass: asked for, and the weights are the pretrained ones (not refined)."""
-        return self.backend == "onnx" and not self.refined_
+        """ONNX Runtime runs the forward pass: asked for (or chosen by auto), and the weights are the pretrained
+        ones (not refined)."""
+        return self.path["backend"] == "onnx" and not self.refined_
 
     def cache_identity(self) -> dict[str, Any]:
-        """The weights this encoder would load (for the embedding cache key)."""
-        return model_identity(self.model_name_or_path, self.revision)
+        """The weights this encoder would load and the path that runs them (backend, dtype, quantize as
+        resolved: ``auto`` is different numbers on different machines), for the embedding cache key."""
+        path = {key: self.path[key] for key in ("backend", "dtype", "quantize")}
+        return {**model_identity(self.model_name_or_path, self.revision), "path": path}
 
     # ------------------------------------------------------------------ loading
 
@@ -178,14 +275,23 @@ class PretrainedEncoder(Encoder):
         if self.model_ is None:
             import torch
 
-            tokenizer, model = load_model(self.model_name_or_path, self.revision, getattr(torch, self.dtype))
-            device = torch.device("cpu") if self.backend == "onnx" else _device(self.device)
+            path = self.path
+            device = torch.device("cpu") if path["backend"] == "onnx" else _device(self.device)
+            # bfloat16 on a CPU: float32 weights under autocast, which runs the matrix products in bfloat16 and
+            # keeps layer norm, softmax and the residual sums in float32 (as fast as bfloat16 weights, closer
+            # to float32), and a refiner still trains float32 weights.
+            self.autocast_ = device.type == "cpu" and path["backend"] == "torch" and path["dtype"] == "bfloat16"
+            weights = torch.float32 if self.autocast_ else getattr(torch, path["dtype"])
+            tokenizer, model = load_model(self.model_name_or_path, self.revision, weights)
+            if device.type == "cpu" and torch.get_num_threads() != onnx_backend.available_cores():
+                # every core this process may use (torch's default counts the machine's physical cores)
+                torch.set_num_threads(onnx_backend.available_cores())
             self.tokenizer_, self.model_ = tokenizer, model.to(device).eval()
             log.info(
                 "pretrained encoder: %s on %s, %s backend (max_length=%d, batch_size=%d)",
                 self.model_name_or_path,
                 next(self.model_.parameters()).device,
-                self.backend,
+                path["backend"],
                 self.effective_max_length,
                 self.batch_size,
             )
@@ -195,7 +301,7 @@ class PretrainedEncoder(Encoder):
         """The ONNX Runtime session (exported on first use, then from the cache)."""
         if self.onnx_ is None:
             identity = model_identity(self.model_name_or_path, self.revision)
-            self.onnx_ = onnx_backend.load_forward(self.load().model_, identity, self.quantize)
+            self.onnx_ = onnx_backend.load_forward(self.load().model_, identity, self.path["quantize"])
         return self.onnx_
 
     def fit(self, dataset: Dataset | None = None, context: TrainingContext | None = None) -> PretrainedEncoder:
@@ -328,6 +434,11 @@ class PretrainedEncoder(Encoder):
         """The last hidden states of a batch's tokens, from ONNX Runtime or torch."""
         if self.uses_onnx:
             return self.onnx_forward()(input_ids, mask)
+        if self.autocast_:
+            import torch
+
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return self.model_(input_ids=input_ids, attention_mask=mask)[0]
         return self.model_(input_ids=input_ids, attention_mask=mask)[0]
 
     def pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -369,7 +480,7 @@ class PretrainedEncoder(Encoder):
 
     def refinement_view(self, dataset: Dataset) -> TransformerView:
         """The transformer itself, fine-tuned by the refiner (SCCL fine-tunes the whole encoder)."""
-        if self.uses_onnx:
+        if self.backend == "onnx":  # auto: the refined weights run in torch (uses_onnx)
             raise UserError(
                 "a refiner fine-tunes the torch model, and encoder.backend=onnx runs an exported copy; "
                 "use encoder.backend=torch, or refiner=none"
