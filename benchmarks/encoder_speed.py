@@ -1,4 +1,4 @@
-"""encoder=pretrained on the CPU: the torch backend, the ONNX backend (float32 and int8) and sentence-transformers.
+"""encoder=pretrained on the CPU: torch (float32, bfloat16), ONNX Runtime (float32, int8) and sentence-transformers.
 
     python benchmarks/encoder_speed.py --snippets 2000 --chunks 2000 --batch-size 64 --threads 2 --repeats 3
 
@@ -13,6 +13,16 @@ one), so the one-off export time is measured too. Writes
 benchmarks/results/encoder-speed.md (``--output``) and exits 1 when a target
 is missed: ONNX float32 at least 2x torch with cosine >= 0.99 on every
 document, and torch at least as fast as sentence-transformers.
+
+``textcluster torch bf16`` is the torch path with float32 weights under
+``torch.autocast("cpu", bfloat16)`` (what ``dtype: bfloat16`` / ``auto`` run on a
+CPU with bfloat16 dot products); it is left out where the CPU has none
+(emulated bfloat16 would only measure the emulation). The FLOP line counts the
+useful work of each document from the model config (the matrix products of
+every layer, 2 x their weights x its tokens, plus attention, 4 x tokens^2 x
+hidden per layer; padding not counted) and divides the achieved rate by an
+assumed peak: AVX-512 float32 = 64 FLOP per cycle per core (two 16-lane FMAs)
+x the clock in /proc/cpuinfo x the threads; bfloat16 2x that, int8 4x.
 """
 
 from __future__ import annotations
@@ -29,6 +39,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path(os.environ.get("TEXTCLUSTER_DATA_DIR") or REPO.parent / "shared" / "data")
 TORCH, ONNX, INT8, ST = "textcluster torch", "textcluster onnx", "textcluster onnx int8", "sentence-transformers"
+BF16 = "textcluster torch bf16"
+FP32_FLOP_PER_CYCLE = 64  # AVX-512: two 512-bit FMA pipes x 16 float32 lanes x 2 (multiply, add); an assumption
+PEAK_FACTOR = {BF16: 2, INT8: 4}  # vdpbf16ps: 2 bf16 products per fp32 lane; VNNI vpdpbusd: 4 int8 per lane
 MIN_COSINE = 0.99
 
 
@@ -40,7 +53,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--words", type=int, default=25, help="words per 20 Newsgroups chunk")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch / ORT threads")
+    parser.add_argument(
+        "--threads", type=int, default=available_cores(), help="torch / ORT threads (default: cores available)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each path (order rotating)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="ONNX export cache (default: a fresh temp dir)")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "encoder-speed.md")
@@ -62,6 +77,44 @@ def load_texts(data_dir: Path, n_snippets: int, n_chunks: int, words: int) -> tu
             break
     chunks = chunks[:n_chunks]
     return snippets + chunks, {"SearchSnippets": len(snippets), f"20 Newsgroups test {words}-word chunks": len(chunks)}
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def clock_ghz() -> float | None:
+    """The highest ``cpu MHz`` in /proc/cpuinfo (the current clock; a VM shows its nominal one)."""
+    try:
+        mhz = [
+            float(line.split(":", 1)[1])
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("cpu MHz")
+        ]
+    except (OSError, ValueError):
+        return None
+    return max(mhz) / 1000 if mhz else None
+
+
+def document_flops(config, tokens: int) -> float:
+    """Forward FLOPs of one document of ``tokens`` tokens through a BERT encoder (padding not counted): per layer,
+    the Q, K, V, output and two feed-forward matrices (2 x weights x tokens), and attention's QK^T and AV
+    (2 x 2 x tokens^2 x hidden). Embedding look-ups, layer norms, softmax and GELU are left out (a few %)."""
+    h, i, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    return layers * (2 * (4 * h * h + 2 * h * i) * tokens + 4 * tokens * tokens * h)
 
 
 def cpu_name() -> str:
@@ -88,11 +141,26 @@ def build_paths(args, model_path: str) -> tuple[dict, dict[str, float]]:
 
     settings = dict(model_name_or_path=model_path, max_length=args.max_length, batch_size=args.batch_size)
     setup, encoders = {}, {}
-    for name, extra in ((TORCH, {"device": "cpu"}), (ONNX, {"backend": "onnx"}), (INT8, {"backend": "onnx"})):
+    import torch
+
+    # Every path is set explicitly (dtype float32; bf16 by autocast here), whatever dtype/backend auto resolve to.
+    paths = [(TORCH, {"device": "cpu"})]
+    if cpu_flags() & {"avx512_bf16", "amx_bf16"}:
+        paths.append((BF16, {"device": "cpu"}))
+    paths += [(ONNX, {"backend": "onnx"}), (INT8, {"backend": "onnx"})]
+    for name, extra in paths:
         quantize = "int8" if name == INT8 else "none"
-        encoder = PretrainedEncoder(**settings, **extra, quantize=quantize)
-        _, setup[name], _ = timed(lambda encoder=encoder: encoder.fit().embed_texts(["warm-up"]))
-        encoders[name] = encoder.embed_texts
+        encoder = PretrainedEncoder(**settings, **extra, dtype="float32", quantize=quantize)
+        if name == BF16:
+
+            def encode(items, encoder=encoder):
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return encoder.embed_texts(items)
+
+        else:
+            encode = encoder.embed_texts
+        _, setup[name], _ = timed(lambda encoder=encoder, encode=encode: encoder.fit() and encode(["warm-up"]))
+        encoders[name] = encode
     model, setup[ST], _ = timed(lambda: SentenceTransformer(model_path, device="cpu"))
     model.max_seq_length = args.max_length
     encoders[ST] = lambda items: model.encode(
@@ -122,7 +190,7 @@ def cosines(a, b):
     return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
-def report(args, argv, texts, sources, token_counts, times, outputs, setup) -> tuple[list[str], bool]:
+def report(args, argv, texts, sources, token_counts, times, outputs, setup, config) -> tuple[list[str], bool]:
     """The markdown page, and whether every target was met."""
     from importlib.metadata import version
 
@@ -155,7 +223,8 @@ def report(args, argv, texts, sources, token_counts, times, outputs, setup) -> t
         "```",
         "",
         f"- date: {datetime.now().strftime('%Y-%m-%d %H:%M')}",
-        f"- machine: {cpu_name()}, {os.cpu_count()} cores; {torch.get_num_threads()} threads for every path "
+        f"- machine: {cpu_name()}, {os.cpu_count()} cores ({available_cores()} available to the process); "
+        f"{torch.get_num_threads()} threads for every path "
         f"(torch intra-op, ORT intra-op); load average at the end "
         f"{', '.join(f'{x:.1f}' for x in load) if load else 'n/a'} (a shared machine: the best of the repeats counts)",
         f"- versions: {versions}",
@@ -166,18 +235,36 @@ def report(args, argv, texts, sources, token_counts, times, outputs, setup) -> t
         "- one-off setup (load; ONNX: export into an empty cache + session): "
         + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in setup.items()),
         "",
-        "| path | wall s (each repeat) | best docs/s | speed-up vs torch | cosine to torch: min | mean | docs < 0.99 |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| path | wall s (each repeat) | best docs/s | speed-up vs torch | cosine to torch: min | mean | docs < 0.99 "
+        "| GFLOP/s | of assumed peak |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    flops = sum(document_flops(config, n) for n in token_counts)
+    ghz = clock_ghz()
     for name, runs in times.items():
         cos, walls = agreement[name], ", ".join(f"{wall:.1f}" for wall, _ in runs)
+        achieved = flops / best[name]
+        peak = FP32_FLOP_PER_CYCLE * PEAK_FACTOR.get(name, 1) * ghz * 1e9 * args.threads if ghz else None
         lines.append(
             f"| {name} | {walls} | {speed[name]:.0f} | {speed[name] / speed[TORCH]:.2f}x | "
-            f"{cos.min():.6f} | {cos.mean():.6f} | {int((cos < MIN_COSINE).sum())} |"
+            f"{cos.min():.6f} | {cos.mean():.6f} | {int((cos < MIN_COSINE).sum())} | {achieved / 1e9:.0f} | "
+            f"{f'{achieved / peak:.1%}' if peak else 'n/a'} |"
         )
     lines += [
         "",
-        "All four tokenise and run the same BertModel weights and mean-pool over the attention mask. textcluster "
+        f"FLOPs: {flops / len(texts) / 1e6:.0f} MFLOP per document on average ({flops / 1e9:.0f} GFLOP in all; "
+        f"{config.num_hidden_layers} layers, hidden {config.hidden_size}, intermediate {config.intermediate_size}, "
+        "real tokens only: the padding of length-sorted batches is small). Assumed peak: "
+        f"{FP32_FLOP_PER_CYCLE} float32 FLOP/cycle/core x {f'{ghz:.2f} GHz' if ghz else 'unknown clock'} x "
+        f"{args.threads} threads = {FP32_FLOP_PER_CYCLE * ghz * args.threads:.0f} GFLOP/s float32 "
+        "(bf16 2x, int8 4x). An AMD core that runs AVX-512 on 256-bit units (Zen 4) peaks at half that, so the "
+        "fractions are lower bounds of how close the paths come to the hardware; and the machine is shared."
+        if ghz
+        else "",
+    ]
+    lines += [
+        "",
+        "All paths tokenise and run the same BertModel weights and mean-pool over the attention mask. textcluster "
         "tokenises once and batches by token count (sentence-transformers by character count). The ONNX paths run "
         "the graph of `torch.onnx.export` (TorchScript exporter, opset 17) under ONNX Runtime's full graph "
         "optimisation, idle threads not spinning; int8 is `quantize_dynamic` (per-channel int8 weights, activations "
@@ -207,8 +294,13 @@ def main(argv=None) -> int:
         times, outputs = measure(args, encoders, texts)
     from textcluster.encoders.pretrained import PretrainedEncoder
 
-    token_counts = [len(ids) for ids in PretrainedEncoder(model_name_or_path=str(folder)).fit().tokenize(texts)]
-    lines, met = report(args, argv, texts, sources, token_counts, times, outputs, setup)
+    token_counts = [
+        len(ids) for ids in PretrainedEncoder(model_name_or_path=str(folder), dtype="float32").fit().tokenize(texts)
+    ]
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(str(folder))
+    lines, met = report(args, argv, texts, sources, token_counts, times, outputs, setup, config)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text("\n".join(lines))
     print("\n".join(lines))
