@@ -82,11 +82,12 @@ def distill_into(target: Path, model_name_or_path: str, revision: str | None, pc
     from textcluster.encoders.hub import load_model  # transformers and torch, only here
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    tokenizer, model = load_model(model_name_or_path, revision)
+    try:
+        tokenizer, model = load_model(model_name_or_path, revision)
+    except UserError as error:  # its messages name encoder=pretrained, its first user
+        raise UserError(str(error).replace("encoder=pretrained", "encoder=static", 1)) from None
     if not getattr(tokenizer, "is_fast", False):
-        raise UserError(
-            f"encoder=static needs a model with a fast (Rust) tokenizer; '{model_name_or_path}' has none"
-        )
+        raise UserError(f"encoder=static needs a model with a fast (Rust) tokenizer; '{model_name_or_path}' has none")
     from model2vec.distill import distill_from_model
 
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".distill-") as work:
