@@ -112,7 +112,7 @@ def test_bad_backend_or_quantize_is_refused_by_config_checking(settings, message
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"quantize": "int8"}, r"^encoder\.quantize=int8 needs encoder\.backend=onnx"),
+        ({"backend": "torch", "quantize": "int8"}, r"^encoder\.quantize=int8 needs encoder\.backend=onnx"),
         ({"backend": "onnx", "dtype": "float16"}, r"^encoder\.backend=onnx runs in float32 .*encoder\.dtype=float32"),
         ({"backend": "onnx", "device": "cuda"}, r"^encoder\.backend=onnx runs on the CPU; set encoder\.device=cpu"),
     ],
@@ -164,20 +164,32 @@ def cpu(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("bf16", "onnxruntime", "quantize", "expected", "note"),
+    ("bf16", "onnxruntime", "dtype", "quantize", "expected", "note"),
     [
-        (True, True, "none", ("torch", "bfloat16", "none"), None),
-        (False, True, "none", ("onnx", "float32", "none"), "no bfloat16 dot products"),
-        (False, False, "none", ("torch", "float32", "none"), "onnxruntime is not installed"),
-        (True, True, "int8", ("onnx", "float32", "int8"), None),
-        (True, False, "int8", ("torch", "bfloat16", "none"), "int8 needs ONNX Runtime"),
+        (True, True, "auto", "none", ("onnx", "float32", "none"), None),
+        (False, True, "auto", "none", ("onnx", "float32", "none"), None),
+        (False, False, "auto", "none", ("torch", "float32", "none"), "onnxruntime is not installed"),
+        (True, True, "auto", "int8", ("onnx", "float32", "int8"), None),
+        (True, False, "auto", "int8", ("torch", "float32", "none"), "int8 needs ONNX Runtime"),
+        (True, True, "bfloat16", "none", ("torch", "bfloat16", "none"), None),
+        (False, True, "bfloat16", "none", ("onnx", "float32", "none"), "no bfloat16 dot products"),
+        (False, False, "bfloat16", "none", ("torch", "float32", "none"), "no bfloat16 dot products"),
     ],
 )
-def test_auto_resolves_from_the_cpu_and_says_why(cpu, bf16, onnxruntime, quantize, expected, note):
+def test_auto_resolves_from_the_cpu_and_says_why(cpu, bf16, onnxruntime, dtype, quantize, expected, note):
     cpu(bf16=bf16, onnxruntime=onnxruntime)
-    path, notes = pretrained.resolve_path("auto", "auto", quantize, "cpu")
+    path, notes = pretrained.resolve_path("auto", dtype, quantize, "cpu")
     assert (path["backend"], path["dtype"], path["quantize"]) == expected
     assert any(note in line for line in notes) if note else not notes
+
+
+@pytest.mark.parametrize(("bf16", "expected"), [(True, ("torch", "bfloat16")), (False, ("onnx", "float32"))])
+def test_with_bf16_in_auto_a_cpu_without_it_gets_float32(cpu, monkeypatch, bf16, expected):
+    monkeypatch.setattr(pretrained, "AUTO_BF16", True)
+    cpu(bf16=bf16)
+    path, notes = pretrained.resolve_path("auto", "auto", "none", "cpu")
+    assert (path["backend"], path["dtype"]) == expected
+    assert bool(notes) is not bf16
 
 
 def test_auto_on_a_gpu_is_torch_float32(cpu):
@@ -188,22 +200,22 @@ def test_auto_on_a_gpu_is_torch_float32(cpu):
 
 def test_a_cpu_without_bf16_falls_back_in_one_logged_line(cpu, caplog):
     cpu(bf16=False)
-    encoder = PretrainedEncoder(device="cpu", backend="auto", dtype="auto")
+    encoder = PretrainedEncoder(device="cpu", backend="torch", dtype="bfloat16")
     with caplog.at_level(logging.INFO, logger="textcluster.encoders.pretrained"):
         assert encoder.path["dtype"] == "float32"
         encoder.path  # settled once: no second line
     lines = [r.getMessage() for r in caplog.records if "encoder path" in r.getMessage()]
-    assert len(lines) == 1 and "backend=onnx dtype=float32" in lines[0] and "no bfloat16" in lines[0]
+    assert len(lines) == 1 and "backend=torch dtype=float32" in lines[0] and "no bfloat16" in lines[0]
 
 
 def test_the_cache_key_holds_the_resolved_path(cpu):
-    """auto is different numbers on different CPUs: the key must tell them apart, and agree with the same
-    path asked for by name."""
+    """The same settings are different numbers on different CPUs: the key must tell them apart, and agree
+    with the same path asked for by name."""
     cpu(bf16=True)
-    on_bf16 = PretrainedEncoder(device="cpu", backend="auto", dtype="auto").cache_identity()
+    on_bf16 = PretrainedEncoder(device="cpu", backend="auto", dtype="bfloat16").cache_identity()
     named = PretrainedEncoder(device="cpu", backend="torch", dtype="bfloat16").cache_identity()
     cpu(bf16=False)
-    on_fp32 = PretrainedEncoder(device="cpu", backend="auto", dtype="auto").cache_identity()
+    on_fp32 = PretrainedEncoder(device="cpu", backend="auto", dtype="bfloat16").cache_identity()
     assert on_bf16 == named
     assert on_bf16["path"] == {"backend": "torch", "dtype": "bfloat16", "quantize": "none"}
     assert on_fp32["path"] == {"backend": "onnx", "dtype": "float32", "quantize": "none"}

@@ -34,7 +34,7 @@ TEXTS = [
 @pytest.fixture(scope="module")
 def encoder():
     """One loaded MiniLM for the module (loading takes a few seconds)."""
-    return PretrainedEncoder(batch_size=4).fit()
+    return PretrainedEncoder(batch_size=4, backend="torch", dtype="float32").fit()  # the reference path
 
 
 def test_registered_with_its_config():

@@ -120,25 +120,33 @@ def onnxruntime_installed() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
+AUTO_BF16 = False
+"""Whether dtype=auto takes bfloat16 on a CPU with bf16 dot products. Off: bfloat16 (autocast, lowest cosine to
+float32 about 0.99997) moved the clusters by more than issue 24's 0.005 on some corpus/config pairs while
+ONNX Runtime float32 did not (benchmarks/results/encoder-precision.md); dtype=bfloat16 opts in."""
+
+
 def resolve_path(backend: str, dtype: str, quantize: str, device: str) -> tuple[dict[str, str], list[str]]:
     """What ``backend``/``dtype`` = auto mean on this machine: ``({"backend", "dtype", "quantize", "device"},
     reasons for each fallback)``.
 
-    On a CPU, auto takes the fastest path measured to leave the clusters as float32 leaves them
-    (benchmarks/results/encoder-precision.md): torch in bfloat16 where the CPU has bf16 dot products
-    (AVX512_BF16 / AMX), else ONNX Runtime in float32 (it has no bfloat16 matrix products on x86), else torch
-    in float32. quantize=int8 is ONNX Runtime's: with auto it picks ONNX Runtime, and without ONNX Runtime it
-    is dropped (a reason says so). On a GPU, torch in float32 (the weights as published)."""
+    On a CPU, auto takes the fastest path measured to leave the clusters as torch float32 leaves them: ONNX
+    Runtime in float32 where it is installed, else torch in float32 (ONNX Runtime has no bfloat16 matrix
+    products on x86). bfloat16 (asked for, or auto with AUTO_BF16) runs in torch, and on a CPU without bf16
+    dot products (AVX512_BF16 / AMX) it becomes float32: emulated bfloat16 is slower than float32 and less
+    exact. quantize=int8 is ONNX Runtime's; without ONNX Runtime it is dropped. On a GPU, torch in float32
+    unless a dtype is named. Every fallback comes with a reason."""
     notes = []
     kind = "cpu" if device == "cpu" else "cuda" if str(device).startswith("cuda") else _device(device).type
-    bf16 = None  # asked at most once: it imports torch
+    bf16 = dtype == "bfloat16" or (dtype == AUTO and AUTO_BF16 and kind == "cpu")
+    if bf16 and kind == "cpu" and backend != "onnx" and not cpu_has_bf16():
+        notes.append("this CPU has no bfloat16 dot products (avx512_bf16/amx_bf16 flags): float32")
+        bf16, dtype = False, "float32"
+    if dtype == AUTO:
+        dtype = "bfloat16" if bf16 else "float32"
     if backend == AUTO:
-        if kind != "cpu":
-            backend = "torch"
-        elif quantize == "none" and dtype in (AUTO, "bfloat16") and (bf16 := cpu_has_bf16()):
-            backend = "torch"
-        elif dtype not in (AUTO, "float32"):
-            backend = "torch"  # float16, or bfloat16 emulated: only torch runs them
+        if kind != "cpu" or dtype != "float32":
+            backend = "torch"  # bfloat16 and float16 run in torch only
         elif onnxruntime_installed():
             backend = "onnx"
         else:
@@ -147,15 +155,6 @@ def resolve_path(backend: str, dtype: str, quantize: str, device: str) -> tuple[
     if quantize != "none" and backend != "onnx":
         notes.append(f"encoder.quantize={quantize} needs ONNX Runtime: not quantised")
         quantize = "none"
-    if dtype == AUTO:
-        if backend == "onnx" or kind != "cpu":
-            dtype = "float32"
-        elif bf16 if bf16 is not None else cpu_has_bf16():
-            dtype = "bfloat16"
-        else:
-            dtype = "float32"
-    if kind == "cpu" and bf16 is False and dtype == "float32":
-        notes.append("this CPU has no bfloat16 dot products (avx512_bf16/amx_bf16 flags): float32")
     return {"backend": backend, "dtype": dtype, "quantize": quantize, "device": kind}, notes
 
 
