@@ -94,7 +94,10 @@ def test_int8_is_its_own_cached_model_and_close_to_float32(torch_encoder, onnx_e
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"backend": "tensorrt"}, r"encoder\.backend='tensorrt' is not valid: it must be one of 'auto', 'torch', 'onnx'"),
+        (
+            {"backend": "tensorrt"},
+            r"encoder\.backend='tensorrt' is not valid: it must be one of 'auto', 'torch', 'onnx'",
+        ),
         ({"quantize": "int4"}, r"encoder\.quantize='int4' is not valid: it must be one of 'none', 'int8'"),
     ],
 )
@@ -203,7 +206,7 @@ def test_a_cpu_without_bf16_falls_back_in_one_logged_line(cpu, caplog):
     encoder = PretrainedEncoder(device="cpu", backend="torch", dtype="bfloat16")
     with caplog.at_level(logging.INFO, logger="textcluster.encoders.pretrained"):
         assert encoder.path["dtype"] == "float32"
-        encoder.path  # settled once: no second line
+        assert encoder.path["dtype"] == "float32"  # settled once: asking again logs no second line
     lines = [r.getMessage() for r in caplog.records if "encoder path" in r.getMessage()]
     assert len(lines) == 1 and "backend=torch dtype=float32" in lines[0] and "no bfloat16" in lines[0]
 
