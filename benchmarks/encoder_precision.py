@@ -36,7 +36,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -44,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from encoder_speed import cpu_name  # the same machine line as the speed benchmark
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path(os.environ.get("TEXTCLUSTER_DATA_DIR") or REPO.parent / "shared" / "data")
@@ -193,16 +193,6 @@ def measure(args) -> list[dict]:
                 )
                 print(json.dumps(rows[-1]), flush=True)
     return rows
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def cpu_bf16_flags() -> list[str]:

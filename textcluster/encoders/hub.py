@@ -166,3 +166,12 @@ def load_model(name_or_path: str, revision: str | None = None, dtype: Any = None
             problem = f"model '{name_or_path}' could not be loaded from the Hugging Face hub ({_one_line(error)})"
         raise UserError(f"encoder=pretrained: {problem}; {FIX_HINT}") from None
     return tokenizer, model
+
+
+DEFAULT_MODEL_CACHE = "~/.cache/textcluster"
+
+
+def model_cache_root(kind: str) -> Path:
+    """Where models built from a pretrained one live (``onnx`` exports, ``static`` distillations): one folder
+    per kind under ``$TEXTCLUSTER_CACHE_DIR``, beside the embedding cache (conf/config.yaml's ``cache_dir``)."""
+    return Path(os.environ.get("TEXTCLUSTER_CACHE_DIR") or DEFAULT_MODEL_CACHE).expanduser() / kind

@@ -21,6 +21,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textcluster.encoders.hub import model_cache_root
 from textcluster.errors import UserError
 
 if TYPE_CHECKING:  # torch and onnxruntime are imported where they run: checking a config must not pay for them
@@ -32,7 +33,6 @@ FORMAT = 1  # bump when the export below changes what the file computes
 OPSET = 17
 QUANTIZE = ("none", "int8")
 INPUTS = ("input_ids", "attention_mask")
-DEFAULT_CACHE = "~/.cache/textcluster"
 
 
 def available_cores() -> int:
@@ -43,11 +43,6 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # no sched_getaffinity (macOS, Windows)
         return max(1, os.cpu_count() or 1)
-
-
-def cache_root() -> Path:
-    """Where exported models live: beside the embedding cache (conf/config.yaml's ``cache_dir`` default)."""
-    return Path(os.environ.get("TEXTCLUSTER_CACHE_DIR") or DEFAULT_CACHE).expanduser() / "onnx"
 
 
 def model_key(identity: dict[str, Any], quantize: str) -> str:
@@ -68,7 +63,7 @@ def model_key(identity: dict[str, Any], quantize: str) -> str:
 
 
 def model_path(identity: dict[str, Any], quantize: str) -> Path:
-    return cache_root() / model_key(identity, quantize) / "model.onnx"
+    return model_cache_root("onnx") / model_key(identity, quantize) / "model.onnx"
 
 
 def hidden_states(model: torch.nn.Module) -> torch.nn.Module:

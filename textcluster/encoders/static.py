@@ -33,7 +33,7 @@ import numpy as np
 
 from textcluster.contracts import Encoder, TrainingContext
 from textcluster.dataset import TEXT, Dataset
-from textcluster.encoders.hub import MINILM_NAMES, model_identity
+from textcluster.encoders.hub import MINILM_NAMES, model_cache_root, model_identity
 from textcluster.errors import UserError
 from textcluster.params import NULL, Bool, Int, Str
 from textcluster.registry import encoders
@@ -41,14 +41,8 @@ from textcluster.registry import encoders
 log = logging.getLogger(__name__)
 
 FORMAT = 1  # bump when what is distilled below changes for the same settings
-DEFAULT_CACHE = "~/.cache/textcluster"
 MARKER = "complete.json"  # written last, inside the temporary folder: an entry without it is unfinished
 QUANTIZE_TO = "float32"  # model2vec's default float16 rounds the vectors; 30k x 256 float32 is 30 MB
-
-
-def cache_root() -> Path:
-    """Where distilled models live: beside the embedding cache and the ONNX exports."""
-    return Path(os.environ.get("TEXTCLUSTER_CACHE_DIR") or DEFAULT_CACHE).expanduser() / "static"
 
 
 def model_key(identity: dict[str, Any], pca_dims: int | None) -> str:
@@ -142,7 +136,9 @@ class StaticEncoder(Encoder):
         }
 
     def model_folder(self) -> Path:
-        return cache_root() / model_key(model_identity(self.model_name_or_path, self.revision), self.pca_dims)
+        return model_cache_root("static") / model_key(
+            model_identity(self.model_name_or_path, self.revision), self.pca_dims
+        )
 
     def load(self) -> StaticEncoder:
         """The distilled model: from the cache, else distilled once and cached."""
