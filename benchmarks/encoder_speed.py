@@ -109,14 +109,6 @@ def clock_ghz() -> float | None:
     return max(mhz) / 1000 if mhz else None
 
 
-def document_flops(config, tokens: int) -> float:
-    """Forward FLOPs of one document of ``tokens`` tokens through a BERT encoder (padding not counted): per layer,
-    the Q, K, V, output and two feed-forward matrices (2 x weights x tokens), and attention's QK^T and AV
-    (2 x 2 x tokens^2 x hidden). Embedding look-ups, layer norms, softmax and GELU are left out (a few %)."""
-    h, i, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
-    return layers * (2 * (4 * h * h + 2 * h * i) * tokens + 4 * tokens * tokens * h)
-
-
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -197,6 +189,8 @@ def report(args, argv, texts, sources, token_counts, times, outputs, setup, conf
     import numpy as np
     import torch
 
+    from textcluster.encoders import cost
+
     best = {name: min(wall for wall, _ in runs) for name, runs in times.items()}
     speed = {name: len(texts) / seconds for name, seconds in best.items()}
     agreement = {name: cosines(outputs[name], outputs[TORCH]) for name in outputs}
@@ -239,7 +233,8 @@ def report(args, argv, texts, sources, token_counts, times, outputs, setup, conf
         "| GFLOP/s | of assumed peak |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    flops = sum(document_flops(config, n) for n in token_counts)
+    shape = {key: int(getattr(config, key)) for key in cost.DEFAULT_SHAPE}
+    flops = float(np.sum(cost.document_flops(np.asarray(token_counts, dtype=np.float64), shape)))
     ghz = clock_ghz()
     for name, runs in times.items():
         cos, walls = agreement[name], ", ".join(f"{wall:.1f}" for wall, _ in runs)

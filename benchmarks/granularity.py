@@ -3,6 +3,7 @@
     python benchmarks/granularity.py                          # writes benchmarks/results/granularity.md
     python benchmarks/granularity.py --only banking77-test --resume
     python benchmarks/granularity.py --table-only             # tabulate the rows already measured
+    python benchmarks/granularity.py --work runs/x --out x.md -- encoder.semantic=static   # a variant
 
 Each corpus becomes a file holding only what a user would have (a one-column
 ``text`` CSV, or a ``.npy`` of vectors); its labels stay here and score the run
@@ -244,16 +245,19 @@ def write_table(results: dict[str, list[dict]], corpora: dict[str, Corpus], path
 
 
 def main() -> None:
+    global WORK  # --work moves every run of this process
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="*", default=None, help="corpora to run (default: all)")
     parser.add_argument("--resume", action="store_true", help="reuse runs already made (their cell.json)")
     parser.add_argument("--no-baselines", action="store_true", help="only the textcluster rows")
     parser.add_argument("--table-only", action="store_true", help="tabulate the rows already measured")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "granularity.md")
+    parser.add_argument("--work", type=Path, default=WORK, help="folder of the runs (another one per variant)")
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:split])
     extra = argv[split + 1 :]  # Hydra overrides for every textcluster run
+    WORK = args.work
 
     corpora = {corpus.name: corpus for corpus in load_corpora(data_dir())}
     unknown = set(args.only or ()) - set(corpora)

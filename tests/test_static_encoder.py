@@ -202,3 +202,26 @@ def test_searchsnippets_slice_clusters_with_the_distilled_minilm(data_file, tmp_
 
 
 NMI_FLOOR = 0.30  # measured 0.529 on this slice, 0.37-0.54 over 5 slices x 3 k-means seeds (2026-12-05); chance ~0.02
+
+
+def test_the_hybrid_takes_the_static_half_when_the_transformer_would_take_too_long(tiny_source, distillations, caplog):
+    """encoder=hybrid's semantic: auto. Over budget (0 minutes here), the semantic half is the static model
+    distilled from the hybrid's own transformer, logged with the way back; the choice is part of the fitted
+    state; within the budget the transformer stays."""
+    from textcluster.dataset import Dataset
+    from textcluster.encoders.hybrid import HybridEncoder
+
+    corpus = Dataset(name="five", texts=TEXTS * 4)
+    settings = {"model_name_or_path": tiny_source, "lexical_dims": 3, "max_length": 64}
+    with caplog.at_level(logging.INFO, logger="textcluster.encoders.hybrid"):
+        hybrid = HybridEncoder(semantic_budget_minutes=0, **settings).fit(corpus)
+    assert hybrid.semantic_ == "static" and "encoder.semantic=transformer keeps the transformer" in caplog.text
+    codes = hybrid.transform(corpus)
+    static_half = StaticEncoder(tiny_source).fit().transform(corpus)
+    np.testing.assert_allclose(codes[:, : static_half.shape[1]], static_half, atol=1e-6)
+    assert codes.shape[1] == static_half.shape[1] + 3
+    restored = HybridEncoder(**settings).set_state(hybrid.get_state())
+    assert restored.semantic_ == "static"
+    np.testing.assert_allclose(restored.transform(corpus), codes, atol=1e-6)
+    assert HybridEncoder(**settings).fit(corpus).semantic_ == "transformer"  # 20 snippets: well within 20 minutes
+    assert "static" in hybrid.cache_identity() and "semantic_rule" in hybrid.cache_identity()

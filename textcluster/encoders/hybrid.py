@@ -15,6 +15,12 @@ and words in more than half the documents are left out (the quoting
 boilerplate and signatures of long posts); shorter texts (snippets, titles)
 get weight 0.5 and keep every word. Measured: benchmarks/results/encoder-notes.md
 (20 Newsgroups) and benchmarks/results/own-corpus.md.
+
+``semantic: auto`` (the default) settles the semantic half per corpus: the transformer, unless it would
+take more than ``semantic_budget_minutes`` on this machine's CPU (:mod:`textcluster.encoders.cost`; never
+on a GPU), in which case the static model distilled from it (``encoder=static``, model2vec) stands in,
+hundreds of times faster at some loss of quality (benchmarks/results/static-encoder.md). The switch is
+logged with the way back (``encoder.semantic=transformer``).
 """
 
 from __future__ import annotations
@@ -27,8 +33,12 @@ import numpy as np
 
 from textcluster.contracts import TrainingContext
 from textcluster.dataset import Dataset, keyword_text
+from textcluster.encoders import cost
 from textcluster.encoders.features import TFIDF_SETTINGS, VectorFeatures
+from textcluster.encoders.hub import resolve_model
+from textcluster.encoders.onnx_backend import available_cores
 from textcluster.encoders.pretrained import PRETRAINED_SETTINGS, PretrainedEncoder
+from textcluster.encoders.static import StaticEncoder
 from textcluster.errors import UserError
 from textcluster.params import Block, Choice, Float, Int
 from textcluster.registry import encoders
@@ -40,15 +50,21 @@ log = logging.getLogger(__name__)
 SVD_RANDOM_STATE = 0
 
 AUTO = "auto"
+TRANSFORMER, STATIC = "transformer", "static"
 LONG_DOCUMENT_WORDS = 50  # median words per document from which a corpus counts as long
 LEXICAL = {"short": {"lexical_weight": 0.5, "max_df": 1.0}, "long": {"lexical_weight": 1.0, "max_df": 0.5}}
 HYBRID_TFIDF_SETTINGS = Block({**TFIDF_SETTINGS.fields, "max_df": TFIDF_SETTINGS.fields["max_df"] | Choice(AUTO)})
 
 
-def document_length(dataset: Dataset) -> str:
+def word_counts(dataset: Dataset) -> np.ndarray:
+    """Whitespace words per document (of the text the keywords read)."""
+    return np.array([len(keyword_text(text).split()) for text in dataset.texts], dtype=np.int64)
+
+
+def document_length(dataset: Dataset, words: np.ndarray | None = None) -> str:
     """``long`` when the median document has at least LONG_DOCUMENT_WORDS words, else ``short``."""
-    words = np.median([len(keyword_text(text).split()) for text in dataset.texts]) if len(dataset) else 0
-    return "long" if words >= LONG_DOCUMENT_WORDS else "short"
+    words = word_counts(dataset) if words is None else words
+    return "long" if len(words) and np.median(words) >= LONG_DOCUMENT_WORDS else "short"
 
 
 @encoders.register("hybrid")
@@ -62,6 +78,8 @@ class HybridEncoder(PretrainedEncoder):
         "lexical_weight": Float(min=0) | Choice(AUTO),
         "lexical_dims": Int(min=1),
         "features": HYBRID_TFIDF_SETTINGS,
+        "semantic": Choice(AUTO, TRANSFORMER, STATIC),
+        "semantic_budget_minutes": Float(min=0),
     }
 
     def __init__(
@@ -69,17 +87,66 @@ class HybridEncoder(PretrainedEncoder):
         lexical_weight: float | str = AUTO,
         lexical_dims: int = 200,
         features: Mapping[str, Any] | None = None,
+        semantic: str = AUTO,
+        semantic_budget_minutes: float = 20.0,
         **pretrained,
     ):
         super().__init__(**pretrained)  # every encoder=pretrained setting (PRETRAINED_SETTINGS)
         self.lexical_weight, self.lexical_dims = lexical_weight, lexical_dims
         self.features = dict(features or {})
+        self.semantic, self.semantic_budget_minutes = semantic, semantic_budget_minutes
+        self.semantic_ = TRANSFORMER if semantic == AUTO else semantic
+        self._static = None
+
+    def cache_identity(self) -> dict[str, Any]:
+        """The transformer's identity, and what else decides the semantic half: the static model's identity,
+        and for ``semantic: auto`` the machine facts its rule reads (the data and the budget are in the key)."""
+        identity = super().cache_identity()
+        if self.semantic != TRANSFORMER:
+            identity["static"] = self.static_encoder().cache_identity()
+        if self.semantic == AUTO:
+            identity["semantic_rule"] = {"device": self.device_kind(), "cores": available_cores()}
+        return identity
+
+    def static_encoder(self) -> StaticEncoder:
+        """The static model distilled from this encoder's transformer (built once, then cached)."""
+        if self._static is None:
+            self._static = StaticEncoder(model_name_or_path=self.model_name_or_path, revision=self.revision)
+        return self._static
+
+    def settle_semantic(self, words: np.ndarray) -> str:
+        """The semantic half for a corpus with these word counts (see the module docstring)."""
+        if self.semantic != AUTO:
+            return self.semantic
+        if self.device_kind() != "cpu":
+            return TRANSFORMER
+        _, folder = resolve_model(self.model_name_or_path, self.revision)
+        cores = available_cores()
+        seconds = cost.cpu_seconds_estimate(words, self.max_length, cost.model_shape(folder), cores)
+        if seconds <= 60 * self.semantic_budget_minutes:
+            return TRANSFORMER
+        log.info(
+            "hybrid encoder: the transformer would take about %.0f minutes for %d documents on %d CPU cores "
+            "(estimated; encoder.semantic_budget_minutes=%g), so the semantic half is its static distillation "
+            "(model2vec: hundreds of times faster, a few points of NMI lower); encoder.semantic=transformer "
+            "keeps the transformer",
+            seconds / 60,
+            len(words),
+            cores,
+            self.semantic_budget_minutes,
+        )
+        return STATIC
 
     def fit(self, dataset: Dataset, context: TrainingContext | None = None) -> HybridEncoder:
         from sklearn.decomposition import TruncatedSVD
 
-        self.load()
-        length = document_length(dataset)
+        words = word_counts(dataset)
+        self.semantic_ = self.settle_semantic(words)
+        if self.semantic_ == STATIC:
+            self.static_encoder().fit()
+        else:
+            self.load()
+        length = document_length(dataset, words)
         chosen = LEXICAL[length]
         self.lexical_weight_ = chosen["lexical_weight"] if self.lexical_weight == AUTO else float(self.lexical_weight)
         features = self._features(chosen["max_df"])
@@ -123,7 +190,10 @@ class HybridEncoder(PretrainedEncoder):
         return normalize(np.asarray(lsa)).astype(np.float32)
 
     def transform(self, dataset: Dataset) -> np.ndarray:
-        semantic = super().transform(dataset)
+        if self.semantic_ == STATIC:
+            semantic = self.static_encoder().transform(dataset)
+        else:
+            semantic = super().transform(dataset)
         return np.hstack([semantic, self.lexical_weight_ * self.lexical(dataset)])
 
     def refinement_view(self, dataset: Dataset):
@@ -138,6 +208,7 @@ class HybridEncoder(PretrainedEncoder):
             "lsa_components": self.lsa_components_,
             "lexical_weight": np.asarray(self.lexical_weight_, dtype=np.float64),
             "max_df": np.asarray(self.features_max_df_, dtype=np.float64),
+            "semantic_static": np.asarray(self.semantic_ == STATIC, dtype=np.int8),
         }
 
     def set_state(self, state: Mapping[str, Any]) -> HybridEncoder:
@@ -145,4 +216,7 @@ class HybridEncoder(PretrainedEncoder):
         self.features_max_df_ = float(np.asarray(state["max_df"]).reshape(-1)[0])
         self.features_ = VectorFeatures(**self._features(self.features_max_df_)).set_state(state["features"])
         self.lsa_components_ = np.asarray(state["lsa_components"])
+        # a model saved before the static half existed used the transformer
+        static = state.get("semantic_static") is not None and bool(np.asarray(state["semantic_static"]).any())
+        self.semantic_ = STATIC if static else TRANSFORMER
         return self

@@ -235,6 +235,10 @@ class PretrainedEncoder(Encoder):
     def check_input(self, n_samples: int) -> None:
         _device(self.device)  # a device that does not exist fails before anything loads
 
+    def device_kind(self) -> str:
+        """``cpu`` or ``cuda``: where the transformer runs (``auto`` settled)."""
+        return "cpu" if self.device == "cpu" else _device(self.device).type
+
     @property
     def path(self) -> dict[str, str]:
         """The resolved ``backend``, ``dtype``, ``quantize`` and device kind (auto settled once, logged in one
