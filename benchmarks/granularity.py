@@ -207,11 +207,14 @@ def verdict(rows: list[dict], corpus: Corpus, peer_rows: list[dict]) -> str:
     return "yes" if k_ok and nmi_ok else ("k" if not k_ok else "") + (" NMI" if not nmi_ok else "")
 
 
-def write_table(results: dict[str, list[dict]], corpora: dict[str, Corpus], path: Path) -> None:
+def write_table(
+    results: dict[str, list[dict]], corpora: dict[str, Corpus], path: Path, command: str, extra: list[str]
+) -> None:
+    variant = f" with `{' '.join(extra)}`" if extra else ""
     lines = [
         "# Granularity: the number of topics the plain default finds",
         "",
-        "`python benchmarks/granularity.py` (seed 0, 2 CPU cores). `textcluster` is the plain default",
+        f"`{command}` (seed 0, 2 CPU cores). `textcluster` is the plain default{variant}",
         "(`textcluster data=csv data.path=<text-only csv>`; `data=embeddings` for the vectors row), BERTopic",
         "0.17.4 with its defaults and k-means at the true k run on the same MiniLM vectors; NMI and ACC",
         "against the labels withheld from the file. BERTopic's outliers count as one cluster. Target (issue 23):",
@@ -275,7 +278,8 @@ def main() -> None:
         results = {**earlier, **results}
         results = {name: results[name] for name in corpora if name in results}
     rows_file.write_text(json.dumps(results, indent=2))
-    write_table(results, corpora, args.out)
+    shown = [word for word in sys.argv[1:] if word not in ("--table-only", "--resume")]  # how the rows were made
+    write_table(results, corpora, args.out, " ".join(["python benchmarks/granularity.py", *shown]), extra)
 
 
 if __name__ == "__main__":
