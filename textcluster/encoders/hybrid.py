@@ -19,8 +19,8 @@ get weight 0.5 and keep every word. Measured: benchmarks/results/encoder-notes.m
 ``semantic: auto`` (the default) settles the semantic half per corpus: the transformer, unless it would
 take more than ``semantic_budget_minutes`` on this machine's CPU (:mod:`textcluster.encoders.cost`; never
 on a GPU), in which case the static model distilled from it (``encoder=static``, model2vec) stands in,
-hundreds of times faster at some loss of quality (benchmarks/results/static-encoder.md). The switch is
-logged with the way back (``encoder.semantic=transformer``).
+hundreds of times faster at some loss of quality (benchmarks/results/granularity-static.md). The switch
+is logged with the way back (``encoder.semantic=transformer``).
 """
 
 from __future__ import annotations
@@ -128,8 +128,8 @@ class HybridEncoder(PretrainedEncoder):
         log.info(
             "hybrid encoder: the transformer would take about %.0f minutes for %d documents on %d CPU cores "
             "(estimated; encoder.semantic_budget_minutes=%g), so the semantic half is its static distillation "
-            "(model2vec: hundreds of times faster, a few points of NMI lower); encoder.semantic=transformer "
-            "keeps the transformer",
+            "(model2vec: hundreds of times faster, at a cost in quality that is largest on long documents); "
+            "encoder.semantic=transformer keeps the transformer",
             seconds / 60,
             len(words),
             cores,
