@@ -133,6 +133,11 @@ def test_saved_pipeline_predicts_with_its_fitted_vocabulary(cms_questions, tmp_p
     pipeline.save(tmp_path / "model")
     loaded = Pipeline.load(tmp_path / "model")
     assert loaded.manifest_["stages"]["encoder"]["name"] == "hybrid"
+    # what the auto settings became is recorded beside the settings themselves (still "auto" in stages)
+    settled = loaded.manifest_["fit"]["encoder_settled"]
+    assert loaded.manifest_["stages"]["encoder"]["semantic"] == "auto"
+    assert settled["semantic"] == "transformer" and settled["lexical_weight"] == 0.5 and settled["max_df"] == 1.0
+    assert (settled["backend"], settled["dtype"], settled["device"]) == ("torch", "float32", "cpu")
     assert loaded.encoder.model_ is None  # the frozen MiniLM is saved by name and loads on use
     assert (loaded.predict(texts) == pipeline.labels_).all()
 

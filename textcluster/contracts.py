@@ -247,6 +247,11 @@ class Encoder(Plugin, ABC):
         """What decides the output besides the parameters (a pretrained model's weights), for cache keys."""
         return None
 
+    def settled(self) -> dict[str, Any]:
+        """What the fitted encoder chose for settings it settles itself (``auto``: a backend, a dtype, a half),
+        as plain values for the model folder's record; empty when it settles nothing."""
+        return {}
+
     def topic_words(self, n_words: int = 10) -> list[list[str]] | None:
         """The fitted encoder's own topics (a topic model's), each as its ``n_words`` top words, best first;
         None (the default) when its dimensions are not topics. The run folder keeps them (encoder_topics.json)."""

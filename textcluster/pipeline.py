@@ -159,6 +159,7 @@ class Pipeline:
             "image_shape": dataset.image_shape,
             "n_samples": len(dataset),
             "n_clusters": len(cluster_ids(self.labels_)),
+            "encoder_settled": self.encoder_.settled(),  # what its auto settings became on this data and machine
         }
         return self
 

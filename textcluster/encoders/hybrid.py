@@ -108,6 +108,10 @@ class HybridEncoder(PretrainedEncoder):
             identity["semantic_rule"] = {"device": self.device_kind(), "cores": available_cores()}
         return identity
 
+    def settled(self) -> dict[str, Any]:
+        settled = {"semantic": self.semantic_, "lexical_weight": self.lexical_weight_, "max_df": self.features_max_df_}
+        return {**super().settled(), **settled}
+
     def static_encoder(self) -> StaticEncoder:
         """The static model distilled from this encoder's transformer (built once, then cached)."""
         if self._static is None:

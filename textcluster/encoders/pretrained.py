@@ -235,6 +235,10 @@ class PretrainedEncoder(Encoder):
     def check_input(self, n_samples: int) -> None:
         _device(self.device)  # a device that does not exist fails before anything loads
 
+    def settled(self) -> dict[str, Any]:
+        """The path that ran (backend, dtype, quantize, device), once resolved."""
+        return {} if self.path_ is None else dict(self.path_)
+
     def device_kind(self) -> str:
         """``cpu`` or ``cuda``: where the transformer runs (``auto`` settled)."""
         return "cpu" if self.device == "cpu" else _device(self.device).type
