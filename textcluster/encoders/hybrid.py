@@ -105,7 +105,7 @@ class HybridEncoder(PretrainedEncoder):
         if self.semantic != TRANSFORMER:
             identity["static"] = self.static_encoder().cache_identity()
         if self.semantic == AUTO:
-            identity["semantic_rule"] = {"device": self.device_kind(), "cores": available_cores()}
+            identity["semantic_rule"] = {"device": self.path["device"], "cores": available_cores()}
         return identity
 
     def settled(self) -> dict[str, Any]:
@@ -122,7 +122,7 @@ class HybridEncoder(PretrainedEncoder):
         """The semantic half for a corpus with these word counts (see the module docstring)."""
         if self.semantic != AUTO:
             return self.semantic
-        if self.device_kind() != "cpu":
+        if self.path["device"] != "cpu":
             return TRANSFORMER
         _, folder = resolve_model(self.model_name_or_path, self.revision)
         cores = available_cores()

@@ -239,10 +239,6 @@ class PretrainedEncoder(Encoder):
         """The path that ran (backend, dtype, quantize, device), once resolved."""
         return {} if self.path_ is None else dict(self.path_)
 
-    def device_kind(self) -> str:
-        """``cpu`` or ``cuda``: where the transformer runs (``auto`` settled)."""
-        return "cpu" if self.device == "cpu" else _device(self.device).type
-
     @property
     def path(self) -> dict[str, str]:
         """The resolved ``backend``, ``dtype``, ``quantize`` and device kind (auto settled once, logged in one
