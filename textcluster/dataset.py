@@ -56,15 +56,82 @@ def keyword_text(text: str) -> str:
     return text[:KEYWORD_CHARS]
 
 
+def parse_times(values: Any, what: str) -> np.ndarray:
+    """Each value as a ``datetime64[ns]`` (NaT for an empty cell), or one UserError naming a value that is no date.
+
+    Text in any format pandas reads (ISO dates, "03/15/2021", "2021-03-15 10:00+02:00"; offsets are converted
+    to UTC so that one column can mix them), datetimes, or numbers: whole numbers from 1000 to 2999 are years,
+    eight-digit ones such as 20210315 dates, other numbers Unix seconds (pandas would read 2021 as 2021
+    nanoseconds after 1970). ``what`` names the source in the message (``data.time_column='date'``).
+    """
+    import pandas as pd
+
+    series = (
+        values
+        if isinstance(values, pd.Series)
+        else pd.Series(list(values) if isinstance(values, (list, tuple)) else values)
+    )
+    series = series.reset_index(drop=True)
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = series.dt.tz_convert(None)
+    if pd.api.types.is_datetime64_any_dtype(series):  # already times (a Parquet timestamp column, a datetime list)
+        return series.to_numpy(dtype="datetime64[ns]")
+    blank = series.isna() | series.astype(str).str.strip().eq("")
+    present = series[~blank]
+    if pd.api.types.is_bool_dtype(present.infer_objects()):
+        raise UserError(f"{what}: holds true/false values, not dates; point it at a column of dates")
+    numbers = pd.to_numeric(present, errors="coerce")
+    if len(present) and numbers.notna().all():
+        parsed = _times_from_numbers(numbers)
+    else:
+        parsed = _times_from_text(present.astype(str))
+    bad = parsed.isna()
+    if bad.any():
+        example = present[bad].iloc[0]
+        raise UserError(
+            f"{what}: cannot read {str(example)!r} (row {int(present.index[bad][0])}) as a date; "
+            "fix that value, or write the column as dates such as 2021-03-15"
+        )
+    times = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
+    times[~blank] = parsed.to_numpy(dtype="datetime64[ns]")
+    return times.to_numpy(dtype="datetime64[ns]")
+
+
+def _times_from_numbers(numbers: Any):
+    import pandas as pd
+
+    whole = (numbers % 1 == 0).all()
+    for low, high, layout in ((1000, 2999, "%Y"), (10000101, 29991231, "%Y%m%d")):
+        if whole and numbers.between(low, high).all():
+            text = numbers.astype("int64").astype(str)
+            return pd.Series(pd.to_datetime(text, format=layout, errors="coerce"), index=numbers.index)
+    return pd.Series(pd.to_datetime(numbers, unit="s", errors="coerce"), index=numbers.index)
+
+
+def _times_from_text(text: Any):
+    """Dates as text; the common case (one format, inferred from the first value) parses fast, a column
+    mixing formats falls back to reading each value on its own."""
+    import pandas as pd
+
+    try:
+        parsed = pd.to_datetime(text, utc=True)
+    except (ValueError, TypeError, OverflowError):
+        parsed = pd.to_datetime(text, utc=True, format="mixed", errors="coerce")
+    return pd.Series(parsed, index=text.index).dt.tz_convert(None)
+
+
 @dataclass
 class Dataset:
-    """Documents, images or precomputed vectors, with optional true labels and ids.
+    """Documents, images or precomputed vectors, with optional true labels, ids, times and groups.
 
     One of ``texts`` (list of str), ``images`` (float32 array of shape
     (n, height, width), values in [0, 1]) and ``vectors`` (array (n, d), often
     memory-mapped) is the input; ``modality`` says which. Vectors may come with
     their documents' ``texts`` too, for topics and the report (as BERTopic
-    takes precomputed embeddings beside the documents).
+    takes precomputed embeddings beside the documents). ``times``
+    (``datetime64[ns]``, NaT where unknown) and ``groups`` (strings) describe
+    each document, for topics over time and per group
+    (:mod:`textcluster.topics.over_time`).
     """
 
     name: str
@@ -73,6 +140,8 @@ class Dataset:
     labels: np.ndarray | None = None
     ids: np.ndarray | None = None
     vectors: np.ndarray | None = None
+    times: np.ndarray | None = None
+    groups: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         inputs = sum(part is not None for part in (self.images, self.vectors))
@@ -96,6 +165,10 @@ class Dataset:
                     f"{self.name}: {len(self.labels)} labels for {n} items; "
                     "the label source must have exactly one label per item, in the same order"
                 )
+        for part in ("times", "groups"):
+            values = getattr(self, part)
+            if values is not None and len(values) != n:
+                raise UserError(f"{self.name}: {len(values)} {part} for {n} items; give one per item, in order")
 
     @classmethod
     def from_documents(cls, documents: Any, labels: Any = None, ids: Any = None, name: str = "documents") -> Dataset:
@@ -164,6 +237,8 @@ class Dataset:
             labels=None if self.labels is None else self.labels[indices],
             ids=self.ids[indices],
             vectors=None if self.vectors is None else self.vectors[indices],
+            times=None if self.times is None else self.times[indices],
+            groups=None if self.groups is None else self.groups[indices],
         )
 
     def subsample(self, limit: int | None, seed: int) -> Dataset:
