@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from textcluster.contracts import DatasetLoader
-from textcluster.dataset import IMAGE, TEXT, VECTORS, Dataset
+from textcluster.dataset import IMAGE, TEXT, VECTORS, Dataset, parse_times
 from textcluster.errors import UserError
-from textcluster.params import ANY, NULL, Bool, Choice, ListOf, Str
+from textcluster.params import ANY, NULL, Bool, Choice, Int, ListOf, Str
 from textcluster.registry import datasets
 
 log = logging.getLogger(__name__)
@@ -218,12 +218,27 @@ def _column(frame, name: str, role: str, path: Path):
     return frame[name]
 
 
+TIME_FREQUENCIES = ("D", "W", "M", "Q", "Y")  # day, week, month, quarter, year (pandas period aliases)
+TIME_BINS = Choice("auto", *TIME_FREQUENCIES) | Int(min=2)
+"""``data.time_bins``: ``auto`` (see :func:`textcluster.topics.over_time.time_bins`), a calendar frequency, or a
+number of equal-width bins between the first and the last document."""
+
+
 @datasets.register("csv")
 class TableLoader(DatasetLoader):
-    """CSV / TSV / JSONL / Parquet (by extension) with a text column and an optional label column."""
+    """CSV / TSV / JSONL / Parquet (by extension) with a text column and optional label, id, time and group
+    columns (times and groups give topics over time and per group: topics_over_time.csv, topics_per_group.csv)."""
 
     modality = TEXT
-    parameters = {"path": Str() | NULL, "text_column": Str(), "label_column": Str() | NULL, "id_column": Str() | NULL}
+    parameters = {
+        "path": Str() | NULL,
+        "text_column": Str(),
+        "label_column": Str() | NULL,
+        "id_column": Str() | NULL,
+        "time_column": Str() | NULL,
+        "group_column": Str() | NULL,
+        "time_bins": TIME_BINS,
+    }
 
     def __init__(
         self,
@@ -231,8 +246,14 @@ class TableLoader(DatasetLoader):
         text_column: str = "text",
         label_column: str | None = None,
         id_column: str | None = None,
+        time_column: str | None = None,
+        group_column: str | None = None,
+        time_bins: str | int = "auto",
     ):
         self.path, self.text_column, self.label_column, self.id_column = path, text_column, label_column, id_column
+        self.time_column, self.group_column, self.time_bins = time_column, group_column, time_bins
+        if time_bins != "auto" and time_column is None:  # a setting that would do nothing is a mistake
+            raise UserError(f"data.time_bins={time_bins} needs data.time_column=<the column of dates>")
 
     def load(self) -> Dataset:
         path = _existing_path(self.path, "data=csv", "data.path=<file.csv|.jsonl|.parquet>")
@@ -244,7 +265,28 @@ class TableLoader(DatasetLoader):
         texts = _column(frame, self.text_column, "text", path).fillna("").astype(str).tolist()
         labels = None if self.label_column is None else _column(frame, self.label_column, "label", path).to_numpy()
         ids = None if self.id_column is None else _column(frame, self.id_column, "id", path).to_numpy()
-        return Dataset(name=path.stem, texts=texts, labels=labels, ids=ids)
+        return Dataset(
+            name=path.stem,
+            texts=texts,
+            labels=labels,
+            ids=ids,
+            times=self._times(frame, path),
+            groups=self._groups(frame, path),
+        )
+
+    def _times(self, frame, path: Path) -> np.ndarray | None:
+        if self.time_column is None:
+            return None
+        what = f"data.time_column='{self.time_column}'"
+        times = parse_times(_column(frame, self.time_column, "time", path), what)
+        if len(times) and np.isnat(times).all():
+            raise UserError(f"{what}: every cell is empty; point it at the column holding the documents' dates")
+        return times
+
+    def _groups(self, frame, path: Path) -> np.ndarray | None:
+        if self.group_column is None:
+            return None
+        return _column(frame, self.group_column, "group", path).to_numpy()
 
 
 def _read_lines(path: Path) -> list[str]:
