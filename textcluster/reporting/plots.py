@@ -5,6 +5,7 @@
 * ``cluster_sizes``: documents per cluster;
 * ``topic_keywords``: the top c-TF-IDF keywords of each topic, one small bar chart per topic;
 * ``topic_tree``: the dendrogram of the topic tree (topics.json's ``tree``), with the topics.n_topics cut;
+* ``topics_over_time`` / ``topics_per_group``: the largest topics' documents per time bin, their shares per group;
 * ``confusion_matrix``: true labels x clusters, clusters ordered by their best-matching class;
 * ``cluster_examples``: image runs, a row of example images per cluster.
 """
@@ -29,6 +30,8 @@ MAX_CONFUSION_SIDE = 60
 MAX_TREE_LEAVES = 100  # a larger topic tree shows its last merges only (dendrogram's truncate_mode="lastp")
 TREE_LABEL_CHARS = 50
 EXAMPLES_PER_CLUSTER = 10
+MAX_TREND_TOPICS = 8  # lines in the topics-over-time chart (more cannot be told apart)
+MAX_BAR_GROUPS = 30  # bars in the topics-per-group chart: the groups with the most documents
 MAX_EXAMPLE_CLUSTERS = 30
 
 
@@ -361,6 +364,64 @@ def cluster_examples(images: np.ndarray, labels: np.ndarray, path: Path, seed: i
     fig.suptitle("Example images per cluster (rows)", fontsize=10)
     _save(fig, path)
     return f"Up to {EXAMPLES_PER_CLUSTER} random example images of each cluster (one row per cluster)"
+
+
+def _largest_topics(table, n: int) -> list[int]:
+    """The ``n`` topics (noise left out) holding the most documents of a topics-over-time / per-group table."""
+    sizes = table[table["topic"] != NOISE].groupby("topic")["count"].sum().sort_values(ascending=False, kind="stable")
+    return [int(topic) for topic in sizes.index[:n]]
+
+
+def topics_over_time(table, path: Path) -> str:
+    """``table``: :func:`textcluster.topics.over_time.topics_over_time`'s (bin, topic, label, count, ...)."""
+    plt = _pyplot()
+    shown = _largest_topics(table, MAX_TREND_TOPICS)
+    if not shown:
+        raise ValueError("no topic has documents")
+    bins = list(dict.fromkeys(table["bin"]))  # the table lists bins in time order
+    colours = cluster_colours(shown)
+    fig, ax = plt.subplots(figsize=(max(6, min(16, 0.35 * len(bins) + 4)), 4.2), dpi=100)
+    for topic in shown:
+        rows = table[table["topic"] == topic]
+        label = f"{topic}: {rows['label'].iloc[0]}"[:TREE_LABEL_CHARS]
+        ax.plot(range(len(bins)), rows["count"].to_numpy(), marker="o", markersize=3, color=colours[topic], label=label)
+    ax.set_xticks(range(len(bins)))
+    ax.set_xticklabels(bins, fontsize=8, rotation=45 if len(bins) > 8 else 0, ha="right" if len(bins) > 8 else "center")
+    ax.set_ylabel("documents")
+    ax.set_title("Topics over time")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _save(fig, path)
+    return f"Documents per time bin of the {len(shown)} largest topics (topics_over_time.csv has every topic)"
+
+
+def topics_per_group(table, path: Path) -> str:
+    """``table``: :func:`textcluster.topics.over_time.topics_per_group`'s; one stacked bar of shares per group."""
+    plt = _pyplot()
+    shown = _largest_topics(table, MAX_TREND_TOPICS)
+    sizes = table.groupby("group", sort=False)["count"].sum()
+    groups = [group for group in sizes.sort_values(ascending=False, kind="stable").index[:MAX_BAR_GROUPS]]
+    if not shown or not groups:
+        raise ValueError("no topic has documents")
+    colours = cluster_colours(shown)
+    fig, ax = plt.subplots(figsize=(9, max(2.5, 0.35 * len(groups) + 1.5)), dpi=100)
+    left = np.zeros(len(groups))
+    for topic in shown:
+        rows = table[table["topic"] == topic].set_index("group")["share"]
+        shares = rows.reindex(groups).fillna(0.0).to_numpy()
+        label = f"{topic}: {table.loc[table['topic'] == topic, 'label'].iloc[0]}"[:TREE_LABEL_CHARS]
+        ax.barh(range(len(groups)), shares, left=left, color=colours[topic], label=label)
+        left += shares
+    ax.barh(range(len(groups)), 1.0 - left, left=left, color=(0.85, 0.85, 0.85, 1.0), label="other topics")
+    ax.set_yticks(range(len(groups)))
+    ax.set_yticklabels([str(group)[:TREE_LABEL_CHARS] for group in groups], fontsize=8)
+    ax.invert_yaxis()  # the largest group on top
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of the group's documents")
+    ax.set_title("Topics per group")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _save(fig, path)
+    shown_groups = f"the {len(groups)} largest groups" if len(groups) == MAX_BAR_GROUPS else "every group"
+    return f"Share of each of {shown_groups}' documents in the {len(shown)} largest topics (topics_per_group.csv)"
 
 
 def _save(fig, path: Path) -> None:

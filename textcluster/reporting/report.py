@@ -29,6 +29,7 @@ from textcluster.reporting.files import snippet
 from textcluster.reporting.run_folder import metrics_record
 from textcluster.reporting.topics_files import largest_first, topics_payload
 from textcluster.storage import write_text
+from textcluster.topics.over_time import topics_over_time, topics_per_group
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,10 @@ def make_plots(
     map_method: str = "auto",
     tree: dict | None = None,
     layout: Callable[[], tuple[np.ndarray, np.ndarray, str]] | None = None,
+    time_bins: str | int = "auto",
 ) -> tuple[list[tuple[str, Path, str]], list[str]]:
-    """Draw every figure that applies; ``([(name, png, caption)], [problems])``; ``tree``: topics.json's tree."""
+    """Draw every figure that applies; ``([(name, png, caption)], [problems])``; ``tree``: topics.json's tree;
+    ``time_bins``: data.time_bins, for the topics-over-time chart."""
     folder = Path(run_dir) / PLOTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     labels = np.asarray(pipeline.labels_)
@@ -93,6 +96,7 @@ def make_plots(
         jobs.append(("topic_keywords", lambda p: plots.topic_keywords(topics, p)))
     if topics and tree and tree.get("merges"):
         jobs.append(("topic_tree", lambda p: plots.topic_tree(tree, topics, p)))
+    jobs += topic_trend_jobs(pipeline.topics_, dataset, time_bins)
     if dataset.images is not None:
         jobs.append(("cluster_examples", lambda p: plots.cluster_examples(dataset.images, labels, p, seed)))
     if dataset.has_labels and _drawable_confusion(dataset.labels, labels):
@@ -113,6 +117,22 @@ def make_plots(
         log.info("report: %s (%.1f s)", path, time.perf_counter() - start)
         made.append((name, path, caption))
     return made, problems
+
+
+def topic_trend_jobs(topics, dataset: Dataset, time_bins: str | int) -> list[tuple[str, Callable[[Path], str]]]:
+    """The charts of topics over time and per group, when the documents have times / groups; each computes its
+    table when drawn, so a failure costs that chart only."""
+    if topics is None:
+        return []
+
+    def over_time(path: Path) -> str:
+        return plots.topics_over_time(topics_over_time(topics, topics.labels, dataset.times, time_bins), path)
+
+    def per_group(path: Path) -> str:
+        return plots.topics_per_group(topics_per_group(topics, topics.labels, dataset.groups), path)
+
+    charts = [("topics_over_time", dataset.times, over_time), ("topics_per_group", dataset.groups, per_group)]
+    return [(name, draw) for name, values, draw in charts if values is not None]
 
 
 def map_layout(
@@ -261,7 +281,8 @@ def write_report(
         topics = topics_payload(pipeline.topics_, dataset.texts, dataset.ids)["topics"]
     tree = pipeline.topics_.tree if topics and pipeline.topics_ is not None else None  # topics.json's "tree"
     layout = map_layout(pipeline, seed, map_method)  # computed once, for both maps
-    figures, problems = make_plots(run_dir, pipeline, dataset, topics, seed, map_method, tree, layout=layout)
+    time_bins = ((config or {}).get("data") or {}).get("time_bins", "auto")
+    figures, problems = make_plots(run_dir, pipeline, dataset, topics, seed, map_method, tree, layout, time_bins)
     interactive = make_document_map(pipeline, dataset, topics, layout, problems, seed)
     path = run_dir / REPORT_FILE
     page = render_html(run_dir, pipeline, dataset, topics, figures, problems, config, interactive)

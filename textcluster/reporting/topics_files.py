@@ -1,21 +1,30 @@
-"""``topics.json`` and ``topics.md``: the topics of a text run, for programs and for readers."""
+"""``topics.json`` and ``topics.md``: the topics of a text run, for programs and for readers; with times or groups
+per document, ``topics_over_time.csv`` and ``topics_per_group.csv``."""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from textcluster.dataset import Dataset
+from textcluster.errors import UserError
 from textcluster.labels import NOISE
 from textcluster.reporting.files import snippet
 from textcluster.storage import write_text
 from textcluster.topics import Topics
 
+log = logging.getLogger(__name__)
+
 JSON_TEXT_CHARS = 500  # representative documents are cut to this many characters in topics.json
 MARKDOWN_TEXT_CHARS = 200
 TREE_KEYWORDS = 5  # keywords per merged node in topics.md's tree
+TOPICS_OVER_TIME_FILE = "topics_over_time.csv"
+TOPICS_PER_GROUP_FILE = "topics_per_group.csv"
 
 
 def _plain_id(value):
@@ -136,3 +145,33 @@ def write_topics(run_dir: Path, topics: Topics, texts: Sequence[str], ids: Seque
     write_text(Path(run_dir) / "topics.json", json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     write_text(Path(run_dir) / "topics.md", topics_markdown(payload))
     return payload
+
+
+def topic_tables(topics: Topics | None, dataset: Dataset, time_bins: str | int = "auto") -> dict[str, Any]:
+    """``{file name: DataFrame}``: topics over time when the documents have times (data.time_column), per group
+    when they have groups (data.group_column); empty without topics. See :mod:`textcluster.topics.over_time`."""
+    from textcluster.topics.over_time import topics_over_time, topics_per_group
+
+    if topics is None:
+        return {}
+    makers = {
+        TOPICS_OVER_TIME_FILE: (dataset.times, lambda times: topics_over_time(topics, topics.labels, times, time_bins)),
+        TOPICS_PER_GROUP_FILE: (dataset.groups, lambda groups: topics_per_group(topics, topics.labels, groups)),
+    }
+    tables = {}
+    for name, (values, make) in makers.items():
+        if values is None:
+            continue
+        try:
+            tables[name] = make(values)
+        except UserError as error:  # e.g. no document kept a time: the run's other results stand
+            log.warning("no %s: %s", name, error)
+    return tables
+
+
+def write_topic_tables(run_dir: Path, topics: Topics | None, dataset: Dataset, time_bins: str | int = "auto") -> dict:
+    """Write :func:`topic_tables` into the run folder as CSV files; returns them."""
+    tables = topic_tables(topics, dataset, time_bins)
+    for name, table in tables.items():
+        write_text(Path(run_dir) / name, table.to_csv(index=False))
+    return tables
