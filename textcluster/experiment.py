@@ -30,6 +30,7 @@ from textcluster.reporting.files import (
 )
 from textcluster.reporting.model_folder import MODEL_DIR, save_model
 from textcluster.reporting.run_folder import write_results
+from textcluster.reporting.topics_files import write_topic_tables
 from textcluster.storage import storage_errors
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,7 @@ def _write(config: dict[str, Any], run_dir: Path, pipeline: Pipeline, dataset: D
     """Results, model, report and timings, each file whole; ``completed`` last, once all of them are."""
     start = time.perf_counter()
     topics = write_results(run_dir, pipeline, dataset)
+    write_topic_tables(run_dir, pipeline.topics_, dataset, config["data"].get("time_bins", "auto"))  # data.time_column
     model_dir = save_run_model(run_dir, pipeline, config)
     write_s = time.perf_counter() - start
     start = time.perf_counter()
