@@ -130,17 +130,11 @@ def topics_per_group(topics: Topics, labels: Any, groups: Any, top_n: int = KEYW
 def bucket_table(topics: Topics, labels: Any, buckets: pd.Categorical, column: str, top_n: int) -> pd.DataFrame:
     """The table of :func:`topics_over_time` / :func:`topics_per_group` for documents already put in buckets."""
     labels = np.asarray(labels)
-    _check_lengths(topics, labels, len(buckets), column)
-    topic_ids = np.array(sorted(topic.id for topic in topics.topics), dtype=np.int64)
-    unknown = sorted(set(np.unique(labels).tolist()) - set(topic_ids.tolist()))
-    if unknown:
-        raise UserError(f"labels hold {unknown[:5]}, which are no topic ids of these topics; pass the fit's labels")
+    topic_ids = _checked_topic_ids(topics, labels, len(buckets), column)
     codes = np.asarray(buckets.codes)
     placed = codes >= 0
     if not placed.all():
-        log.info(
-            "topics per %s: %d of %d documents have no %s and are left out", column, (~placed).sum(), len(codes), column
-        )
+        log.info("topics per %s: %d of %d documents have no %s, left out", column, (~placed).sum(), len(codes), column)
     n_buckets, n_topics = len(buckets.categories), len(topic_ids)
     pairs = codes[placed] * n_topics + np.searchsorted(topic_ids, labels[placed])  # one class per (bucket, topic)
     classes = np.arange(n_buckets * n_topics)
@@ -156,12 +150,16 @@ def bucket_table(topics: Topics, labels: Any, buckets: pd.Categorical, column: s
             "label": names[topic_id],
             "count": int(counts[b, t]),
             "share": float(shares[b, t]),
-            "keywords": ", ".join(word for word, _ in top_terms(weights, b * n_topics + t, topics.terms, top_n)),
+            "keywords": _keywords(weights, b * n_topics + t, topics.terms, top_n) if counts[b, t] else "",
         }
         for b, bucket in enumerate(buckets.categories)
         for t, topic_id in enumerate(topic_ids)
     ]
     return pd.DataFrame(rows, columns=[column, "topic", "label", "count", "share", "keywords"])
+
+
+def _keywords(weights: sp.csr_matrix, row: int, terms: np.ndarray, top_n: int) -> str:
+    return ", ".join(word for word, _ in top_terms(weights, row, terms, top_n))
 
 
 def global_idf(topics: Topics) -> np.ndarray:
@@ -172,16 +170,22 @@ def global_idf(topics: Topics) -> np.ndarray:
     return np.where(np.isin(topics.terms, topics.shared_words), 0.0, idf)
 
 
-def _check_lengths(topics: Topics, labels: np.ndarray, n_values: int, column: str) -> None:
-    n_fitted = topics.doc_term.shape[0] if isinstance(topics.doc_term, sp.spmatrix) else None
-    if n_fitted is None:
+def _checked_topic_ids(topics: Topics, labels: np.ndarray, n_values: int, column: str) -> np.ndarray:
+    """The topics' ids, sorted, once the labels and values are known to be one per fitted document."""
+    if not isinstance(topics.doc_term, sp.spmatrix):
         raise UserError(
             "these topics carry no document-term counts (a model loaded from a folder keeps no corpus); "
             "pass the topics of a fit (Pipeline.topics_ after fit)"
         )
+    n_fitted = topics.doc_term.shape[0]
     what = "times" if column == "bin" else "groups"
     if len(labels) != n_fitted or n_values != n_fitted:
         raise UserError(
             f"the topics were fitted on {n_fitted} documents but got {len(labels)} labels and {n_values} {what}; "
             "give one label and one value per fitted document, in the fit's order"
         )
+    topic_ids = np.array(sorted(topic.id for topic in topics.topics), dtype=np.int64)
+    unknown = sorted(set(np.unique(labels).tolist()) - set(topic_ids.tolist()))
+    if unknown:
+        raise UserError(f"labels hold {unknown[:5]}, which are no topic ids of these topics; pass the fit's labels")
+    return topic_ids
