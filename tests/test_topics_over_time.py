@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import compose_small, read_json
+from conftest import compose_small, read_json, run_textcluster
 from textcluster.data import load_dataset
 from textcluster.dataset import Dataset, parse_times
 from textcluster.errors import UserError
@@ -270,3 +270,17 @@ def test_a_run_with_dates_and_sources_writes_the_tables_and_charts(newsgroups, t
     report = (run_dir / "report.html").read_text()
     assert 'id="topics_over_time"' in report and 'id="topics_per_group"' in report
     assert (run_dir / "plots" / "topics_over_time.png").stat().st_size > 10_000
+
+
+def test_the_command_refuses_a_date_it_cannot_read_in_one_line(tmp_path):
+    frame = pd.DataFrame({"text": ["apple pear", "stock bond", "plum fruit"], "posted": ["2021-01-01", "soon", ""]})
+    path = write_table(tmp_path, frame)
+    run_dir = tmp_path / "run"
+    args = ("data=csv", f"data.path={path}", "data.time_column=posted", "encoder=raw", "reducer=none")
+    result = run_textcluster(*args, "clusterer.n_clusters=2", run_dir=run_dir, threads=1)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("textcluster: error: ")]
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert errors == [
+        "textcluster: error: data.time_column='posted': cannot read 'soon' (row 1) as a date; "
+        "fix that value, or write the column as dates such as 2021-03-15"
+    ], result.stderr
