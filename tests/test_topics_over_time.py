@@ -197,6 +197,8 @@ def test_keywords_per_quarter_follow_the_documents_of_that_quarter(sports_topics
         assert sports[quarter] & BASEBALL and not sports[quarter] & HOCKEY, sports[quarter]
     for quarter in ("2021Q3", "2021Q4"):
         assert sports[quarter] & HOCKEY and not sports[quarter] & BASEBALL, sports[quarter]
+    weekly = topics_over_time(topics, topics.labels, frame.date, bins="W")  # 53 weeks x 3 topics: over 127 pairs
+    assert weekly["bin"].nunique() == 53 and weekly.groupby("topic")["count"].sum().tolist() == [200, 100, 100]
     space = table[table.topic == 1].set_index("bin")["keywords"].str.split(", ")
     assert all("space" in space[quarter] for quarter in space.index)  # an even topic keeps its main word
 

@@ -131,7 +131,7 @@ def bucket_table(topics: Topics, labels: Any, buckets: pd.Categorical, column: s
     """The table of :func:`topics_over_time` / :func:`topics_per_group` for documents already put in buckets."""
     labels = np.asarray(labels)
     topic_ids = _checked_topic_ids(topics, labels, len(buckets), column)
-    codes = np.asarray(buckets.codes)
+    codes = np.asarray(buckets.codes, dtype=np.int64)  # pandas keeps them in int8 under 128 buckets
     placed = codes >= 0
     if not placed.all():
         log.info("topics per %s: %d of %d documents have no %s, left out", column, (~placed).sum(), len(codes), column)
