@@ -173,5 +173,5 @@ def write_topic_tables(run_dir: Path, topics: Topics | None, dataset: Dataset, t
     """Write :func:`topic_tables` into the run folder as CSV files; returns them."""
     tables = topic_tables(topics, dataset, time_bins)
     for name, table in tables.items():
-        write_text(Path(run_dir) / name, table.to_csv(index=False))
+        write_text(Path(run_dir) / name, table.round({"share": 6}).to_csv(index=False))  # as topics.json rounds
     return tables
