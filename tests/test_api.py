@@ -48,7 +48,7 @@ def test_from_config_dict_fit_predict_save_load(tmp_path):
     pipeline = Pipeline.from_config(
         {"encoder": "raw", "clusterer": "kmeans", "clusterer.n_clusters": 2, "evaluation.metrics": ["acc"]}
     )
-    assert pipeline.clusterer.n_clusters == 2 and pipeline.cache is None  # the API leaves the cache off
+    assert pipeline.clusterer.n_clusters == 2 and pipeline.cache is not None  # on, as on the command line
     assert pipeline.fit(DOCS, labels=TRUTH) is pipeline
     assert len(pipeline.labels_) == len(DOCS)
     assert pipeline.metrics_["acc"] == 1.0

@@ -138,9 +138,12 @@ def test_data_without_labels_skips_external_metrics(tmp_path):
     assert "no true labels" in pipeline.skipped_metrics_["acc"]
     assert read_json(tmp_path / "run" / "skipped_metrics.json")["acc"] == pipeline.skipped_metrics_["acc"]
     header, rows = read_assignments(tmp_path / "run")
-    assert header == ["id", "cluster", "text"]
+    assert header == ["id", "cluster", "topic", "text"]  # the topic's label beside its id
     clusters = [int(row["cluster"]) for row in rows]
     assert len(set(clusters[0::2])) == 1 and len(set(clusters[1::2])) == 1 and clusters[0] != clusters[1]
+    fruit, money = set(rows[0]["topic"].split(", ")), set(rows[1]["topic"].split(", "))
+    assert fruit <= {"apple", "pear", "plum", "fruit"} and money <= {"stock", "bond", "market", "money"}
+    assert fruit and money and {row["topic"] for row in rows[0::2]} == {rows[0]["topic"]}
 
 
 # ------------------------------------------------------------------------------------- text
@@ -169,7 +172,7 @@ def test_searchsnippets_dense(data_file, tmp_path):
     # ids are line numbers of the original file: the text snippet in assignments.csv is that line's
     lines = texts.read_text(encoding="utf-8-sig").splitlines()
     header, rows = read_assignments(tmp_path)
-    assert header == ["id", "cluster", "label", "text"]
+    assert header == ["id", "cluster", "topic", "label", "text"]
     for row in rows[:50]:
         line = " ".join(lines[int(row["id"])].split())
         assert row["text"] == (line if len(line) <= 100 else line[:99] + "…")

@@ -90,8 +90,11 @@ def test_pretrained_run_repredicts_itself_and_places_new_documents(newsgroups_cs
 
     assigned = pd.read_csv(run_dir / "assignments.csv").set_index("id")
     predicted = pd.read_csv(run_dir / "predictions.csv").set_index("id")
-    assert list(predicted.columns[:3]) == ["cluster", "label", "distance"]
+    assert list(predicted.columns[:4]) == ["cluster", "topic", "label", "distance"]
     assert (predicted.distance >= 0).all()
+    # the topic label beside the id: the same label for a cluster in the run's assignments and in predictions
+    topic_of = dict(zip(assigned.cluster, assigned.topic))
+    assert (predicted.topic == predicted.cluster.map(topic_of)).all() and predicted.topic.str.contains(", ").all()
     same = predicted.loc[assigned.index, "cluster"] == assigned.cluster
     assert same.mean() >= 0.99, f"only {same.mean():.3f} of the training documents kept their cluster"
 

@@ -9,13 +9,20 @@
 * an already composed ``DictConfig``.
 
 The package's ``conf/`` is composed with Hydra's compose API (no Hydra app, no
-run folder, no logging setup). Unlike the command line, the embedding cache is
-off unless the config turns it on (``cache=true``): a pipeline fitted in a
-notebook should hold a fitted encoder.
+run folder, no logging setup). As on the command line, the embedding cache is
+on (under ``cache_dir``: ``$TEXTCLUSTER_CACHE_DIR`` or ``~/.cache/textcluster``),
+so fitting the same documents again skips the encoder; ``{"cache": False}``
+turns it off. A cache hit restores the fitted encoder, so ``predict`` works alike.
+
+When the config names no data, ``encoder=auto`` / ``reducer=auto`` (the
+defaults) take the recipe of the documents given to ``fit``: texts get the
+text recipe, images the image recipe, an array of vectors (or
+``fit(texts, embeddings=vectors)``) the vectors recipe.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,8 +30,11 @@ from typing import Any
 from textcluster import pipeline as core
 from textcluster.build import build_pipeline, load_data
 from textcluster.config import compose, config_dir, to_plain
+from textcluster.dataset import TEXT, Dataset
 from textcluster.errors import UserError
 from textcluster.reporting.model_folder import load_model, save_model
+
+log = logging.getLogger(__name__)
 
 
 def _config_groups() -> set[str]:
@@ -45,8 +55,11 @@ def _no_choice(group: str) -> str:
     raise UserError(f"'{group}' cannot be None: a run needs one; choose one of {', '.join(options)}")
 
 
-def compose_config(config: Any = None, overrides: Iterable[str] = ()):
-    """A composed textcluster config (``DictConfig``) from a dict, override strings or a DictConfig."""
+def compose_config(config: Any = None, overrides: Iterable[str] = (), modality: str | None = None):
+    """A composed textcluster config (``DictConfig``) from a dict, override strings or a DictConfig.
+
+    ``modality``: the kind of documents ``fit`` will get, for the recipe of ``encoder=auto`` when the config
+    names no data (None: text, which is what the API is mostly given)."""
     from omegaconf import DictConfig, OmegaConf, open_dict
 
     overrides = [overrides] if isinstance(overrides, str) else list(overrides)
@@ -76,7 +89,8 @@ def compose_config(config: Any = None, overrides: Iterable[str] = ()):
         else:
             values[key] = value
     given = {o.lstrip("+~").split("=", 1)[0] for o in overrides} | set(values)
-    cfg = compose(choices + overrides + ([] if "cache" in given else ["cache=false"]))
+    given |= {choice.split("=", 1)[0] for choice in choices}
+    cfg = compose(choices + overrides, modality=None if names_data(given) else (modality or TEXT))
     for key, value in values.items():
         if OmegaConf.select(cfg, key, default=_MISSING) is _MISSING:
             parent, _, leaf = key.rpartition(".")
@@ -94,6 +108,11 @@ def compose_config(config: Any = None, overrides: Iterable[str] = ()):
 _MISSING = object()
 
 
+def names_data(keys: Iterable[str]) -> bool:
+    """Whether config keys (``data``, ``data.path``, ...) name the data, so the config's data decides the recipe."""
+    return any(key == "data" or key.startswith("data.") for key in keys)
+
+
 class Pipeline(core.Pipeline):
     """The pipeline of :mod:`textcluster.pipeline`, plus building from a config and saving to / loading from a folder.
 
@@ -101,19 +120,29 @@ class Pipeline(core.Pipeline):
     """
 
     config: dict[str, Any] | None = None
+    # (config, overrides, modality) when encoder=auto took a recipe for documents not yet seen; fit rebuilds
+    # the stages when the documents are of another kind
+    _recipe_request: tuple[Any, list[str], str] | None = None
 
     @classmethod
-    def from_config(cls, config: Any = None, overrides: Iterable[str] = ()) -> Pipeline:
+    def from_config(cls, config: Any = None, overrides: Iterable[str] = (), modality: str | None = None) -> Pipeline:
         """Build from a dict (``{"encoder": "pretrained", "clusterer.n_clusters": 8}``), Hydra override
         strings or a composed config (see :func:`compose_config`). No Hydra app is started; every value is
-        checked before anything is built."""
-        plain = to_plain(compose_config(config, overrides))
+        checked before anything is built. Without data in the config, ``fit`` decides the recipe."""
+        overrides = [overrides] if isinstance(overrides, str) else list(overrides)
+        plain = to_plain(compose_config(config, overrides, modality))
         pipeline = build_pipeline(plain, pipeline_class=cls, reads_data=False)
+        from_documents = plain.get("recipe") is not None and not _config_names_data(config, overrides)
+        if from_documents:
+            plain.pop("data", None)  # the default data set is not what fit will be given
+            pipeline._recipe_request = (config, overrides, modality or TEXT)
         pipeline.config = plain
         return pipeline
 
-    def fit(self, documents: Any = None, labels: Any = None) -> Pipeline:
-        """Fit on ``documents`` (a list of str, an image array (n, h, w) or a Dataset); None: the config's data."""
+    def fit(self, documents: Any = None, labels: Any = None, embeddings: Any = None) -> Pipeline:
+        """Fit on ``documents``: a list of str, an image array (n, h, w), an array of vectors (n, d) or a Dataset;
+        None: the config's data. ``embeddings``: your own vectors for the documents (texts): they are clustered,
+        the texts name the topics."""
         if documents is None:
             if self.config is None or "data" not in self.config:
                 raise UserError(
@@ -121,7 +150,29 @@ class Pipeline(core.Pipeline):
                     "or a pipeline built with Pipeline.from_config that names data=..."
                 )
             documents = load_data(self.config)
-        return super().fit(documents, labels)
+        dataset = with_embeddings(Dataset.from_documents(documents, labels), embeddings)
+        self._take_recipe_for(dataset.modality)
+        return super().fit(dataset)
+
+    def fit_predict(self, documents: Any = None, labels: Any = None, embeddings: Any = None):
+        """Fit (as :meth:`fit`) and return the documents' cluster (topic) ids."""
+        return self.fit(documents, labels, embeddings).labels_
+
+    def predict_details(self, documents: Any, embeddings: Any = None):
+        """As the core's, with ``embeddings`` beside texts for a pipeline fitted with ``fit(texts, embeddings=...)``."""
+        return super().predict_details(with_embeddings(Dataset.from_documents(documents), embeddings))
+
+    def predict(self, documents: Any, embeddings: Any = None):
+        return self.predict_details(documents, embeddings).labels
+
+    def _take_recipe_for(self, modality: str) -> None:
+        """encoder=auto chose the recipe for another kind of documents: rebuild the stages for these."""
+        if self._recipe_request is None or self._recipe_request[2] == modality:
+            return
+        config, overrides, _ = self._recipe_request
+        rebuilt = type(self).from_config(config, overrides, modality=modality)
+        log.info("encoder=auto: %s", rebuilt.config.get("recipe"))
+        self.__dict__.update(vars(rebuilt))
 
     def save(self, path: str | Path) -> Path:
         """Write the fitted pipeline to the folder ``path`` (a manifest and the stages' state as data)."""
@@ -133,3 +184,28 @@ class Pipeline(core.Pipeline):
         pipeline, manifest = load_model(path, cls)
         pipeline.config, pipeline.manifest_ = manifest.get("config"), manifest
         return pipeline
+
+
+def _config_names_data(config: Any, overrides: list[str]) -> bool:
+    if isinstance(config, Mapping):
+        keys = [str(key) for key in config]
+    elif isinstance(config, (list, tuple, str)):
+        keys = [str(item).lstrip("+~").split("=", 1)[0] for item in ([config] if isinstance(config, str) else config)]
+    else:
+        keys = ["data"] if config is not None else []  # a composed DictConfig names its data
+    return names_data(keys + [override.lstrip("+~").split("=", 1)[0] for override in overrides])
+
+
+def with_embeddings(dataset: Dataset, embeddings: Any) -> Dataset:
+    """``dataset`` (texts) with the user's vectors beside them; the dataset itself without ``embeddings``."""
+    if embeddings is None:
+        return dataset
+    if dataset.texts is None or dataset.vectors is not None:
+        raise UserError(
+            "embeddings= goes with text documents (the texts name the topics); "
+            "to cluster vectors without texts, pass the array itself as the documents"
+        )
+    vectors = Dataset.from_documents(embeddings).vectors
+    if vectors is None:
+        raise UserError("embeddings= takes a float array of shape (documents, dimensions)")
+    return Dataset(name=dataset.name, texts=dataset.texts, vectors=vectors, labels=dataset.labels, ids=dataset.ids)

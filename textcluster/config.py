@@ -91,15 +91,16 @@ def search_path_override(plugins_dir: str | Path | None = None) -> str | None:
     return "hydra.searchpath=[" + ",".join(f"file://{folder}" for folder in folders) + "]"
 
 
-def compose(overrides: Iterable[str] = (), config_name: str = "config"):
+def compose(overrides: Iterable[str] = (), config_name: str = "config", modality: str | None = None):
     """Compose the textcluster config with Hydra's compose API (no run folder, no logging setup), with
-    ``encoder=auto`` / ``reducer=auto`` resolved as the command line resolves them (:func:`recipe_overrides`)."""
+    ``encoder=auto`` / ``reducer=auto`` resolved as the command line resolves them (:func:`recipe_overrides`);
+    ``modality``: the recipe for data of this kind instead of the config's data (documents given in Python)."""
     overrides = list(overrides)
     if config_name != "config":
         return compose_unresolved(overrides, config_name)
     choices = choice_overrides(overrides)
     chosen = compose_unresolved(choices)
-    extra = recipe_overrides(chosen)
+    extra = recipe_overrides(chosen, modality=modality)
     if not extra and choices == overrides:  # nothing to resolve and nothing more to set: one compose is enough
         return chosen
     return compose_unresolved(overrides + extra)
@@ -236,7 +237,7 @@ k search see the digits apart (without it the silhouette peaks at k = 2).
 RECIPE_KEY = "recipe"  # the top-level key that records what auto resolved to
 
 
-def recipe_overrides(cfg: Any, swept_clusterers: Sequence[str] = ()) -> list[str]:
+def recipe_overrides(cfg: Any, swept_clusterers: Sequence[str] = (), modality: str | None = None) -> list[str]:
     """The overrides that replace ``encoder=auto`` / ``reducer=auto`` (a composed config's choices).
 
     ``encoder=auto`` takes the recipe for the data's modality (:data:`RECIPES`),
@@ -246,7 +247,8 @@ def recipe_overrides(cfg: Any, swept_clusterers: Sequence[str] = ()) -> list[str
     (``builds_graph``: spectral, leiden) gets none either. ``[]`` when neither is
     auto. The data loader's class says its modality, so this runs before any data is read.
     ``swept_clusterers``: the clusterers (registry keys) a sweep runs; one recipe serves every job, so
-    they must agree on the reducer.
+    they must agree on the reducer. ``modality``: the data's kind when the documents come from Python, not
+    from the config's data.
     """
     from textcluster import registry
 
@@ -255,17 +257,19 @@ def recipe_overrides(cfg: Any, swept_clusterers: Sequence[str] = ()) -> list[str
         return []
     if "encoder" not in auto:
         return ["reducer=none"]
-    loader = registry.datasets.get(cfg["data"]["name"])
-    if loader.modality is None:
-        raise UserError(
-            f"encoder=auto picks a recipe by the data's modality, and data={loader.key()} can give text or "
-            "images; name the encoder (and reducer), e.g. encoder=hybrid reducer=umap_text"
-        )
-    recipe = dict(RECIPES[loader.modality])
+    if modality is None:
+        loader = registry.datasets.get(cfg["data"]["name"])
+        if loader.modality is None:
+            raise UserError(
+                f"encoder=auto picks a recipe by the data's modality, and data={loader.key()} can give text or "
+                "images; name the encoder (and reducer), e.g. encoder=hybrid reducer=umap_text"
+            )
+        modality = loader.modality
+    recipe = dict(RECIPES[modality])
     if "reducer" in auto and _graph_clusterers(cfg, swept_clusterers):
         recipe["reducer"] = "none"  # measured: benchmarks/results/families.md
     chosen = [f"{group}={recipe[group]}" for group in ("encoder", "reducer") if group in auto]
-    return chosen + [f"{RECIPE_KEY}='{loader.modality} data: {' '.join(chosen)}'"]
+    return chosen + [f"{RECIPE_KEY}='{modality} data: {' '.join(chosen)}'"]
 
 
 def _graph_clusterers(cfg: Any, swept: Sequence[str]) -> bool:

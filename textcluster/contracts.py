@@ -88,8 +88,37 @@ class Plugin:
         return self
 
     def __repr__(self) -> str:
-        params = ", ".join(f"{name}={value!r}" for name, value in self.get_params().items())
+        """The class and the parameters that differ from the constructor's defaults (as scikit-learn shows them)."""
+        defaults = constructor_defaults(type(self))
+        params = ", ".join(
+            f"{name}={value!r}"
+            for name, value in self.get_params().items()
+            if name not in defaults or not _same(defaults[name], value)
+        )
         return f"{type(self).__name__}({params})"
+
+
+def constructor_defaults(cls: type) -> dict[str, Any]:
+    """The constructor's parameters that have a default, with it; a constructor that passes ``**kwargs`` on to
+    its base class adds the base's defaults (the walk of :func:`constructor_parameters`)."""
+    defaults: dict[str, Any] = {}
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass) or klass is object:
+            continue
+        parameters = inspect.signature(klass.__init__).parameters.values()
+        for parameter in parameters:
+            if parameter.default is not inspect.Parameter.empty:
+                defaults.setdefault(parameter.name, parameter.default)
+        if not any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters):
+            break
+    return defaults
+
+
+def _same(default: Any, value: Any) -> bool:
+    try:
+        return bool(default == value) or (default is None and value in ({}, []))
+    except (TypeError, ValueError):  # an array compared element-wise
+        return False
 
 
 def constructor_parameters(cls: type) -> list[str] | None:

@@ -123,6 +123,26 @@ class Pipeline:
         self.training, self.cache, self.seed = training, cache, seed
         self.k_search = k_search
 
+    def __repr__(self) -> str:
+        """The stages with their non-default parameters, and what the fit found (notebooks print this)."""
+        stages = {"encoder": self.encoder, "reducer": self.reducer, "clusterer": self.clusterer}
+        stages |= {"refiner": self.refiner, "topics": self.topics}
+        lines = [f"    {name}={stage!r}," for name, stage in stages.items() if stage is not None]
+        if not isinstance(self.noise, str) or self.noise != "keep":
+            lines.append(f"    noise={self.noise!r},")
+        if self.seed:
+            lines.append(f"    seed={self.seed},")
+        text = f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+        if self.is_fitted:
+            info = self.fit_info_
+            found = f"fitted on {info['n_samples']:,} items ({info['modality']}): {info['n_clusters']} clusters"
+            if getattr(self, "k_selection_", None) is not None:
+                found += " (k searched)"
+            if getattr(self, "topics_", None) is not None:
+                found += "; topic_info() lists the topics"
+            text += f"\n# {found}"
+        return text
+
     # ------------------------------------------------------------------------------------- fit
 
     def fit(self, documents: Any, labels: Any = None) -> Pipeline:
@@ -340,19 +360,35 @@ class Pipeline:
             cluster_labels, scores = self.clusterer_.predict_scores(reduced)
             score_name = self.clusterer_.score_name or "score"
         cluster_labels = np.asarray(cluster_labels)
+        labels = self._finalize(cluster_labels, embeddings)
         return Prediction(
             dataset,
-            self._finalize(cluster_labels, embeddings),
+            labels,
             None if scores is None else np.asarray(scores, dtype=float),
             None if scores is None else score_name,
             embeddings,
             reduced,
             cluster_labels,
+            topic_labels=None if self.topics_ is None else self.topics_.label_of(labels),
         )
 
     def predict(self, documents: Any) -> np.ndarray:
-        """The cluster (topic) id of each new document, as assignments.csv would give it; -1 is noise."""
+        """The cluster (topic) id of each new document, as assignments.csv would give it; -1 is noise.
+        ``predict_details(documents).frame()`` gives the topic labels beside the ids."""
         return self.predict_details(documents).labels
+
+    def fit_predict(self, documents: Any, labels: Any = None) -> np.ndarray:
+        """Fit on ``documents`` and return their cluster (topic) ids (``labels_``)."""
+        return self.fit(documents, labels).labels_
+
+    def topic_info(self):
+        """The topics as a pandas DataFrame, largest first: ``topic`` (id), ``label``, ``size``, ``share``,
+        ``keywords``, ``representative_texts`` (BERTopic's ``get_topic_info``)."""
+        if not self.is_fitted:
+            raise UserError(NOT_FITTED)
+        if self.topics_ is None:
+            raise UserError("this pipeline has no topics: they need text documents and a topics stage (topics=default)")
+        return self.topics_.info()
 
     def _finalize(self, labels: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
         """Noise policy and topic merging, as ``fit`` applied them to the training documents."""
@@ -377,10 +413,16 @@ class Pipeline:
         }
 
     def get_state(self) -> dict[str, Any]:
-        """What predict needs beyond the stages' own state: fit facts, noise centres, the topic mapping."""
+        """What predict needs beyond the stages' own state: fit facts, noise centres, the topic mapping, and the
+        topics themselves (labels, keywords, representative texts, the tree), so a loaded model names them."""
         ids, centres = self.noise_centres_
         mapping = None if self.topic_mapping_ is None else {str(k): int(v) for k, v in self.topic_mapping_.items()}
-        return {"fit_info": self.fit_info_, "noise_centres": {"ids": ids, "centres": centres}, "topic_mapping": mapping}
+        return {
+            "fit_info": self.fit_info_,
+            "noise_centres": {"ids": ids, "centres": centres},
+            "topic_mapping": mapping,
+            "topics": None if self.topics_ is None else self.topics_.summary(),
+        }
 
     def set_state(self, state: Mapping[str, Any]) -> Pipeline:
         """A pipeline built from fitted stages becomes fitted: ``state`` as :meth:`get_state` gave it."""
@@ -389,5 +431,12 @@ class Pipeline:
         self.noise_centres_ = (np.asarray(state["noise_centres"]["ids"]), np.asarray(state["noise_centres"]["centres"]))
         mapping = state.get("topic_mapping")
         self.topic_mapping_ = None if mapping is None else {int(k): int(v) for k, v in mapping.items()}
+        summary = state.get("topics")  # absent from a model saved before topics were part of it
+        if summary is None:
+            self.topics_ = None
+        else:
+            from textcluster.topics import Topics  # scikit-learn and scipy, for text models only
+
+            self.topics_ = Topics.from_summary(summary)
         self.fit_info_ = dict(state["fit_info"])
         return self

@@ -1,4 +1,4 @@
-"""Progress of long work: a tqdm bar on a terminal, a log line every so often when output is not one.
+"""Progress of long work: a tqdm bar on a terminal or in a notebook, else a log line every so often.
 
 ``track(total, what, unit)`` gives a handle with ``update(n)``; leaving the
 ``with`` block closes it. The log lines say how far, the rate and the time
@@ -61,11 +61,17 @@ class LogProgress:
             log.info("%s: %s %s in %s", self.what, f"{self.done:,}", self.unit, _duration(elapsed))
 
 
+def in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel, where stderr is no terminal but a bar still shows (and no log
+    handler is set up, so the log lines would not)."""
+    return "ipykernel" in sys.modules
+
+
 @contextmanager
 def track(total: int, what: str, unit: str = "items", done: int = 0) -> Iterator[LogProgress]:
     """A progress handle for ``total`` units of work (``done`` of them finished already, e.g. on resume)."""
-    if sys.stderr.isatty():
-        from tqdm.auto import tqdm
+    if sys.stderr.isatty() or in_notebook():
+        from tqdm.auto import tqdm  # a widget in Jupyter, text on a terminal
 
         bar = tqdm(total=total, initial=done, desc=what, unit=f" {unit}", dynamic_ncols=True, leave=False)
         try:

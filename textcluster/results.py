@@ -59,3 +59,18 @@ class Prediction:
     embeddings: np.ndarray
     reduced: np.ndarray
     cluster_labels: np.ndarray  # the clusterer's (or refiner's) labels before the noise policy and topic merging
+    topic_labels: list[str] | None = None  # each document's topic label (text runs with topics), else None
+
+    def frame(self):
+        """A pandas DataFrame, one row per document: ``cluster`` (topic id, -1 noise), ``topic`` (its label,
+        when the model has topics), the distance or probability, and the text (text data)."""
+        import pandas as pd
+
+        columns = {"cluster": self.labels}
+        if self.topic_labels is not None:
+            columns["topic"] = self.topic_labels
+        if self.score_name:
+            columns[self.score_name] = self.scores
+        if self.dataset.texts is not None:
+            columns["text"] = self.dataset.texts
+        return pd.DataFrame(columns, index=pd.Index(self.dataset.ids, name="id"))

@@ -18,6 +18,7 @@ import numpy as np
 from textcluster.dataset import Dataset
 from textcluster.errors import StorageError
 from textcluster.storage import atomic_write, write_text
+from textcluster.text import snippet  # noqa: F401  (the run folder's files and the report cut texts with it)
 
 PACKAGES = (
     "textcluster",
@@ -112,17 +113,19 @@ def read_status(run_dir: Path) -> str | None:
         return None
 
 
-def snippet(text: str, limit: int) -> str:
-    """A text on one line, cut to ``limit`` characters (an ellipsis marks the cut)."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def write_rows(path: Path, dataset: Dataset, labels: np.ndarray, extra: Sequence[tuple[str, np.ndarray]] = ()) -> None:
-    """One row per item: ``id``, ``cluster``, ``label`` (when known), the ``extra`` columns, then a text
-    snippet (``text``) or the image's row (``index``). assignments.csv and predictions.csv both."""
+def write_rows(
+    path: Path,
+    dataset: Dataset,
+    labels: np.ndarray,
+    extra: Sequence[tuple[str, np.ndarray]] = (),
+    topic_labels: Sequence[str] | None = None,
+) -> None:
+    """One row per item: ``id``, ``cluster``, ``topic`` (the cluster's topic label, text runs), ``label`` (the
+    true label, when known), the ``extra`` columns, then a text snippet (``text``) or the image's row (``index``).
+    assignments.csv and predictions.csv both."""
     header = (
         ["id", "cluster"]
+        + (["topic"] if topic_labels is not None else [])
         + (["label"] if dataset.has_labels else [])
         + [name for name, _ in extra]
         + ["text" if dataset.texts is not None else "index"]
@@ -131,7 +134,8 @@ def write_rows(path: Path, dataset: Dataset, labels: np.ndarray, extra: Sequence
     def rows() -> Iterator[list[Any]]:
         yield header
         for row, (item_id, cluster) in enumerate(zip(dataset.ids, labels)):
-            line = [item_id, int(cluster)] + ([dataset.labels[row]] if dataset.has_labels else [])
+            line = [item_id, int(cluster)] + ([topic_labels[row]] if topic_labels is not None else [])
+            line += [dataset.labels[row]] if dataset.has_labels else []
             line += ["" if np.isnan(values[row]) else f"{values[row]:.6g}" for _, values in extra]
             line.append(snippet(dataset.texts[row], SNIPPET_CHARS) if dataset.texts is not None else row)
             yield line

@@ -29,7 +29,8 @@ def write_results(run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> list[d
     Returns the topics.json entries (None without topics), for the report.
     """
     write_embeddings(run_dir / "embeddings.npy", pipeline)
-    write_rows(run_dir / "assignments.csv", dataset, pipeline.labels_)
+    topic_labels = None if pipeline.topics_ is None else pipeline.topics_.label_of(pipeline.labels_)
+    write_rows(run_dir / "assignments.csv", dataset, pipeline.labels_, topic_labels=topic_labels)
     topics = None
     if pipeline.topics_ is not None:
         topics = write_topics(run_dir, pipeline.topics_, dataset.texts, dataset.ids)["topics"]
@@ -71,4 +72,4 @@ def _is_whole_npy(array: np.ndarray, source: str) -> bool:
 
 def write_predictions(path: Path, prediction: Prediction) -> None:
     extra = [(prediction.score_name, prediction.scores)] if prediction.score_name else []
-    write_rows(path, prediction.dataset, prediction.labels, extra)
+    write_rows(path, prediction.dataset, prediction.labels, extra, topic_labels=prediction.topic_labels)

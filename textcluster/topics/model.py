@@ -34,6 +34,7 @@ from sklearn.preprocessing import normalize
 from textcluster.contracts import TopicModel
 from textcluster.dataset import keyword_text
 from textcluster.labels import NOISE, cluster_ids
+from textcluster.text import snippet
 from textcluster.topics.coherence import topic_diversity, topic_npmi
 from textcluster.topics.ctfidf import (
     build_vectorizer,
@@ -50,7 +51,8 @@ from textcluster.topics.settings import TOPIC_SETTINGS
 log = logging.getLogger(__name__)
 
 NOISE_LABEL = "outliers"
-"""``topics.vectorizer.*``: any CountVectorizer argument; these are checked before any work."""
+REPRESENTATIVE_CHARS = 500  # a representative text kept in the model is cut to this many characters
+TABLE_ROWS = 20  # topics shown when Topics is printed
 
 
 @dataclass
@@ -62,22 +64,32 @@ class Topic:
     keyword_scores: list[float]
     representative_docs: list[int]  # row indices into the corpus, closest to the centre first
     clusters: list[int]  # the clusterer's labels merged into this topic
+    representative_texts: list[str] = field(default_factory=list)  # those documents' texts (REPRESENTATIVE_CHARS)
 
     @property
     def is_noise(self) -> bool:
         return self.id == NOISE
 
 
-@dataclass
+SUMMARY_FIELDS = ("n_clusters_before", "top_n", "tree", "shared_words")
+"""What a saved model keeps of :class:`Topics` besides the topics and the mapping (see :meth:`Topics.summary`)."""
+
+
+@dataclass(repr=False)
 class Topics:
-    """The topics of a run plus what topic metrics need (the corpus's document-term counts)."""
+    """The topics of a run plus what topic metrics need (the corpus's document-term counts).
+
+    A model loaded from a folder holds the topics, the mapping and the tree but not the corpus: ``labels``,
+    ``terms``, ``weights`` and ``doc_term`` are None there (keywords come from each topic's list, and
+    coherence, which needs the corpus, is empty).
+    """
 
     topics: list[Topic]
-    labels: np.ndarray  # per document: its topic id (-1 for noise)
+    labels: np.ndarray | None  # per document: its topic id (-1 for noise)
     mapping: dict[int, int]  # clusterer label -> topic id
-    terms: np.ndarray  # the vectorizer's vocabulary, sorted
-    weights: sp.csr_matrix  # c-TF-IDF, one row per entry of ``topics``
-    doc_term: sp.csr_matrix = field(repr=False)  # documents x terms counts
+    terms: np.ndarray | None  # the vectorizer's vocabulary, sorted
+    weights: sp.csr_matrix | None  # c-TF-IDF, one row per entry of ``topics``
+    doc_term: sp.csr_matrix | None = None  # documents x terms counts
     n_clusters_before: int = 0  # clusters (noise excluded) before reduction
     top_n: int = 10  # keywords per topic (the modeler's top_n_words)
     tree: dict = field(default_factory=lambda: {"leaves": [], "merges": []})  # see topic_tree (JSON-ready)
@@ -85,11 +97,80 @@ class Topics:
 
     def top_words(self, n: int, include_noise: bool = False) -> list[list[str]]:
         """The ``n`` top c-TF-IDF terms of every topic (noise left out unless asked)."""
+        if self.weights is None:  # a loaded model: the keyword lists it kept
+            return [topic.keywords[:n] for topic in self.topics if include_noise or not topic.is_noise]
         return [
             [term for term, _ in top_terms(self.weights, row, self.terms, n)]
             for row, topic in enumerate(self.topics)
             if include_noise or not topic.is_noise
         ]
+
+    def label_of(self, topic_ids: Sequence[int]) -> list[str]:
+        """The label of each topic id (``outliers`` for -1; an id no topic has, e.g. a cluster left empty: "")."""
+        labels = {topic.id: topic.label for topic in self.topics} | {NOISE: NOISE_LABEL}
+        return [labels.get(int(topic_id), "") for topic_id in topic_ids]
+
+    def info(self):
+        """One row per topic, largest first, outliers last (pandas DataFrame): ``topic``, ``label``, ``size``,
+        ``share``, ``keywords``, ``representative_texts`` (BERTopic's ``get_topic_info``)."""
+        import pandas as pd
+
+        total = max(sum(topic.size for topic in self.topics), 1)
+        ordered = sorted(self.topics, key=lambda topic: (topic.is_noise, -topic.size, topic.id))
+        return pd.DataFrame(
+            {
+                "topic": [topic.id for topic in ordered],
+                "label": [topic.label for topic in ordered],
+                "size": [topic.size for topic in ordered],
+                "share": [round(topic.size / total, 4) for topic in ordered],
+                "keywords": [list(topic.keywords) for topic in ordered],
+                "representative_texts": [list(topic.representative_texts) for topic in ordered],
+            }
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """What a saved model keeps (JSON-ready): the topics with their texts, the mapping, the tree."""
+        return {
+            "topics": [
+                {
+                    "id": topic.id,
+                    "size": topic.size,
+                    "label": topic.label,
+                    "keywords": list(topic.keywords),
+                    "keyword_scores": [float(score) for score in topic.keyword_scores],
+                    "representative_docs": [int(row) for row in topic.representative_docs],
+                    "representative_texts": list(topic.representative_texts),
+                    "clusters": [int(cluster) for cluster in topic.clusters],
+                }
+                for topic in self.topics
+            ],
+            "mapping": {str(cluster): int(topic) for cluster, topic in self.mapping.items()},
+            **{name: getattr(self, name) for name in SUMMARY_FIELDS},
+        }
+
+    @classmethod
+    def from_summary(cls, summary: Mapping[str, Any]) -> Topics:
+        """The topics :meth:`summary` kept (without the corpus: see the class docstring)."""
+        return cls(
+            topics=[Topic(**entry) for entry in summary["topics"]],
+            labels=None,
+            mapping={int(cluster): int(topic) for cluster, topic in summary["mapping"].items()},
+            terms=None,
+            weights=None,
+            **{name: summary[name] for name in SUMMARY_FIELDS},
+        )
+
+    def __repr__(self) -> str:
+        real = [topic for topic in self.topics if not topic.is_noise]
+        noise = sum(topic.size for topic in self.topics if topic.is_noise)
+        head = f"Topics: {len(real)} topics over {sum(topic.size for topic in self.topics):,} documents"
+        lines = [head + (f" ({noise:,} outliers)" if noise else "")]
+        width = max((len(str(topic.id)) for topic in real), default=1)
+        for topic in sorted(real, key=lambda topic: (-topic.size, topic.id))[:TABLE_ROWS]:
+            lines.append(f"  {topic.id:>{width}}  {topic.size:>7,}  {topic.label}")
+        if len(real) > TABLE_ROWS:
+            lines.append(f"  ... {len(real) - TABLE_ROWS} more (topic_info() lists them all)")
+        return "\n".join(lines)
 
     @property
     def vocabulary(self) -> dict[str, int]:
@@ -112,6 +193,8 @@ class Topics:
         self._coherence = cache(self._compute_coherence)
 
     def _compute_coherence(self, top_n: int) -> dict[int, float]:
+        if self.doc_term is None:  # a loaded model holds no corpus to count co-occurrences in
+            return {}
         real = [topic for topic in self.topics if not topic.is_noise]
         scores = topic_npmi(self.top_words(top_n), self.doc_term, self.vocabulary)
         return {topic.id: score for topic, score in zip(real, scores) if not np.isnan(score)}
@@ -273,7 +356,7 @@ class TopicModeler(TopicModel):
         self.log_shared(terms[dropped])
         weights = c_tf_idf(topic_counts, np.where(dropped, 0.0, topic_idf))
         topics = [
-            self.topic(topic_id, row, weights, terms, topic_labels, mapping, embeddings)
+            self.topic(topic_id, row, weights, terms, topic_labels, mapping, embeddings, texts)
             for row, topic_id in enumerate(topic_ids)
         ]
         return Topics(
@@ -315,20 +398,23 @@ class TopicModeler(TopicModel):
         topic_labels: np.ndarray,
         mapping: dict[int, int],
         embeddings: np.ndarray,
+        texts: Sequence[str],
     ) -> Topic:
         """One topic from its row of c-TF-IDF weights."""
         members = np.flatnonzero(topic_labels == topic_id)
         keywords = top_terms(weights, row, terms, self.top_n_words)
         words = [word for word, _ in keywords]
         label = NOISE_LABEL if topic_id == NOISE else (", ".join(words[: self.label_words]) or f"topic {topic_id}")
+        representatives = representative_documents(embeddings, members, self.n_representative)
         return Topic(
             id=int(topic_id),
             size=len(members),
             label=label,
             keywords=words,
             keyword_scores=[score for _, score in keywords],
-            representative_docs=representative_documents(embeddings, members, self.n_representative),
+            representative_docs=representatives,
             clusters=sorted(c for c, t in mapping.items() if t == topic_id) if topic_id != NOISE else [NOISE],
+            representative_texts=[snippet(texts[row], REPRESENTATIVE_CHARS) for row in representatives],
         )
 
     @property
