@@ -22,6 +22,7 @@ text recipe, images the image recipe, an array of vectors (or
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -208,4 +209,4 @@ def with_embeddings(dataset: Dataset, embeddings: Any) -> Dataset:
     vectors = Dataset.from_documents(embeddings).vectors
     if vectors is None:
         raise UserError("embeddings= takes a float array of shape (documents, dimensions)")
-    return Dataset(name=dataset.name, texts=dataset.texts, vectors=vectors, labels=dataset.labels, ids=dataset.ids)
+    return dataclasses.replace(dataset, vectors=vectors)  # the texts, labels, ids, times, groups kept
