@@ -156,8 +156,8 @@ def test_bad_time_and_group_settings_fail_with_one_line_naming_the_fix(tmp_path)
         load_dataset({**csv, "time_column": "date"})
     with pytest.raises(UserError, match=r"^data.time_bins=M needs data.time_column=<the column of dates>$"):
         load_dataset({**csv, "time_bins": "M"})
-    for bad in ("month", 1):  # refused with the rest of the config, before any data loads
-        with pytest.raises(UserError, match=rf"data.time_bins={bad!r}|data.time_bins={bad} is not valid: it must be"):
+    for bad in ("'month'", "1"):  # refused with the rest of the config, before any data loads (no such file)
+        with pytest.raises(UserError, match=rf"^data.time_bins={bad} is not valid: it must be one of 'auto', 'D', "):
             run_experiment(compose_small("data=csv", "data.path=/nonexistent", f"data.time_bins={bad}"), tmp_path)
 
 
