@@ -74,7 +74,7 @@ def _as_tensors(arrays: dict[str, Any]) -> dict[str, Any]:
 
     tensors, seen = {}, set()
     for name, value in arrays.items():
-        tensor = torch.from_numpy(np.ascontiguousarray(value)) if isinstance(value, np.ndarray) else value.detach()
+        tensor = torch.from_numpy(_writable(value)) if isinstance(value, np.ndarray) else value.detach()
         tensor = tensor.cpu().contiguous()
         pointer = (tensor.untyped_storage().data_ptr(), tensor.storage_offset()) if tensor.numel() else None
         if pointer is not None and pointer in seen:  # safetensors refuses tensors that share memory (tied weights)
@@ -83,6 +83,14 @@ def _as_tensors(arrays: dict[str, Any]) -> dict[str, Any]:
             seen.add(pointer)
         tensors[name] = tensor
     return tensors
+
+
+def _writable(array: np.ndarray) -> np.ndarray:
+    """``array`` as torch can share it: C-contiguous and writable. torch.from_numpy shares the memory and warns
+    ("The given NumPy array is not writable") for a read-only array, such as a memory-mapped embedding file
+    or a cached array a stage kept; those are copied (the copy is only read, to serialise it)."""
+    array = np.ascontiguousarray(array)
+    return array if array.flags.writeable else array.copy()
 
 
 def write_state(folder: Path, name: str, state: Mapping[str, Any]) -> list[Path]:
