@@ -8,17 +8,23 @@ read a text run's topics. An evaluator that cannot run raises
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import numpy as np
 
 from textcluster.contracts import Evaluator, SkipEvaluation
 from textcluster.dataset import IMAGE
-from textcluster.evaluation.metrics import clustering_accuracy, purity
+from textcluster.evaluation.metrics import clustering_accuracy, density_based_validity, purity
 from textcluster.labels import NOISE, cluster_ids, noise_fraction
 from textcluster.params import Int
 from textcluster.registry import evaluators
 from textcluster.results import EvaluationInput
+
+log = logging.getLogger(__name__)
+
+
+NO_TRUE_LABELS = "no true labels (set data.label_column / data.labels_path)"  # why every external metric skips
 
 
 class ExternalMetric(Evaluator):
@@ -29,7 +35,7 @@ class ExternalMetric(Evaluator):
 
     def evaluate(self, run: EvaluationInput) -> dict[str, float]:
         if run.true_labels is None:
-            raise SkipEvaluation("no true labels (set data.label_column / data.labels_path)")
+            raise SkipEvaluation(NO_TRUE_LABELS)
         return {self.key(): float(self.score_fn(run.true_labels, run.labels))}
 
 
@@ -128,24 +134,21 @@ class DaviesBouldin(InternalMetric):
 
 @evaluators.register("dbcv")
 class DensityBasedValidity(InternalMetric):
-    """DBCV, density-based clustering validation (Moulavi et al. 2014; ``hdbscan.validity.validity_index``):
+    """DBCV, density-based clustering validation (Moulavi et al. 2014; ``hdbscan.validity.validity_index``'s
+    index, computed by :func:`~textcluster.evaluation.metrics.density_based_validity`):
     from -1 to 1, high when clusters are dense inside and separated by sparse regions. Unlike silhouette it
     does not favour round clusters, so it is the criterion for density clusterers. O(n^2) per cluster."""
 
     default_sample_size = 5000
 
     def score(self, X, labels):
-        from hdbscan.validity import validity_index
-
         labels = np.asarray(labels).copy()
         ids, sizes = np.unique(labels, return_counts=True)
         labels[np.isin(labels, ids[sizes < 2])] = NOISE  # one point has no density to judge: noise, as hdbscan's
         if len(cluster_ids(labels)) < 2:
             raise SkipEvaluation("DBCV needs 2 clusters of at least 2 points")
-        # duplicate points give zero core distances; many dimensions overflow hdbscan's (1/d)**dim, and the
-        # finiteness check below catches a value that lost its meaning
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            value = float(validity_index(np.asarray(X, dtype=np.float64), labels))
+        # hdbscan's validity_index, with core distances that do not overflow in many dimensions
+        value = density_based_validity(X, labels)
         if not np.isfinite(value):
             raise SkipEvaluation("DBCV is undefined here (a cluster of identical points)")
         return value
@@ -214,3 +217,30 @@ def evaluate(
         except SkipEvaluation as reason:
             skipped[key] = str(reason)
     return results, skipped
+
+
+def skipped_lines(skipped: Mapping[str, str]) -> list[str]:
+    """One line per reason for the skipped metrics (``{key: reason}``), not one per metric: an unlabeled corpus
+    skips every external metric for the same reason, which eight lines would repeat."""
+    by_reason: dict[str, list[str]] = {}
+    for key, reason in skipped.items():
+        by_reason.setdefault(reason, []).append(key)
+    lines = []
+    for reason, keys in by_reason.items():
+        names = ", ".join(keys)
+        if reason == NO_TRUE_LABELS:
+            lines.append(
+                f"skipped {len(keys)} metric{'s' if len(keys) > 1 else ''} that need true labels: {names} "
+                "(the data has no labels; set data.label_column / data.labels_path to score them)"
+            )
+        elif len(keys) > 1:
+            lines.append(f"skipped {len(keys)} metrics ({names}): {reason}")
+        else:
+            lines.append(f"skipped {names}: {reason}")
+    return lines
+
+
+def log_skipped(skipped: Mapping[str, str], logger: logging.Logger = log) -> None:
+    """Log :func:`skipped_lines` at INFO (a skipped metric is expected, not a fault: the summary lists them too)."""
+    for line in skipped_lines(skipped):
+        logger.info(line)
