@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from textcluster import console
 from textcluster.build import build_pipeline, load_data
 from textcluster.config import to_plain
 from textcluster.dataset import Dataset
@@ -61,6 +62,7 @@ def run_experiment(cfg: Any, run_dir: Path) -> Run:
     :class:`RunInterrupted`) otherwise. A figure that cannot be drawn is left out of the report with a
     warning; a full disk or a refused write anywhere stops the run with one line (StorageError).
     """
+    console.install()  # the stages quiet the libraries they import; this also covers the report's matplotlib
     config = to_plain(cfg)
     run_dir = Path(run_dir)
     with storage_errors(run_dir, RUN_DIR_FIX):

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from textcluster import console
 from textcluster.clusterers.base import N_CLUSTERS, NearestCentre, settled_k
 from textcluster.contracts import Clusterer
 from textcluster.errors import UserError
@@ -37,7 +38,7 @@ def _float32_rows(X: np.ndarray) -> np.ndarray:
 
 
 def _faiss():
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # its CPU-feature probing is not news
+    console.install()  # faiss' loader logs its CPU-feature probe as it imports
     try:
         import faiss
     except ImportError:  # pragma: no cover - faiss-cpu is a dependency
@@ -103,6 +104,9 @@ class FaissKMeans(Clusterer):
             seed=self.random_state,
             spherical=self.spherical,
             max_points_per_centroid=max(self.max_points_per_centroid, len(sample) // k + 1),  # sampled here already
+            # faiss prints "WARNING clustering n points to k centroids: please provide at least 39k training
+            # points" below 39 points per centre, and trains all the same: few points per topic are normal here
+            min_points_per_centroid=1,
             gpu=self._use_gpu(faiss),
             verbose=False,
         )

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from textcluster import console
 from textcluster.contracts import Encoder, TrainingContext
 from textcluster.dataset import TEXT, Dataset
 from textcluster.encoders.hub import MINILM_NAMES, model_cache_root, model_identity
@@ -82,12 +83,16 @@ def distill_into(target: Path, model_name_or_path: str, revision: str | None, pc
         raise UserError(str(error).replace("encoder=pretrained", "encoder=static", 1)) from None
     if not getattr(tokenizer, "is_fast", False):
         raise UserError(f"encoder=static needs a model with a fast (Rust) tokenizer; '{model_name_or_path}' has none")
+    console.install()  # model2vec and skeletoken narrate each step of the distillation
     from model2vec.distill import distill_from_model
 
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".distill-") as work:
         folder = Path(work) / "model"
         try:
-            static = distill_from_model(model, tokenizer, pca_dims=pca_dims, device="cpu", quantize_to=QUANTIZE_TO)
+            # model2vec draws a bar over the vocabulary it encodes, with no option to turn it off; the run's log
+            # already said that the model is being distilled, once
+            with console.no_progress_bars("model2vec.distill.inference"):
+                static = distill_from_model(model, tokenizer, pca_dims=pca_dims, device="cpu", quantize_to=QUANTIZE_TO)
         except ValueError as error:  # pca_dims larger than the model's width, ...
             text = " ".join(str(error).split())[:200]
             raise UserError(f"encoder=static could not distil '{model_name_or_path}' ({text})") from None
@@ -144,6 +149,7 @@ class StaticEncoder(Encoder):
         """The distilled model: from the cache, else distilled once and cached."""
         if self.model_ is not None:
             return self
+        console.install()  # model2vec logs as it loads a model
         from model2vec import StaticModel
 
         folder = self.model_folder()

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from textcluster import console
 from textcluster.contracts import Reducer
 from textcluster.errors import UserError
 from textcluster.params import NULL, Bool, Choice, Float, Int
@@ -170,6 +171,7 @@ class ExactNeighbours:
     def __init__(self, data: np.ndarray, metric: str):
         self.metric = metric
         if metric in FAISS_METRICS:
+            console.install()  # faiss' loader logs its CPU-feature probe as it imports
             import faiss
 
             points = self._prepared(data)
@@ -243,7 +245,9 @@ class UMAPReducer(Reducer):
         except ImportError:
             raise UserError("reducer=umap needs umap-learn: pip install umap-learn") from None
         params = {name: value for name, value in self.get_params().items() if name != "fit_size"}
-        return umap.UMAP(**params)
+        # a seeded UMAP runs on one thread whatever n_jobs says; its default (-1) makes it warn that it
+        # overrode the value, on every run. Asking for the one thread it uses says the same without the warning
+        return umap.UMAP(**params, n_jobs=1)
 
     def check_input(self, n_samples: int) -> None:
         fitted = n_samples if self.fit_size is None else min(n_samples, self.fit_size)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytorch_lightning as pl
 
+from textcluster import console
 from textcluster.contracts import TrainingContext
 
 
@@ -25,6 +26,7 @@ def make_trainer(
     """
     from pytorch_lightning.loggers import CSVLogger
 
+    console.install()  # Lightning's tips, device inventory and known deprecations (see textcluster.console)
     settings = dict(context.trainer)
     share_tensors_through_files(settings)
     if max_epochs is not None:
