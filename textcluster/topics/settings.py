@@ -24,3 +24,11 @@ TOPIC_SETTINGS = {
     "shared_words": Choice("drop", "keep"),
     "vectorizer": VECTORIZER_SETTINGS,
 }
+GUIDANCE_SETTINGS = {
+    "seed_topics": ListOf(ListOf(Str(), min_length=1)),
+    "seed_weight": Float(min=0, max=1, min_open=True),
+    "zero_shot": ListOf(Str()),
+    "zero_shot_min_similarity": Float(min=-1, max=1),
+}
+"""Guided and zero-shot topics (:mod:`textcluster.topics.guided`): in the topics group, but they steer the
+clustering, so they are the pipeline's ``guidance`` rather than the topic model's parameters."""
