@@ -234,7 +234,8 @@ class _Tiny:
 
 
 LIGHTNING_NOISE = re.compile(
-    r"Tip: |TPU available|HPU available|LeafSpec|smaller than the logging interval|stopped: `max"
+    r"Tip: |TPU available|HPU available|GPU available: False|LeafSpec|smaller than the logging interval"
+    r"|stopped: `max_epochs"
 )
 
 

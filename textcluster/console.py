@@ -41,9 +41,9 @@ QUIET_LOGGERS = (
     "matplotlib.font_manager",
 )
 
-# Lightning's own INFO lines (rank_zero_info) that are news to nobody: devices no one runs on (TPU, HPU; the
-# GPU line stays: it says where training ran); advertising tips; the planned end of training at max_epochs.
-# Its other INFO lines and every warning pass (Lightning warns, say, when a GPU is there and not used).
+# Lightning's own INFO lines (rank_zero_info) that are news to nobody: devices the machine does not have (the
+# line of a GPU that is there stays: it says whether training used it); advertising tips; the planned end of
+# training at max_epochs. Its other INFO lines and every warning pass (it warns when a GPU is there unused).
 LIGHTNING_LOGGERS = (
     "pytorch_lightning.utilities.rank_zero",
     "lightning.pytorch.utilities.rank_zero",
@@ -51,6 +51,7 @@ LIGHTNING_LOGGERS = (
 )
 LIGHTNING_CHATTER = re.compile(
     r"(TPU|HPU|IPU) available: "  # "TPU available: False, using: 0 TPU cores"
+    r"|GPU available: False"  # "GPU available: False, used: False"
     r"|LOCAL_RANK: \d+ - CUDA_VISIBLE_DEVICES"  # which CUDA devices each process sees
     r"|\U0001f4a1 Tip: "  # "💡 Tip: ... try installing litlogger / litmodels / tensorboard"
     r"|`Trainer\.fit` stopped: `max_epochs=\d+` reached"  # the planned end, not an early stop
