@@ -219,11 +219,11 @@ def test_a_huge_document_is_never_tokenised_whole(minilm, caplog, monkeypatch):
     lengths, tokenizer, token_ids = [], minilm.tokenizer_, minilm._token_ids
     spy = lambda texts, max_length=None: lengths.extend(map(len, texts)) or token_ids(texts, max_length)
     monkeypatch.setattr(minilm, "_token_ids", spy)
-    with caplog.at_level("INFO", logger="textcluster.encoders.pretrained"):
+    with caplog.at_level("DEBUG", logger="textcluster.encoders.pretrained"):
         ids = minilm.tokenize(["a short one", huge])
     assert max(lengths) <= 64 * CHARS_PER_TOKEN
     assert ids[1] == tokenizer([huge[:20_000]], truncation=True, max_length=64)["input_ids"][0]
-    assert "truncated 1 of 2 documents to max_length=64 tokens" in caplog.text
+    assert "longer than max_length=64 tokens are truncated (1 of 2 here)" in caplog.text
     spaces = " " * (64 * CHARS_PER_TOKEN * CUT_GROWTH**CUT_RETRIES + 10) + "late words"  # runs of spaces only
     lengths.clear()
     assert minilm.tokenize([spaces])[0] == [tokenizer.cls_token_id, tokenizer.sep_token_id]

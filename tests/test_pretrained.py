@@ -81,9 +81,9 @@ def test_bucketed_batches_restore_the_input_order(encoder):
 
 def test_long_document_is_truncated_and_counted(encoder, caplog):
     long_text = " ".join(["clustering"] * 2000)
-    with caplog.at_level(logging.INFO, logger="textcluster.encoders.pretrained"):
+    with caplog.at_level(logging.DEBUG, logger="textcluster.encoders.pretrained"):  # INFO the first time only
         embeddings = encoder.embed_texts([TEXTS[0], long_text, TEXTS[1]])
-    assert "truncated 1 of 3 documents to max_length=256 tokens" in caplog.text
+    assert "longer than max_length=256 tokens are truncated (1 of 3 here)" in caplog.text
     assert embeddings.shape == (3, 384) and np.isfinite(embeddings).all()
     ids = encoder.tokenize([long_text])[0]
     assert len(ids) == 256 and ids[0] == encoder.tokenizer_.cls_token_id and ids[-1] == encoder.tokenizer_.sep_token_id

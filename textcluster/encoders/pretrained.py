@@ -364,11 +364,15 @@ class PretrainedEncoder(Encoder):
             ids.extend(rows)
             n_truncated, n_cut = n_truncated + truncated, n_cut + cut
         if n_truncated:
-            log.info(
-                "pretrained encoder: truncated %d of %d documents to max_length=%d tokens",
+            # said once per encoder: a cached run encodes shard by shard, and a line per shard is noise
+            level = logging.DEBUG if getattr(self, "_said_truncated", False) else logging.INFO
+            self._said_truncated = True
+            log.log(
+                level,
+                "pretrained encoder: documents longer than max_length=%d tokens are truncated (%d of %d here)",
+                max_length,
                 n_truncated,
                 len(ids),
-                max_length,
             )
         if n_cut:
             log.warning(
