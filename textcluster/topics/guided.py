@@ -255,11 +255,38 @@ class GuidedFit:
         return labels, scores
 
     def membership_view(self, clusterer: Any) -> Any:
-        """The clusterer as the noise policy sees it: its membership probabilities over every training
-        document (zero-shot rows empty) and in the shifted ids."""
+        """The clusterer as the noise policy and the training probabilities see it: its membership probabilities
+        over every training document, in the pipeline's ids, a zero-shot document wholly in its topic."""
         if self.taken_ is None or not self.names:
             return clusterer
-        return _ShiftedMembership(clusterer, self.taken_ < 0, self.offset)
+        return _ShiftedMembership(clusterer, self)
+
+    def shift(self, ids: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The clusterer's own membership ``(ids, probabilities)`` in the pipeline's ids (after the names)."""
+        return np.asarray(ids) + self.offset, probabilities
+
+    def zero_shot_memberships(
+        self, ids: np.ndarray, probabilities: np.ndarray, embeddings: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Memberships (pipeline ids) with the zero-shot rule over them: a document a name takes belongs to
+        that topic with probability 1, as ``predict`` assigns it."""
+        if not self.names:
+            return ids, probabilities
+        return self.with_names(ids, probabilities, self.zero_shot_matches(embeddings))
+
+    def with_names(self, ids: np.ndarray, probabilities: np.ndarray, taken: np.ndarray) -> tuple[np.ndarray, Any]:
+        """Every name's id among the columns (ascending), and the rows a name took one-hot on it."""
+        ids = np.asarray(ids, dtype=np.int64)
+        probabilities = np.asarray(probabilities, dtype=np.float64).reshape(len(taken), -1)
+        missing = np.setdiff1d(np.arange(self.offset), ids)
+        ids = np.concatenate([missing, ids])
+        probabilities = np.hstack([np.zeros((len(taken), len(missing))), probabilities])
+        order = np.argsort(ids, kind="stable")
+        ids, probabilities = ids[order], probabilities[:, order]
+        rows = np.flatnonzero(taken >= 0)
+        probabilities[rows] = 0.0
+        probabilities[rows, np.searchsorted(ids, taken[rows])] = 1.0
+        return ids, probabilities
 
     # ------------------------------------------------------------------ topics
 
@@ -354,18 +381,19 @@ class GuidedFit:
 class _ShiftedMembership:
     """A clusterer fitted on the documents no zero-shot topic took, seen over all training documents."""
 
-    def __init__(self, clusterer: Any, rest: np.ndarray, offset: int):
-        self.clusterer, self.rest, self.offset = clusterer, rest, offset
+    def __init__(self, clusterer: Any, guided: GuidedFit):
+        self.clusterer, self.guided = clusterer, guided
 
     def soft_membership(self) -> tuple[np.ndarray, np.ndarray] | None:
         membership = self.clusterer.soft_membership()
         if membership is None:
             return None
         clusters, probabilities = membership
-        probabilities = np.asarray(probabilities, dtype=np.float64).reshape(int(self.rest.sum()), -1)
-        full = np.zeros((len(self.rest), probabilities.shape[1]))
-        full[self.rest] = probabilities
-        return np.asarray(clusters) + self.offset, full
+        taken = self.guided.taken_
+        probabilities = np.asarray(probabilities, dtype=np.float64).reshape(int((taken < 0).sum()), -1)
+        full = np.zeros((len(taken), probabilities.shape[1]))
+        full[taken < 0] = probabilities
+        return self.guided.with_names(*self.guided.shift(clusters, full), taken)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.clusterer, name)
