@@ -42,3 +42,11 @@ class ArgmaxClusterer(Clusterer):
             )
         labels = np.argmax(X, axis=1).astype(np.int64)
         return labels, X[np.arange(len(X)), labels]
+
+    def predict_membership(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(column indices, rows scaled to sum 1)``: a mixture row is its own topic distribution (an LDA row
+        already sums to 1; NMF's weights become shares). Negative values count as 0; an all-zero row is uniform."""
+        X = np.maximum(np.asarray(X, dtype=np.float64), 0.0)
+        totals = X.sum(axis=1, keepdims=True)
+        shares = np.divide(X, totals, out=np.full_like(X, 1.0 / X.shape[1]), where=totals > 0)
+        return np.arange(X.shape[1]), shares

@@ -291,6 +291,20 @@ class HDBSCANClusterer(Clusterer):
             vectors[rest[rows]] = np.asarray(hdbscan.membership_vector(self.model_, points)).reshape(len(points), -1)
         return clusters, vectors
 
+    def predict_membership(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(cluster ids, n x k probabilities)`` of new points: ``hdbscan.membership_vector``, in batches (what
+        Pipeline.predict_proba reads); None with fewer than two clusters, as :meth:`soft_membership`."""
+        import hdbscan
+
+        clusters = cluster_ids(self.model_.labels_)
+        if len(clusters) < 2:
+            return None
+        vectors = np.empty((len(X), len(clusters)))
+        for rows in _row_batches(len(X)):
+            points = np.asarray(X[rows], dtype=np.float64)
+            vectors[rows] = np.asarray(hdbscan.membership_vector(self.model_, points)).reshape(len(points), -1)
+        return clusters, vectors
+
     def predict_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``hdbscan.approximate_predict``: labels and their membership strengths (0 for noise).
 
@@ -387,6 +401,10 @@ class GaussianMixtureClusterer(Clusterer):
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.model_.predict_proba(X)
+
+    def predict_membership(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(component ids, posterior)``: the mixture's own soft assignment (Pipeline.predict_proba reads it)."""
+        return np.arange(self.model_.n_components), self.predict_proba(X)
 
     def get_state(self) -> dict[str, Any]:
         return {"labels": self.labels_, **estimator_state(self.model_, self.FITTED)}
