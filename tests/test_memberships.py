@@ -8,10 +8,18 @@ and the run folder and textcluster-predict leave the distribution beside the ass
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 
+from conftest import compose_small
 from textcluster.clusterers.memberships import DistanceRule, directional_variance, follow_edits, to_topics
+
+GROUPS = ["sci.space", "rec.sport.hockey", "comp.graphics", "talk.politics.mideast"]
+
 
 # ------------------------------------------------------------------------------------- the rule
 
@@ -89,3 +97,123 @@ def test_edits_merge_columns_and_a_split_hands_its_share_to_the_nearest_part():
     after, ids = follow_edits(proba, np.array([0, 1, 2]), embeddings, [merge, split, {"edit": "rename"}])
     assert ids.tolist() == [0, 1, 5]
     np.testing.assert_allclose(after, [[0.7, 0.0, 0.3], [0.8, 0.2, 0.0]])
+
+
+# ------------------------------------------------------------------------------------- the pipeline
+
+
+@pytest.fixture(scope="module")
+def posts(data_file) -> pd.DataFrame:
+    """75 posts from each of four 20 Newsgroups test categories, shuffled."""
+    frame = pd.read_csv(data_file("20newsgroups", "test.csv"))
+    frame = frame[frame.label.isin(GROUPS)].groupby("label").head(75)
+    return frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
+
+
+def fitted(posts: pd.DataFrame, **settings):
+    from textcluster import Pipeline
+
+    config = {"encoder": "raw", "clusterer": "kmeans", "clusterer.n_clusters": 4, "cache": False, **settings}
+    return Pipeline.from_config(config).fit(list(posts.text[:240]))
+
+
+def test_kmeans_rule_agrees_with_the_assignment(posts):
+    pipeline = fitted(posts, topics=None)
+    training = pipeline.training_proba()
+    assert training.dtype == np.float32 and training.shape == (240, 4)
+    assert pipeline.topic_ids_.tolist() == [0, 1, 2, 3]
+    np.testing.assert_allclose(training.sum(axis=1), 1.0, atol=1e-5)
+    assert (pipeline.topic_ids_[training.argmax(axis=1)] == pipeline.labels_).mean() >= 0.99
+    assert 0.5 < training.max(axis=1).mean() < 1.0  # soft: not every post is certain
+    new = list(posts.text[240:])
+    proba = pipeline.predict_proba(new)
+    np.testing.assert_allclose(proba, pipeline.proba_at(pipeline.embed(new), pipeline.transform(new)))
+    assert (pipeline.topic_ids_[proba.argmax(axis=1)] == pipeline.predict(new)).mean() >= 0.95
+    frame = pipeline.topic_distribution(new)
+    assert list(frame.columns) == [0, 1, 2, 3] and frame.columns.name == "topic" and len(frame) == len(new)
+    np.testing.assert_array_equal(frame.to_numpy(), proba)
+
+
+def test_gmm_probabilities_come_through_unchanged(posts):
+    pipeline = fitted(posts, topics=None, clusterer="gmm", reducer="pca", **{"reducer.n_components": 5})
+    new = list(posts.text[240:])
+    own = pipeline.clusterer_.predict_proba(pipeline.transform(new))
+    present = np.unique(pipeline.cluster_labels_)
+    expected = own[:, present] / own[:, present].sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(pipeline.predict_proba(new), expected, rtol=1e-6, atol=1e-12)  # float32 sums
+    training = pipeline.training_proba()
+    assert (pipeline.topic_ids_[training.argmax(axis=1)] == pipeline.labels_).all()
+
+
+def test_a_merged_topic_has_the_sum_of_its_clusters(posts):
+    pipeline = fitted(posts, **{"clusterer.n_clusters": 6, "topics.n_topics": 3})
+    assert len(set(pipeline.topic_mapping_.values())) == 3
+    new = list(posts.text[240:])
+    points = pipeline.transform(new)
+    clusters = pipeline.membership_rule_.predict_proba(points)
+    proba = pipeline.predict_proba(new)
+    for column, topic in enumerate(pipeline.topic_ids_):
+        merged = [
+            row for row, c in enumerate(pipeline.membership_rule_.ids) if pipeline.topic_mapping_[int(c)] == topic
+        ]
+        np.testing.assert_allclose(proba[:, column], clusters[:, merged].sum(axis=1))
+    assert (pipeline.topic_ids_[proba.argmax(axis=1)] == pipeline.predict(new)).mean() >= 0.95
+
+
+def test_a_saved_model_gives_the_same_probabilities(posts, tmp_path):
+    from textcluster import Pipeline
+
+    pipeline = fitted(posts)
+    pipeline.save(tmp_path / "model")
+    loaded = Pipeline.load(tmp_path / "model")
+    new = list(posts.text[240:])
+    np.testing.assert_array_equal(loaded.predict_proba(new), pipeline.predict_proba(new))
+    np.testing.assert_array_equal(loaded.topic_ids_, pipeline.topic_ids_)
+
+
+# ------------------------------------------------------------------------------------- files
+
+
+@pytest.fixture(scope="module")
+def newsgroups_csv(posts, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("ng") / "ng4.csv"
+    posts.assign(id=[f"doc{i}" for i in range(len(posts))]).to_csv(path, index=False)
+    return path
+
+
+def test_the_run_folder_and_predict_leave_the_distribution_beside_the_assignments(newsgroups_csv, tmp_path, capsys):
+    from textcluster.experiment import run_experiment
+    from textcluster.predict import main
+
+    data = ("data=csv", f"data.path={newsgroups_csv}", "data.label_column=label", "data.id_column=id")
+    overrides = (
+        *data,
+        "encoder=raw",
+        "reducer=pca",
+        "reducer.n_components=5",
+        "clusterer=hdbscan",
+        "clusterer.min_cluster_size=10",
+    )
+    result = run_experiment(compose_small(*overrides, "report=false"), tmp_path / "run")
+    run_dir, pipeline = result.run_dir, result.pipeline
+    distribution = np.load(run_dir / "topic_distribution.npy")
+    columns = json.loads((run_dir / "topic_distribution.json").read_text())
+    assignments = pd.read_csv(run_dir / "assignments.csv")
+    assert distribution.dtype == np.float32 and distribution.shape == (len(assignments), len(pipeline.topic_ids_))
+    assert columns["columns"] == pipeline.topic_ids_.tolist() and columns["rows"] == len(assignments)
+    assert columns["labels"] == pipeline.topics_.label_of(pipeline.topic_ids_)
+    np.testing.assert_allclose(distribution.sum(axis=1), 1.0, atol=1e-5)
+    # HDBSCAN's own membership vectors of the fitted points, mapped to topics
+    clusters, vectors = pipeline.clusterer_.soft_membership()
+    np.testing.assert_allclose(distribution, pipeline._topic_proba(clusters, vectors, pipeline.embeddings_), atol=1e-6)
+
+    main([f"run_dir={run_dir}", *data[:2], "data.id_column=id", f"output={tmp_path / 'new.csv'}"])
+    assert "new_topic_distribution.npy" in capsys.readouterr().out
+    predicted = np.load(tmp_path / "new_topic_distribution.npy")
+    assert predicted.shape == distribution.shape
+    assert json.loads((tmp_path / "new_topic_distribution.json").read_text())["columns"] == columns["columns"]
+    import hdbscan  # the clusterer's own rule for new points, through the loaded model
+
+    vectors = hdbscan.membership_vector(pipeline.clusterer_.model_, pipeline.reduced_)
+    expected = pipeline._topic_proba(clusters, vectors, pipeline.embeddings_)
+    np.testing.assert_allclose(predicted, expected, atol=1e-5)

@@ -166,6 +166,29 @@ class Pipeline(core.Pipeline):
     def predict(self, documents: Any, embeddings: Any = None):
         return self.predict_details(documents, embeddings).labels
 
+    def topics_over_time(self, times: Any, bins: str | int = "auto"):
+        """Each topic's documents per time bin, with its keywords in the bin (a DataFrame: bin, topic, label,
+        count, share, keywords); ``times``: one per fitted document, in order (dates, text pandas reads, years).
+        ``bins``: auto (10-30 calendar bins), D / W / M / Q / Y or a number of equal bins."""
+        from textcluster.topics.over_time import topics_over_time
+
+        return topics_over_time(self._corpus_topics(), self.labels_, times, bins)
+
+    def topics_per_group(self, groups: Any):
+        """Each topic's documents per group (source, author, ...): a DataFrame like :meth:`topics_over_time`'s."""
+        from textcluster.topics.over_time import topics_per_group
+
+        return topics_per_group(self._corpus_topics(), self.labels_, groups)
+
+    def _corpus_topics(self):
+        self.topic_info()  # not fitted / no topics: its one-line reason
+        if self.topics_.doc_term is None:
+            raise UserError(
+                "a loaded model keeps its topics but not its documents; call refresh_topics(documents=<the texts "
+                "of the fit>) first"
+            )
+        return self.topics_
+
     def _take_recipe_for(self, modality: str) -> None:
         """encoder=auto chose the recipe for another kind of documents: rebuild the stages for these."""
         if self._recipe_request is None or self._recipe_request[2] == modality:

@@ -18,6 +18,8 @@ from textcluster.dataset import Dataset
 from textcluster.errors import UserError
 from textcluster.pipeline import Pipeline
 from textcluster.topics import TopicModeler
+from textcluster.topics.guided import Guidance
+from textcluster.topics.settings import GUIDANCE_SETTINGS
 
 __all__ = ["build_pipeline", "check_config", "load_data"]  # check_config: re-exported for the API's callers
 
@@ -33,10 +35,17 @@ def build_stage(group: str, settings: Mapping[str, Any], seed: int = 0) -> Any:
 
 
 def build_topics(topics: Mapping[str, Any] | None) -> TopicModeler | None:
-    settings = dict(topics or {})
+    settings = {key: value for key, value in (topics or {}).items() if key not in GUIDANCE_SETTINGS}
     if not topics or not settings.pop("enabled", True):
         return None
     return TopicModeler(**settings)
+
+
+def build_guidance(topics: Mapping[str, Any] | None) -> Guidance | None:
+    """The seed lists and zero-shot names of the topics group (they steer the clustering, topics on or off)."""
+    settings = {key: value for key, value in (topics or {}).items() if key in GUIDANCE_SETTINGS}
+    guidance = Guidance(**settings)
+    return guidance if guidance.active else None
 
 
 def build_evaluators(evaluation: Mapping[str, Any], seed: int) -> dict[str, Any]:
@@ -82,4 +91,5 @@ def build_pipeline(
         cache=build_cache(config),
         seed=seed,
         k_search=KSearch(**(config.get("k_search") or {})),
+        guidance=build_guidance(config.get("topics")),
     )

@@ -24,7 +24,8 @@ from textcluster.data import LIMIT, LIMIT_KEY
 from textcluster.dataset import IMAGE
 from textcluster.errors import UnknownPluginError, UserError
 from textcluster.params import NULL, Block, Bool, Choice, Int, ListOf, Str
-from textcluster.topics.settings import TOPIC_SETTINGS
+from textcluster.topics.guided import guidance_problems
+from textcluster.topics.settings import GUIDANCE_SETTINGS, TOPIC_SETTINGS
 
 NONE = "none"  # refiner=none: no refiner stage
 STAGE_REGISTRIES = {
@@ -61,7 +62,7 @@ TOP_LEVEL = {
     "cache_dtype": Choice(*CACHE_DTYPES),
     "trainer": TRAINER_SETTINGS,
     "evaluation": Block({"metrics": ListOf(Str()), "params": Block({}, open=True)}),
-    "topics": Block({"enabled": Bool(), **TOPIC_SETTINGS}),
+    "topics": Block({"enabled": Bool(), **TOPIC_SETTINGS, **GUIDANCE_SETTINGS}),
 }
 
 
@@ -196,6 +197,7 @@ def _stage_problems(config: Mapping[str, Any], reads_data: bool) -> list[str]:
             f"topics.n_topics={topics['n_topics']} needs text data; data={loader.key()} gives images. "
             "Set topics.n_topics=null"
         )
+    problems += guidance_problems(topics, modality, refiner_name(config))  # seed lists, zero-shot names
     return problems
 
 

@@ -23,6 +23,8 @@ import numpy as np
 
 from textcluster.cache import EmbeddingCache
 from textcluster.clusterers.k_selection import AUTO, KSearch
+from textcluster.clusterers.memberships import BLOCK as MEMBERSHIP_BLOCK
+from textcluster.clusterers.memberships import DistanceRule, follow_edits, own_membership, to_topics
 from textcluster.contracts import (
     Clusterer,
     Encoder,
@@ -35,12 +37,14 @@ from textcluster.contracts import (
 )
 from textcluster.dataset import Dataset
 from textcluster.errors import UserError, WorkerFinished
-from textcluster.evaluation import evaluate
+from textcluster.evaluation import evaluate, log_skipped
 from textcluster.labels import NOISE, cluster_centres, cluster_ids
 from textcluster.noise import to_nearest_centre
 from textcluster.reducers.builtin import IdentityReducer
 from textcluster.results import EvaluationInput, Prediction
 from textcluster.seeding import seed_everything
+from textcluster.topic_editing import TopicEditing, route
+from textcluster.topics.guided import Guidance, GuidedFit
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +90,7 @@ def resolve_noise_policy(noise: NoisePolicy | str) -> NoisePolicy:
     return registry.noise_policies.build({"name": noise}, where="noise")
 
 
-class Pipeline:
+class Pipeline(TopicEditing):
     """Chains stage plugins; each can be swapped by any object that keeps its contract (:mod:`textcluster.contracts`).
 
     Stages: ``encoder``, ``clusterer``, ``reducer`` (None: none), ``refiner``
@@ -101,7 +105,10 @@ class Pipeline:
     topic merging), ``topics_``, ``noise_report_``, ``metrics_``,
     ``skipped_metrics_``, ``timings_``, ``cache_hit_``, ``k_selection_`` (the
     curve and the pick of ``n_clusters=auto``, else None) and the fitted stages
-    ``encoder_``, ``reducer_``, ``clusterer_``, ``refiner_``, ``noise_policy_``.
+    ``encoder_``, ``reducer_``, ``clusterer_``, ``refiner_``, ``noise_policy_``. ``documents_`` holds
+    the texts fitted on (None for images; a loaded model: None) for the topic edits
+    (:class:`~textcluster.topic_editing.TopicEditing`: merge, split, rename, update, reduce outliers),
+    which ``topic_edits_`` lists in order.
     """
 
     def __init__(
@@ -117,11 +124,13 @@ class Pipeline:
         cache: EmbeddingCache | None = None,
         seed: int = 0,
         k_search: KSearch | None = None,
+        guidance: Guidance | None = None,
     ):
         self.encoder, self.clusterer, self.reducer, self.refiner = encoder, clusterer, reducer, refiner
         self.noise, self.topics, self.evaluators = noise, topics, evaluators
         self.training, self.cache, self.seed = training, cache, seed
         self.k_search = k_search
+        self.guidance = guidance  # topics.seed_topics / topics.zero_shot (textcluster.topics.guided)
 
     def __repr__(self) -> str:
         """The stages with their non-default parameters, and what the fit found (notebooks print this)."""
@@ -149,18 +158,22 @@ class Pipeline:
         """Fit every stage on ``documents`` (a list of str, an image array (n, h, w) or a Dataset)."""
         dataset = Dataset.from_documents(documents, labels)
         self._prepare(dataset)
+        self.documents_, self.topic_edits_ = dataset.texts, []
         seed_everything(self.seed, torch=self.uses_torch)
         timings: dict[str, float] = {}
         with _timed(timings, "encode_s"):
             embeddings, self.cache_hit_ = self._encode(dataset)
+        # guided topics pull seeded documents toward their seed words; zero-shot topics keep theirs from the clusterer
+        self.guidance_ = (self.guidance or Guidance()).fit(self.encoder_, dataset, embeddings)
         with _timed(timings, "reduce_s"):
-            reduced = self.reducer_.fit_transform(embeddings)
+            reduced = self.reducer_.fit_transform(self.guidance_.steer_fitted(dataset.texts, embeddings))
+        clustered = self.guidance_.rest(reduced, self.clusterer_)
         self.k_selection_ = None
         if takes_k(self.clusterer_) and self.clusterer_.n_clusters == AUTO:
             with _timed(timings, "choose_k_s"):
-                self._choose_k(reduced)
+                self._choose_k(clustered)
         with _timed(timings, "cluster_s"):
-            labels = np.asarray(self.clusterer_.fit(reduced).labels_)
+            labels = self.guidance_.merge(np.asarray(self.clusterer_.fit(clustered).labels_))
         if self.refiner_ is not None:
             # The refined codes replace both the embeddings and the clustered space: the refiner's
             # clusters live in the encoder's (new) code space, not in the reducer's.
@@ -169,6 +182,7 @@ class Pipeline:
             embeddings = reduced = refinement.embeddings
             labels = refinement.labels
         self.embeddings_, self.reduced_, self.cluster_labels_ = embeddings, reduced, labels
+        self.membership_rule_ = DistanceRule.fit(reduced, labels)  # predict_proba where the stage has no own
         with _timed(timings, "topics_s"):
             self.labels_ = self._describe(dataset)
         with _timed(timings, "evaluate_s"):
@@ -220,6 +234,7 @@ class Pipeline:
             if stage is not None:
                 stage.check_params()
         self.encoder.check_modality(dataset.modality)
+        (self.guidance or Guidance()).check(dataset, self.refiner)
         if self.refiner is not None and dataset.modality not in self.refiner.modalities:
             raise UserError(
                 f"refiner={self.refiner.key()} handles {' and '.join(self.refiner.modalities)} data, not "
@@ -274,10 +289,10 @@ class Pipeline:
     def _describe(self, dataset: Dataset) -> np.ndarray:
         """The noise policy, then (text runs) the topics; returns the final labels."""
         # after a refiner the clusterer's membership probabilities describe labels that are gone
-        clusterer = self.clusterer_ if self.refiner_ is None else None
+        clusterer = self.guidance_.membership_view(self.clusterer_) if self.refiner_ is None else None
         labels, self.noise_report_ = self.noise_policy_.apply(self.cluster_labels_, self.embeddings_, clusterer)
         self.noise_centres_ = cluster_centres(self.embeddings_, self.cluster_labels_)  # for new noise points
-        self.topics_ = self._fit_topics(dataset, labels)
+        self.topics_ = self.guidance_.name_topics(self._fit_topics(dataset, labels))  # zero-shot names, seed words
         self.topic_mapping_ = None if self.topics_ is None else dict(self.topics_.mapping)
         return labels if self.topics_ is None else self.topics_.labels
 
@@ -306,8 +321,7 @@ class Pipeline:
             noise_fraction_before=self.noise_report_.fraction_before,
             noise_fraction_after=self.noise_report_.fraction_after,
         )
-        for key, reason in skipped.items():
-            log.info("evaluator %s skipped: %s", key, reason)
+        log_skipped(skipped, log)  # one line per reason, not one per metric
         return metrics, skipped
 
     # ------------------------------------------------------------------------------------- predict
@@ -344,8 +358,10 @@ class Pipeline:
 
     def transform(self, documents: Any) -> np.ndarray:
         """New documents in the space the clusterer saw (after the reducer)."""
-        embeddings = self.embed(documents)
-        return embeddings if self.refiner_ is not None else np.asarray(self.reducer_.transform(embeddings))
+        dataset = Dataset.from_documents(documents)
+        embeddings = self.embed(dataset)
+        steered = self.guidance_.steer(dataset.texts, embeddings)  # seeded documents pulled as in fit
+        return embeddings if self.refiner_ is not None else np.asarray(self.reducer_.transform(steered))
 
     def predict_details(self, documents: Any) -> Prediction:
         """Labels (as assignments.csv would give them), distance or probability, embeddings, for new documents."""
@@ -356,10 +372,10 @@ class Pipeline:
             cluster_labels, scores = self.refiner_.predict_scores(embeddings)
             score_name = "probability"
         else:
-            reduced = np.asarray(self.reducer_.transform(embeddings))
+            reduced = np.asarray(self.reducer_.transform(self.guidance_.steer(dataset.texts, embeddings)))
             cluster_labels, scores = self.clusterer_.predict_scores(reduced)
             score_name = self.clusterer_.score_name or "score"
-        cluster_labels = np.asarray(cluster_labels)
+        cluster_labels, scores = self.guidance_.assign(embeddings, np.asarray(cluster_labels), scores)  # zero-shot
         labels = self._finalize(cluster_labels, embeddings)
         return Prediction(
             dataset,
@@ -390,13 +406,96 @@ class Pipeline:
             raise UserError("this pipeline has no topics: they need text documents and a topics stage (topics=default)")
         return self.topics_.info()
 
+    @property
+    def topic_ids_(self) -> np.ndarray:
+        """The columns of :meth:`predict_proba`, ascending: the topic ids (noise, -1, is no column), or the
+        clusters without a topic stage; after topic edits, the edited topics (a merged-away id goes, a split's
+        new ids come)."""
+        if not self.is_fitted:
+            raise UserError(NOT_FITTED)
+        base = self._base_topic_ids()
+        return follow_edits(np.zeros((0, len(base))), base, np.zeros((0, 0)), self._edits())[1]
+
+    def predict_proba(self, documents: Any) -> np.ndarray:
+        """Each document's probability of each topic: ``(n, len(topic_ids_))``, rows summing to 1. A document
+        that ``predict`` calls noise (-1) still gets the topics it is nearest to belonging to.
+
+        From the clusterer's (or refiner's) own probabilities where its model has them (GMM's posterior,
+        HDBSCAN's membership vectors, DEC's soft assignment), else the distance rule fitted with the clusters
+        (:class:`~textcluster.clusterers.memberships.DistanceRule`: an isotropic Gaussian mixture); a topic
+        merged from several clusters has the sum of their probabilities."""
+        dataset = Dataset.from_documents(documents)
+        embeddings = self.embed(dataset)
+        steered = self.guidance_.steer(dataset.texts, embeddings)  # seeded documents pulled as in fit
+        points = embeddings if self.refiner_ is not None else np.asarray(self.reducer_.transform(steered))
+        return self.proba_at(embeddings, points)
+
+    def proba_at(self, embeddings: np.ndarray, points: np.ndarray, dtype: Any = np.float64) -> np.ndarray:
+        """:meth:`predict_proba` of documents already encoded: their ``embeddings`` and their ``points`` in the
+        clustered space (a :class:`~textcluster.results.Prediction`'s ``embeddings`` and ``reduced``), so
+        predict and predict_proba need one encoding. In blocks of rows: only the result is held whole."""
+        out = np.empty((len(points), len(self.topic_ids_)), dtype=dtype)
+        for start in range(0, len(out), MEMBERSHIP_BLOCK):
+            rows = slice(start, start + MEMBERSHIP_BLOCK)
+            out[rows] = self._topic_proba(*self._cluster_proba(points[rows]), embeddings[rows])
+        return out
+
+    def topic_distribution(self, documents: Any):
+        """:meth:`predict_proba` as a pandas DataFrame: a row per document (index: its id), a column per topic
+        id (``topic_ids_``; ``topic_info()`` names them)."""
+        import pandas as pd
+
+        dataset = Dataset.from_documents(documents)
+        index, columns = pd.Index(dataset.ids, name="id"), pd.Index(self.topic_ids_, name="topic")
+        return pd.DataFrame(self.predict_proba(dataset), index=index, columns=columns)
+
+    def training_proba(self) -> np.ndarray:
+        """:meth:`predict_proba` of the documents ``fit`` was given (rows of ``labels_``) as float32, from the
+        fit's clustered space: nothing is encoded again, and HDBSCAN gives its all-points membership vectors.
+        Computed in blocks of rows, so only the float32 result is held whole."""
+        if getattr(self, "reduced_", None) is None:
+            raise UserError("a loaded model holds no training documents: call predict_proba(documents)")
+        soft = self.guidance_.membership_view(self.clusterer_).soft_membership() if self.refiner_ is None else None
+        if soft is None:
+            return self.proba_at(self.embeddings_, self.reduced_, dtype=np.float32)
+        out = np.empty((len(self.reduced_), len(self.topic_ids_)), dtype=np.float32)
+        for start in range(0, len(out), MEMBERSHIP_BLOCK):
+            rows = slice(start, start + MEMBERSHIP_BLOCK)
+            out[rows] = self._topic_proba(soft[0], soft[1][rows], self.embeddings_[rows])
+        return out
+
+    def _cluster_proba(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(cluster ids, probabilities)``: the stage's own where it has them, else the distance rule."""
+        own = own_membership(self.refiner_ if self.refiner_ is not None else self.clusterer_, points)
+        if own is not None:
+            return self.guidance_.shift(*own)  # the clusterer's ids come after the zero-shot topics'
+        rule = getattr(self, "membership_rule_", None)
+        if rule is None:
+            raise UserError("this model was saved before soft memberships were part of a model: fit it again")
+        return rule.ids, rule.predict_proba(points)
+
+    def _topic_proba(self, cluster_ids: np.ndarray, probabilities: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+        base = self._base_topic_ids()
+        cluster_ids, probabilities = self.guidance_.zero_shot_memberships(cluster_ids, probabilities, embeddings)
+        proba = to_topics(cluster_ids, probabilities, self.topic_mapping_, base)
+        return follow_edits(proba, base, embeddings, self._edits())[0]
+
+    def _base_topic_ids(self) -> np.ndarray:
+        """The topics as the fit made them (before any edit): the mapping's targets, else the clusters."""
+        if self.topic_mapping_ is not None:
+            return np.array(sorted(set(self.topic_mapping_.values())), dtype=np.int64)
+        return np.asarray(self.noise_centres_[0], dtype=np.int64)
+
+    def _edits(self) -> list:
+        return list(getattr(self, "topic_edits_", None) or [])
+
     def _finalize(self, labels: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
         """Noise policy and topic merging, as ``fit`` applied them to the training documents."""
         if self.noise_policy_.reassigns:
             labels = to_nearest_centre(labels, embeddings, *self.noise_centres_)
         if self.topic_mapping_ is not None:
             labels = np.array([self.topic_mapping_.get(int(c), NOISE) for c in labels], dtype=np.int64)
-        return labels
+        return route(labels, embeddings, self.topic_edits_)  # merges, splits, outliers reduced after the fit
 
     # ------------------------------------------------------------------------------------- state
 
@@ -420,8 +519,12 @@ class Pipeline:
         return {
             "fit_info": self.fit_info_,
             "noise_centres": {"ids": ids, "centres": centres},
+            "membership_rule": self.membership_rule_.get_state(),  # predict_proba's distance rule
             "topic_mapping": mapping,
             "topics": None if self.topics_ is None else self.topics_.summary(),
+            "topic_settings": None if self.topics is None else self.topics.get_params(),  # what edits refit with
+            "topic_edits": self.topic_edits_,
+            "guidance": self.guidance_.get_state(),  # zero-shot names and seed lists with their embeddings
         }
 
     def set_state(self, state: Mapping[str, Any]) -> Pipeline:
@@ -429,8 +532,15 @@ class Pipeline:
         self.encoder_, self.reducer_, self.refiner_ = self.encoder, self.reducer or IdentityReducer(), self.refiner
         self.clusterer_, self.noise_policy_ = self.clusterer, resolve_noise_policy(self.noise)
         self.noise_centres_ = (np.asarray(state["noise_centres"]["ids"]), np.asarray(state["noise_centres"]["centres"]))
+        self.membership_rule_ = DistanceRule.from_state(state.get("membership_rule"))  # None: saved before it
+        self.guidance_ = GuidedFit.from_state(state.get("guidance"))  # None: no guidance, or saved before it
         mapping = state.get("topic_mapping")
         self.topic_mapping_ = None if mapping is None else {int(k): int(v) for k, v in mapping.items()}
+        self.documents_, self.topic_edits_ = None, list(state.get("topic_edits") or [])
+        if self.topics is None and state.get("topic_settings") is not None:
+            from textcluster.topics import TopicModeler
+
+            self.topics = TopicModeler(**state["topic_settings"])
         summary = state.get("topics")  # absent from a model saved before topics were part of it
         if summary is None:
             self.topics_ = None

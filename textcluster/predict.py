@@ -15,6 +15,9 @@ Arguments are Hydra-style ``key=value``:
 ``predictions.csv`` has one row per document: ``id``, ``cluster`` (-1: noise), ``label`` (when the data
 has true labels), ``distance`` (to the cluster centre / core sample) or ``probability`` (HDBSCAN, GMM),
 and a text snippet (``text``) or the image's row (``index``).
+Beside it, ``<output stem>_topic_distribution.npy`` holds each document's probability of each topic
+(``Pipeline.predict_proba``: float32, a row per row of the CSV) and ``<output stem>_topic_distribution.json``
+names its columns (topic ids and labels), as a run folder's ``topic_distribution.npy`` does for its documents.
 
 Bad input ends with one line, ``textcluster-predict: error: ...``, and exit status 2.
 """
@@ -86,7 +89,7 @@ def predict(argv: Sequence[str]) -> Path:
     from textcluster.config import load_local_plugins
     from textcluster.data import load_dataset
     from textcluster.reporting.model_folder import load_model
-    from textcluster.reporting.run_folder import write_predictions
+    from textcluster.reporting.run_folder import write_predictions, write_topic_distribution
 
     load_local_plugins(plugins_dir)
     dataset = load_dataset(data_config(overrides, plugins_dir), seed=int(manifest.get("seed") or 0))
@@ -105,6 +108,10 @@ def predict(argv: Sequence[str]) -> Path:
     path = Path(output) if output else folder / "predictions.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_predictions(path, prediction)
+    # one encoding for both: the probabilities come from the prediction's embeddings and clustered points
+    proba = pipeline.proba_at(prediction.embeddings, prediction.reduced, dtype=np.float32)
+    distribution = path.with_name(f"{path.stem}_topic_distribution.npy")
+    write_topic_distribution(distribution, proba, pipeline)
 
     labels = prediction.labels
     clusters, counts = np.unique(labels[labels != NOISE], return_counts=True)
@@ -117,7 +124,7 @@ def predict(argv: Sequence[str]) -> Path:
     if (labels == NOISE).any():
         print(f"  noise: {int((labels == NOISE).sum())} items")
     print("  sizes: " + ", ".join(f"{c}:{n}" for c, n in zip(clusters.tolist(), counts.tolist())))
-    print(f"predictions: {path}")
+    print(f"predictions: {path} (topic distribution: {distribution.name})")
     return path
 
 

@@ -28,13 +28,14 @@ from textcluster.reporting import document_map, plots
 from textcluster.reporting.files import snippet
 from textcluster.reporting.run_folder import metrics_record
 from textcluster.reporting.topics_files import largest_first, topics_payload
-from textcluster.storage import write_text
+from textcluster.storage import atomic_write, write_text
 from textcluster.topics.over_time import topics_over_time, topics_per_group
 
 log = logging.getLogger(__name__)
 
 REPORT_FILE = "report.html"
 PLOTS_DIR = "plots"
+MAP_LAYOUT_FILE = "map_layout.npz"  # in plots/: the map's rows and 2-D coordinates, reused after a topic edit
 SNIPPET_CHARS = 220
 DOCS_PER_TOPIC = 3
 
@@ -136,16 +137,40 @@ def topic_trend_jobs(topics, dataset: Dataset, time_bins: str | int) -> list[tup
 
 
 def map_layout(
-    pipeline: Pipeline, seed: int = 0, map_method: str = "auto"
+    pipeline: Pipeline, seed: int = 0, map_method: str = "auto", run_dir: Path | None = None
 ) -> Callable[[], tuple[np.ndarray, np.ndarray, str]]:
     """``() -> (rows, their 2-D coordinates, method)`` of the map, computed on the first call only: the PNG
-    map and the interactive map show the same sampled rows at the same coordinates."""
+    map and the interactive map show the same sampled rows at the same coordinates. With ``run_dir`` the
+    layout is kept in ``plots/map_layout.npz``, and one kept there is reused: the documents and their
+    embeddings do not change when topics are edited, and a UMAP costs far more than the edit."""
+    path = None if run_dir is None else Path(run_dir) / PLOTS_DIR / MAP_LAYOUT_FILE
 
     def compute() -> tuple[np.ndarray, np.ndarray, str]:
+        kept = _kept_layout(path, len(pipeline.labels_))
+        if kept is not None:
+            return kept
         rows = plots.map_rows(len(pipeline.labels_), seed)
-        return (rows, *plots.map_coordinates(np.asarray(pipeline.embeddings_)[rows], seed, map_method))
+        layout = (rows, *plots.map_coordinates(np.asarray(pipeline.embeddings_)[rows], seed, map_method))
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            arrays = {"rows": layout[0], "coordinates": layout[1], "method": np.array(layout[2])}
+            atomic_write(path, lambda handle: np.savez(handle, **arrays))
+        return layout
 
     return functools.cache(compute)
+
+
+def _kept_layout(path: Path | None, n_documents: int) -> tuple[np.ndarray, np.ndarray, str] | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as kept:
+            rows, coordinates, method = kept["rows"], kept["coordinates"], str(kept["method"])
+    except (OSError, ValueError, KeyError):
+        return None
+    if len(rows) != len(coordinates) or (len(rows) and rows.max() >= n_documents):
+        return None
+    return rows, coordinates, method
 
 
 def make_document_map(
@@ -242,6 +267,12 @@ def render_html(
         + (f" · seed={html.escape(str(config.get('seed')))}" if config and "seed" in config else "")
         + f" · {time.strftime('%Y-%m-%d %H:%M')}<br>run folder: {html.escape(str(run_dir))}</p>",
     ]
+    edits = [edit.get("edit", "") for edit in getattr(pipeline, "topic_edits_", None) or []]
+    if edits:
+        parts.append(
+            f"<p class=meta>Topics edited after the fit ({html.escape(', '.join(edits))}; see topic_edits.json): "
+            "the topics, tables and maps show the edited topics; the metrics are the fit's.</p>"
+        )
     if problems:
         parts.append(
             "<div class=warn><b>Left out of this report:</b><ul>"
@@ -280,7 +311,7 @@ def write_report(
     if topics is None and pipeline.topics_ is not None and dataset.has_texts:
         topics = topics_payload(pipeline.topics_, dataset.texts, dataset.ids)["topics"]
     tree = pipeline.topics_.tree if topics and pipeline.topics_ is not None else None  # topics.json's "tree"
-    layout = map_layout(pipeline, seed, map_method)  # computed once, for both maps
+    layout = map_layout(pipeline, seed, map_method, run_dir)  # computed once, for both maps
     time_bins = ((config or {}).get("data") or {}).get("time_bins", "auto")
     figures, problems = make_plots(run_dir, pipeline, dataset, topics, seed, map_method, tree, layout, time_bins)
     interactive = make_document_map(pipeline, dataset, topics, layout, problems, seed)

@@ -29,8 +29,11 @@ def write_results(run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> list[d
     Returns the topics.json entries (None without topics), for the report.
     """
     write_embeddings(run_dir / "embeddings.npy", pipeline)
+    if dataset.has_texts:
+        write_documents(run_dir / DOCUMENTS_FILE, dataset, pipeline.labels_)
     topic_labels = None if pipeline.topics_ is None else pipeline.topics_.label_of(pipeline.labels_)
     write_rows(run_dir / "assignments.csv", dataset, pipeline.labels_, topic_labels=topic_labels)
+    write_topic_distribution(run_dir / TOPIC_DISTRIBUTION, pipeline.training_proba(), pipeline)
     topics = None
     if pipeline.topics_ is not None:
         topics = write_topics(run_dir, pipeline.topics_, dataset.texts, dataset.ids)["topics"]
@@ -44,6 +47,41 @@ def write_results(run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> list[d
     write_json(run_dir / "skipped_metrics.json", pipeline.skipped_metrics_)
     write_json(run_dir / "metrics.json", metrics_record(pipeline))
     return topics
+
+
+DOCUMENTS_FILE = "documents.parquet"
+"""A text run's documents in full (id, text, the topic the fit gave it, true label, time, group), so
+textcluster-topics edits the topics later without being told where the data is (a run folder never reads a
+path it names). ``fit_topic`` never changes: an edited run's topics are the fit's replayed through the model's
+edits, so they always agree with the model, even after a stop between two files of an edit."""
+
+
+def write_documents(path: Path, dataset: Dataset, fit_topics: np.ndarray) -> None:
+    import pandas as pd
+
+    columns = {"id": dataset.ids, "text": dataset.texts, "fit_topic": np.asarray(fit_topics, dtype=np.int64)}
+    extra = (("label", dataset.labels), ("time", dataset.times), ("group", dataset.groups))
+    columns |= {name: values for name, values in extra if values is not None}
+    frame = pd.DataFrame(columns)
+    frame["id"] = frame["id"].astype(str)  # ids of any type read back alike (assignments.csv holds them as text)
+    atomic_write(path, lambda handle: frame.to_parquet(handle, index=False))
+
+
+def read_documents(run_dir: Path) -> tuple[Dataset, np.ndarray]:
+    """``(the run's documents, the topic the fit gave each)`` as :func:`write_documents` kept them (ids as text)."""
+    import pandas as pd
+
+    frame = pd.read_parquet(Path(run_dir) / DOCUMENTS_FILE)
+    column = lambda name, **kind: frame[name].to_numpy(**kind) if name in frame else None
+    dataset = Dataset(
+        name=Path(run_dir).name,
+        texts=frame["text"].tolist(),
+        ids=frame["id"].to_numpy(),
+        labels=column("label"),
+        times=column("time", dtype="datetime64[ns]"),
+        groups=column("group"),
+    )
+    return dataset, frame["fit_topic"].to_numpy(dtype=np.int64)
 
 
 def write_embeddings(path: Path, pipeline: Pipeline) -> None:
@@ -73,3 +111,21 @@ def _is_whole_npy(array: np.ndarray, source: str) -> bool:
 def write_predictions(path: Path, prediction: Prediction) -> None:
     extra = [(prediction.score_name, prediction.scores)] if prediction.score_name else []
     write_rows(path, prediction.dataset, prediction.labels, extra, topic_labels=prediction.topic_labels)
+
+
+TOPIC_DISTRIBUTION = "topic_distribution.npy"
+"""Each document's probability of each topic (``Pipeline.predict_proba``): float32, a row per row of
+assignments.csv (of predictions.csv for textcluster-predict, as ``<stem>_topic_distribution.npy``), and a JSON
+beside it naming the columns (topic ids, labels). A .npy and not columns of the CSV: a million documents by
+hundreds of topics are hundreds of millions of numbers, 4 bytes each here, loaded in one call or memory-mapped
+(``numpy.load(path, mmap_mode="r")``), where CSV text takes about 10 bytes each and is parsed whole; and the
+whole distribution is kept, where a top 3 in the CSV would drop the rest (which a merged or split topic sums)."""
+
+
+def write_topic_distribution(path: Path, proba: np.ndarray, pipeline: Pipeline) -> None:
+    ids = pipeline.topic_ids_
+    array = np.asarray(proba, dtype=np.float32)
+    atomic_write(path, lambda handle: np.save(handle, array, allow_pickle=False))
+    columns = {"rows": len(array), "columns": [int(topic) for topic in ids]}
+    columns["labels"] = None if pipeline.topics_ is None else pipeline.topics_.label_of(ids)
+    write_json(path.with_suffix(".json"), columns)
