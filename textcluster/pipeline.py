@@ -24,7 +24,13 @@ import numpy as np
 from textcluster.cache import EmbeddingCache
 from textcluster.clusterers.k_selection import AUTO, KSearch
 from textcluster.clusterers.memberships import BLOCK as MEMBERSHIP_BLOCK
-from textcluster.clusterers.memberships import DistanceRule, follow_edits, own_membership, to_topics
+from textcluster.clusterers.memberships import (
+    ClusterGeometry,
+    DistanceRule,
+    follow_edits,
+    own_membership,
+    to_topics,
+)
 from textcluster.contracts import (
     Clusterer,
     Encoder,
@@ -43,7 +49,7 @@ from textcluster.noise import to_nearest_centre
 from textcluster.reducers.builtin import IdentityReducer
 from textcluster.results import EvaluationInput, Prediction
 from textcluster.seeding import seed_everything
-from textcluster.topic_editing import TopicEditing, route
+from textcluster.topic_editing import TopicEditing, TopicUpdates, route
 from textcluster.topics.guided import Guidance, GuidedFit
 
 log = logging.getLogger(__name__)
@@ -90,7 +96,7 @@ def resolve_noise_policy(noise: NoisePolicy | str) -> NoisePolicy:
     return registry.noise_policies.build({"name": noise}, where="noise")
 
 
-class Pipeline(TopicEditing):
+class Pipeline(TopicEditing, TopicUpdates):
     """Chains stage plugins; each can be swapped by any object that keeps its contract (:mod:`textcluster.contracts`).
 
     Stages: ``encoder``, ``clusterer``, ``reducer`` (None: none), ``refiner``
@@ -158,7 +164,7 @@ class Pipeline(TopicEditing):
         """Fit every stage on ``documents`` (a list of str, an image array (n, h, w) or a Dataset)."""
         dataset = Dataset.from_documents(documents, labels)
         self._prepare(dataset)
-        self.documents_, self.topic_edits_ = dataset.texts, []
+        self.documents_, self.topic_edits_, self.updates_ = dataset.texts, [], []
         seed_everything(self.seed, torch=self.uses_torch)
         timings: dict[str, float] = {}
         with _timed(timings, "encode_s"):
@@ -183,6 +189,7 @@ class Pipeline(TopicEditing):
             labels = refinement.labels
         self.embeddings_, self.reduced_, self.cluster_labels_ = embeddings, reduced, labels
         self.membership_rule_ = DistanceRule.fit(reduced, labels)  # predict_proba where the stage has no own
+        self.cluster_geometry_ = ClusterGeometry.fit(reduced, labels)  # partial_fit: which new documents fit
         with _timed(timings, "topics_s"):
             self.labels_ = self._describe(dataset)
         with _timed(timings, "evaluate_s"):
@@ -520,6 +527,8 @@ class Pipeline(TopicEditing):
             "fit_info": self.fit_info_,
             "noise_centres": {"ids": ids, "centres": centres},
             "membership_rule": self.membership_rule_.get_state(),  # predict_proba's distance rule
+            "cluster_geometry": self.cluster_geometry_.get_state(),  # partial_fit's centres, sizes and radii
+            "updates": self.updates_,  # what each partial_fit changed
             "topic_mapping": mapping,
             "topics": None if self.topics_ is None else self.topics_.summary(),
             "topic_settings": None if self.topics is None else self.topics.get_params(),  # what edits refit with
@@ -533,6 +542,8 @@ class Pipeline(TopicEditing):
         self.clusterer_, self.noise_policy_ = self.clusterer, resolve_noise_policy(self.noise)
         self.noise_centres_ = (np.asarray(state["noise_centres"]["ids"]), np.asarray(state["noise_centres"]["centres"]))
         self.membership_rule_ = DistanceRule.from_state(state.get("membership_rule"))  # None: saved before it
+        self.cluster_geometry_ = ClusterGeometry.from_state(state.get("cluster_geometry"))  # None: saved before it
+        self.updates_ = list(state.get("updates") or [])
         self.guidance_ = GuidedFit.from_state(state.get("guidance"))  # None: no guidance, or saved before it
         mapping = state.get("topic_mapping")
         self.topic_mapping_ = None if mapping is None else {int(k): int(v) for k, v in mapping.items()}

@@ -275,3 +275,167 @@ class TopicEditing:
     def _apply_names(self) -> None:
         for topic in self.topics_.topics:
             topic.label = names(self.topic_edits_).get(topic.id, topic.label)
+
+
+# ------------------------------------------------------------------------------------- new documents
+
+NEW_TOPIC_SHARE = 0.25
+"""New documents that fit no cluster form a new topic when a dense group of them (HDBSCAN) holds at least this
+share of the smallest topic the fit found, and at least :data:`MIN_SPLIT_MEMBERS`. About half of the posts of
+a class the fit never saw fit no cluster (:data:`~textcluster.clusterers.memberships.FIT_QUANTILE`), so this
+asks for a batch holding about half as many documents of the new topic as the smallest topic has: a group
+that large among the fit's own documents would have been a topic of its own. A smaller group joins the
+clusters nearest to it, and an update with more of its documents can still make it a topic."""
+
+
+class TopicUpdates:
+    """``partial_fit``: new documents as they arrive (a mixin of :class:`textcluster.pipeline.Pipeline`)."""
+
+    def partial_fit(self, documents, embeddings=None):
+        """Assign new documents to the fitted clusters and move the centres they join; dense groups of the
+        ones that fit none become new clusters and topics. The earlier documents keep their topics, and
+        predict follows (the new centres are the clusterer's). ``updates_[-1]`` says what changed: new topics,
+        grown topics, how far each cluster's centre moved (in units of its radius). Returns self."""
+        self._check_updatable()
+        given = {} if embeddings is None else {"embeddings": embeddings}  # the API's predict takes your vectors
+        prediction = self.predict_details(documents, **given)
+        reduced, labels = np.asarray(prediction.reduced, dtype=np.float64), np.array(prediction.labels)
+        geometry = self.cluster_geometry_
+        rows = np.searchsorted(geometry.ids, prediction.cluster_labels)
+        offsets = reduced - geometry.centres[rows]
+        fits = np.sqrt(np.einsum("ij,ij->i", offsets, offsets)) <= geometry.radii[rows]
+        drift = self._move_centres(prediction, rows, fits)
+        groups = _dense_groups(reduced[~fits], self._new_topic_size(), self.seed)
+        new_topics = self._add_clusters(prediction, np.flatnonzero(~fits), groups, labels)
+        self.updates_.append(
+            {
+                "documents": len(labels),
+                "fitted": int(fits.sum()),
+                "unfit": int((~fits).sum()),
+                "new_topics": new_topics,
+                "grown": _counts(labels[fits]),
+                "drift": drift,
+            }
+        )
+        self._extend_corpus(prediction, labels)
+        log.info("partial_fit: %d documents, %d fit a cluster, %d new topics", len(labels), fits.sum(), len(new_topics))
+        return self
+
+    def _check_updatable(self) -> None:
+        self._check_editable()
+        if self.refiner_ is not None or getattr(self.guidance_, "names", None):
+            raise UserError("partial_fit does not follow a refiner or zero-shot topics (topics.zero_shot) yet; refit")
+        if getattr(self, "documents_", None) is None:
+            raise UserError(
+                "a loaded model holds no documents: call refresh_topics(documents=<the texts of the fit>) first, "
+                "then partial_fit"
+            )
+        if getattr(self, "cluster_geometry_", None) is None:
+            raise UserError("this model was saved before partial_fit existed; fit it again")
+        _centre_table(self.clusterer_)  # refuses a clusterer without centres
+
+    def _new_topic_size(self) -> int:
+        sizes = [topic.size for topic in self.topics_.topics if not topic.is_noise]
+        return max(MIN_SPLIT_MEMBERS, int(NEW_TOPIC_SHARE * min(sizes, default=0)))
+
+    def _move_centres(self, prediction, rows: np.ndarray, fits: np.ndarray) -> dict[str, float]:
+        """Running means of the clusters the fitting documents join: the clusterer's centres and the geometry's
+        (the clustered space), the noise centres (the encoder's). Returns how far each centre moved, in units
+        of its radius."""
+        geometry, drift = self.cluster_geometry_, {}
+        ids, centres = _centre_table(self.clusterer_)
+        noise_ids, noise_centres = self.noise_centres_[0], np.array(self.noise_centres_[1], dtype=np.float64)
+        reduced, vectors = np.asarray(prediction.reduced), np.asarray(prediction.embeddings, dtype=np.float64)
+        for row in np.unique(rows[fits]):
+            joined, cluster = fits & (rows == row), geometry.ids[row]
+            step = joined.sum() / (geometry.sizes[row] + joined.sum())
+            shift = step * (reduced[joined].mean(axis=0) - geometry.centres[row])
+            geometry.centres[row] += shift
+            centres[ids == cluster] += shift
+            at = noise_ids == cluster
+            noise_centres[at] += step * (vectors[joined].mean(axis=0) - noise_centres[at])
+            geometry.sizes[row] += joined.sum()
+            drift[str(int(cluster))] = round(float(np.linalg.norm(shift) / max(geometry.radii[row], 1e-12)), 4)
+        _set_centre_table(self.clusterer_, ids, centres)
+        self.noise_centres_ = (noise_ids, noise_centres)
+        return drift
+
+    def _add_clusters(self, prediction, unfit: np.ndarray, groups: np.ndarray, labels: np.ndarray) -> dict[str, int]:
+        """Each dense group of unfit documents becomes a cluster of the clusterer and a topic; returns topic ->
+        size. The new centres join the clusterer's, so predict assigns to them like to any other."""
+        from textcluster.clusterers.memberships import ClusterGeometry, DistanceRule
+
+        if not (groups >= 0).any():
+            return {}
+        grouped, members = unfit[groups >= 0], groups[groups >= 0]
+        added = ClusterGeometry.fit(np.asarray(prediction.reduced)[grouped], members)
+        ids, centres = _centre_table(self.clusterer_)
+        new_ids = np.arange(len(added.ids)) + (int(ids.max()) + 1 if len(ids) else 0)
+        first = 1 + max([int(topic.id) for topic in self.topics_.topics] + list(self.topic_mapping_.values()))
+        topics = np.arange(len(added.ids)) + first
+        _set_centre_table(self.clusterer_, np.concatenate([ids, new_ids]), np.vstack([centres, added.centres]))
+        geometry = self.cluster_geometry_
+        self.cluster_geometry_ = ClusterGeometry(
+            *(np.concatenate([old, new]) for old, new in zip(_fields(geometry), _fields(added)))
+        )
+        vectors = np.asarray(prediction.embeddings, dtype=np.float64)[grouped]
+        noise_ids, noise_centres = self.noise_centres_
+        means = np.stack([vectors[members == group].mean(axis=0) for group in added.ids])
+        self.noise_centres_ = (np.concatenate([noise_ids, new_ids]), np.vstack([noise_centres, means]))
+        sizes = self.cluster_geometry_.sizes.astype(np.float64)
+        rule = self.membership_rule_
+        self.membership_rule_ = DistanceRule(
+            self.cluster_geometry_.ids, self.cluster_geometry_.centres, rule.variance, np.log(sizes / sizes.sum())
+        )
+        self.topic_mapping_.update({int(c): int(t) for c, t in zip(new_ids, topics)})
+        for group, topic in zip(added.ids, topics):
+            labels[grouped[members == group]] = topic
+        return {str(int(topic)): int(size) for topic, size in zip(topics, added.sizes)}
+
+    def _extend_corpus(self, prediction, labels: np.ndarray) -> None:
+        """The fitted documents plus the new ones (topics computed again over both; old labels kept)."""
+        texts = list(self.documents_) + list(prediction.dataset.texts)
+        embeddings = np.concatenate([np.asarray(self.embeddings_), np.asarray(prediction.embeddings)])
+        if getattr(self, "reduced_", None) is not None and len(self.reduced_) == len(self.documents_):
+            self.reduced_ = np.concatenate([np.asarray(self.reduced_), np.asarray(prediction.reduced)])
+        every = np.concatenate([self.labels_, labels])
+        self._refit(Corpus(texts, embeddings, every), every)
+
+
+def _fields(geometry) -> tuple[np.ndarray, ...]:
+    return geometry.ids, geometry.centres, geometry.sizes, geometry.radii
+
+
+def _centre_table(clusterer) -> tuple[np.ndarray, np.ndarray]:
+    """``(cluster ids, centres)`` a clusterer predicts with (copies), for k-means-like and centroid clusterers."""
+    if hasattr(clusterer, "cluster_centers_"):
+        centres = np.array(clusterer.cluster_centers_, dtype=np.float64)
+        return np.arange(len(centres)), centres
+    if hasattr(clusterer, "centroids_"):
+        return np.asarray(clusterer.centroid_labels_), np.array(clusterer.centroids_, dtype=np.float64)
+    raise UserError(
+        f"partial_fit moves cluster centres, and clusterer={clusterer.key()} predicts without them; "
+        "fit with clusterer=kmeans (the default), minibatch_kmeans, spectral or leiden"
+    )
+
+
+def _set_centre_table(clusterer, ids: np.ndarray, centres: np.ndarray) -> None:
+    if hasattr(clusterer, "cluster_centers_"):  # ids are 0..k-1 here, new clusters append
+        clusterer.cluster_centers_ = centres.astype(np.asarray(clusterer.cluster_centers_).dtype)
+    else:
+        clusterer.centroid_labels_, clusterer.centroids_ = ids, centres.astype(np.asarray(clusterer.centroids_).dtype)
+
+
+def _dense_groups(points: np.ndarray, min_size: int, seed: int) -> np.ndarray:
+    """HDBSCAN's groups among new documents (-1: in none); nothing under ``min_size`` documents."""
+    if len(points) < min_size:
+        return np.full(len(points), NOISE)
+    from sklearn.cluster import HDBSCAN
+
+    # one group may be the whole batch (documents of one new topic arriving together)
+    return HDBSCAN(min_cluster_size=min_size, allow_single_cluster=True, copy=True).fit_predict(points)
+
+
+def _counts(labels: np.ndarray) -> dict[str, int]:
+    ids, counts = np.unique(labels, return_counts=True)
+    return {str(int(i)): int(n) for i, n in zip(ids, counts)}

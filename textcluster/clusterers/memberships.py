@@ -207,3 +207,48 @@ def nearest_part(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
     for start in range(0, len(points), BLOCK):
         out[start : start + BLOCK] = squared_distances(points[start : start + BLOCK], centres).argmin(axis=1)
     return out
+
+
+FIT_QUANTILE = 0.95
+"""A new document fits a cluster when it is no farther from the centre (in the clustered space) than this
+share of the cluster's own documents are (:class:`ClusterGeometry`): 1 in 20 of the fit's own documents would
+not. Measured on 20 Newsgroups (benchmarks/results/partial-fit.md): 7% of new posts from the fitted classes
+fall outside, and about half of the posts of a class the fit never saw."""
+
+
+@dataclass
+class ClusterGeometry:
+    """Each cluster's centre, size and radius (the :data:`FIT_QUANTILE` of its members' distances to the
+    centre) in the clustered space: what ``Pipeline.partial_fit`` reads to tell a new document that fits a
+    cluster from one that fits none, and moves as documents arrive. The clustered space and not the encoder's:
+    there the clusters stand apart, where in the encoder's hundreds of dimensions every distance is alike."""
+
+    ids: np.ndarray
+    centres: np.ndarray
+    sizes: np.ndarray
+    radii: np.ndarray
+
+    @classmethod
+    def fit(cls, points: np.ndarray, labels: np.ndarray) -> ClusterGeometry:
+        labels = np.asarray(labels)
+        ids, centres = cluster_centres(points, labels)
+        members = np.flatnonzero(labels != NOISE)
+        rows = np.searchsorted(ids, labels[members])
+        distances = np.empty(len(members), dtype=np.float64)
+        for start in range(0, len(members), BLOCK):
+            block = slice(start, start + BLOCK)
+            offsets = np.asarray(points[members[block]], dtype=np.float64) - centres[rows[block]]
+            distances[block] = np.sqrt(np.einsum("ij,ij->i", offsets, offsets))
+        sizes = np.bincount(rows, minlength=len(ids))
+        per_cluster = np.split(distances[np.argsort(rows, kind="stable")], np.cumsum(sizes)[:-1])
+        radii = np.array([np.quantile(d, FIT_QUANTILE) if len(d) else 0.0 for d in per_cluster])
+        return cls(ids, np.asarray(centres, dtype=np.float64), sizes, radii)
+
+    def get_state(self) -> dict[str, Any]:
+        return {name: np.asarray(getattr(self, name)) for name in ("ids", "centres", "sizes", "radii")}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any] | None) -> ClusterGeometry | None:
+        if state is None:
+            return None
+        return cls(*(np.array(state[name]) for name in ("ids", "centres", "sizes", "radii")))  # writable copies
