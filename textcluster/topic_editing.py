@@ -281,11 +281,12 @@ class TopicEditing:
 
 NEW_TOPIC_SHARE = 0.25
 """New documents that fit no cluster form a new topic when a dense group of them (HDBSCAN) holds at least this
-share of the smallest topic the fit found, and at least :data:`MIN_SPLIT_MEMBERS`. About half of the posts of
-a class the fit never saw fit no cluster (:data:`~textcluster.clusterers.memberships.FIT_QUANTILE`), so this
-asks for a batch holding about half as many documents of the new topic as the smallest topic has: a group
-that large among the fit's own documents would have been a topic of its own. A smaller group joins the
-clusters nearest to it, and an update with more of its documents can still make it a topic."""
+share of the fit's average cluster (its documents over its clusters), and at least :data:`MIN_SPLIT_MEMBERS`.
+About half of the posts of a class the fit never saw fit no cluster
+(:data:`~textcluster.clusterers.memberships.FIT_QUANTILE`), so this asks for a batch holding about half an
+average topic's worth of the new topic's documents. The fit's average, fixed, and not the smallest topic now:
+each small new topic would lower the bar for the next. A smaller group joins the clusters nearest to it, and
+an update with more of its documents can still make it a topic."""
 
 
 class TopicUpdates:
@@ -335,8 +336,8 @@ class TopicUpdates:
         _centre_table(self.clusterer_)  # refuses a clusterer without centres
 
     def _new_topic_size(self) -> int:
-        sizes = [topic.size for topic in self.topics_.topics if not topic.is_noise]
-        return max(MIN_SPLIT_MEMBERS, int(NEW_TOPIC_SHARE * min(sizes, default=0)))
+        average = self.fit_info_["n_samples"] / max(self.fit_info_["n_clusters"], 1)
+        return max(MIN_SPLIT_MEMBERS, int(NEW_TOPIC_SHARE * average))
 
     def _move_centres(self, prediction, rows: np.ndarray, fits: np.ndarray) -> dict[str, float]:
         """Running means of the clusters the fitting documents join: the clusterer's centres and the geometry's
@@ -369,18 +370,20 @@ class TopicUpdates:
             return {}
         grouped, members = unfit[groups >= 0], groups[groups >= 0]
         added = ClusterGeometry.fit(np.asarray(prediction.reduced)[grouped], members)
+        groups_found = added.ids.copy()
         ids, centres = _centre_table(self.clusterer_)
         new_ids = np.arange(len(added.ids)) + (int(ids.max()) + 1 if len(ids) else 0)
         first = 1 + max([int(topic.id) for topic in self.topics_.topics] + list(self.topic_mapping_.values()))
         topics = np.arange(len(added.ids)) + first
         _set_centre_table(self.clusterer_, np.concatenate([ids, new_ids]), np.vstack([centres, added.centres]))
         geometry = self.cluster_geometry_
+        added.ids = new_ids  # the clusterer's ids for the groups
         self.cluster_geometry_ = ClusterGeometry(
             *(np.concatenate([old, new]) for old, new in zip(_fields(geometry), _fields(added)))
         )
         vectors = np.asarray(prediction.embeddings, dtype=np.float64)[grouped]
         noise_ids, noise_centres = self.noise_centres_
-        means = np.stack([vectors[members == group].mean(axis=0) for group in added.ids])
+        means = np.stack([vectors[members == group].mean(axis=0) for group in groups_found])
         self.noise_centres_ = (np.concatenate([noise_ids, new_ids]), np.vstack([noise_centres, means]))
         sizes = self.cluster_geometry_.sizes.astype(np.float64)
         rule = self.membership_rule_
@@ -388,7 +391,7 @@ class TopicUpdates:
             self.cluster_geometry_.ids, self.cluster_geometry_.centres, rule.variance, np.log(sizes / sizes.sum())
         )
         self.topic_mapping_.update({int(c): int(t) for c, t in zip(new_ids, topics)})
-        for group, topic in zip(added.ids, topics):
+        for group, topic in zip(groups_found, topics):
             labels[grouped[members == group]] = topic
         return {str(int(topic)): int(size) for topic, size in zip(topics, added.sizes)}
 

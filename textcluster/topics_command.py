@@ -95,7 +95,6 @@ def load_run(run_dir: str):
     from textcluster.api import Pipeline
     from textcluster.reporting.model_folder import MODEL_DIR, find_model_dir
     from textcluster.reporting.run_folder import DOCUMENTS_FILE, read_documents
-    from textcluster.topic_editing import route
 
     model_dir = find_model_dir(run_dir)
     folder = model_dir.parent
@@ -107,7 +106,7 @@ def load_run(run_dir: str):
     pipeline = Pipeline.load(folder)
     if pipeline.topics_ is None:
         raise UserError(f"the run in {folder} has no topics to edit (it ran with topics=none)")
-    dataset, fit_topics = read_documents(folder)
+    dataset, bookkeeping = read_documents(folder)
     if not (folder / "embeddings.npy").is_file():
         raise UserError(
             f"{folder} keeps no embeddings.npy (the run clustered vectors it was given); edit it in Python with "
@@ -116,7 +115,23 @@ def load_run(run_dir: str):
     embeddings = np.load(folder / "embeddings.npy", mmap_mode="r", allow_pickle=False)
     if len(embeddings) != len(dataset):
         raise UserError(f"{folder}: embeddings.npy and {DOCUMENTS_FILE} disagree in length; run the experiment again")
-    return folder, pipeline, dataset, embeddings, route(fit_topics, embeddings, pipeline.topic_edits_)
+    kept = bookkeeping["update"].to_numpy() <= len(pipeline.updates_)
+    if not kept.all():  # documents written by an update stopped before its model was saved
+        log.warning("%d documents of an update that did not finish are left out; add them again", (~kept).sum())
+        dataset, embeddings, bookkeeping = dataset.select(np.flatnonzero(kept)), embeddings[kept], bookkeeping[kept]
+    return folder, pipeline, dataset, embeddings, current_topics(bookkeeping, embeddings, pipeline.topic_edits_)
+
+
+def current_topics(bookkeeping, embeddings: np.ndarray, edits: list) -> np.ndarray:
+    """Each document's topic now: its stored topic replayed through the edits made after it was stored."""
+    from textcluster.topic_editing import route
+
+    topics = bookkeeping["fit_topic"].to_numpy().copy()
+    since = bookkeeping["edits_before"].to_numpy()
+    for start in np.unique(since):
+        rows = np.flatnonzero(since == start)
+        topics[rows] = route(topics[rows], np.asarray(embeddings[rows]), edits[start:])
+    return topics
 
 
 def apply(pipeline, action: str, arguments: list[str], corpus: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,13 +54,16 @@ DOCUMENTS_FILE = "documents.parquet"
 """A text run's documents in full (id, text, the topic the fit gave it, true label, time, group), so
 textcluster-topics edits the topics later without being told where the data is (a run folder never reads a
 path it names). ``fit_topic`` never changes: an edited run's topics are the fit's replayed through the model's
-edits, so they always agree with the model, even after a stop between two files of an edit."""
+edits (those after the first ``edits_before``), so they always agree with the model, even after a stop between
+two files of an edit. ``update``: 0 for the fit's documents, k for those textcluster-update added in its k-th
+update."""
 
 
-def write_documents(path: Path, dataset: Dataset, fit_topics: np.ndarray) -> None:
+def write_documents(path: Path, dataset: Dataset, topics: np.ndarray, update: Any = 0, edits_before: Any = 0) -> None:
     import pandas as pd
 
-    columns = {"id": dataset.ids, "text": dataset.texts, "fit_topic": np.asarray(fit_topics, dtype=np.int64)}
+    columns = {"id": dataset.ids, "text": dataset.texts, "fit_topic": np.asarray(topics, dtype=np.int64)}
+    columns |= {"update": update, "edits_before": edits_before}
     extra = (("label", dataset.labels), ("time", dataset.times), ("group", dataset.groups))
     columns |= {name: values for name, values in extra if values is not None}
     frame = pd.DataFrame(columns)
@@ -67,8 +71,9 @@ def write_documents(path: Path, dataset: Dataset, fit_topics: np.ndarray) -> Non
     atomic_write(path, lambda handle: frame.to_parquet(handle, index=False))
 
 
-def read_documents(run_dir: Path) -> tuple[Dataset, np.ndarray]:
-    """``(the run's documents, the topic the fit gave each)`` as :func:`write_documents` kept them (ids as text)."""
+def read_documents(run_dir: Path) -> tuple[Dataset, Any]:
+    """``(the run's documents, a DataFrame of fit_topic, update, edits_before)`` as :func:`write_documents` kept
+    them (ids as text)."""
     import pandas as pd
 
     frame = pd.read_parquet(Path(run_dir) / DOCUMENTS_FILE)
@@ -81,7 +86,8 @@ def read_documents(run_dir: Path) -> tuple[Dataset, np.ndarray]:
         times=column("time", dtype="datetime64[ns]"),
         groups=column("group"),
     )
-    return dataset, frame["fit_topic"].to_numpy(dtype=np.int64)
+    bookkeeping = frame.reindex(columns=["fit_topic", "update", "edits_before"], fill_value=0).astype(np.int64)
+    return dataset, bookkeeping
 
 
 def write_embeddings(path: Path, pipeline: Pipeline) -> None:
