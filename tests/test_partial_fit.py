@@ -24,6 +24,7 @@ def batches(data_file) -> dict[str, pd.DataFrame]:
         "fit": seen.groupby("label", group_keys=False).head(100),
         "same": seen.groupby("label", group_keys=False).tail(30),
         "unseen": frame[frame.label == UNSEEN].head(80),
+        "more": frame[frame.label == UNSEEN].iloc[80:120],
     }
 
 
@@ -73,6 +74,14 @@ def test_an_updated_model_saves_and_loads_like_any_other(updated, batches, tmp_p
     assert loaded.updates_ == pipeline.updates_
     with pytest.raises(UserError, match="call refresh_topics\\(documents=<the texts of the fit>\\) first"):
         loaded.partial_fit(texts)
+
+
+def test_later_documents_of_the_new_topic_join_it(updated, batches):
+    pipeline = updated[0]  # runs after the tests above: it updates the shared pipeline once more
+    new_topic = int(next(iter(pipeline.updates_[-1]["new_topics"])))
+    pipeline.partial_fit(batches["more"].text.tolist())
+    assert pipeline.updates_[-1]["grown"].get(str(new_topic), 0) >= 5
+    assert len(pipeline.labels_) == 300 + 90 + 80 + 40
 
 
 def test_a_clusterer_without_centres_is_refused(batches):
