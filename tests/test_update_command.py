@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import compose_small
+from conftest import compose_small, run_main
 
 SEEN = ["comp.graphics", "rec.sport.hockey", "sci.space"]
 
@@ -37,22 +37,12 @@ def run_dir(files, tmp_path):
     return tmp_path / "run"
 
 
-def cli(capsys, main, *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as stop:
-        code = int(stop.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_an_update_adds_the_documents_and_a_new_topic_and_predict_follows(run_dir, files, capsys):
     from textcluster import Pipeline
     from textcluster.update_command import main
 
     before = pd.read_csv(run_dir / "assignments.csv")
-    code, out, err = cli(capsys, main, str(run_dir), "data=csv", f"data.path={files / 'new.csv'}")
+    code, out, err = run_main(capsys, main, str(run_dir), "data=csv", f"data.path={files / 'new.csv'}")
     assert code == 0, err
     assert out.startswith("update 1: 80 documents") and "new topic 3:" in out
     after = pd.read_csv(run_dir / "assignments.csv")
@@ -70,7 +60,7 @@ def test_an_update_adds_the_documents_and_a_new_topic_and_predict_follows(run_di
     # an edit after the update replays on the added documents too, and a stopped update is left out
     from textcluster.topics_command import main as topics_main
 
-    assert cli(capsys, topics_main, str(run_dir), "merge", "0", "1")[0] == 0
+    assert run_main(capsys, topics_main, str(run_dir), "merge", "0", "1")[0] == 0
     merged = pd.read_csv(run_dir / "assignments.csv")
     assert len(merged) == 380 and set(merged.cluster) == {0, 2, 3}
     documents = pd.read_parquet(run_dir / "documents.parquet")
@@ -78,7 +68,7 @@ def test_an_update_adds_the_documents_and_a_new_topic_and_predict_follows(run_di
     pd.concat([documents, stopped]).to_parquet(run_dir / "documents.parquet", index=False)
     embeddings = np.load(run_dir / "embeddings.npy")
     np.save(run_dir / "embeddings.npy", np.concatenate([embeddings, embeddings[-5:]]))
-    code, out, err = cli(capsys, topics_main, str(run_dir), "rename", "3", "religion")
+    code, out, err = run_main(capsys, topics_main, str(run_dir), "rename", "3", "religion")
     assert code == 0, err
     assert len(pd.read_csv(run_dir / "assignments.csv")) == 380  # the stopped update's rows are left out
 
@@ -86,14 +76,14 @@ def test_an_update_adds_the_documents_and_a_new_topic_and_predict_follows(run_di
 def test_bad_updates_are_one_line(run_dir, files, capsys):
     from textcluster.update_command import main
 
-    code, _, err = cli(capsys, main, str(run_dir))
+    code, _, err = run_main(capsys, main, str(run_dir))
     assert code == 2 and "data= is required" in err
-    code, _, err = cli(capsys, main, str(run_dir), "data=csv", f"data.path={files / 'new.csv'}", "output=x.csv")
+    code, _, err = run_main(capsys, main, str(run_dir), "data=csv", f"data.path={files / 'new.csv'}", "output=x.csv")
     assert code == 2 and "it takes no output=" in err
     pd.read_csv(files / "new.csv").assign(doc=lambda frame: [str(i) for i in range(len(frame))]).to_csv(
         run_dir / "clash.csv", index=False
     )
-    code, _, err = cli(
+    code, _, err = run_main(
         capsys, main, str(run_dir), "data=csv", f"data.path={run_dir / 'clash.csv'}", "data.id_column=doc"
     )
     assert code == 2 and "have ids the run has already" in err and len(err.strip().splitlines()) == 1

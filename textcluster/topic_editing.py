@@ -12,6 +12,7 @@ what the fit found, and the topics are a view over them that the edits reshape.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from textcluster.dataset import Dataset
 from textcluster.errors import UserError
 from textcluster.labels import NOISE, cluster_centres, cluster_ids
 from textcluster.noise import to_nearest_centre
@@ -298,8 +300,10 @@ class TopicUpdates:
         predict follows (the new centres are the clusterer's). ``updates_[-1]`` says what changed: new topics,
         grown topics, how far each cluster's centre moved (in units of its radius). Returns self."""
         self._check_updatable()
-        given = {} if embeddings is None else {"embeddings": embeddings}  # the API's predict takes your vectors
-        prediction = self.predict_details(documents, **given)
+        dataset = Dataset.from_documents(documents)
+        if embeddings is not None:  # your own vectors beside the texts (a fit(texts, embeddings=...) pipeline)
+            dataset = dataclasses.replace(dataset, vectors=Dataset.from_documents(embeddings).vectors)
+        prediction = self.predict_details(dataset)
         reduced, labels = np.asarray(prediction.reduced, dtype=np.float64), np.array(prediction.labels)
         geometry = self.cluster_geometry_
         rows = np.searchsorted(geometry.ids, prediction.cluster_labels)
@@ -308,13 +312,17 @@ class TopicUpdates:
         drift = self._move_centres(prediction, rows, fits)
         groups = _dense_groups(reduced[~fits], self._new_topic_size(), self.seed)
         new_topics = self._add_clusters(prediction, np.flatnonzero(~fits), groups, labels)
+        if new_topics:  # every new document as predict now places it: a group's neighbours join its topic too
+            clusters = np.asarray(self.clusterer_.predict_scores(reduced)[0])
+            labels = self._finalize(clusters, np.asarray(prediction.embeddings))
+            new_topics = {topic: int((labels == int(topic)).sum()) for topic in new_topics}
         self.updates_.append(
             {
                 "documents": len(labels),
                 "fitted": int(fits.sum()),
                 "unfit": int((~fits).sum()),
                 "new_topics": new_topics,
-                "grown": _counts(labels[fits]),
+                "grown": _counts(labels[fits & ~np.isin(labels, [int(topic) for topic in new_topics])]),
                 "drift": drift,
             }
         )
