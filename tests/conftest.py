@@ -131,3 +131,15 @@ def run_textcluster(
     if cwd is None:
         cwd = Path(run_dir).parent if run_dir is not None else None
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+
+
+def run_main(capsys, main, *argv: str) -> tuple[int, str, str]:
+    """A command's ``main(argv)`` in this process (textcluster-predict, -topics, -update): (exit status, stdout,
+    stderr)."""
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as stop:
+        code = int(stop.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err

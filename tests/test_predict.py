@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import compose_small
+from conftest import compose_small, run_main
 
 NEWSGROUPS = ["sci.space", "rec.sport.hockey", "comp.graphics"]
 NEW_DOCUMENTS = {
@@ -41,13 +41,7 @@ def predict(capsys, *args: str) -> tuple[int, str, str]:
     """``textcluster.predict.main(args)``: (exit status, stdout, stderr)."""
     from textcluster.predict import main
 
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_main(capsys, main, *args)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from conftest import compose_small
+from conftest import compose_small, run_main
 
 CLASSES = ["comp.graphics", "rec.sport.hockey", "sci.space", "talk.religion.misc"]
 
@@ -39,13 +39,7 @@ def run_dir(finished_run, tmp_path):
 def topics_cli(capsys, *argv: str) -> tuple[int, str, str]:
     from textcluster.topics_command import main
 
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as stop:
-        code = int(stop.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_main(capsys, main, *argv)
 
 
 def assignments(run_dir) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """Errors that reach the user as one clear line instead of a traceback."""
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 
 class UserError(Exception):
@@ -10,6 +10,23 @@ class UserError(Exception):
     The commands print it as a single line and exit with status 2; everything
     else is a bug and keeps its traceback.
     """
+
+
+def run_command(
+    program: str, usage: str, doc: str, argv: Sequence[str] | None, body: Callable[[list[str]], object]
+) -> None:
+    """The frame of a small command (textcluster-predict, -topics, -update): ``-h`` prints ``usage`` and the
+    module docstring after its first two paragraphs, warnings print one line each, and a UserError is one
+    line and exit status 2."""
+    import logging
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(argument in ("-h", "--help") for argument in argv):
+        print(usage)
+        print(doc.split("\n\n", 2)[2].rstrip())
+        return
+    logging.basicConfig(level=logging.WARNING, format="[%(levelname)s] %(name)s: %(message)s")
+    exit_on_user_error(program, lambda: body(argv))
 
 
 def exit_on_user_error(program: str, command: Callable[[], object]) -> None:

@@ -1,5 +1,9 @@
 """``textcluster-topics``: list and edit the topics of a finished text run, without encoding anything again.
 
+    textcluster-topics RUN_DIR [ACTION [ARGUMENTS]]
+
+The actions:
+
     textcluster-topics RUN_DIR                                   the topics, largest first
     textcluster-topics RUN_DIR merge 3 7 [9 ...]                 join topics into the smallest id
     textcluster-topics RUN_DIR rename 3 "encryption"             a label of your own
@@ -21,7 +25,6 @@ Bad input ends with one line, ``textcluster-topics: error: ...``, and exit statu
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from textcluster.errors import UserError, exit_on_user_error
+from textcluster.errors import UserError, run_command
 
 PROG = "textcluster-topics"
 EDITS_FILE = "topic_edits.json"
@@ -220,12 +223,7 @@ def topic_table(pipeline) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in argv):
-        print(__doc__.split("\n\n", 1)[1].rstrip())
-        return
-    logging.basicConfig(level=logging.WARNING, format="[%(levelname)s] %(name)s: %(message)s")
-    exit_on_user_error(PROG, lambda: run(argv))
+    run_command(PROG, USAGE, __doc__, argv, run)
 
 
 if __name__ == "__main__":

@@ -14,15 +14,13 @@ Bad input ends with one line, ``textcluster-update: error: ...``, and exit statu
 
 from __future__ import annotations
 
-import logging
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from textcluster.errors import UserError, exit_on_user_error
+from textcluster.errors import UserError, run_command
 
 PROG = "textcluster-update"
 UPDATES_FILE = "updates.json"
@@ -133,13 +131,7 @@ def describe(report: dict, pipeline, number: int, seconds: float, folder: Path) 
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in argv):
-        print(USAGE)
-        print(__doc__.split("\n\n", 2)[2].rstrip())
-        return
-    logging.basicConfig(level=logging.WARNING, format="[%(levelname)s] %(name)s: %(message)s")
-    exit_on_user_error(PROG, lambda: update(argv))
+    run_command(PROG, USAGE, __doc__, argv, update)
 
 
 if __name__ == "__main__":
