@@ -111,10 +111,16 @@ class Pipeline(TopicEditing, TopicUpdates):
     topic merging), ``topics_``, ``noise_report_``, ``metrics_``,
     ``skipped_metrics_``, ``timings_``, ``cache_hit_``, ``k_selection_`` (the
     curve and the pick of ``n_clusters=auto``, else None) and the fitted stages
-    ``encoder_``, ``reducer_``, ``clusterer_``, ``refiner_``, ``noise_policy_``. ``documents_`` holds
-    the texts fitted on (None for images; a loaded model: None) for the topic edits
-    (:class:`~textcluster.topic_editing.TopicEditing`: merge, split, rename, update, reduce outliers),
-    which ``topic_edits_`` lists in order.
+    ``encoder_``, ``reducer_``, ``clusterer_``, ``refiner_``, ``noise_policy_``.
+
+    After the fit: ``documents_`` holds the texts fitted on (None for images and
+    for a loaded model) for the topic edits (:class:`~textcluster.topic_editing.TopicEditing`:
+    merge, split, rename, update, reduce outliers), which ``topic_edits_`` lists
+    in order, and for ``partial_fit`` (:class:`~textcluster.topic_editing.TopicUpdates`),
+    which ``updates_`` reports and ``cluster_geometry_`` (centres, sizes, radii)
+    serves. ``membership_rule_`` gives ``predict_proba`` where the clusterer has no
+    probabilities of its own, in the columns ``topic_ids_``; ``guidance_`` holds the
+    seed and zero-shot topics (``topics.seed_topics``, ``topics.zero_shot``).
     """
 
     def __init__(
