@@ -12,7 +12,7 @@ from conftest import DATA_DIR, REPO_ROOT
 
 def test_topics_in_python_walkthrough_runs(data_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TEXTCLUSTER_DATA_DIR", str(DATA_DIR))
-    monkeypatch.setenv("EXAMPLE_DOCUMENTS", "300")
+    monkeypatch.setenv("EXAMPLE_DOCUMENTS", "200")
     monkeypatch.setenv("EXAMPLE_OUTPUT", str(tmp_path))
     runpy.run_path(str(REPO_ROOT / "docs" / "examples" / "topics_in_python.py"), run_name="__main__")
     out = capsys.readouterr().out

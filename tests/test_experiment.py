@@ -180,12 +180,12 @@ def test_searchsnippets_dense(data_file, tmp_path):
 
 def test_newsgroups_hdbscan(data_file, tmp_path):
     path = data_file("20newsgroups", "test.csv")
-    cfg = compose_small("data=csv", f"data.path={path}", "data.label_column=label", "clusterer=hdbscan", limit=600)
+    cfg = compose_small("data=csv", f"data.path={path}", "data.label_column=label", "clusterer=hdbscan", limit=300)
     pipeline = run_experiment(cfg, tmp_path).pipeline
 
     assert read_status(tmp_path) == "completed"
     metrics = check_counts_match_assignments(tmp_path)  # n_clusters and noise_fraction are there and right
-    assert metrics["n_samples"] == 600
+    assert metrics["n_samples"] == 300
     assert 0.0 <= metrics["noise_fraction"] <= 1.0
     noise = pipeline.labels_ == -1
     # noise points are errors for acc: it cannot exceed the share of clustered points

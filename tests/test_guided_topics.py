@@ -77,11 +77,11 @@ def test_a_guided_topic_appears_when_its_seed_words_are_given_and_not_without(pl
 
 
 def test_predict_pulls_new_documents_by_the_same_rule(guided, posts):
-    texts = posts.text.tolist()
-    agreement = (guided.predict(texts) == guided.labels_).mean()
+    texts = posts.text.tolist()[::3]  # a third of the posts, every class in it: each prediction encodes again
+    agreement = (guided.predict(texts) == guided.labels_[::3]).mean()
     assert agreement > 0.9  # UMAP's transform of a fitted point is close to, not exactly, its fitted place
     hockey_id = guided.guidance_.seed_topic_ids[0]
-    seeded = [text for text in texts if "nhl" in text.split()]
+    seeded = [text for text in posts.text if "nhl" in text.split()]
     assert (guided.predict(seeded) == hockey_id).mean() > 0.9
     # predict_proba and transform see the pulled documents too, as predict does
     columns = np.asarray(guided.topic_ids_)
@@ -104,9 +104,10 @@ def test_zero_shot_names_take_the_documents_that_match_them_and_the_rest_is_clus
 
 
 def test_predict_applies_the_zero_shot_rule_to_new_documents(zero_shot, posts):
-    prediction = zero_shot.predict_details(posts.text.tolist())
-    taken = zero_shot.labels_ < len(NAMES)
-    np.testing.assert_array_equal(prediction.labels[taken], zero_shot.labels_[taken])
+    prediction = zero_shot.predict_details(posts.text.tolist()[::3])  # a third: each prediction encodes again
+    fitted = zero_shot.labels_[::3]
+    taken = fitted < len(NAMES)
+    np.testing.assert_array_equal(prediction.labels[taken], fitted[taken])
     assert (prediction.labels[~taken] >= len(NAMES)).all()
     assert np.isnan(prediction.scores[taken]).all()  # a k-means distance says nothing about a name's match
     labels = prediction.frame()["topic"].to_numpy()
@@ -114,12 +115,12 @@ def test_predict_applies_the_zero_shot_rule_to_new_documents(zero_shot, posts):
 
 
 def test_topic_probabilities_follow_the_zero_shot_rule(zero_shot, posts):
-    taken = zero_shot.labels_ < len(NAMES)
     columns = list(zero_shot.topic_ids_)
-    for proba in (zero_shot.predict_proba(posts.text.tolist()), zero_shot.training_proba()):
+    new = zero_shot.predict_proba(posts.text.tolist()[::3])  # a third: each prediction encodes again
+    for proba, fitted in ((new, zero_shot.labels_[::3]), (zero_shot.training_proba(), zero_shot.labels_)):
         np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
-        rows = np.flatnonzero(taken)
-        np.testing.assert_allclose(proba[rows, [columns.index(label) for label in zero_shot.labels_[rows]]], 1.0)
+        rows = np.flatnonzero(fitted < len(NAMES))
+        np.testing.assert_allclose(proba[rows, [columns.index(label) for label in fitted[rows]]], 1.0)
 
 
 def test_a_density_clusterers_memberships_cover_every_document_in_the_pipelines_ids():
