@@ -1,6 +1,6 @@
 """``textcluster-topics``: editing a finished run's topics from the command line (issue 25, item 2).
 
-One real run (600 posts of four 20 Newsgroups-test classes, ``encoder=raw``, k-means k = 5, the report on)
+One real run (400 posts of four 20 Newsgroups-test classes, ``encoder=raw``, k-means k = 5, the report on)
 is copied for each test, so every test edits a fresh run folder.
 """
 
@@ -23,7 +23,7 @@ def finished_run(data_file, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("topics-command")
     frame = pd.read_csv(data_file("20newsgroups", "test.csv"))
-    frame = frame[frame.label.isin(CLASSES)].groupby("label", group_keys=False).head(150)
+    frame = frame[frame.label.isin(CLASSES)].groupby("label", group_keys=False).head(100)
     frame.to_csv(folder / "posts.csv", index=False)
     overrides = ("data=csv", f"data.path={folder / 'posts.csv'}", "data.label_column=label", "encoder=raw")
     run_experiment(compose_small(*overrides, "clusterer.n_clusters=5"), folder / "run")
