@@ -26,8 +26,10 @@ TINY = Dataset(name="tiny", texts=["apple pear fruit", "stock bond money", "pear
 
 
 def cached(tmp_path: Path, *overrides: str, limit: int = 300):
-    """A small digits run (raw pixels: no training) with the cache on, in ``tmp_path/cache``."""
-    return compose_small("encoder=raw", "cache=true", f"cache_dir={tmp_path / 'cache'}", *overrides, limit=limit)
+    """A small digits run (raw pixels: no training) with the cache on, in ``tmp_path/cache``; no report (these
+    tests read the cache and the results, and the plots cost a second or two per run)."""
+    settings = ("encoder=raw", "cache=true", f"cache_dir={tmp_path / 'cache'}", "report=false")
+    return compose_small(*settings, *overrides, limit=limit)
 
 
 def entries(cache_dir: Path) -> list[Path]:
