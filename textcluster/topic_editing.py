@@ -128,9 +128,9 @@ def move_labels(labels: np.ndarray, embeddings: np.ndarray, edit: Mapping[str, A
     elif kind == "split":
         members = labels == edit["topic"]
         if members.any():
-            points = np.asarray(embeddings, dtype=np.float64)[members]
-            centres = np.asarray(edit["centres"], dtype=np.float64)
-            nearest = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+            from textcluster.clusterers.memberships import nearest_part  # in blocks: no (n, parts, d) array
+
+            nearest = nearest_part(np.asarray(embeddings)[members], np.asarray(edit["centres"], dtype=np.float64))
             labels[members] = np.asarray(edit["ids"])[nearest]
     return labels
 

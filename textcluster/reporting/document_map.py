@@ -31,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from textcluster.labels import NOISE
-from textcluster.reporting.files import snippet
+from textcluster.text import snippet
 
 INTERACTIVE_MAX_POINTS = 5000  # documents on the interactive map at most (a seeded sample above it)
 HOVER_CHARS = 300  # the document text shown on hover (and searched), cut to this many characters

@@ -18,7 +18,7 @@ import numpy as np
 from textcluster.dataset import Dataset
 from textcluster.errors import StorageError
 from textcluster.storage import atomic_write, write_text
-from textcluster.text import snippet  # noqa: F401  (the run folder's files and the report cut texts with it)
+from textcluster.text import snippet
 
 PACKAGES = (
     "textcluster",

@@ -25,10 +25,10 @@ from textcluster.errors import StorageError
 from textcluster.labels import NOISE
 from textcluster.pipeline import Pipeline
 from textcluster.reporting import document_map, plots
-from textcluster.reporting.files import snippet
 from textcluster.reporting.run_folder import metrics_record
 from textcluster.reporting.topics_files import largest_first, topics_payload
 from textcluster.storage import atomic_write, write_text
+from textcluster.text import snippet
 from textcluster.topics.over_time import topics_over_time, topics_per_group
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ import numpy as np
 from textcluster.dataset import Dataset
 from textcluster.errors import UserError
 from textcluster.labels import NOISE
-from textcluster.reporting.files import snippet
 from textcluster.storage import write_text
+from textcluster.text import snippet
 from textcluster.topics import Topics
 
 log = logging.getLogger(__name__)
