@@ -49,7 +49,7 @@ import numpy as np
 
 from textcluster.errors import StorageError, UserError, exit_on_user_error
 from textcluster.reporting.files import COMPLETED, STATUS_FILE, write_csv
-from textcluster.reporting.report import CSS  # the run report's look
+from textcluster.reporting.style import CSS  # the run report's look
 from textcluster.storage import write_text
 
 PROG = "textcluster-compare"

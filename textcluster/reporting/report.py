@@ -26,6 +26,7 @@ from textcluster.labels import NOISE
 from textcluster.pipeline import Pipeline
 from textcluster.reporting import document_map, plots
 from textcluster.reporting.run_folder import metrics_record
+from textcluster.reporting.style import CSS
 from textcluster.reporting.topics_files import largest_first, topics_payload
 from textcluster.storage import atomic_write, write_text
 from textcluster.text import snippet
@@ -38,19 +39,6 @@ PLOTS_DIR = "plots"
 MAP_LAYOUT_FILE = "map_layout.npz"  # in plots/: the map's rows and 2-D coordinates, reused after a topic edit
 SNIPPET_CHARS = 220
 DOCS_PER_TOPIC = 3
-
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;
-color:#222;line-height:1.4}
-h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-.meta{color:#555}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.25em .6em;
-text-align:left;vertical-align:top}th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
-figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{color:#555;font-size:.9em}
-.docs{font-size:.85em;color:#444}.metrics{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));
-gap:.3em 1em}.metrics div{display:flex;justify-content:space-between;border-bottom:1px dotted #ccc}
-.metrics b{font-variant-numeric:tabular-nums;font-weight:600}
-.warn{background:#fff4e5;border:1px solid #f0c36d;padding:.5em 1em}
-"""
 
 
 def _stage_names(config: dict | None) -> dict[str, str]:

@@ -1,0 +1,15 @@
+"""The stylesheet the run report and the comparison page share (inlined: one file, no external URL).
+Its own module so that the comparison page does not import the report and its 37 modules for it."""
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;
+color:#222;line-height:1.4}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+.meta{color:#555}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.25em .6em;
+text-align:left;vertical-align:top}th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{color:#555;font-size:.9em}
+.docs{font-size:.85em;color:#444}.metrics{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));
+gap:.3em 1em}.metrics div{display:flex;justify-content:space-between;border-bottom:1px dotted #ccc}
+.metrics b{font-variant-numeric:tabular-nums;font-weight:600}
+.warn{background:#fff4e5;border:1px solid #f0c36d;padding:.5em 1em}
+"""
