@@ -5,7 +5,9 @@ into an HTML fragment (a ``<div>`` and inline ``<script>`` tags) for ``report.ht
 
 * one point per document, coloured by topic (the colours of the PNG map); one ``Scattergl`` trace per
   topic, so clicking a legend entry hides or shows that topic; outliers (topic -1) in grey;
-* each topic's label drawn at the median position of its documents;
+* each topic's label drawn near the median position of its documents, placed (largest topic first) so
+  that no two labels overlap at the map's drawn size; a label with no free place nearby is left off, and
+  the legend still names its topic (:mod:`textcluster.reporting.label_placement`);
 * hovering a point shows its topic and the document's text (cut to ``HOVER_CHARS``, HTML-escaped,
   a ``<br>`` every ~``HOVER_WIDTH`` characters); zoom and pan are Plotly's own;
 * a search box above the plot: documents whose shown text contains the query (case-insensitive) stay
@@ -31,13 +33,26 @@ from typing import NamedTuple
 import numpy as np
 
 from textcluster.labels import NOISE
+from textcluster.reporting.label_placement import place_labels
 from textcluster.text import snippet
 
 INTERACTIVE_MAX_POINTS = 5000  # documents on the interactive map at most (a seeded sample above it)
 HOVER_CHARS = 300  # the document text shown on hover (and searched), cut to this many characters
 HOVER_WIDTH = 80  # a line break in the hover text every ~this many characters
-LABEL_CHARS = 40  # topic labels on the map are cut to this many characters
+LABEL_CHARS = 32  # topic labels on the map are cut to this many characters
+LEGEND_CHARS = 34  # and in the legend, which has the rest of the width beside the plot
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+# A fixed size, so that the labels are placed for the size the map is drawn at (the report's column is
+# 1,100 px wide at most); the plot takes PLOT_SHARE of the width, the legend the rest.
+WIDTH, HEIGHT = 1060, 720
+MARGIN = dict(l=10, r=10, t=36, b=10)
+PLOT_SHARE = 0.70
+LABEL_SIZE = 12  # px
+# a label's box, estimated from its text: a sans-serif character is at most ~0.62 of the font size wide on
+# average (an over-estimate hides a label more, never lets two overlap); plus Plotly's border and padding
+CHAR_WIDTH = 0.62 * LABEL_SIZE
+LABEL_PAD = 2  # borderpad, px
+LABEL_HEIGHT = 1.3 * LABEL_SIZE + 2 * LABEL_PAD + 2
 POINT_SIZE = 5
 MATCH_SIZE = 9
 
@@ -161,7 +176,7 @@ def document_map_html(
                 x=coords[mask, 0],
                 y=coords[mask, 1],
                 mode="markers",
-                name=html.escape(topic_name(topic, topic_labels)),
+                name=html.escape(snippet(topic_name(topic, topic_labels), LEGEND_CHARS)),
                 text=hover[mask].tolist(),
                 hovertemplate="<b>%{fullData.name}</b><br>%{text}<extra></extra>",
                 marker=dict(size=POINT_SIZE, color=_rgb(colours[topic]), opacity=0.75),
@@ -169,30 +184,35 @@ def document_map_html(
                 unselected=dict(marker=dict(opacity=0.08)),
             )
         )
-    for topic in topics:  # the label at the topic's median position
-        if topic != NOISE:
-            x, y = np.median(coords[topic_ids == topic], axis=0)
-            fig.add_annotation(
-                x=float(x),
-                y=float(y),
-                text=html.escape(snippet(topic_name(topic, topic_labels), LABEL_CHARS)),
-                showarrow=False,
-                font=dict(size=12, color="#111"),
-                bgcolor="rgba(255,255,255,0.75)",
-                bordercolor=_rgb(colours[topic]),
-                borderpad=2,
-            )
+    ranges = _axis_ranges(coords)
+    for topic, (x, y) in topic_labels_placed(coords, topic_ids, topic_labels, ranges):
+        fig.add_annotation(
+            x=x,
+            y=y,
+            text=html.escape(_label_text(topic, topic_labels)),
+            showarrow=False,
+            font=dict(size=LABEL_SIZE, color="#111"),
+            bgcolor="rgba(255,255,255,0.8)",
+            bordercolor=_rgb(colours[topic]),
+            borderpad=LABEL_PAD,
+        )
     fig.update_layout(
         font=dict(family=FONT, size=12),
         hoverlabel=dict(font=dict(family=FONT, size=12), align="left"),
         template="plotly_white",
-        height=720,
-        margin=dict(l=10, r=10, t=36, b=10),
+        width=WIDTH,
+        height=HEIGHT,
+        autosize=False,
+        margin=MARGIN,
         hovermode="closest",
         dragmode="zoom",
-        legend=dict(title=dict(text="topics (click to hide)"), itemsizing="constant"),
-        xaxis=dict(showticklabels=False, showgrid=False, zeroline=False, title=None),
-        yaxis=dict(showticklabels=False, showgrid=False, zeroline=False, title=None),
+        legend=dict(
+            title=dict(text="topics (click to hide)"), itemsizing="constant", x=PLOT_SHARE + 0.01, xanchor="left", y=1
+        ),
+        xaxis=dict(
+            showticklabels=False, showgrid=False, zeroline=False, title=None, range=ranges[0], domain=[0, PLOT_SHARE]
+        ),
+        yaxis=dict(showticklabels=False, showgrid=False, zeroline=False, title=None, range=ranges[1]),
     )
     plot_id = f"{div_id}-plot"
     plot = pio.to_html(
@@ -201,7 +221,7 @@ def document_map_html(
         include_plotlyjs=True,
         include_mathjax=False,
         div_id=plot_id,
-        config={"displaylogo": False, "showSendToCloud": False, "responsive": True},
+        config={"displaylogo": False, "showSendToCloud": False, "responsive": False},
     )
     search = (
         f'<div style="margin:.3em 0"><label>search the documents: <input type=search id="{div_id}-query" '
@@ -214,10 +234,55 @@ def document_map_html(
         + (f" ({method} of the embeddings, the coordinates of the map above)" if method else "")
         + f"; colour = topic. Hover a point for its text (first {HOVER_CHARS} characters), drag to zoom, "
         "double-click to reset, click a legend entry to hide a topic; the search box finds documents whose "
-        "shown text contains the query."
+        "shown text contains the query. A smaller topic's label that would overlap a larger one's is left off "
+        "(the legend names every topic)."
     )
     fragment = f'<div id="{div_id}">{search}{plot}{_search_script(div_id, plot_id)}</div>'
     return DocumentMap(fragment, caption, len(rows))
+
+
+def _label_text(topic: int, labels: Mapping[int, str]) -> str:
+    return snippet(labels.get(topic) or f"topic {topic}", LABEL_CHARS)
+
+
+def _axis_ranges(coords: np.ndarray) -> tuple[list[float], list[float]]:
+    """The x and y ranges the map is drawn with (set, not left to Plotly, so that data and pixels map
+    known ways for the label placement): the points' extent and 4 % either side."""
+    low, high = coords.min(axis=0).astype(float), coords.max(axis=0).astype(float)
+    pad = np.maximum(high - low, 1e-9) * 0.04
+    return [low[0] - pad[0], high[0] + pad[0]], [low[1] - pad[1], high[1] + pad[1]]
+
+
+def plot_area() -> tuple[float, float]:
+    """The plot's width and height in pixels at the map's fixed size."""
+    width = (WIDTH - MARGIN["l"] - MARGIN["r"]) * PLOT_SHARE
+    return width, HEIGHT - MARGIN["t"] - MARGIN["b"]
+
+
+def label_box(text: str) -> tuple[float, float]:
+    """A label's box (width, height) in pixels, estimated from its text."""
+    return len(text) * CHAR_WIDTH + 2 * LABEL_PAD + 2, LABEL_HEIGHT
+
+
+def topic_labels_placed(
+    coords: np.ndarray, topic_ids: np.ndarray, labels: Mapping[int, str], ranges
+) -> list[tuple[int, tuple[float, float]]]:
+    """``[(topic, (x, y) of its label in data coordinates)]`` for the labels that fit without overlapping
+    (largest topic first; outliers get none)."""
+    topics = [t for t in sorted(set(topic_ids.tolist())) if t != NOISE]
+    if not topics:
+        return []
+    (x0, x1), (y0, y1) = ranges
+    width, height = plot_area()
+    scale = np.array([width / (x1 - x0), height / (y1 - y0)])
+    origin = np.array([x0, y0])
+    anchors = np.array([(np.median(coords[topic_ids == t], axis=0) - origin) * scale for t in topics])
+    sizes = np.array([label_box(_label_text(t, labels)) for t in topics])
+    priority = [int((topic_ids == t).sum()) for t in topics]
+    centres = place_labels(anchors, sizes, priority, (0.0, 0.0, width, height))
+    return [
+        (t, tuple(float(v) for v in np.asarray(c) / scale + origin)) for t, c in zip(topics, centres) if c is not None
+    ]
 
 
 def _search_script(div_id: str, plot_id: str) -> str:

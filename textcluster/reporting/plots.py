@@ -13,12 +13,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from textcluster.labels import NOISE
+from textcluster.reporting.label_placement import place_labels
 from textcluster.storage import atomic_write
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,9 @@ EXAMPLES_PER_CLUSTER = 10
 MAX_TREND_TOPICS = 8  # lines in the topics-over-time chart (more cannot be told apart)
 MAX_BAR_GROUPS = 30  # bars in the topics-per-group chart: the groups with the most documents
 MAX_EXAMPLE_CLUSTERS = 30
+MAP_LABEL_CHARS = 32  # a topic label on the PNG map is cut to this many characters
+TITLE_SIZE = 11  # points
+CHAR_WIDTH = 0.6  # an average character's width in a sans-serif font, in font sizes (wrapping estimates)
 
 
 def _pyplot():
@@ -92,52 +97,37 @@ def embedding_map(
     seed: int = 0,
     method: str = "auto",
     layout: tuple[np.ndarray, np.ndarray, str] | None = None,
+    names: Mapping[int, str] | None = None,
 ) -> str:
     """``layout``: ``(rows, coordinates of those rows, method used)`` computed already (the report shares
-    them with its interactive map); without it, :func:`map_rows` and :func:`map_coordinates` here."""
+    them with its interactive map); without it, :func:`map_rows` and :func:`map_coordinates` here.
+    ``names``: topic id -> label, written on the map (without them, the cluster numbers)."""
     plt = _pyplot()
     labels = np.asarray(labels)
+    colours = cluster_colours(sorted(set(labels.tolist())))  # the colours of every other figure and the table
     if layout is None:
         rows = map_rows(len(labels), seed)
         coords, used = map_coordinates(np.asarray(embeddings)[rows], seed, method)
     else:
         rows, coords, used = layout
-    labels = labels[rows]
+    n_total, labels = len(labels), labels[rows]
     clusters = sorted(set(labels.tolist()))
-    colours = cluster_colours(clusters)
-    fig, ax = plt.subplots(figsize=(8, 6.5), dpi=100)
+    fig, ax = plt.subplots(figsize=(9, 7), dpi=100)
     size = 4 if len(rows) > 2000 else 10 if len(rows) > 300 else 25
     for cluster in ([NOISE] if NOISE in clusters else []) + [c for c in clusters if c != NOISE]:
         mask = labels == cluster
-        ax.scatter(
-            coords[mask, 0],
-            coords[mask, 1],
-            s=size,
-            color=colours[cluster],
-            alpha=0.75,
-            linewidths=0,
-            label="noise" if cluster == NOISE else str(cluster),
-        )
-    for cluster in clusters:  # the cluster id at its median position
-        if cluster != NOISE:
-            x, y = np.median(coords[labels == cluster], axis=0)
-            ax.annotate(
-                str(cluster),
-                (x, y),
-                fontsize=9,
-                weight="bold",
-                ha="center",
-                va="center",
-                bbox=dict(boxstyle="round,pad=0.15", fc="white", alpha=0.7, lw=0),
-            )
-    if len(clusters) <= 20:
-        ax.legend(markerscale=2.5 if size < 10 else 1, fontsize=8, loc="best", frameon=False, ncol=2)
+        ax.scatter(coords[mask, 0], coords[mask, 1], s=size, color=colours[cluster], alpha=0.75, linewidths=0)
     ax.set_xticks([])
     ax.set_yticks([])
-    sample = f" (a sample of {len(rows)})" if len(rows) < len(np.asarray(embeddings)) else ""
-    ax.set_title(f"{used} of the embeddings{sample}, coloured by cluster")
-    _save(fig, path)
-    return f"2-D map of the embeddings ({used}), coloured by cluster{sample}"
+    sample = f" (a sample of {len(rows)})" if len(rows) < n_total else ""
+    kind = "topic" if names else "cluster"
+    set_title(ax, f"{used} of the embeddings{sample}, coloured by {kind}")
+    fig.tight_layout()  # the axes' final size, before the labels are measured against it
+    shown = label_map(ax, coords, labels, clusters, colours, names or {})
+    _save(fig, path, tight=False)
+    hidden = len([c for c in clusters if c != NOISE]) - shown
+    note = f"; {hidden} labels of smaller {kind}s left off where they would overlap" if hidden else ""
+    return f"2-D map of the embeddings ({used}), coloured by {kind}{sample}; labels at each {kind}'s median{note}"
 
 
 def cluster_sizes(labels: np.ndarray, path: Path) -> str:
@@ -155,7 +145,7 @@ def cluster_sizes(labels: np.ndarray, path: Path) -> str:
     )
     ax.set_xlabel("cluster")
     ax.set_ylabel("documents")
-    ax.set_title(f"Cluster sizes ({int((clusters != NOISE).sum())} clusters, {len(labels)} items)")
+    set_title(ax, f"Cluster sizes ({int((clusters != NOISE).sum())} clusters, {len(labels)} items)")
     _save(fig, path)
     return "Documents per cluster, largest first"
 
@@ -180,10 +170,11 @@ def topic_keywords(topics: Sequence[dict], path: Path, n_words: int = 8) -> str:
         ax.set_yticks(range(len(words))[::-1])
         ax.set_yticklabels(words, fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
-        ax.set_title(f"topic {entry['id']} ({entry.get('size', '?')} docs)", fontsize=9)
+        name = entry.get("label") or f"topic {entry['id']}"
+        set_title(ax, f"{entry['id']}: {name} ({entry.get('size', '?')} docs)", size=9)
     for ax in list(axes.flat)[len(entries) :]:
         ax.axis("off")
-    fig.suptitle("Top keywords per topic (c-TF-IDF)", fontsize=11)
+    fig.suptitle(wrap("Top keywords per topic (c-TF-IDF)", fig.get_figwidth(), TITLE_SIZE), fontsize=TITLE_SIZE)
     _save(fig, path)
     shown = f"the {len(entries)} largest topics" if len(entries) == MAX_TOPIC_PANELS else "every topic"
     return f"Top keywords (c-TF-IDF weight) of {shown}"
@@ -218,7 +209,7 @@ def k_selection_curve(selection: dict, path: Path) -> str:
     ax.set_xlabel("k (number of clusters, log scale)")
     ax.set_ylabel("silhouette")
     ax.grid(alpha=0.3)
-    ax.set_title(f"Choosing k on {selection['sample_size']} documents")
+    set_title(ax, f"Choosing k on {selection['sample_size']} documents")
     _save(fig, path)
     how = "the finest clear level of the curve" if selection.get("clear") else "no clear level: the best silhouette"
     others = ", ".join(map(str, alternatives)) or "none"
@@ -274,7 +265,7 @@ def topic_tree(tree: dict, topics: Sequence[dict], path: Path) -> str:
         )
     ax.set_xlabel("average cosine distance of the c-TF-IDF vectors")
     kind = "clusters" if cut else "topics"
-    ax.set_title(f"Topic tree ({len(leaf_ids)} {kind})", fontsize=10, pad=14)
+    set_title(ax, f"Topic tree ({len(leaf_ids)} {kind})", size=10, pad=14)
     _save(fig, path)
     caption = f"Hierarchy of the {kind}: average-linkage merges of their c-TF-IDF vectors (cosine distance)"
     if cut:
@@ -323,7 +314,7 @@ def confusion_matrix(labels_true: np.ndarray, labels_pred: np.ndarray, path: Pat
                     fontsize=7,
                     color="white" if value > threshold else "black",
                 )
-    ax.set_title("True labels x clusters")
+    set_title(ax, "True labels x clusters")
     _save(fig, path)
     return "Confusion matrix: true labels (rows) against clusters (columns, ordered by best-matching class)"
 
@@ -361,7 +352,7 @@ def cluster_examples(images: np.ndarray, labels: np.ndarray, path: Path, seed: i
             va="center",
             fontsize=9,
         )
-    fig.suptitle("Example images per cluster (rows)", fontsize=10)
+    fig.suptitle(wrap("Example images per cluster (rows)", fig.get_figwidth(), 10), fontsize=10)
     _save(fig, path)
     return f"Up to {EXAMPLES_PER_CLUSTER} random example images of each cluster (one row per cluster)"
 
@@ -388,7 +379,7 @@ def topics_over_time(table, path: Path) -> str:
     ax.set_xticks(range(len(bins)))
     ax.set_xticklabels(bins, fontsize=8, rotation=45 if len(bins) > 8 else 0, ha="right" if len(bins) > 8 else "center")
     ax.set_ylabel("documents")
-    ax.set_title("Topics over time")
+    set_title(ax, "Topics over time")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _save(fig, path)
     return f"Documents per time bin of the {len(shown)} largest topics (topics_over_time.csv has every topic)"
@@ -417,17 +408,70 @@ def topics_per_group(table, path: Path) -> str:
     ax.invert_yaxis()  # the largest group on top
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of the group's documents")
-    ax.set_title("Topics per group")
+    set_title(ax, "Topics per group")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _save(fig, path)
     shown_groups = f"the {len(groups)} largest groups" if len(groups) == MAX_BAR_GROUPS else "every group"
     return f"Share of each of {shown_groups}' documents in the {len(shown)} largest topics (topics_per_group.csv)"
 
 
-def _save(fig, path: Path) -> None:
+def wrap(text: str, width_inches: float, size: float) -> str:
+    """``text`` broken into lines that fit ``width_inches`` at ``size`` points (a title is never cut)."""
+    chars = max(12, int(width_inches * 72 / (CHAR_WIDTH * size)))
+    return "\n".join(textwrap.wrap(text, chars, break_long_words=True)) or text
+
+
+def set_title(ax, text: str, size: float = TITLE_SIZE, **kwargs) -> None:
+    """The axes' title, wrapped to the width the axes will have (a title wider than its axes would run past
+    the figure's edge and be cut)."""
+    fig = ax.figure
+    columns = ax.get_subplotspec().get_gridspec().ncols if ax.get_subplotspec() else 1
+    width = 0.92 * fig.get_figwidth() / columns  # tight_layout leaves the axes about this wide
+    ax.set_title(wrap(text, width, size), fontsize=size, **kwargs)
+
+
+def label_map(
+    ax, coords: np.ndarray, labels: np.ndarray, clusters: Sequence[int], colours: Mapping, names: Mapping[int, str]
+) -> int:
+    """Each cluster's label (its topic's name, else its number) at its median position, placed by
+    :func:`~textcluster.reporting.label_placement.place_labels` so that no two overlap (the smaller cluster's
+    label moves, or is left off); returns how many were drawn. The axes must have their final size."""
+    fig = ax.figure
+    real = [c for c in clusters if c != NOISE]
+    if not real:
+        return 0
+    texts = []
+    for cluster in real:
+        name = names.get(cluster) or str(cluster)
+        name = name if len(name) <= MAP_LABEL_CHARS else name[: MAP_LABEL_CHARS - 1] + "…"
+        x, y = np.median(coords[labels == cluster], axis=0)
+        box = dict(boxstyle="round,pad=0.2", fc="white", alpha=0.8, ec=colours[cluster], lw=1)
+        texts.append(ax.text(x, y, name, fontsize=8, weight="bold", ha="center", va="center", bbox=box, zorder=5))
+    ax.set_xlim(ax.get_xlim())  # the limits the points gave: labels must not move them
+    ax.set_ylim(ax.get_ylim())
+    fig.canvas.draw()  # lays out each label's box, so its size is measured, not guessed
+    renderer = fig.canvas.get_renderer()
+    extents = [text.get_bbox_patch().get_window_extent(renderer) for text in texts]
+    anchors = ax.transData.transform(np.array([text.get_position() for text in texts]))
+    sizes = np.array([[extent.width, extent.height] for extent in extents])
+    priority = [int((labels == cluster).sum()) for cluster in real]
+    frame = ax.get_window_extent(renderer)
+    centres = place_labels(anchors, sizes, priority, (frame.x0, frame.y0, frame.x1, frame.y1))
+    for text, extent, anchor, centre in zip(texts, extents, anchors, centres):
+        if centre is None:
+            text.set_visible(False)
+            continue
+        box_centre = np.array([(extent.x0 + extent.x1) / 2, (extent.y0 + extent.y1) / 2])
+        shift = np.asarray(centre) - box_centre  # the box moves to the placed centre, the text with it
+        text.set_position(ax.transData.inverted().transform(anchor + shift))
+    return sum(centre is not None for centre in centres)
+
+
+def _save(fig, path: Path, tight: bool = True) -> None:
     plt = _pyplot()
     try:
-        fig.tight_layout()
+        if tight:  # the map lays itself out before placing its labels; a second layout would move them
+            fig.tight_layout()
         atomic_write(path, lambda handle: fig.savefig(handle, format="png"))
     finally:
         plt.close(fig)

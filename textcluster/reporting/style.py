@@ -13,3 +13,17 @@ gap:.3em 1em}.metrics div{display:flex;justify-content:space-between;border-bott
 .metrics b{font-variant-numeric:tabular-nums;font-weight:600}
 .warn{background:#fff4e5;border:1px solid #f0c36d;padding:.5em 1em}
 """
+
+# The run report's own rules (the comparison page does not use them): topic colour swatches, the quality
+# and timing tables, folded details.
+REPORT_CSS = """
+header{margin-bottom:.6em}section{margin-top:1.4em}h3{font-size:1.05em;margin:1.2em 0 .3em}
+.swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.4em;vertical-align:baseline}
+table.topics td.topic{font-weight:600;min-width:12em}table.topics .meta{font-weight:400;font-size:.85em}
+.docs ul{margin:0;padding-left:1.1em}.docs li{margin-bottom:.2em}
+table.quality{width:100%;table-layout:fixed}table.quality th:nth-child(1){width:19%}
+table.quality th:nth-child(2){width:9%}table.quality th:nth-child(3){width:21%}
+table.quality td.scale{color:#555}table.quality td:last-child{color:#333}
+tr.total td{font-weight:600}details{margin:.4em 0}summary{cursor:pointer;color:#444}
+pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em;max-height:30em}
+"""
