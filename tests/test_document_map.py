@@ -105,9 +105,9 @@ def test_text_report_has_the_interactive_map(tmp_path, text_csv, monkeypatch):  
     run_dir = run(tmp_path, f"data.path={text_csv}", *TEXT_RUN)
     assert len(calls) == 1  # one 2-D layout for the PNG map and the interactive map
     page = (run_dir / "report.html").read_text()
-    assert "<h2>Document map</h2>" in page and 'id="document-map-query"' in page
+    assert "<h3>Interactive map</h3>" in page and 'id="document-map-query"' in page
     assert page.count("plotly.js v") == 1 and "Left out" not in page
-    section = outside_library(page[page.index("<h2>Document map</h2>") :])
+    section = outside_library(page[page.index("<h3>Interactive map</h3>") :])
     assert "apple pear plum orchard fruit juice word0 extra0" in section  # a document's hover text
     assert "the 90 documents" in section  # every document (fewer than the sample size)
 
@@ -121,7 +121,7 @@ def test_map_failures_are_warnings_and_left_out(monkeypatch, caplog):
     docs = Dataset(name="docs", texts=list(TEXTS))
     pipeline = SimpleNamespace(labels_=np.array([0, 1, 2]))
     layout = lambda: (np.arange(3), np.eye(3)[:, :2], "PCA")
-    assert "<h2>Document map</h2>" in make_document_map(pipeline, docs, None, layout, [])
+    assert "<h3>Interactive map</h3>" in make_document_map(pipeline, docs, None, layout, [])
     problems: list[str] = []
     with caplog.at_level(logging.WARNING):
         assert make_document_map(pipeline, docs, None, lambda: 1 / 0, problems) is None

@@ -469,7 +469,7 @@ def render_html(
             _figures(figures, found_names),
         )
     )
-    parts.append(_section("map", "Map", _figures(figures, MAP_FIGURES), interactive or ""))
+    parts.append(_section("map", "Document map", _figures(figures, MAP_FIGURES), interactive or ""))
     parts.append(_section("quality", "Quality", quality_tables(pipeline.metrics_), _figures(figures, QUALITY_FIGURES)))
     parts.append(_section("timings", "Timings", timings_table(run_timings(pipeline, run_dir))))
     parts.append(_section("details", "Details", details(run_dir, pipeline.skipped_metrics_, config)))
