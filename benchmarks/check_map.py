@@ -31,7 +31,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from textcluster.reporting.report import CSS
+from textcluster.reporting.style import CSS, REPORT_CSS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("TEXTCLUSTER_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
@@ -155,7 +155,7 @@ def static_problems(text: str) -> tuple[list[str], int]:
 
 
 def map_section(text: str) -> str:
-    start = text.find("<h2>Document map</h2>")
+    start = text.find("<h3>Interactive map</h3>")
     end = text.find("</figure>", start)
     if start < 0 or end < 0:
         raise ValueError("report.html has no document map section")
@@ -201,7 +201,8 @@ def screenshot(chromium: str, flags: list[str], section: str, path: Path, timeou
         page = Path(scratch) / "map.html"
         page.write_text(
             "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>document map</title>"
-            f"<style>{CSS}body{{margin:0 auto}}h2{{margin-top:.3em}}</style></head><body>{section}</body></html>",
+            f"<style>{CSS}{REPORT_CSS}body{{margin:0 auto}}h2{{margin-top:.3em}}</style></head>"
+            f"<body>{section}</body></html>",
             encoding="utf-8",
         )
         subprocess.run(
