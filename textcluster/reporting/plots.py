@@ -1,13 +1,15 @@
 """The report's figures (matplotlib, Agg backend): each function writes one PNG and returns a caption.
 
 * ``embedding_map``: the documents in 2-D (UMAP of the embeddings; PCA for tiny data or when UMAP is
-  unavailable), coloured by cluster, noise in grey;
+  unavailable), coloured by cluster, noise in grey, each topic's label placed so that none overlaps another;
 * ``cluster_sizes``: documents per cluster;
 * ``topic_keywords``: the top c-TF-IDF keywords of each topic, one small bar chart per topic;
 * ``topic_tree``: the dendrogram of the topic tree (topics.json's ``tree``), with the topics.n_topics cut;
 * ``topics_over_time`` / ``topics_per_group``: the largest topics' documents per time bin, their shares per group;
 * ``confusion_matrix``: true labels x clusters, clusters ordered by their best-matching class;
 * ``cluster_examples``: image runs, a row of example images per cluster.
+
+Every title goes through :func:`set_title`, which wraps it to its axes' width, so none is cut at the edge.
 """
 
 from __future__ import annotations
