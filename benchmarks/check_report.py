@@ -8,8 +8,8 @@
 data.limit=N clusterer.n_clusters=20`` (the default recipe otherwise; the data folder: $TEXTCLUSTER_DATA_DIR,
 else ``<repo>/../shared/data``) into ``--keep`` or a temporary folder. ``--docs FOLDER`` saves the three
 screenshots the documentation shows: ``report-20ng.png`` (the top: header and topics), ``report-quality.png``
-(the quality section) and ``document-map.png`` (the interactive map), each section on a page of its own with
-the report's stylesheet.
+(the quality section's metrics, without its figures) and ``document-map.png`` (the interactive map), each
+section on a page of its own with the report's stylesheet.
 
 Chromium is found as $CHROMIUM, else chromium, chromium-browser, chromium-headless-shell or
 google-chrome on the PATH (Debian: ``apt-get install chromium-headless-shell``). The check
@@ -181,18 +181,21 @@ def check_report(report: Path, chromium: str, shot: Path | None = None) -> list[
     return problems
 
 
-def section_page(text: str, key: str, start: str | None = None) -> str:
-    """The report's ``<section id=key>`` (from ``start`` within it, when given) alone on a page with the
-    report's stylesheet, for a screenshot of that section."""
+def section_page(text: str, key: str, start: str | None = None, figures: bool = True) -> str:
+    """The report's ``<section id=key>`` (from ``start`` within it, when given; without its PNG figures when
+    ``figures`` is false) alone on a page with the report's stylesheet, for a screenshot of that section."""
     begin = text.index(f'<section id="{key}">')
     end = text.index("</section>", begin) + len("</section>")
     if start is not None:
         begin = text.index(start, begin)
+    body = text[begin:end]
+    if not figures:
+        body = re.sub(r'<figure id="\w+"><img\b.*?</figure>', "", body, flags=re.S)
     style = re.search(r"<style>(.*?)</style>", text, flags=re.S)
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>report section</title>"
         f"<style>{style.group(1) if style else ''}body{{margin:.5em auto}}h2{{margin-top:.2em}}</style></head>"
-        f"<body>{text[begin:end]}</body></html>"
+        f"<body>{body}</body></html>"
     )
 
 
@@ -207,7 +210,8 @@ def docs_screenshots(chromium: str, report: Path, folder: Path) -> list[Path]:
     """The three pictures of the documentation: the report's top, its quality section, its interactive map."""
     text = report.read_text(encoding="utf-8")
     shots = [screenshot(chromium, report, folder / "report-20ng.png", 1280, 2000)]
-    shots.append(page_screenshot(chromium, section_page(text, "quality"), folder / "report-quality.png", 1280, 1700))
+    quality = section_page(text, "quality", figures=False)  # the metrics and their readings, not the matrix below
+    shots.append(page_screenshot(chromium, quality, folder / "report-quality.png", 1280, 1400))
     interactive = section_page(text, "map", "<h3>Interactive map</h3>")
     shots.append(page_screenshot(chromium, interactive, folder / "document-map.png", 1280, 960))
     return shots
