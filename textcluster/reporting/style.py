@@ -19,8 +19,8 @@ gap:.3em 1em}.metrics div{display:flex;justify-content:space-between;border-bott
 REPORT_CSS = """
 header{margin-bottom:.6em}section{margin-top:1.4em}h3{font-size:1.05em;margin:1.2em 0 .3em}
 .swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.4em;vertical-align:baseline}
-table.topics{width:100%;table-layout:fixed}table.topics th:nth-child(1){width:21%}
-table.topics th:nth-child(2){width:10%}table.topics th:nth-child(3){width:24%}table.topics th:nth-child(4){width:6%}
+table.topics{width:100%;table-layout:fixed}table.topics th:nth-child(1){width:18%}
+table.topics th:nth-child(2){width:8.5%}table.topics th:nth-child(3){width:21%}table.topics th:nth-child(4){width:5.5%}
 table.topics td.topic{font-weight:600}table.topics .meta{font-weight:400;font-size:.85em}
 .docs ul{margin:0;padding-left:1.1em}.docs li{margin-bottom:.2em}
 table.quality{width:100%;table-layout:fixed}table.quality th:nth-child(1){width:19%}
