@@ -1,0 +1,236 @@
+"""MkDocs hook: the pages that are generated at build time, so they cannot drift from what they describe.
+
+* ``reference/configuration.md``: every built-in plugin of every registry with its settings, each one's
+  default (from the plugin's constructor signature) and what it accepts (from the plugin's declared
+  ``parameters``, the same declarations the config check reads); the top-level keys from
+  :data:`textcluster.checks.TOP_LEVEL` with the defaults of the composed config (they have no constructor).
+* ``results/*.md``: the files of ``benchmarks/results/`` as they are, one page each, and an index.
+
+Pages written for GitHub link to ``../benchmarks/results/<file>``; the hook points those links at the
+generated pages, so one link works on GitHub and on the site.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mkdocs.structure.files import File
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "results"
+CONFIGURATION_PAGE = "reference/configuration.md"
+RESULTS_INDEX = "results/index.md"
+
+# registry kind -> where its settings live on the command line
+GROUPS = {
+    "datasets": "data",
+    "encoders": "encoder",
+    "reducers": "reducer",
+    "clusterers": "clusterer",
+    "refiners": "refiner",
+    "noise_policies": "noise",
+    "evaluators": "evaluation.params",
+}
+RESULTS_LINK = re.compile(r"\]\(((?:\.\./)+)benchmarks/results/([^)#\s]+)(#[^)\s]*)?\)")
+MARKDOWN_LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
+
+
+def _textcluster():
+    """Import textcluster from this checkout (mkdocs may run from another folder)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from textcluster import checks, config, registry
+    from textcluster.contracts import constructor_defaults
+    from textcluster.params import Block
+
+    return checks, config, registry, constructor_defaults, Block
+
+
+# --- the configuration reference -------------------------------------------------------------------------------
+
+
+def shown(value: Any) -> str:
+    """A default as it is written on the command line (``null``, ``true``, ``[1, 2]``, plain text)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(shown(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{key}: {shown(item)}" for key, item in value.items()) + "}"
+    return str(value)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _summary(cls: type) -> str:
+    """The first paragraph of a class's docstring, on one line."""
+    doc = (cls.__doc__ or "").strip()
+    return " ".join(doc.split("\n\n")[0].split()) if doc else ""
+
+
+def setting_rows(prefix: str, constraints: Mapping[str, Any], defaults: Mapping[str, Any], Block) -> list[str]:
+    """One table row per setting; a nested block (``features``) adds a row per nested setting."""
+    rows = []
+    for name, constraint in constraints.items():
+        default = defaults.get(name, "(required)") if isinstance(defaults, Mapping) else "(required)"
+        nested = isinstance(constraint, Block)
+        accepts = "a group of settings, below" if nested and constraint.fields else constraint.describe()
+        default_cell = "" if nested else f"`{_cell(shown(default))}`"
+        rows.append(f"| `{prefix}{name}` | {default_cell} | {_cell(accepts)} |")
+        if nested:
+            inner = default if isinstance(default, Mapping) else {}
+            rows += setting_rows(f"{prefix}{name}.", constraint.fields, _known(inner, constraint.fields), Block)
+    return rows
+
+
+def _known(defaults: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested defaults, with the settings a plugin fills in itself marked so."""
+    return {name: defaults.get(name, "(the plugin's own)") for name in fields}
+
+
+def plugin_section(group: str, key: str, cls: type, constructor_defaults, Block) -> list[str]:
+    lines = [f"### `{group}={key}`" if group != "evaluation.params" else f"### `{key}`", ""]
+    summary = _summary(cls)
+    if summary:
+        lines += [_cell(summary), ""]
+    lines += [f"Class: `{cls.__module__}.{cls.__qualname__}`", ""]
+    names = cls.parameter_names()
+    if names is None:
+        return lines + ["Takes any keyword (declares none).", ""]
+    if not names:
+        return lines + ["No settings.", ""]
+    declared = cls.parameters or {}
+    defaults = constructor_defaults(cls)
+    constraints = {name: declared.get(name) for name in names}
+    lines += ["| setting | default | accepts |", "| --- | --- | --- |"]
+    for name, constraint in constraints.items():
+        if constraint is None:  # a plugin that declares nothing is checked by name only
+            lines.append(f"| `{group}.{name}` | `{_cell(shown(defaults.get(name, '(required)')))}` | (not declared) |")
+        else:
+            lines += setting_rows(f"{group}.", {name: constraint}, defaults, Block)
+    return lines + [""]
+
+
+def configuration_page() -> str:
+    checks, config, registry, constructor_defaults, Block = _textcluster()
+    composed = config.to_plain(config.compose([]))
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated when the site is built: each plugin's settings come from its constructor (the default) "
+        "and its declared `parameters` (what it accepts), the declarations `textcluster` checks every config "
+        "against before any data loads, so this page cannot disagree with the code. "
+        "`textcluster --cfg job` prints the composed config of a run. A plugin package you install adds its "
+        "own keys to the same groups.",
+        "",
+        "## Top-level keys",
+        "",
+        "Defaults as `conf/config.yaml` composes them (these keys belong to no plugin).",
+        "",
+        "| setting | default | accepts |",
+        "| --- | --- | --- |",
+    ]
+    lines += setting_rows("", checks.TOP_LEVEL, composed, Block)
+    lines += ["", "## Default choices", "", "| group | default |", "| --- | --- |"]
+    for group in ("data", "encoder", "reducer", "clusterer", "refiner"):
+        choice = composed.get(group, {}).get("name") if isinstance(composed.get(group), Mapping) else None
+        lines.append(f"| `{group}` | `{shown(choice if choice is not None else 'none')}` |")
+    lines.append("")
+    for kind, group in GROUPS.items():
+        reg = registry.ALL[kind]
+        lines += [f"## {kind.replace('_', ' ').capitalize()}", ""]
+        if group == "evaluation.params":
+            lines += ["Chosen by `evaluation.metrics`; settings under `evaluation.params.<key>.*`.", ""]
+        for key in reg.keys():
+            cls = reg.get(key)
+            if not cls.__module__.startswith("textcluster.") and cls.__module__ != "abc":
+                continue  # an installed third-party plugin: not part of textcluster's own reference
+            lines += plugin_section(group if group != "evaluation.params" else group, key, cls, constructor_defaults, Block)
+    return "\n".join(lines) + "\n"
+
+
+# --- the results pages ------------------------------------------------------------------------------------------
+
+
+def _title(path: Path) -> str:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return path.stem.replace("-", " ").capitalize()
+
+
+def result_files() -> list[Path]:
+    return sorted(RESULTS.glob("*.md"))
+
+
+def results_index() -> str:
+    lines = [
+        "# Results",
+        "",
+        "Every measurement behind a claim in these pages, as `benchmarks/` wrote it (each page names the command "
+        "that remakes it). Generated from `benchmarks/results/` when the site is built.",
+        "",
+        "| page | file |",
+        "| --- | --- |",
+    ]
+    lines += [f"| [{_cell(_title(path))}]({path.name}) | `{path.name}` |" for path in result_files()]
+    return "\n".join(lines) + "\n"
+
+
+def results_page(path: Path) -> str:
+    """A results file as a page: links to other results files and pictures kept, any other link as plain text."""
+    text = path.read_text(encoding="utf-8")
+    present = {item.name for item in RESULTS.iterdir()}
+
+    def keep_or_flatten(match: re.Match) -> str:
+        bang, label, target = match.groups()
+        if re.match(r"^[a-z]+://|^#|^mailto:", target):
+            return match.group(0)
+        name = target.split("#", 1)[0]
+        if "/" not in name and name in present and (name.endswith(".md") or bang):
+            return match.group(0)
+        return f"{label} (`{target}`)"
+
+    text = MARKDOWN_LINK.sub(keep_or_flatten, text)
+    return text if text.lstrip().startswith("# ") else f"# {_title(path)}\n\n{text}"
+
+
+# --- mkdocs events ----------------------------------------------------------------------------------------------
+
+
+def on_config(config):
+    """The Results section of the navigation lists every results file (found when the site is built)."""
+    nav = config["nav"]
+    for index, entry in enumerate(nav):
+        if isinstance(entry, Mapping) and entry.get("Results") == RESULTS_INDEX:
+            pages = [{"Overview": RESULTS_INDEX}] + [{_title(path): f"results/{path.name}"} for path in result_files()]
+            nav[index] = {"Results": pages}
+    return config
+
+
+def on_files(files, config):
+    files.append(File.generated(config, CONFIGURATION_PAGE, content=configuration_page()))
+    files.append(File.generated(config, RESULTS_INDEX, content=results_index()))
+    for path in result_files():
+        files.append(File.generated(config, f"results/{path.name}", content=results_page(path)))
+    for path in sorted(RESULTS.glob("*.png")):
+        files.append(File.generated(config, f"results/{path.name}", abs_src_path=str(path)))
+    return files
+
+
+def on_page_markdown(markdown, page, config, files):
+    """``../benchmarks/results/x.md`` (right on GitHub) becomes the generated ``results/x.md`` page."""
+    depth = page.file.src_uri.count("/")
+
+    def to_page(match: re.Match) -> str:
+        return f"]({'../' * depth}results/{match.group(2)}{match.group(3) or ''})"
+
+    return RESULTS_LINK.sub(to_page, markdown)
