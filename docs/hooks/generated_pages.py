@@ -35,6 +35,8 @@ GROUPS = {
     "noise_policies": "noise",
     "evaluators": "evaluation.params",
 }
+NESTED_DEFAULT = "-"  # a nested setting left out takes the value the plugin computes (said on the page)
+RUN_SET = {"recipe": "null (the run records what encoder=auto chose)"}  # top-level keys the run fills in
 RESULTS_LINK = re.compile(r"\]\(((?:\.\./)+)benchmarks/results/([^)#\s]+)(#[^)\s]*)?\)")
 MARKDOWN_LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
 
@@ -83,7 +85,7 @@ def setting_rows(prefix: str, constraints: Mapping[str, Any], defaults: Mapping[
         default = defaults.get(name, "(required)") if isinstance(defaults, Mapping) else "(required)"
         nested = isinstance(constraint, Block)
         accepts = "a group of settings, below" if nested and constraint.fields else constraint.describe()
-        default_cell = "" if nested else f"`{_cell(shown(default))}`"
+        default_cell = "" if nested or default == NESTED_DEFAULT else f"`{_cell(shown(default))}`"
         rows.append(f"| `{prefix}{name}` | {default_cell} | {_cell(accepts)} |")
         if nested:
             inner = default if isinstance(default, Mapping) else {}
@@ -93,7 +95,7 @@ def setting_rows(prefix: str, constraints: Mapping[str, Any], defaults: Mapping[
 
 def _known(defaults: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
     """Nested defaults, with the settings a plugin fills in itself marked so."""
-    return {name: defaults.get(name, "(the plugin's own)") for name in fields}
+    return {name: defaults.get(name, NESTED_DEFAULT) for name in fields}
 
 
 def plugin_section(group: str, key: str, cls: type, constructor_defaults, Block) -> list[str]:
@@ -119,6 +121,11 @@ def plugin_section(group: str, key: str, cls: type, constructor_defaults, Block)
     return lines + [""]
 
 
+def _built_in(cls: type) -> bool:
+    """textcluster's own plugin; the label metrics are classes made with ``type()`` inside textcluster (module abc)."""
+    return cls.__module__.startswith("textcluster.") or cls.__module__ == "abc"
+
+
 def configuration_page() -> str:
     checks, config, registry, constructor_defaults, Block = _textcluster()
     composed = config.to_plain(config.compose([]))
@@ -129,7 +136,8 @@ def configuration_page() -> str:
         "and its declared `parameters` (what it accepts), the declarations `textcluster` checks every config "
         "against before any data loads, so this page cannot disagree with the code. "
         "`textcluster --cfg job` prints the composed config of a run. A plugin package you install adds its "
-        "own keys to the same groups.",
+        "own keys to the same groups. A nested setting shown without a default (`encoder.features.min_df`) "
+        "takes the value the plugin picks for it when left out (its docstring says which).",
         "",
         "## Top-level keys",
         "",
@@ -138,7 +146,7 @@ def configuration_page() -> str:
         "| setting | default | accepts |",
         "| --- | --- | --- |",
     ]
-    lines += setting_rows("", checks.TOP_LEVEL, composed, Block)
+    lines += setting_rows("", checks.TOP_LEVEL, {**composed, **RUN_SET}, Block)
     lines += ["", "## Default choices", "", "| group | default |", "| --- | --- |"]
     for group in ("data", "encoder", "reducer", "clusterer", "refiner"):
         choice = composed.get(group, {}).get("name") if isinstance(composed.get(group), Mapping) else None
@@ -149,11 +157,12 @@ def configuration_page() -> str:
         lines += [f"## {kind.replace('_', ' ').capitalize()}", ""]
         if group == "evaluation.params":
             lines += ["Chosen by `evaluation.metrics`; settings under `evaluation.params.<key>.*`.", ""]
-        for key in reg.keys():
+        keys = reg.keys()
+        for key in keys:
             cls = reg.get(key)
-            if not cls.__module__.startswith("textcluster.") and cls.__module__ != "abc":
+            if not _built_in(cls):
                 continue  # an installed third-party plugin: not part of textcluster's own reference
-            lines += plugin_section(group if group != "evaluation.params" else group, key, cls, constructor_defaults, Block)
+            lines += plugin_section(group, key, cls, constructor_defaults, Block)
     return "\n".join(lines) + "\n"
 
 
