@@ -46,12 +46,26 @@ def test_relative_links_lead_to_files(page):
     assert not missing, f"{page} links to files that do not exist: {missing}"
 
 
-def test_configuration_reference_covers_every_builtin_plugin():
+def _hook():
     sys.path.insert(0, str(REPO_ROOT / "docs" / "hooks"))
     try:
         import generated_pages
     finally:
         sys.path.remove(str(REPO_ROOT / "docs" / "hooks"))
+    return generated_pages
+
+
+def test_api_reference_documents_only_objects_with_docstrings():
+    hook = _hook()
+    page = (REPO_ROOT / "docs" / hook.API_PAGE).read_text(encoding="utf-8")
+    assert "textcluster.api.Pipeline.fit" in hook.documented_objects(page)
+    assert hook.missing_docstrings(page) == []
+    undocumented = "::: textcluster.api.Pipeline\n    options:\n      members:\n        - _corpus_topics\n"
+    assert hook.missing_docstrings(undocumented) == ["textcluster.api.Pipeline._corpus_topics"]
+
+
+def test_configuration_reference_covers_every_builtin_plugin():
+    generated_pages = _hook()
     page = generated_pages.configuration_page()
     for kind, group in generated_pages.GROUPS.items():
         for key in registry.ALL[kind].keys():  # noqa: SIM118 (a Registry is not iterable)

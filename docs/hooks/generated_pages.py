@@ -12,6 +12,8 @@ generated pages, so one link works on GitHub and on the site.
 
 from __future__ import annotations
 
+import importlib
+import logging
 import re
 import sys
 from collections.abc import Mapping
@@ -20,6 +22,7 @@ from typing import Any
 
 from mkdocs.structure.files import File
 
+log = logging.getLogger("mkdocs.hooks.generated_pages")  # a warning here fails `mkdocs build --strict`
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 CONFIGURATION_PAGE = "reference/configuration.md"
@@ -212,6 +215,58 @@ def results_page(path: Path) -> str:
     return text if text.lstrip().startswith("# ") else f"# {_title(path)}\n\n{text}"
 
 
+# --- the API reference: every object it documents has a docstring ------------------------------------------------
+
+API_PAGE = "reference/api.md"
+DIRECTIVE = re.compile(r"^::: ([\w.]+)\s*$")
+MEMBER = re.compile(r"^\s+- (\w+)\s*$")
+
+
+def documented_objects(markdown: str) -> list[str]:
+    """Dotted paths of the page's ``::: object`` directives and of the members each lists."""
+    paths, current = [], None
+    for line in markdown.splitlines():
+        directive, member = DIRECTIVE.match(line), MEMBER.match(line)
+        if directive:
+            current = directive.group(1)
+            paths.append(current)
+        elif member and current:
+            paths.append(f"{current}.{member.group(1)}")
+    return paths
+
+
+def _resolve(path: str) -> Any:
+    parts = path.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for name in parts[split:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ImportError(path)
+
+
+def _own_docstring(path: str) -> str | None:
+    """The docstring mkdocstrings would show: the object's own, or for a method the class that defines it."""
+    obj = _resolve(path)
+    owner_path, _, name = path.rpartition(".")
+    owner = _resolve(owner_path) if owner_path else None
+    if isinstance(owner, type):
+        for klass in owner.__mro__:
+            if name in vars(klass):
+                obj = vars(klass)[name]
+                obj = getattr(obj, "__func__", getattr(obj, "fget", obj))
+                break
+    return obj.__doc__ if not isinstance(obj, type) or "__doc__" in vars(obj) else None
+
+
+def missing_docstrings(markdown: str) -> list[str]:
+    _textcluster()  # this checkout on sys.path
+    return [path for path in documented_objects(markdown) if not (_own_docstring(path) or "").strip()]
+
+
 # --- mkdocs events ----------------------------------------------------------------------------------------------
 
 
@@ -236,7 +291,11 @@ def on_files(files, config):
 
 
 def on_page_markdown(markdown, page, config, files):
-    """``../benchmarks/results/x.md`` (right on GitHub) becomes the generated ``results/x.md`` page."""
+    """``../benchmarks/results/x.md`` (right on GitHub) becomes the generated ``results/x.md`` page; an object the
+    API reference documents without a docstring is a warning (an error under ``--strict``)."""
+    if page.file.src_uri == API_PAGE:
+        for path in missing_docstrings(markdown):
+            log.warning("%s: %s has no docstring; write one (the API reference shows it)", API_PAGE, path)
     depth = page.file.src_uri.count("/")
 
     def to_page(match: re.Match) -> str:
