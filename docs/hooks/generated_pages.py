@@ -267,6 +267,16 @@ def missing_docstrings(markdown: str) -> list[str]:
     return [path for path in documented_objects(markdown) if not (_own_docstring(path) or "").strip()]
 
 
+SPHINX_ROLE = re.compile(r":(?:class|meth|func|mod|data|attr|exc):<code>~?([^<]*)</code>")
+
+
+def _plain_role(match: re.Match) -> str:
+    """``:class:`~a.b.C``` (Sphinx's cross-reference, which the docstrings use) shown as the name in code."""
+    name = match.group(1)
+    shortened = "<code>~" in match.group(0)  # Sphinx's ~: show the last part of the dotted name only
+    return f"<code>{name.rsplit('.', 1)[-1] if shortened else name}</code>"
+
+
 # --- mkdocs events ----------------------------------------------------------------------------------------------
 
 
@@ -302,3 +312,8 @@ def on_page_markdown(markdown, page, config, files):
         return f"]({'../' * depth}results/{match.group(2)}{match.group(3) or ''})"
 
     return RESULTS_LINK.sub(to_page, markdown)
+
+
+def on_page_content(html, page, config, files):
+    """The docstrings' Sphinx roles, which mkdocstrings leaves as text (``:class:Plugin``), as plain code names."""
+    return SPHINX_ROLE.sub(_plain_role, html) if page.file.src_uri == API_PAGE else html
