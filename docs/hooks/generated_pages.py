@@ -281,11 +281,11 @@ def _plain_role(match: re.Match) -> str:
 
 
 def on_config(config):
-    """The Results section of the navigation lists every results file (found when the site is built)."""
+    """The Results section of the navigation lists every results file by name (titles repeat; the index has them)."""
     nav = config["nav"]
     for index, entry in enumerate(nav):
         if isinstance(entry, Mapping) and entry.get("Results") == RESULTS_INDEX:
-            pages = [{"Overview": RESULTS_INDEX}] + [{_title(path): f"results/{path.name}"} for path in result_files()]
+            pages = [{"Overview": RESULTS_INDEX}] + [{path.stem: f"results/{path.name}"} for path in result_files()]
             nav[index] = {"Results": pages}
     return config
 
