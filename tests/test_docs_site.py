@@ -74,3 +74,4 @@ def test_configuration_reference_covers_every_builtin_plugin():
                 assert heading in page, f"the configuration reference lacks {heading}"
     # defaults come from the constructor: kmeans searches k unless told
     assert "| `clusterer.n_clusters` | `auto` |" in page
+    assert "| `encoder` | `auto` |" in page  # the default choice before the data settles the recipe

@@ -131,7 +131,9 @@ def _built_in(cls: type) -> bool:
 
 def configuration_page() -> str:
     checks, config, registry, constructor_defaults, Block = _textcluster()
-    composed = config.to_plain(config.compose([]))
+    # the defaults before encoder=auto is settled (the settled recipe depends on the data); a plain compose where the
+    # project composes in one step
+    composed = config.to_plain(getattr(config, "compose_unresolved", config.compose)([]))
     lines = [
         "# Configuration reference",
         "",
