@@ -1,6 +1,6 @@
 # Set-up and the main jobs, each in one command on a fresh machine (needs python3 and make):
 #   make demo    a virtual environment installed from requirements.lock, then the default run
-#   make test    the same set-up, then ruff, import-linter and the test suite (what CI runs)
+#   make test    the same set-up, then ruff, import-linter, the docs site and the test suite (what CI runs)
 #   make lock    upgrade requirements.lock to today's releases; run `make test` after it
 PYTHON ?= python3
 VENV ?= .venv
@@ -29,6 +29,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet  # a broken link or a bad docstring fails (site/)
 
 test: lint
 	$(BIN)/python -m pytest

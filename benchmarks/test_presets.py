@@ -3,8 +3,9 @@
     python -m pytest -m slow benchmarks/
 
 Each test runs the real ``textcluster`` command on a whole data set from ``../shared/data`` (or
-$TEXTCLUSTER_DATA_DIR) with seed 0 and checks ACC against the value in the README, within the spread the
-benchmark harness measured over seeds. They take minutes each on two CPU cores.
+$TEXTCLUSTER_DATA_DIR) with seed 0 and checks ACC against the presets' measured value
+(benchmarks/results/deep-notes.md, once in the README), within the spread the benchmark harness measured
+over seeds. They take minutes each on two CPU cores.
 """
 
 from __future__ import annotations

@@ -21,15 +21,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import read_json, run_textcluster
-from textcluster.compare import (
-    Override,
-    RunRecord,
-    comparison,
-    differing_keys,
-    group_runs,
-    parse_overrides,
-    sort_rows,
-)
+from textcluster.comparison.aggregate import comparison, differing_keys, group_runs, sort_rows
+from textcluster.comparison.runs import Override, RunRecord, parse_overrides
 
 SWEEP = (
     "-m",
@@ -243,7 +236,7 @@ def test_grouping_keys_and_labels():
 
 
 def test_missing_metric_sorts_last_and_shows_a_dash():
-    from textcluster.compare import format_cell, markdown
+    from textcluster.comparison.render import format_cell, markdown
 
     runs = [record("a", 0, 0.5, k="3"), RunRecord(Path("b"), parse_overrides(["k=4"]), 0, {"silhouette": 0.1})]
     table = comparison(runs, sort="nmi")

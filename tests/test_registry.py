@@ -248,7 +248,7 @@ def test_plugins_dir_is_read_from_the_overrides():
     assert plugins_dir_from_overrides(["data.plugins_dir=/x"]) is None
 
 
-@pytest.mark.parametrize("kind", ["encoders", "refiners"])
+@pytest.mark.parametrize("kind", ["encoders", "refiners", "clusterers", "evaluators"])
 def test_each_key_is_registered_by_the_module_its_package_names(kind):
     """PLUGIN_MODULES lets the registry import one module per key (checking a config imports no torch); a
     key registered elsewhere, or a module that no longer registers its key, would break that."""

@@ -164,6 +164,7 @@ class Pipeline(core.Pipeline):
         return super().predict_details(with_embeddings(Dataset.from_documents(documents), embeddings))
 
     def predict(self, documents: Any, embeddings: Any = None):
+        """The cluster (topic) id of each new document, as the fitted stages assign it (nothing is refitted)."""
         return self.predict_details(documents, embeddings).labels
 
     def topics_over_time(self, times: Any, bins: str | int = "auto"):

@@ -71,6 +71,8 @@ def _range(low: float | None, high: float | None, low_open: bool = False) -> str
 
 
 class Int(Constraint):
+    """An integer (not a bool), optionally within ``min`` and ``max`` (both inclusive)."""
+
     def __init__(self, min: int | None = None, max: int | None = None):
         self.min, self.max = min, max
 
@@ -102,6 +104,8 @@ class Float(Constraint):
 
 
 class Bool(Constraint):
+    """true or false."""
+
     def accepts(self, value: Any) -> bool:
         return isinstance(value, (bool, np.bool_))
 
@@ -110,6 +114,8 @@ class Bool(Constraint):
 
 
 class Str(Constraint):
+    """A text that is not blank."""
+
     def accepts(self, value: Any) -> bool:
         return isinstance(value, str) and value.strip() != ""
 
@@ -118,6 +124,8 @@ class Str(Constraint):
 
 
 class Choice(Constraint):
+    """One of the given values, of the same type as it (``Choice(1)`` refuses ``True``, which equals 1)."""
+
     def __init__(self, *values: Any):
         self.values = values
 

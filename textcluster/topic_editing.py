@@ -202,7 +202,7 @@ class TopicEditing:
     def update_topics(self, documents=None, embeddings=None, labels=None, **settings):
         """New topic settings without re-encoding (``update_topics(**{"vectorizer.max_df": 0.15})``,
         ``top_n_words=5``, ``label_words=3``, ...): the keywords, labels and tree are computed again."""
-        from textcluster.topics import TopicModeler
+        from textcluster.topics.model import TopicModeler
 
         if not settings:
             raise UserError(

@@ -8,23 +8,16 @@ read a text run's topics. An evaluator that cannot run raises
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
-
 import numpy as np
 
 from textcluster.contracts import Evaluator, SkipEvaluation
 from textcluster.dataset import IMAGE
 from textcluster.evaluation.metrics import clustering_accuracy, density_based_validity, purity
+from textcluster.evaluation.scoring import NO_TRUE_LABELS
 from textcluster.labels import NOISE, cluster_ids, noise_fraction
 from textcluster.params import Int
 from textcluster.registry import evaluators
 from textcluster.results import EvaluationInput
-
-log = logging.getLogger(__name__)
-
-
-NO_TRUE_LABELS = "no true labels (set data.label_column / data.labels_path)"  # why every external metric skips
 
 
 class ExternalMetric(Evaluator):
@@ -62,7 +55,9 @@ EXTERNAL_METRICS = {
     "purity": purity,
 }
 for _key, _fn in EXTERNAL_METRICS.items():
-    evaluators.register(_key)(type(f"{_key.title()}Metric", (ExternalMetric,), {"score_fn": staticmethod(_fn)}))
+    # __module__ named here: type() through ABCMeta would record "abc", which names no module of ours
+    _body = {"score_fn": staticmethod(_fn), "__module__": __name__}
+    evaluators.register(_key)(type(f"{_key.title()}Metric", (ExternalMetric,), _body))
 
 
 class InternalMetric(Evaluator):
@@ -203,44 +198,3 @@ class TopicDiversity(TopicMetric):
         if n_topics < 2:
             raise SkipEvaluation(f"needs at least 2 topics, found {n_topics}")
         return {"topic_diversity": float(topics.diversity(self.top_n))}
-
-
-def evaluate(
-    evaluator_objects: Mapping[str, Evaluator], run: EvaluationInput
-) -> tuple[dict[str, float], dict[str, str]]:
-    """Run every evaluator; returns ``(metrics, skipped)`` where skipped maps key -> reason."""
-    results: dict[str, float] = {}
-    skipped: dict[str, str] = {}
-    for key, evaluator in evaluator_objects.items():
-        try:
-            results.update(evaluator.evaluate(run))
-        except SkipEvaluation as reason:
-            skipped[key] = str(reason)
-    return results, skipped
-
-
-def skipped_lines(skipped: Mapping[str, str]) -> list[str]:
-    """One line per reason for the skipped metrics (``{key: reason}``), not one per metric: an unlabeled corpus
-    skips every external metric for the same reason, which eight lines would repeat."""
-    by_reason: dict[str, list[str]] = {}
-    for key, reason in skipped.items():
-        by_reason.setdefault(reason, []).append(key)
-    lines = []
-    for reason, keys in by_reason.items():
-        names = ", ".join(keys)
-        if reason == NO_TRUE_LABELS:
-            lines.append(
-                f"skipped {len(keys)} metric{'s' if len(keys) > 1 else ''} that need true labels: {names} "
-                "(the data has no labels; set data.label_column / data.labels_path to score them)"
-            )
-        elif len(keys) > 1:
-            lines.append(f"skipped {len(keys)} metrics ({names}): {reason}")
-        else:
-            lines.append(f"skipped {names}: {reason}")
-    return lines
-
-
-def log_skipped(skipped: Mapping[str, str], logger: logging.Logger = log) -> None:
-    """Log :func:`skipped_lines` at INFO (a skipped metric is expected, not a fault: the summary lists them too)."""
-    for line in skipped_lines(skipped):
-        logger.info(line)

@@ -16,7 +16,7 @@ from textcluster.errors import UserError
 from textcluster.labels import NOISE
 from textcluster.storage import write_text
 from textcluster.text import snippet
-from textcluster.topics import Topics
+from textcluster.topics.model import Topics
 
 log = logging.getLogger(__name__)
 
