@@ -135,8 +135,6 @@ def _fit(config: dict[str, Any], run_dir: Path) -> tuple[Pipeline, Dataset]:
     pipeline = build_pipeline(config, log_dir=run_dir)  # every value checked before any data loads
     if pipeline.cache is not None:
         pipeline.cache.check_writable()  # before the data loads, not after an hour of encoding
-    if config.get("recipe"):
-        log.info("no encoder named: %s (name encoder=... and reducer=... to choose)", config["recipe"])
     write_versions(run_dir, int(config["seed"]), pipeline.uses_torch)
     dataset = load_data(config)
     log.info(
@@ -146,7 +144,21 @@ def _fit(config: dict[str, Any], run_dir: Path) -> tuple[Pipeline, Dataset]:
         dataset.modality,
         f", {dataset.n_classes} classes" if dataset.has_labels else "",
     )
-    return pipeline.fit(dataset), dataset
+    pipeline.fit(dataset)
+    record_recipe(config, pipeline)
+    return pipeline, dataset
+
+
+def record_recipe(config: dict[str, Any], pipeline: Pipeline) -> None:
+    """What ``encoder=auto`` / ``reducer=auto`` became, in the config the model folder and the report keep
+    (``recipe`` and the settled stages' settings), and in the log."""
+    if pipeline.recipe_ is None:
+        return
+    config["recipe"] = pipeline.recipe_.describe()
+    for group, stage in (("encoder", pipeline.encoder_), ("reducer", pipeline.reducer_)):
+        if group in pipeline.recipe_.options:
+            config[group] = {"name": stage.key(), **stage.get_params()}
+    log.info("no encoder named: %s (name encoder=... and reducer=... to choose)", config["recipe"])
 
 
 def _write(config: dict[str, Any], run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> Path | None:
