@@ -65,11 +65,12 @@ def run_experiment(cfg: Any, run_dir: Path) -> Run:
     console.install()  # the stages quiet the libraries they import; this also covers the report's matplotlib
     config = to_plain(cfg)
     run_dir = Path(run_dir)
+    pipeline = build_pipeline(config, log_dir=run_dir)  # values and stages checked: a refused config leaves no status
     with storage_errors(run_dir, RUN_DIR_FIX):
         run_dir.mkdir(parents=True, exist_ok=True)
         write_status(run_dir, RUNNING)
     with interruptible():
-        pipeline, dataset, model_dir = _fit_and_write(config, run_dir)
+        dataset, model_dir = _fit_and_write(pipeline, config, run_dir)
     return Run(pipeline, dataset, run_dir, model_dir, settled_objective(config.get("objective", "auto"), pipeline))
 
 
@@ -113,10 +114,10 @@ def interruptible() -> Iterator[None]:
 RUN_DIR_FIX = "free some space or choose another run folder (hydra.run.dir=...)"
 
 
-def _fit_and_write(config: dict[str, Any], run_dir: Path) -> tuple[Pipeline, Dataset, Path | None]:
+def _fit_and_write(pipeline: Pipeline, config: dict[str, Any], run_dir: Path) -> tuple[Dataset, Path | None]:
     try:
         with storage_errors(run_dir, RUN_DIR_FIX):  # a write that no writer translated still gets one line
-            pipeline, dataset = _fit(config, run_dir)
+            dataset = _fit(pipeline, config, run_dir)
             model_dir = _write(config, run_dir, pipeline, dataset)
     except WorkerFinished:  # a ddp worker process: rank 0 owns the run folder
         raise
@@ -128,11 +129,10 @@ def _fit_and_write(config: dict[str, Any], run_dir: Path) -> tuple[Pipeline, Dat
         message = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
         write_status_if_possible(run_dir, FAILED, message)
         raise
-    return pipeline, dataset, model_dir
+    return dataset, model_dir
 
 
-def _fit(config: dict[str, Any], run_dir: Path) -> tuple[Pipeline, Dataset]:
-    pipeline = build_pipeline(config, log_dir=run_dir)  # every value checked before any data loads
+def _fit(pipeline: Pipeline, config: dict[str, Any], run_dir: Path) -> Dataset:
     if pipeline.cache is not None:
         pipeline.cache.check_writable()  # before the data loads, not after an hour of encoding
     write_versions(run_dir, int(config["seed"]), pipeline.uses_torch)
@@ -146,7 +146,7 @@ def _fit(config: dict[str, Any], run_dir: Path) -> tuple[Pipeline, Dataset]:
     )
     pipeline.fit(dataset)
     record_recipe(config, pipeline)
-    return pipeline, dataset
+    return dataset
 
 
 def record_recipe(config: dict[str, Any], pipeline: Pipeline) -> None:
