@@ -284,7 +284,7 @@ def test_checking_the_default_configs_imports_no_heavy_library():
         "for overrides in (['encoder=dense'], ['encoder=raw', 'clusterer=hdbscan'], ['data=embeddings', "
         "'data.path=x.npy', 'encoder=precomputed', 'reducer=umap'], "
         "['data=csv', 'data.path=x.csv', 'encoder=hybrid', 'reducer=umap_text']):\n"
-        "    check_config(to_plain(compose(overrides)), reads_data=False)\n"
+        "    check_config(to_plain(compose(overrides)))\n"
         "heavy = sorted(m for m in ('torch', 'sklearn', 'umap', 'pytorch_lightning', 'faiss', 'transformers') "
         "if m in sys.modules)\n"
         "print(','.join(heavy))\n"

@@ -103,7 +103,7 @@ def build_pipeline(
 ) -> Pipeline:
     """Check the config (see :func:`check_config`), instantiate every stage it names and check that they work
     together (:meth:`Pipeline.check`) on the data's modality where ``reads_data`` (no data is read)."""
-    check_config(config, reads_data)
+    check_config(config)
     seed = int(config.get("seed", 0))
     refiner = config["refiner"] if refiner_name(config) is not None else None
     pipeline = pipeline_class(

@@ -67,12 +67,8 @@ TOP_LEVEL = {
 }
 
 
-def check_config(config: Mapping[str, Any], reads_data: bool = True) -> None:
-    """Raise one UserError naming every problem of a composed config's values (plugins_dir is loaded first).
-
-    ``reads_data``: the run reads the config's ``data`` (the command line); the Python API fits on documents
-    it is handed. Kept for the callers' sake: the values are checked alike either way.
-    """
+def check_config(config: Mapping[str, Any]) -> None:
+    """Raise one UserError naming every problem of a composed config's values (plugins_dir is loaded first)."""
     load_local_plugins(config.get("plugins_dir"))
     problems = _value_problems(config)
     if problems:

@@ -176,10 +176,9 @@ def option_config(group: str, option: str, plugins_dir: str | None = None) -> di
         raise UserError(hydra_error_message(error)) from None
 
 
-def check_overrides(overrides: Iterable[str]) -> list[str]:
+def check_overrides(overrides: Iterable[str]) -> None:
     """``overrides`` parsed as Hydra will parse them: a malformed override or one without a key is a UserError
-    of one line here, before Hydra starts (Hydra's own words for them are several lines, or a ValueError).
-    Returns those without the sweeps (``a=1,2``, ``range(...)``, ``choice(...)``): what every job shares."""
+    of one line here, before Hydra starts (Hydra's own words for them are several lines, or a ValueError)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
@@ -190,7 +189,6 @@ def check_overrides(overrides: Iterable[str]) -> list[str]:
     for override in parsed:
         if not override.key_or_group:  # Hydra would fail later with a ValueError about a group ("Got int")
             raise UserError(f"the override '{override.input_line}' has no key; write key=value, without spaces")
-    return [override.input_line for override in parsed if not override.is_sweep_override()]
 
 
 def hydra_error_message(error: Exception) -> str:

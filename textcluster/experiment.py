@@ -54,23 +54,23 @@ class Run:
         return math.nan if value is None else float(value)
 
 
-def run_experiment(cfg: Any, run_dir: Path) -> Run:
+def run_experiment(cfg: Any, run_dir: Path, pipeline: Pipeline | None = None) -> Run:
     """Check the config, load data, fit, write the run folder. Raises UserError on bad input.
 
     ``status.json`` says ``running`` until every other file (results, model, report, timings) is whole,
     then ``completed``; ``failed`` (with the error) or ``interrupted`` (Ctrl-C or SIGTERM, raised as
     :class:`RunInterrupted`) otherwise. A figure that cannot be drawn is left out of the report with a
     warning; a full disk or a refused write anywhere stops the run with one line (StorageError).
+    ``pipeline``: built from ``cfg`` already (the command line builds it before the run folder says anything).
     """
     console.install()  # the stages quiet the libraries they import; this also covers the report's matplotlib
     config = to_plain(cfg)
     run_dir = Path(run_dir)
-    pipeline = build_pipeline(config, log_dir=run_dir)  # values and stages checked: a refused config leaves no status
     with storage_errors(run_dir, RUN_DIR_FIX):
         run_dir.mkdir(parents=True, exist_ok=True)
         write_status(run_dir, RUNNING)
     with interruptible():
-        dataset, model_dir = _fit_and_write(pipeline, config, run_dir)
+        pipeline, dataset, model_dir = _fit_and_write(pipeline, config, run_dir)
     return Run(pipeline, dataset, run_dir, model_dir, settled_objective(config.get("objective", "auto"), pipeline))
 
 
@@ -114,9 +114,12 @@ def interruptible() -> Iterator[None]:
 RUN_DIR_FIX = "free some space or choose another run folder (hydra.run.dir=...)"
 
 
-def _fit_and_write(pipeline: Pipeline, config: dict[str, Any], run_dir: Path) -> tuple[Dataset, Path | None]:
+def _fit_and_write(
+    pipeline: Pipeline | None, config: dict[str, Any], run_dir: Path
+) -> tuple[Pipeline, Dataset, Path | None]:
     try:
         with storage_errors(run_dir, RUN_DIR_FIX):  # a write that no writer translated still gets one line
+            pipeline = pipeline or build_pipeline(config, log_dir=run_dir)  # checked before any data loads
             dataset = _fit(pipeline, config, run_dir)
             model_dir = _write(config, run_dir, pipeline, dataset)
     except WorkerFinished:  # a ddp worker process: rank 0 owns the run folder
@@ -129,7 +132,7 @@ def _fit_and_write(pipeline: Pipeline, config: dict[str, Any], run_dir: Path) ->
         message = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
         write_status_if_possible(run_dir, FAILED, message)
         raise
-    return dataset, model_dir
+    return pipeline, dataset, model_dir
 
 
 def _fit(pipeline: Pipeline, config: dict[str, Any], run_dir: Path) -> Dataset:

@@ -100,12 +100,6 @@ class Guidance(Plugin):
             )
         return problems
 
-    def check(self, dataset: Dataset, refiner: Plugin | None) -> None:
-        """Raise :meth:`problems` for ``dataset`` as one UserError."""
-        problems = self.problems(dataset.modality, refiner, dataset.vectors is not None)
-        if problems:
-            raise UserError("; ".join(problems))
-
     def fit(self, encoder: Any, dataset: Dataset, embeddings: np.ndarray) -> GuidedFit:
         """Embed the names and the seed lists with the fitted ``encoder``; find the documents each one takes."""
         if not self.active:
