@@ -310,10 +310,12 @@ def test_default_command(cli):
     assert "Traceback" not in result.stderr
 
 
-def test_plugin_search_path_joins_the_users_own(tmp_path):
+def test_plugin_search_path_joins_the_users_own(tmp_path, monkeypatch):
     """Hydra keeps the last hydra.searchpath=[...]: the plugin folders join the user's in one override."""
+    from textcluster import config
     from textcluster.config import with_search_path
 
+    monkeypatch.setattr(config, "entry_point_config_dirs", lambda: [])  # installed plugin packages left out
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     assert with_search_path(["seed=1"]) == ["seed=1"]  # no plugin folders: nothing added
