@@ -77,3 +77,21 @@ def test_a_setting_the_recipes_encoder_lacks_is_one_line_before_data_loads():
     assert config["encoder"] == {"name": "auto", "lexical_weight": 0.5}  # the auto node takes any setting
     with pytest.raises(UserError, match=r"^encoder=auto is encoder=dense here \(image data: .*no parameter 'lexical"):
         build_pipeline(config)
+
+
+def test_the_builder_checks_each_value_once(monkeypatch):
+    """check_config reads every setting against its plugin; building the stages does not read them again."""
+    from textcluster import registry
+    from textcluster.build import build_pipeline
+    from textcluster.config import compose, to_plain
+
+    calls = []
+    original = registry.Registry.problems
+
+    def counted(self, config, where=None):
+        calls.append(where)
+        return original(self, config, where)
+
+    monkeypatch.setattr(registry.Registry, "problems", counted)
+    build_pipeline(to_plain(compose(["data=digits", "encoder=raw", "reducer=pca", "clusterer.n_clusters=3"])))
+    assert calls.count("clusterer") == 1 and calls.count("encoder") == 1 and calls.count("reducer") == 1
