@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
+import functools
 import importlib.util
 import logging
 import re
@@ -158,7 +160,13 @@ def compose_unresolved(overrides: Iterable[str] = (), config_name: str = "config
 
 def option_config(group: str, option: str, plugins_dir: str | None = None) -> dict[str, Any]:
     """The settings of one option of a group (``conf/reducer/umap_text.yaml``, with its defaults) as plain dicts:
-    what a recipe's option starts from. Inside the command's Hydra app, from the app's own search path."""
+    what a recipe's option starts from. Inside the command's Hydra app, from the app's own search path.
+    Read once per process (the builder's check and the fit ask alike; a sweep's jobs share the process)."""
+    return copy.deepcopy(_option_config(group, option, plugins_dir))
+
+
+@functools.lru_cache(maxsize=64)
+def _option_config(group: str, option: str, plugins_dir: str | None) -> dict[str, Any]:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
