@@ -61,12 +61,15 @@ def test_the_pipeline_settles_the_recipe_at_fit_and_records_it():
     assert len(set(pipeline.labels_)) == 2
 
 
-def test_auto_without_a_way_to_build_the_recipe_says_how():
+def test_auto_in_python_takes_the_recipe_from_the_configs():
+    from textcluster import Pipeline
     from textcluster.clusterers.builtin import KMeansClusterer
-    from textcluster.pipeline import Pipeline
+    from textcluster.pipeline import Pipeline as CorePipeline
 
-    with pytest.raises(UserError, match="encoder='auto' takes a recipe of config options; build the pipeline with"):
-        Pipeline("auto", KMeansClusterer(n_clusters=2)).fit(_vectors())
+    pipeline = Pipeline("auto", KMeansClusterer(n_clusters=2), reducer="auto").fit(_vectors())
+    assert pipeline.recipe_.describe() == "vectors data: encoder=precomputed reducer=none"
+    with pytest.raises(UserError, match="encoder='auto' takes a recipe of config options; use textcluster.Pipeline"):
+        CorePipeline("auto", KMeansClusterer(n_clusters=2)).fit(_vectors())  # the core reads no configs
 
 
 def test_a_setting_the_recipes_encoder_lacks_is_one_line_before_data_loads():

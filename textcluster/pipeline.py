@@ -261,18 +261,24 @@ class Pipeline(TopicEditing, TopicUpdates):
         auto = {group: as_auto(stage) for group, stage in stages.items() if as_auto(stage) is not None}
         if not auto:
             return None, self.encoder, self.reducer or IdentityReducer()
-        if self.recipe_stages is None:
+        recipe_stages = self.recipe_stages or self._default_recipe_stages()
+        if recipe_stages is None:
             raise UserError(
-                f"{'/'.join(auto)}='auto' takes a recipe of config options; build the pipeline with "
-                "Pipeline.from_config, or name the stage (e.g. encoder=HybridEncoder())"
+                f"{'/'.join(auto)}='auto' takes a recipe of config options; use textcluster.Pipeline (it reads "
+                "them), or name the stage (e.g. encoder=HybridEncoder())"
             )
         recipe = choose(modality, auto, builds_graph=self.clusterer.builds_graph)
         for group, option in recipe.options.items():
             try:
-                stages[group] = self.recipe_stages(group, option, auto[group].settings)
+                stages[group] = recipe_stages(group, option, auto[group].settings)
             except UserError as error:  # a setting given with encoder=auto that the recipe's encoder lacks
                 raise UserError(f"{group}=auto is {group}={option} here ({recipe.describe()}): {error}") from None
         return recipe, stages["encoder"], stages["reducer"] or IdentityReducer()
+
+    def _default_recipe_stages(self) -> RecipeStages | None:
+        """How a pipeline built in Python without ``recipe_stages`` builds the recipe's options (none here: the
+        options are configs; :class:`textcluster.api.Pipeline` reads them)."""
+        return None
 
     def check(
         self, modality: str | None, source: str = "the data", dataset: Dataset | None = None, encoder: Any = None
