@@ -5,6 +5,7 @@ build through the registries. Configs here are plain dicts (:func:`textcluster.c
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +41,21 @@ def build_stage(group: str, settings: Mapping[str, Any], seed: int = 0, checked:
     return STAGE_REGISTRIES[group].build(settings, where=group, check=not checked, **context)
 
 
-def recipe_stages(plugins_dir: str | None, seed: int) -> RecipeStages:
+@dataclass(frozen=True)
+class RecipeOptions:
     """How the pipeline builds a recipe's option (``reducer=umap_text``): that option's config (its YAML),
     the user's settings laid over it, checked like any config."""
 
-    def build(group: str, option: str, settings: Mapping[str, Any]) -> Any:
-        return build_stage(group, _merged(option_config(group, option, plugins_dir), settings), seed, checked=False)
+    plugins_dir: str | None = None
+    seed: int = 0
 
-    return build
+    def __call__(self, group: str, option: str, settings: Mapping[str, Any]) -> Any:
+        config = _merged(option_config(group, option, self.plugins_dir), settings)
+        return build_stage(group, config, self.seed, checked=False)
+
+
+def recipe_stages(plugins_dir: str | None, seed: int) -> RecipeStages:
+    return RecipeOptions(plugins_dir, seed)
 
 
 def _merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
