@@ -98,4 +98,3 @@ def test_the_builder_checks_each_value_once(monkeypatch):
     monkeypatch.setattr(registry.Registry, "problems", counted)
     build_pipeline(to_plain(compose(["data=digits", "encoder=raw", "reducer=pca", "clusterer.n_clusters=3"])))
     assert calls.count("clusterer") == 1 and calls.count("encoder") == 1 and calls.count("reducer") == 1
-
