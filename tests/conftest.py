@@ -87,8 +87,14 @@ def compose_small(*overrides: str, limit: int | None = None):
     from textcluster.config import compose
 
     overrides = shrink_overrides(overrides, limit)
+    from textcluster import registry
+    from textcluster.dataset import IMAGE
+
     cfg = compose(overrides)
-    if cfg.encoder.name == "dense" and not any(o.startswith("encoder.hidden_dims=") for o in overrides):
+    dense = cfg.encoder.name == "dense" or (
+        cfg.encoder.name == "auto" and registry.datasets.get(cfg.data.name).modality == IMAGE  # the image recipe
+    )
+    if dense and not any(o.startswith("encoder.hidden_dims=") for o in overrides):
         cfg = compose(overrides + [SMALL_HIDDEN_DIMS])
     return cfg
 

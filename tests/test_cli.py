@@ -310,12 +310,16 @@ def test_default_command(cli):
     assert "Traceback" not in result.stderr
 
 
-def test_plugin_search_path_goes_beside_the_users_overrides():
-    from textcluster.cli import with_override
+def test_plugin_search_path_joins_the_users_own(tmp_path, monkeypatch):
+    """Hydra keeps the last hydra.searchpath=[...]: the plugin folders join the user's in one override."""
+    from textcluster import config
+    from textcluster.config import with_search_path
 
-    extra = "hydra.searchpath=[file:///plugins]"
-    # after --cfg job an appended override would be a second positional run, which argparse refuses
-    assert with_override(["encoder=dense", "--cfg", "job"], extra) == ["encoder=dense", extra, "--cfg", "job"]
-    assert with_override(["--cfg", "job", "seed=1"], extra) == ["--cfg", "job", "seed=1", extra]
-    assert with_override(["--cfg", "job"], extra) == ["--cfg", "job", extra]
-    assert with_override([], extra) == [extra]
+    monkeypatch.setattr(config, "entry_point_config_dirs", lambda: [])  # installed plugin packages left out
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    assert with_search_path(["seed=1"]) == ["seed=1"]  # no plugin folders: nothing added
+    words = with_search_path([f"plugins_dir={plugins}", "hydra.searchpath=[file:///mine,pkg://their.conf]", "seed=1"])
+    assert words[:2] == [f"plugins_dir={plugins}", "seed=1"]
+    assert words[2] == f"hydra.searchpath=[file:///mine,pkg://their.conf,file://{plugins.resolve()}]"
+    assert len([word for word in words if word.startswith("hydra.searchpath=")]) == 1

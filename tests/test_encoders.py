@@ -108,7 +108,7 @@ def test_image_encoder_end_to_end_on_digits(key, overrides, tmp_path):
 
 
 def test_transformer_refuses_images():
-    with pytest.raises(UserError, match="encoder=transformer handles text data, not image data"):
+    with pytest.raises(UserError, match="encoder=transformer handles text data, but the data gives image data"):
         encoders.build({"name": "transformer"}).check_modality("image")
 
 

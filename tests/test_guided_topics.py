@@ -175,11 +175,11 @@ def test_topics_json_records_what_each_zero_shot_topic_took(zero_shot, posts):
     ],
 )
 def test_bad_guidance_settings_are_refused_before_data_loads(overrides, message):
-    from textcluster.build import check_config
-    from textcluster.config import compose
+    from textcluster.build import build_pipeline
+    from textcluster.config import compose, to_plain
 
-    with pytest.raises(UserError, match=message):
-        check_config(compose(overrides))
+    with pytest.raises(UserError, match=message):  # the values (check_config), then the stages together
+        build_pipeline(to_plain(compose(overrides)))
 
 
 def test_the_api_refuses_guidance_on_documents_with_their_own_vectors():

@@ -108,7 +108,7 @@ def test_bad_settings_are_user_errors(settings, message):
 
 
 def test_images_and_refiners_are_refused_clearly(fitted, cms_questions):
-    with pytest.raises(UserError, match="encoder=hybrid handles text data, not image data"):
+    with pytest.raises(UserError, match="encoder=hybrid handles text data, but the data gives image data"):
         HybridEncoder().check_modality("image")
     with pytest.raises(UserError, match="refiner=none"):
         fitted.refinement_view(cms_questions)

@@ -126,7 +126,7 @@ def test_missing_local_folder_and_broken_folder_are_user_errors(tmp_path):
 
 
 def test_image_data_is_a_user_error():
-    with pytest.raises(UserError, match="encoder=pretrained handles text data, not image data; use encoder=dense"):
+    with pytest.raises(UserError, match="handles text data, but the data gives image data; use encoder=dense"):
         PretrainedEncoder().check_modality("image")
 
 

@@ -6,9 +6,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from textcluster import registry
-from textcluster.config import RECIPES, config_dir
+from textcluster.config import config_dir
 from textcluster.contracts import Plugin
 from textcluster.errors import UnknownPluginError, UserError
+from textcluster.recipe import RECIPES
 from textcluster.registry import Registry
 
 BUILTIN = {
@@ -191,32 +192,31 @@ def test_every_builtin_yaml_builds_its_plugin(group, option):
         return  # refiner=none: no refiner stage
     plugin = registry.ALL[GROUP_TO_REGISTRY[group]].build(params, random_state=0)
     assert type(plugin).registry_key == params.get("name", option)
-    if option == "auto":  # not a plugin: resolved by the data's modality (the default data, digits: images)
-        assert RECIPES["image"][group] in (params["name"], f"{params['name']}_n2d")  # umap_n2d names umap
-    else:
-        assert option == params.get("name", option) or option.startswith(params["name"] + "_")
+    assert option == params.get("name", option) or option.startswith(params["name"] + "_")
     plugin.check_params()
 
 
-@pytest.mark.parametrize("data", ["csv", "lines", "newsgroups", "hf", "digits", "mnist"])
-def test_auto_encoder_and_reducer_resolve_by_the_data_modality_and_say_so(data):
-    from textcluster.config import compose, compose_unresolved
+@pytest.mark.parametrize("data", ["csv", "lines", "newsgroups", "digits", "mnist"])
+def test_auto_encoder_and_reducer_settle_in_the_pipeline_by_the_data_modality(data):
+    """One compose keeps ``auto``; the pipeline builds the recipe's options as ``encoder=<option>`` would."""
+    from textcluster.build import build_pipeline
+    from textcluster.config import compose, to_plain
 
-    assert compose_unresolved([f"data={data}"]).encoder.name == "auto"
-    cfg = compose([f"data={data}"])
+    cfg = to_plain(compose([f"data={data}"]))
+    assert (cfg["encoder"], cfg["reducer"]) == ({"name": "auto"}, {"name": "auto"})
     modality = registry.datasets.get(data).modality
-    recipe = compose_unresolved([f"encoder={RECIPES[modality]['encoder']}", f"reducer={RECIPES[modality]['reducer']}"])
-    assert (cfg.encoder, cfg.reducer) == (recipe.encoder, recipe.reducer)
-    assert (
-        cfg.recipe == f"{modality} data: encoder={RECIPES[modality]['encoder']} reducer={RECIPES[modality]['reducer']}"
-    )
-    named = compose([f"data={data}", "encoder=raw"])  # a named encoder: no recipe reducer comes with it
-    assert (named.encoder.name, named.reducer.name, named.recipe) == ("raw", "none", None)
-    kept = compose([f"data={data}", "encoder=raw", "reducer=pca"])
-    assert kept.reducer.name == "pca"
-    graph = compose([f"data={data}", "clusterer=leiden"])  # it builds its own kNN graph: on the embeddings
-    assert (graph.encoder.name, graph.reducer.name) == (recipe.encoder.name, "none")
-    assert graph.recipe == f"{modality} data: encoder={RECIPES[modality]['encoder']} reducer=none"
+    options = RECIPES[modality]
+    recipe, encoder, reducer = build_pipeline(cfg).settle_recipe(modality)
+    named = to_plain(compose([f"encoder={options['encoder']}", f"reducer={options['reducer']}"]))
+    assert encoder.get_params() == registry.encoders.build(named["encoder"]).get_params()
+    assert reducer.get_params() == registry.reducers.build(named["reducer"], random_state=0).get_params()
+    assert recipe.describe() == f"{modality} data: encoder={options['encoder']} reducer={options['reducer']}"
+    raw = build_pipeline(to_plain(compose([f"data={data}", "encoder=raw"]))).settle_recipe(modality)
+    assert raw[0].options == {"reducer": "none"} and type(raw[2]).__name__ == "IdentityReducer"  # no recipe reducer
+    kept = build_pipeline(to_plain(compose([f"data={data}", "encoder=raw", "reducer=pca"])))
+    assert kept.settle_recipe(modality)[0] is None
+    graph = build_pipeline(to_plain(compose([f"data={data}", "clusterer=leiden"]))).settle_recipe(modality)
+    assert graph[0].describe() == f"{modality} data: encoder={options['encoder']} reducer=none"  # its own kNN graph
 
 
 # ------------------------------------------------------------------------------------- config discovery
@@ -236,7 +236,7 @@ def test_stale_config_entry_point_is_ignored_with_a_warning(monkeypatch, caplog)
         assert config.entry_point_config_dirs() == []
     assert "gone=no_such_textcluster_plugin.conf does not name a package folder; ignored" in caplog.text
     assert "module=json.decoder does not name a package folder" in caplog.text
-    assert config.search_path_override() is None
+    assert config.with_search_path(["seed=1"]) == ["seed=1"]  # no folder: no search path override
 
 
 def test_plugins_dir_is_read_from_the_overrides():
@@ -284,7 +284,7 @@ def test_checking_the_default_configs_imports_no_heavy_library():
         "for overrides in (['encoder=dense'], ['encoder=raw', 'clusterer=hdbscan'], ['data=embeddings', "
         "'data.path=x.npy', 'encoder=precomputed', 'reducer=umap'], "
         "['data=csv', 'data.path=x.csv', 'encoder=hybrid', 'reducer=umap_text']):\n"
-        "    check_config(to_plain(compose(overrides)), reads_data=False)\n"
+        "    check_config(to_plain(compose(overrides)))\n"
         "heavy = sorted(m for m in ('torch', 'sklearn', 'umap', 'pytorch_lightning', 'faiss', 'transformers') "
         "if m in sys.modules)\n"
         "print(','.join(heavy))\n"

@@ -85,8 +85,10 @@ def test_own_vectors_end_to_end_with_topics_and_a_model_that_predicts(vectors_fo
         "clusterer.n_clusters=8",
         "report=false",
     )
-    assert cfg.encoder.name == "precomputed" and cfg.recipe.startswith("vectors data")
+    assert cfg.encoder.name == "auto"  # the pipeline takes the recipe for the data's vectors
     run = run_experiment(cfg, tmp_path / "run")
+    assert type(run.pipeline.encoder_).__name__ == "PrecomputedEncoder"
+    assert run.pipeline.recipe_.describe() == "vectors data: encoder=precomputed reducer=none"
     metrics = read_json(tmp_path / "run" / "metrics.json")
     assert metrics["nmi"] > 0.45, metrics  # MiniLM + k-means on these snippets: about 0.55
     assert len(run.pipeline.topics_) == 8 and "npmi" in metrics

@@ -98,7 +98,7 @@ def test_checking_a_static_config_imports_no_torch():
         "from textcluster.checks import check_config\n"
         "from textcluster.config import compose, to_plain\n"
         "from textcluster import registry\n"
-        "check_config(to_plain(compose(['data=csv', 'data.path=x.csv', 'encoder=static'])), reads_data=False)\n"
+        "check_config(to_plain(compose(['data=csv', 'data.path=x.csv', 'encoder=static'])))\n"
         "registry.encoders.build({'name': 'static'})\n"
         "print(sorted(m for m in ('torch', 'transformers', 'model2vec') if m in sys.modules))\n"
     )

@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from conftest import compose_small, read_json, run_textcluster
+from conftest import compose_small, read_json, run_textcluster, shrink_overrides
 from textcluster.build import build_pipeline, check_config, load_data
 from textcluster.config import compose, config_dir, to_plain
 from textcluster.errors import UserError
@@ -113,15 +113,33 @@ def test_every_value_a_search_offers_is_a_valid_config(search):
             check_config(to_plain(compose(["data=lines", f"hparams_search={search}", f"{key}={value}"])))
 
 
-def test_one_recipe_serves_a_sweep_over_clusterers_only_when_they_agree_on_the_reducer():
-    from textcluster.cli import resolved_recipe
-
-    assert "reducer=umap_n2d" in resolved_recipe(["data=digits", "clusterer=kmeans,gmm"])
-    assert "reducer=none" in resolved_recipe(["data=digits", "clusterer=leiden,spectral"])  # both build a graph
-    assert not any(word.startswith("reducer=") for word in resolved_recipe(["data=digits", "reducer=pca"]))
-    with pytest.raises(UserError, match=r"the sweep's clusterers \(kmeans, spectral\) mix .* name the reducer"):
-        resolved_recipe(["data=digits", "clusterer=kmeans_labels,spectral"])
-    assert "encoder=dense" in resolved_recipe(["data=digits", "clusterer=kmeans,spectral", "reducer=none"])
+def test_a_sweep_over_clusterers_of_both_kinds_takes_each_its_recipe(tmp_path):
+    """``choice(kmeans,spectral)``: k-means clusters the recipe's UMAP, spectral (its own neighbourhood graph)
+    the encoder's codes; each job settles its own recipe (the sweep was refused while the recipe was settled
+    on the command line, once for every job)."""
+    sweep = tmp_path / "sweep"
+    result = run_textcluster(
+        "-m",
+        "clusterer=choice(kmeans,spectral)",
+        "clusterer.n_clusters=4",
+        "data=digits",
+        "data.limit=120",
+        "encoder.hidden_dims=[32]",  # the image recipe's dense autoencoder, set with encoder=auto
+        *shrink_overrides(["report=false"]),
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+        timeout=400,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    recipes = {}
+    for job in sorted(path for path in sweep.iterdir() if path.is_dir()):
+        config = read_json(job / "model" / "manifest.json")["config"]
+        recipes[config["clusterer"]["name"]] = config["recipe"]
+        assert config["encoder"]["hidden_dims"] == [32]  # the setting given with encoder=auto reached dense
+    assert recipes == {
+        "kmeans": "image data: encoder=dense reducer=umap_n2d",
+        "spectral": "image data: encoder=dense reducer=none",
+    }
 
 
 def test_a_trial_without_its_objective_scores_the_worst_and_the_search_goes_on(unlabelled_snippets, tmp_path):

@@ -149,7 +149,7 @@ def test_bad_settings_fail_in_one_line_before_data_loads(tmp_path, overrides, me
 
 def test_images_are_refused_by_the_encoder_itself():
     for key in ("lda", "nmf"):
-        with pytest.raises(UserError, match=f"encoder={key} handles text data, not image data"):
+        with pytest.raises(UserError, match=f"encoder={key} handles text data, but the data gives image data"):
             encoders.build({"name": key}).check_modality("image")
 
 

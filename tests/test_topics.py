@@ -401,7 +401,7 @@ def test_noise_policy_on_searchsnippets(tmp_path, data_file, policy):
 def test_bad_topic_and_noise_settings_fail_with_one_line(tmp_path):
     with pytest.raises(UserError, match="noise: unknown noise policy 'maybe'"):
         run_experiment(compose_small("noise=maybe"), tmp_path / "a")
-    with pytest.raises(UserError, match="topics.n_topics=3 needs text data; data=digits gives images"):
+    with pytest.raises(UserError, match="topics.n_topics=3 needs text data; data=digits gives image data"):
         run_experiment(compose_small("topics.n_topics=3"), tmp_path / "b")
     with pytest.raises(UserError, match="topics.n_topic is not a setting; topics takes: enabled, label_words"):
         run_experiment(compose_small("+topics.n_topic=3"), tmp_path / "c")

@@ -96,19 +96,20 @@ def test_from_config_takes_the_recipe_of_the_documents_given():
     from textcluster import Pipeline
 
     pipeline = Pipeline.from_config({"clusterer.n_clusters": 3})
-    assert type(pipeline.encoder).__name__ == "HybridEncoder"  # texts are what the API is mostly given
-    assert pipeline.config["recipe"] == "text data: encoder=hybrid reducer=umap_text"
+    assert repr(pipeline.encoder) == "'auto'" and pipeline.recipe_stages is not None  # settled by fit
+    assert pipeline.settle_recipe("text")[0].describe() == "text data: encoder=hybrid reducer=umap_text"
     assert "data" not in pipeline.config  # no default data set stands in for the documents fit will get
     rng = np.random.default_rng(0)
     vectors = np.concatenate([rng.normal(loc, 0.1, size=(30, 8)) for loc in (-1.0, 0.0, 1.0)]).astype(np.float32)
     labels = pipeline.fit_predict(vectors)
-    assert type(pipeline.encoder).__name__ == "PrecomputedEncoder"
-    assert pipeline.config["recipe"] == "vectors data: encoder=precomputed reducer=none"
+    assert type(pipeline.encoder_).__name__ == "PrecomputedEncoder"
+    assert pipeline.recipe_.describe() == pipeline.config["recipe"] == "vectors data: encoder=precomputed reducer=none"
+    assert pipeline.fit_info_["recipe"] == pipeline.config["recipe"]  # saved with the model
     assert normalized_mutual_info_score(np.repeat([0, 1, 2], 30), labels) == pytest.approx(1.0)
     with pytest.raises(UserError, match="fit\\(\\) needs documents"):
         pipeline.fit()
     named = Pipeline.from_config({"data": "digits", "clusterer.n_clusters": 3})
-    assert named.config["recipe"].startswith("image data")  # data named: the data decides, as on the CLI
+    assert named.config["data"]["name"] == "digits"  # data named: fit() reads it, and its images decide
 
 
 def test_your_own_embeddings_cluster_and_the_texts_name_the_topics(posts):

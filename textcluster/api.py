@@ -14,10 +14,10 @@ on (under ``cache_dir``: ``$TEXTCLUSTER_CACHE_DIR`` or ``~/.cache/textcluster``)
 so fitting the same documents again skips the encoder; ``{"cache": False}``
 turns it off. A cache hit restores the fitted encoder, so ``predict`` works alike.
 
-When the config names no data, ``encoder=auto`` / ``reducer=auto`` (the
-defaults) take the recipe of the documents given to ``fit``: texts get the
-text recipe, images the image recipe, an array of vectors (or
-``fit(texts, embeddings=vectors)``) the vectors recipe.
+``encoder=auto`` / ``reducer=auto`` (the defaults) take the recipe of the
+documents given to ``fit`` (:mod:`textcluster.recipe`): texts get the text
+recipe, images the image recipe, an array of vectors (or
+``fit(texts, embeddings=vectors)``) the vectors recipe; ``recipe_`` says which.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from textcluster import pipeline as core
-from textcluster.build import build_pipeline, load_data
+from textcluster.build import build_pipeline, load_data, recipe_stages
 from textcluster.config import compose, config_dir, to_plain
-from textcluster.dataset import TEXT, Dataset
+from textcluster.dataset import Dataset
 from textcluster.errors import UserError
 from textcluster.reporting.model_folder import load_model, save_model
 
@@ -56,11 +56,8 @@ def _no_choice(group: str) -> str:
     raise UserError(f"'{group}' cannot be None: a run needs one; choose one of {', '.join(options)}")
 
 
-def compose_config(config: Any = None, overrides: Iterable[str] = (), modality: str | None = None):
-    """A composed textcluster config (``DictConfig``) from a dict, override strings or a DictConfig.
-
-    ``modality``: the kind of documents ``fit`` will get, for the recipe of ``encoder=auto`` when the config
-    names no data (None: text, which is what the API is mostly given)."""
+def compose_config(config: Any = None, overrides: Iterable[str] = ()):
+    """A composed textcluster config (``DictConfig``) from a dict, override strings or a DictConfig."""
     from omegaconf import DictConfig, OmegaConf, open_dict
 
     overrides = [overrides] if isinstance(overrides, str) else list(overrides)
@@ -89,9 +86,7 @@ def compose_config(config: Any = None, overrides: Iterable[str] = (), modality: 
             choices.append(_no_choice(key))
         else:
             values[key] = value
-    given = {o.lstrip("+~").split("=", 1)[0] for o in overrides} | set(values)
-    given |= {choice.split("=", 1)[0] for choice in choices}
-    cfg = compose(choices + overrides, modality=None if names_data(given) else (modality or TEXT))
+    cfg = compose(choices + overrides)
     for key, value in values.items():
         if OmegaConf.select(cfg, key, default=_MISSING) is _MISSING:
             parent, _, leaf = key.rpartition(".")
@@ -109,11 +104,6 @@ def compose_config(config: Any = None, overrides: Iterable[str] = (), modality: 
 _MISSING = object()
 
 
-def names_data(keys: Iterable[str]) -> bool:
-    """Whether config keys (``data``, ``data.path``, ...) name the data, so the config's data decides the recipe."""
-    return any(key == "data" or key.startswith("data.") for key in keys)
-
-
 class Pipeline(core.Pipeline):
     """The pipeline of :mod:`textcluster.pipeline`, plus building from a config and saving to / loading from a folder.
 
@@ -121,24 +111,23 @@ class Pipeline(core.Pipeline):
     """
 
     config: dict[str, Any] | None = None
-    # (config, overrides, modality) when encoder=auto took a recipe for documents not yet seen; fit rebuilds
-    # the stages when the documents are of another kind
-    _recipe_request: tuple[Any, list[str], str] | None = None
 
     @classmethod
-    def from_config(cls, config: Any = None, overrides: Iterable[str] = (), modality: str | None = None) -> Pipeline:
+    def from_config(cls, config: Any = None, overrides: Iterable[str] = ()) -> Pipeline:
         """Build from a dict (``{"encoder": "pretrained", "clusterer.n_clusters": 8}``), Hydra override
         strings or a composed config (see :func:`compose_config`). No Hydra app is started; every value is
-        checked before anything is built. Without data in the config, ``fit`` decides the recipe."""
+        checked before anything is built; ``encoder=auto`` takes the recipe of the documents ``fit`` gets."""
         overrides = [overrides] if isinstance(overrides, str) else list(overrides)
-        plain = to_plain(compose_config(config, overrides, modality))
+        plain = to_plain(compose_config(config, overrides))
         pipeline = build_pipeline(plain, pipeline_class=cls, reads_data=False)
-        from_documents = plain.get("recipe") is not None and not _config_names_data(config, overrides)
-        if from_documents:
+        if not _config_names_data(config, overrides):
             plain.pop("data", None)  # the default data set is not what fit will be given
-            pipeline._recipe_request = (config, overrides, modality or TEXT)
         pipeline.config = plain
         return pipeline
+
+    def _default_recipe_stages(self):
+        """``Pipeline("auto", KMeansClusterer())`` in Python: the recipe's options from the package's configs."""
+        return recipe_stages(None, self.seed)
 
     def fit(self, documents: Any = None, labels: Any = None, embeddings: Any = None) -> Pipeline:
         """Fit on ``documents``: a list of str, an image array (n, h, w), an array of vectors (n, d) or a Dataset;
@@ -152,8 +141,10 @@ class Pipeline(core.Pipeline):
                 )
             documents = load_data(self.config)
         dataset = with_embeddings(Dataset.from_documents(documents, labels), embeddings)
-        self._take_recipe_for(dataset.modality)
-        return super().fit(dataset)
+        super().fit(dataset)
+        if self.config is not None and self.recipe_ is not None:
+            self.config["recipe"] = self.recipe_.describe()  # the saved model's config says what auto became
+        return self
 
     def fit_predict(self, documents: Any = None, labels: Any = None, embeddings: Any = None):
         """Fit (as :meth:`fit`) and return the documents' cluster (topic) ids."""
@@ -190,15 +181,6 @@ class Pipeline(core.Pipeline):
             )
         return self.topics_
 
-    def _take_recipe_for(self, modality: str) -> None:
-        """encoder=auto chose the recipe for another kind of documents: rebuild the stages for these."""
-        if self._recipe_request is None or self._recipe_request[2] == modality:
-            return
-        config, overrides, _ = self._recipe_request
-        rebuilt = type(self).from_config(config, overrides, modality=modality)
-        log.info("encoder=auto: %s", rebuilt.config.get("recipe"))
-        self.__dict__.update(vars(rebuilt))
-
     def save(self, path: str | Path) -> Path:
         """Write the fitted pipeline to the folder ``path`` (a manifest and the stages' state as data)."""
         return save_model(self, path, self.config)
@@ -209,6 +191,11 @@ class Pipeline(core.Pipeline):
         pipeline, manifest = load_model(path, cls)
         pipeline.config, pipeline.manifest_ = manifest.get("config"), manifest
         return pipeline
+
+
+def names_data(keys: Iterable[str]) -> bool:
+    """Whether config keys (``data``, ``data.path``, ...) name the data (else fit is given the documents)."""
+    return any(key == "data" or key.startswith("data.") for key in keys)
 
 
 def _config_names_data(config: Any, overrides: list[str]) -> bool:

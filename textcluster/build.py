@@ -5,6 +5,7 @@ build through the registries. Configs here are plain dicts (:func:`textcluster.c
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,13 @@ from textcluster import registry
 from textcluster.cache import AUTO_SHARDS, EmbeddingCache
 from textcluster.checks import STAGE_REGISTRIES, check_config, refiner_name
 from textcluster.clusterers.k_selection import KSearch
+from textcluster.config import option_config
 from textcluster.contracts import TrainingContext
 from textcluster.data import load_dataset
 from textcluster.dataset import Dataset
 from textcluster.errors import UserError
-from textcluster.pipeline import Pipeline
+from textcluster.pipeline import Pipeline, RecipeStages
+from textcluster.recipe import Auto, as_auto
 from textcluster.topics import TopicModeler
 from textcluster.topics.guided import Guidance
 from textcluster.topics.settings import GUIDANCE_SETTINGS
@@ -28,10 +31,41 @@ def load_data(config: Mapping[str, Any]) -> Dataset:
     return load_dataset(config["data"], seed=int(config.get("seed", 0)))
 
 
-def build_stage(group: str, settings: Mapping[str, Any], seed: int = 0) -> Any:
-    """One stage plugin from its config group (``{"name": key, ...}``); random_state goes where it is taken."""
+def build_stage(group: str, settings: Mapping[str, Any], seed: int = 0, checked: bool = True) -> Any:
+    """One stage plugin from its config group (``{"name": key, ...}``); random_state goes where it is taken.
+    ``checked``: :func:`check_config` has checked the settings already. ``auto`` stays for the recipe to settle
+    (:class:`~textcluster.recipe.Auto`, holding the user's settings for the stage it picks)."""
+    if as_auto(settings.get("name")) is not None:
+        return Auto({key: value for key, value in settings.items() if key != "name"})
     context = {} if group == "encoder" else {"random_state": seed}
-    return STAGE_REGISTRIES[group].build(settings, where=group, **context)
+    return STAGE_REGISTRIES[group].build(settings, where=group, check=not checked, **context)
+
+
+@dataclass(frozen=True)
+class RecipeOptions:
+    """How the pipeline builds a recipe's option (``reducer=umap_text``): that option's config (its YAML),
+    the user's settings laid over it, checked like any config."""
+
+    plugins_dir: str | None = None
+    seed: int = 0
+
+    def __call__(self, group: str, option: str, settings: Mapping[str, Any]) -> Any:
+        config = _merged(option_config(group, option, self.plugins_dir), settings)
+        return build_stage(group, config, self.seed, checked=False)
+
+
+def recipe_stages(plugins_dir: str | None, seed: int) -> RecipeStages:
+    return RecipeOptions(plugins_dir, seed)
+
+
+def _merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over``'s values, nested blocks merged key by key (``features.min_df`` keeps the rest)."""
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            value = _merged(merged[key], value)
+        merged[key] = value
+    return merged
 
 
 def build_topics(topics: Mapping[str, Any] | None) -> TopicModeler | None:
@@ -75,11 +109,12 @@ def build_pipeline(
     pipeline_class: type[Pipeline] = Pipeline,
     reads_data: bool = True,
 ) -> Pipeline:
-    """Check the config (see :func:`check_config`), then instantiate every stage it names (no data is read)."""
-    check_config(config, reads_data)
+    """Check the config (see :func:`check_config`), instantiate every stage it names and check that they work
+    together (:meth:`Pipeline.check`) on the data's modality where ``reads_data`` (no data is read)."""
+    check_config(config)
     seed = int(config.get("seed", 0))
     refiner = config["refiner"] if refiner_name(config) is not None else None
-    return pipeline_class(
+    pipeline = pipeline_class(
         encoder=build_stage("encoder", config["encoder"], seed),
         clusterer=build_stage("clusterer", config["clusterer"], seed),
         reducer=build_stage("reducer", config["reducer"], seed),
@@ -92,4 +127,9 @@ def build_pipeline(
         seed=seed,
         k_search=KSearch(**(config.get("k_search") or {})),
         guidance=build_guidance(config.get("topics")),
+        recipe_stages=recipe_stages(config.get("plugins_dir"), seed),
     )
+    loader = registry.datasets.get(config["data"]["name"]) if reads_data else None
+    source = f"data={loader.key()}" if loader is not None else "the data"
+    pipeline.check(None if loader is None else loader.modality, source)  # the data's class says its modality
+    return pipeline

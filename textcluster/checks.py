@@ -1,9 +1,11 @@
 """Checking a composed config before anything loads: every value against what its plugin declares.
 
 :func:`check_config` reads the whole config against what each plugin declares
-(:mod:`textcluster.params`) and against the other stages (an encoder that
-cannot read the data's modality, a refiner on an encoder without a network)
-and raises one UserError listing every problem. It imports only the modules of
+(:mod:`textcluster.params`) and raises one UserError listing every problem;
+whether the stages work together (an encoder that cannot read the data's
+modality, a refiner on an encoder without a network) is the pipeline's own
+check (:meth:`textcluster.pipeline.Pipeline.check`), which the builder calls on
+the stage objects before the data loads. It imports only the modules of
 the plugins the config names, and none of torch, scikit-learn or UMAP (the
 registries load a plugin's module on first use and the plugin modules import
 their libraries when they fit), so the command line reports a typo in about a
@@ -19,12 +21,11 @@ from textcluster import registry
 from textcluster.cache import AUTO_SHARDS
 from textcluster.cache import DTYPES as CACHE_DTYPES
 from textcluster.clusterers.k_selection import K_SEARCH_SETTINGS
-from textcluster.config import AUTO, RECIPES, load_local_plugins
+from textcluster.config import load_local_plugins
 from textcluster.data import LIMIT, LIMIT_KEY
-from textcluster.dataset import IMAGE
 from textcluster.errors import UnknownPluginError, UserError
 from textcluster.params import NULL, Block, Bool, Choice, Int, ListOf, Str
-from textcluster.topics.guided import guidance_problems
+from textcluster.recipe import AUTO
 from textcluster.topics.settings import GUIDANCE_SETTINGS, TOPIC_SETTINGS
 
 NONE = "none"  # refiner=none: no refiner stage
@@ -66,16 +67,10 @@ TOP_LEVEL = {
 }
 
 
-def check_config(config: Mapping[str, Any], reads_data: bool = True) -> None:
-    """Raise one UserError naming every problem of a composed config (plugins_dir is loaded first).
-
-    ``reads_data``: the run reads the config's ``data`` (the command line), so the encoder must handle
-    its modality; the Python API fits on documents it is handed, and checks them when they come.
-    """
+def check_config(config: Mapping[str, Any]) -> None:
+    """Raise one UserError naming every problem of a composed config's values (plugins_dir is loaded first)."""
     load_local_plugins(config.get("plugins_dir"))
     problems = _value_problems(config)
-    if not problems:
-        problems = _stage_problems(config, reads_data)
     if problems:
         raise UserError("; ".join(problems))
 
@@ -136,10 +131,7 @@ def _group_problems(group: str, settings: Any) -> list[str]:
     if group == "refiner" and settings.get("name") == NONE:
         return problems
     if group in ("encoder", "reducer") and settings.get("name") == AUTO:
-        return problems + [
-            f"{group}=auto is resolved from the data's modality when the command line or Pipeline.from_config "
-            f"composes the config (not in a sweep); name the {group}, e.g. {group}={RECIPES['text'][group]}"
-        ]
+        return problems  # its settings are checked against the plugin the recipe picks, when the pipeline picks it
     try:
         return problems + STAGE_REGISTRIES[group].problems(settings, group)
     except UnknownPluginError as error:
@@ -165,40 +157,6 @@ def _trainer_problems(trainer: Mapping[str, Any]) -> list[str]:
 
     accepted = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
     return [f"trainer.{key} is not a pytorch_lightning.Trainer argument" for key in unknown if key not in accepted]
-
-
-def _stage_problems(config: Mapping[str, Any], reads_data: bool) -> list[str]:
-    """Stages that cannot work together, found from their classes alone."""
-    loader = registry.datasets.get(config["data"]["name"]) if reads_data else None
-    modality = loader.modality if loader is not None else None
-    encoder = registry.encoders.get(config["encoder"]["name"])
-    problems = []
-    if modality is not None and modality not in encoder.modalities:
-        hint = "; use encoder=dense or encoder=raw for images" if modality == IMAGE else ""
-        problems.append(
-            f"encoder={encoder.key()} handles {' and '.join(encoder.modalities)} data, but "
-            f"data={loader.key()} gives {modality} data{hint}"
-        )
-    refiner = registry.refiners.get(refiner_name(config)) if refiner_name(config) is not None else None
-    if refiner is not None and modality is not None and modality not in refiner.modalities:
-        problems.append(
-            f"refiner={refiner.key()} handles {' and '.join(refiner.modalities)} data, but "
-            f"data={loader.key()} gives {modality} data; use another refiner or refiner=none"
-        )
-    if refiner is not None and refiner.trains_encoder_with(config["refiner"]) and not encoder.refinable:
-        problems.append(
-            f"refiner={refiner_name(config)} needs an encoder with a trainable network, and "
-            f"encoder={encoder.key()} has none; use refiner=none, or encoder=dense, cnn, rnn, "
-            "transformer or pretrained"
-        )
-    topics = config.get("topics") or {}
-    if modality == IMAGE and topics.get("enabled", True) and topics.get("n_topics") is not None:
-        problems.append(
-            f"topics.n_topics={topics['n_topics']} needs text data; data={loader.key()} gives images. "
-            "Set topics.n_topics=null"
-        )
-    problems += guidance_problems(topics, modality, refiner_name(config))  # seed lists, zero-shot names
-    return problems
 
 
 def refiner_name(config: Mapping[str, Any]) -> str | None:

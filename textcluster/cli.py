@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from textcluster.config import (
-    choice_overrides,
-    compose_unresolved,
-    config_dir,
-    plugins_dir_from_overrides,
-    recipe_overrides,
-    search_path_override,
-    settled_overrides,
-)
+from textcluster.config import check_overrides, config_dir, hydra_error_message, register_auto_options, with_search_path
 from textcluster.errors import (
     NoClustersError,
     RunInterrupted,
@@ -51,7 +43,9 @@ SUMMARY_METRICS = (
 
 
 def format_summary(cfg: DictConfig, run: Run, run_dir: Path) -> str:
-    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
+    if run.pipeline.recipe_ is not None:  # what encoder=auto / reducer=auto became
+        choices.update(run.pipeline.recipe_.options)
     stages = " ".join(
         f"{group}={choices.get(group, cfg[group].get('name'))}" for group in ("encoder", "reducer", "clusterer")
     )
@@ -76,8 +70,7 @@ def format_summary(cfg: DictConfig, run: Run, run_dir: Path) -> str:
     return "\n".join(lines)
 
 
-@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
-def hydra_main(cfg: DictConfig) -> float:
+def run_job(cfg: DictConfig) -> float:
     """One run; returns its objective (see ``objective`` in conf/config.yaml), which a sweeper maximises."""
     from textcluster.checks import check_config
     from textcluster.config import to_plain
@@ -86,9 +79,11 @@ def hydra_main(cfg: DictConfig) -> float:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         check_config(to_plain(cfg))  # imports no torch, scikit-learn or UMAP: a typo is reported in a second
+        from textcluster.build import build_pipeline
         from textcluster.experiment import run_experiment  # torch and scikit-learn: only once a run starts
 
-        run = run_experiment(cfg, run_dir)
+        pipeline = build_pipeline(to_plain(cfg), log_dir=run_dir)  # the stages checked together, before any status
+        run = run_experiment(cfg, run_dir, pipeline)
     except UserError as error:
         print(f"textcluster: error: {error}", file=sys.stderr)
         if isinstance(error, NoClustersError) and in_a_sweep():  # a trial that found nothing: the worst, not the end
@@ -125,52 +120,6 @@ def objective_for_the_sweeper(name: str, value: float) -> float:
     return worst
 
 
-def with_override(argv: list[str], extra: str) -> list[str]:
-    """``argv`` with ``extra`` placed beside the user's overrides.
-
-    Hydra reads its overrides as one run of positional arguments: appended
-    after ``--cfg job`` an extra override would be a second run, which argparse
-    refuses ("unrecognized arguments"). So it goes right after the first
-    override (a ``key=value`` word), or at the end when there is none.
-    """
-    for index, word in enumerate(argv):
-        if "=" in word and not word.startswith("-"):
-            return argv[: index + 1] + [extra] + argv[index + 1 :]
-    return argv + [extra]
-
-
-def resolved_recipe(argv: list[str]) -> list[str]:
-    """The overrides that resolve ``encoder=auto`` / ``reducer=auto`` for this command line (see
-    :func:`textcluster.config.recipe_overrides`), after checking that the command line composes.
-
-    Hydra's own errors (an unknown key, group or option, a malformed override) would come later as several
-    lines and exit 1; composing here first turns them into a UserError of one line with the closest valid
-    name. A sweep's values are left out (every job shares the rest), as is everything when the command
-    only asks for help or names another config (``--config-name``/``--config-path``/``--config-dir``:
-    Hydra composes what this check cannot see, and says itself what is wrong).
-    """
-    arguments = hydra_arguments(argv)
-    if arguments is None or arguments.help or arguments.hydra_help:
-        return []
-    other_config = arguments.config_name or arguments.config_path or arguments.config_dir
-    try:
-        settled = settled_overrides(arguments.overrides)
-        choices = choice_overrides(settled)
-        cfg = compose_unresolved(choices)
-        swept = [
-            compose_unresolved([*choices, f"clusterer={option}"]).clusterer.name
-            for option in swept_options(arguments.overrides)
-        ]
-    except UserError:
-        if other_config:
-            return []
-        raise
-    recipe = recipe_overrides(cfg, swept)
-    if (recipe or settled != choices) and not other_config:
-        compose_unresolved(settled + recipe)  # the settings inside groups exist once the recipe has chosen them
-    return recipe
-
-
 def hydra_arguments(argv: list[str]):
     """``argv`` read by Hydra's own argument parser (its overrides are the words it will compose), or None
     where the command composes nothing (``--version``, shell completion, a rerun) or the parser refuses it
@@ -201,25 +150,58 @@ def hydra_arguments(argv: list[str]):
     return arguments
 
 
-def swept_options(words: list[str], group: str = "clusterer") -> list[str]:
-    """The options of ``group=a,b,c`` on a sweep's command line (none when the group is not swept)."""
-    values = [word.split("=", 1)[1] for word in words if word.startswith(f"{group}=") and "," in word]
-    return [option.strip() for option in values[-1].split(",")] if values else []
-
-
 def main() -> None:
-    exit_on_user_error("textcluster", prepare_command_line)
-    hydra_main()
+    exit_on_user_error("textcluster", run_hydra)
 
 
-def prepare_command_line() -> None:
-    """Add the plugin config folders and the ``auto`` recipe to ``sys.argv``, checking the command line (a
-    UserError: an unknown name, a malformed override, data that can be text or images with encoder=auto)."""
-    extra = search_path_override(plugins_dir_from_overrides(sys.argv[1:]))
-    if extra:
-        sys.argv[1:] = with_override(sys.argv[1:], extra)
-    for override in resolved_recipe(sys.argv[1:]):
-        sys.argv[1:] = with_override(sys.argv[1:], override)
+def run_hydra() -> None:
+    """What ``@hydra.main`` does, with two differences: the plugin config folders join Hydra's search path
+    (beside the user's own ``hydra.searchpath``), and Hydra's errors about the command line (an unknown key,
+    group or option, a malformed override) are one line with the closest valid name, before any run folder.
+    ``sys.argv`` is read, not edited; Hydra composes each job's config once."""
+    from hydra import version
+    from hydra._internal.utils import _run_hydra, get_args_parser
+    from hydra.main import _get_rerun_conf
+
+    arguments = hydra_arguments(sys.argv[1:])
+    if arguments is None:  # --version, shell completion or a command line argparse refuses: Hydra's own handling
+        arguments = get_args_parser().parse_args()
+    else:
+        check_overrides(arguments.overrides)
+        arguments.overrides = with_search_path(arguments.overrides)
+    register_auto_options()
+    version.setbase("1.3")
+    if arguments.experimental_rerun is not None:
+        run_job(_get_rerun_conf(arguments.experimental_rerun, arguments.overrides))
+        return
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors instead of printing them and exiting 1
+    try:
+        _run_hydra(
+            args=arguments,
+            args_parser=get_args_parser(),
+            task_function=run_job,
+            config_path=str(config_dir()),
+            config_name="config",
+        )
+    except Exception as error:
+        if not _a_command_line_error(error):
+            raise
+        raise UserError(hydra_error_message(error)) from None
+
+
+def _a_command_line_error(error: Exception) -> bool:
+    """Whether Hydra raised ``error`` composing a config (not a run: its errors are UserErrors, or bugs that
+    keep their traceback)."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    if not isinstance(error, (HydraException, OmegaConfBaseException, ValueError)):
+        return False
+    frames, traceback = [], error.__traceback__
+    while traceback is not None:
+        frames.append(traceback.tb_frame.f_code)
+        traceback = traceback.tb_next
+    return run_job.__code__ not in frames
 
 
 if __name__ == "__main__":

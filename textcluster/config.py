@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
+import functools
 import importlib.util
 import logging
 import re
@@ -80,41 +82,65 @@ def plugins_dir_from_overrides(overrides: Iterable[str]) -> str | None:
     return None
 
 
-def search_path_override(plugins_dir: str | Path | None = None) -> str | None:
-    """A ``hydra.searchpath=[...]`` override adding plugin config folders, or None if there are none."""
+SEARCH_PATH_KEY = "hydra.searchpath"
+
+
+def with_search_path(overrides: Sequence[str]) -> list[str]:
+    """``overrides`` with the plugin config folders (entry points, ``plugins_dir``) on Hydra's search path.
+
+    Hydra keeps only the last ``hydra.searchpath=[...]``, so a user's own is not left beside ours (one of the
+    two would be dropped): its folders come first in the one override that replaces it.
+    """
     folders = entry_point_config_dirs()
-    local = load_local_plugins(plugins_dir)
+    local = load_local_plugins(plugins_dir_from_overrides(overrides))
     if local is not None:
         folders.append(local)
     if not folders:
-        return None
-    return "hydra.searchpath=[" + ",".join(f"file://{folder}" for folder in folders) + "]"
+        return list(overrides)
+    given = [override for override in overrides if override.lstrip("+~").split("=", 1)[0] == SEARCH_PATH_KEY]
+    paths = _search_path_value(given[-1]) if given else []
+    paths += [path for path in (f"file://{folder}" for folder in folders) if path not in paths]
+    kept = [override for override in overrides if override not in given]
+    return kept + [f"{SEARCH_PATH_KEY}=[" + ",".join(_quoted(path) for path in paths) + "]"]
 
 
-def compose(overrides: Iterable[str] = (), config_name: str = "config", modality: str | None = None):
-    """Compose the textcluster config with Hydra's compose API (no run folder, no logging setup), with
-    ``encoder=auto`` / ``reducer=auto`` resolved as the command line resolves them (:func:`recipe_overrides`);
-    ``modality``: the recipe for data of this kind instead of the config's data (documents given in Python)."""
-    overrides = list(overrides)
-    if config_name != "config":
-        return compose_unresolved(overrides, config_name)
-    choices = choice_overrides(overrides)
-    chosen = compose_unresolved(choices)
-    extra = recipe_overrides(chosen, modality=modality)
-    if not extra and choices == overrides:  # nothing to resolve and nothing more to set: one compose is enough
-        return chosen
-    return compose_unresolved(overrides + extra)
+def _search_path_value(override: str) -> list[str]:
+    """The folders of a user's ``hydra.searchpath=[...]`` (a malformed one is Hydra's to report)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        value = OverridesParser.create().parse_override(override).value()
+    except HydraException as error:
+        raise UserError(hydra_error_message(error)) from None
+    return [str(item) for item in value] if isinstance(value, list) else [str(value)]
 
 
-def choice_overrides(overrides: Iterable[str]) -> list[str]:
-    """The overrides that choose options (``data=csv``, ``experiment=...``, ``plugins_dir=...``), without the
-    settings inside groups (``encoder.lr=...`` would not exist in ``encoder=auto``) and without sweeps."""
-    chosen = []
-    for override in overrides:
-        key, _, value = override.partition("=")
-        if "." not in key and not key.startswith(("-", "hydra")) and "," not in value:
-            chosen.append(override)
-    return chosen
+def _quoted(path: str) -> str:
+    return path if re.fullmatch(r"[\w/.:\-]+", path) else "'" + path.replace("'", "\\'") + "'"
+
+
+def register_auto_options() -> None:
+    """``encoder=auto`` and ``reducer=auto`` (the defaults): a node that takes any setting, so
+    ``encoder.lexical_weight=0.5`` reaches whichever encoder the recipe picks when the pipeline fits
+    (:mod:`textcluster.recipe`: text -> hybrid and umap_text, images -> dense and umap_n2d, vectors ->
+    precomputed). Hydra closes every node read from YAML (struct mode); this one is left open, which
+    only a node given to Hydra's ConfigStore can be."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    from textcluster.recipe import AUTO
+
+    for group in ("encoder", "reducer"):
+        node = OmegaConf.create({"name": AUTO})
+        OmegaConf.set_struct(node, False)
+        ConfigStore.instance().store(group=group, name=AUTO, node=node)
+
+
+def compose(overrides: Iterable[str] = (), config_name: str = "config"):
+    """Compose the textcluster config with Hydra's compose API (no run folder, no logging setup). ``auto``
+    stages stay as they are: the pipeline takes the recipe for the documents it fits (:mod:`textcluster.recipe`)."""
+    return compose_unresolved(overrides, config_name)
 
 
 def compose_unresolved(overrides: Iterable[str] = (), config_name: str = "config"):
@@ -123,10 +149,8 @@ def compose_unresolved(overrides: Iterable[str] = (), config_name: str = "config
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
 
-    overrides = list(overrides)
-    extra = search_path_override(plugins_dir_from_overrides(overrides))
-    if extra:
-        overrides.append(extra)
+    overrides = with_search_path(list(overrides))
+    register_auto_options()
     try:
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             return hydra_compose(config_name=config_name, overrides=overrides)
@@ -134,9 +158,35 @@ def compose_unresolved(overrides: Iterable[str] = (), config_name: str = "config
         raise UserError(hydra_error_message(error)) from None
 
 
-def settled_overrides(overrides: Iterable[str]) -> list[str]:
-    """``overrides`` without the sweeps (``a=1,2``, ``range(...)``, ``choice(...)``): what every job of a sweep
-    shares, so what one compose can check before Hydra starts. A malformed override is a UserError."""
+def option_config(group: str, option: str, plugins_dir: str | None = None) -> dict[str, Any]:
+    """The settings of one option of a group (``conf/reducer/umap_text.yaml``, with its defaults) as plain dicts:
+    what a recipe's option starts from. Inside the command's Hydra app, from the app's own search path.
+    Read once per process (the builder's check and the fit ask alike; a sweep's jobs share the process)."""
+    return copy.deepcopy(_option_config(group, option, plugins_dir))
+
+
+@functools.lru_cache(maxsize=64)
+def _option_config(group: str, option: str, plugins_dir: str | None) -> dict[str, Any]:
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+
+    name = f"{group}/{option}"
+    try:
+        if GlobalHydra.instance().is_initialized():
+            return to_plain(hydra_compose(config_name=name))[group]
+        overrides = with_search_path([f"{PLUGINS_DIR_KEY}={plugins_dir}"] if plugins_dir else [])
+        overrides = [override for override in overrides if override.startswith(SEARCH_PATH_KEY)]
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            return to_plain(hydra_compose(config_name=name, overrides=overrides))[group]
+    except (HydraException, ValueError) as error:
+        raise UserError(hydra_error_message(error)) from None
+
+
+def check_overrides(overrides: Iterable[str]) -> None:
+    """``overrides`` parsed as Hydra will parse them: a malformed override or one without a key is a UserError
+    of one line here, before Hydra starts (Hydra's own words for them are several lines, or a ValueError)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
@@ -147,7 +197,6 @@ def settled_overrides(overrides: Iterable[str]) -> list[str]:
     for override in parsed:
         if not override.key_or_group:  # Hydra would fail later with a ValueError about a group ("Got int")
             raise UserError(f"the override '{override.input_line}' has no key; write key=value, without spaces")
-    return [override.input_line for override in parsed if not override.is_sweep_override()]
 
 
 def hydra_error_message(error: Exception) -> str:
@@ -219,83 +268,6 @@ def _unknown_key(override_key: str, full_key: str, known: list) -> str:
         suggestion = ".".join([*parts[:-1], match, *override_key.split(".")[len(parts) :]])
         return f"{problem}; did you mean {suggestion}? ({listing})"
     return f"{problem} ({listing}); +{override_key}=<value> adds a setting the config does not list"
-
-
-AUTO = "auto"
-RECIPES = {
-    "text": {"encoder": "hybrid", "reducer": "umap_text"},
-    "image": {"encoder": "dense", "reducer": "umap_n2d"},
-    "vectors": {"encoder": "precomputed", "reducer": "none"},
-}
-"""What ``encoder=auto`` and ``reducer=auto`` (the defaults) become, by the modality of the chosen data.
-
-Text: MiniLM beside the corpus' own words, UMAP for clustering (the recipe of
-the text presets; measured in benchmarks/results/own-corpus.md). Images: the
-dense autoencoder on pixels, then UMAP (N2D's settings), where k-means and the
-k search see the digits apart (without it the silhouette peaks at k = 2).
-"""
-RECIPE_KEY = "recipe"  # the top-level key that records what auto resolved to
-
-
-def recipe_overrides(cfg: Any, swept_clusterers: Sequence[str] = (), modality: str | None = None) -> list[str]:
-    """The overrides that replace ``encoder=auto`` / ``reducer=auto`` (a composed config's choices).
-
-    ``encoder=auto`` takes the recipe for the data's modality (:data:`RECIPES`),
-    and with it the recipe's reducer when that is auto too; a named encoder
-    with ``reducer=auto`` gets no reducer (the recipe's reducer was chosen for
-    the recipe's encoder), and a clusterer that builds its own neighbourhood graph
-    (``builds_graph``: spectral, leiden) gets none either. ``[]`` when neither is
-    auto. The data loader's class says its modality, so this runs before any data is read.
-    ``swept_clusterers``: the clusterers (registry keys) a sweep runs; one recipe serves every job, so
-    they must agree on the reducer. ``modality``: the data's kind when the documents come from Python, not
-    from the config's data.
-    """
-    from textcluster import registry
-
-    auto = {group for group in ("encoder", "reducer") if (cfg.get(group) or {}).get("name") == AUTO}
-    if not auto:
-        return []
-    if "encoder" not in auto:
-        return ["reducer=none"]
-    if modality is None:
-        loader = registry.datasets.get(cfg["data"]["name"])
-        if loader.modality is None:
-            raise UserError(
-                f"encoder=auto picks a recipe by the data's modality, and data={loader.key()} can give text or "
-                "images; name the encoder (and reducer), e.g. encoder=hybrid reducer=umap_text"
-            )
-        modality = loader.modality
-    recipe = dict(RECIPES[modality])
-    if "reducer" in auto and _graph_clusterers(cfg, swept_clusterers):
-        recipe["reducer"] = "none"  # measured: benchmarks/results/families.md
-    chosen = [f"{group}={recipe[group]}" for group in ("encoder", "reducer") if group in auto]
-    return chosen + [f"{RECIPE_KEY}='{modality} data: {' '.join(chosen)}'"]
-
-
-def _graph_clusterers(cfg: Any, swept: Sequence[str]) -> bool:
-    """Whether the clusterer (every swept one) builds its own neighbourhood graph; a sweep that mixes
-    the two kinds cannot share one recipe, and is refused with the fix."""
-    names = list(swept) or [(cfg.get("clusterer") or {}).get("name")]
-    kinds = {_builds_graph(name) for name in names}
-    if len(kinds) > 1:
-        raise UserError(
-            f"the sweep's clusterers ({', '.join(names)}) mix clusterers that build their own neighbourhood "
-            "graph (spectral, leiden: the recipe gives them the embeddings) and others (the recipe gives them "
-            "UMAP's); name the reducer for every job, e.g. reducer=none or reducer=umap_text"
-        )
-    return kinds == {True}
-
-
-def _builds_graph(name: str | None) -> bool:
-    """False for a key not registered yet: a ``plugins_dir`` plugin loads later, and the config check names
-    an unknown one."""
-    from textcluster import registry
-    from textcluster.errors import UnknownPluginError
-
-    try:
-        return registry.clusterers.get(name).builds_graph
-    except UnknownPluginError:
-        return False
 
 
 def to_plain(config: Any) -> dict[str, Any]:

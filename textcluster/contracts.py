@@ -250,11 +250,18 @@ class Encoder(Plugin, ABC):
     refinable: ClassVar[bool] = False
     uses_torch: ClassVar[bool] = True
 
+    def modality_problem(self, modality: str, source: str = "the data") -> str | None:
+        """Why this encoder cannot read data of ``modality`` (``source``: how the data is named), else None."""
+        if modality in self.modalities:
+            return None
+        hint = "; use encoder=dense or encoder=raw for images" if modality == IMAGE else ""
+        handles = " and ".join(self.modalities)
+        return f"encoder={self.key()} handles {handles} data, but {source} gives {modality} data{hint}"
+
     def check_modality(self, modality: str) -> None:
-        if modality not in self.modalities:
-            handles = " and ".join(self.modalities)
-            hint = "; use encoder=dense or encoder=raw for images" if modality == IMAGE else ""
-            raise UserError(f"encoder={self.key()} handles {handles} data, not {modality} data{hint}")
+        problem = self.modality_problem(modality)
+        if problem:
+            raise UserError(problem)
 
     @abstractmethod
     def fit(self, dataset: Dataset, context: TrainingContext) -> Encoder: ...

@@ -54,13 +54,14 @@ class Run:
         return math.nan if value is None else float(value)
 
 
-def run_experiment(cfg: Any, run_dir: Path) -> Run:
+def run_experiment(cfg: Any, run_dir: Path, pipeline: Pipeline | None = None) -> Run:
     """Check the config, load data, fit, write the run folder. Raises UserError on bad input.
 
     ``status.json`` says ``running`` until every other file (results, model, report, timings) is whole,
     then ``completed``; ``failed`` (with the error) or ``interrupted`` (Ctrl-C or SIGTERM, raised as
     :class:`RunInterrupted`) otherwise. A figure that cannot be drawn is left out of the report with a
     warning; a full disk or a refused write anywhere stops the run with one line (StorageError).
+    ``pipeline``: built from ``cfg`` already (the command line builds it before the run folder says anything).
     """
     console.install()  # the stages quiet the libraries they import; this also covers the report's matplotlib
     config = to_plain(cfg)
@@ -69,7 +70,7 @@ def run_experiment(cfg: Any, run_dir: Path) -> Run:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_status(run_dir, RUNNING)
     with interruptible():
-        pipeline, dataset, model_dir = _fit_and_write(config, run_dir)
+        pipeline, dataset, model_dir = _fit_and_write(pipeline, config, run_dir)
     return Run(pipeline, dataset, run_dir, model_dir, settled_objective(config.get("objective", "auto"), pipeline))
 
 
@@ -113,10 +114,13 @@ def interruptible() -> Iterator[None]:
 RUN_DIR_FIX = "free some space or choose another run folder (hydra.run.dir=...)"
 
 
-def _fit_and_write(config: dict[str, Any], run_dir: Path) -> tuple[Pipeline, Dataset, Path | None]:
+def _fit_and_write(
+    pipeline: Pipeline | None, config: dict[str, Any], run_dir: Path
+) -> tuple[Pipeline, Dataset, Path | None]:
     try:
         with storage_errors(run_dir, RUN_DIR_FIX):  # a write that no writer translated still gets one line
-            pipeline, dataset = _fit(config, run_dir)
+            pipeline = pipeline or build_pipeline(config, log_dir=run_dir)  # checked before any data loads
+            dataset = _fit(pipeline, config, run_dir)
             model_dir = _write(config, run_dir, pipeline, dataset)
     except WorkerFinished:  # a ddp worker process: rank 0 owns the run folder
         raise
@@ -131,12 +135,9 @@ def _fit_and_write(config: dict[str, Any], run_dir: Path) -> tuple[Pipeline, Dat
     return pipeline, dataset, model_dir
 
 
-def _fit(config: dict[str, Any], run_dir: Path) -> tuple[Pipeline, Dataset]:
-    pipeline = build_pipeline(config, log_dir=run_dir)  # every value checked before any data loads
+def _fit(pipeline: Pipeline, config: dict[str, Any], run_dir: Path) -> Dataset:
     if pipeline.cache is not None:
         pipeline.cache.check_writable()  # before the data loads, not after an hour of encoding
-    if config.get("recipe"):
-        log.info("no encoder named: %s (name encoder=... and reducer=... to choose)", config["recipe"])
     write_versions(run_dir, int(config["seed"]), pipeline.uses_torch)
     dataset = load_data(config)
     log.info(
@@ -146,7 +147,21 @@ def _fit(config: dict[str, Any], run_dir: Path) -> tuple[Pipeline, Dataset]:
         dataset.modality,
         f", {dataset.n_classes} classes" if dataset.has_labels else "",
     )
-    return pipeline.fit(dataset), dataset
+    pipeline.fit(dataset)
+    record_recipe(config, pipeline)
+    return dataset
+
+
+def record_recipe(config: dict[str, Any], pipeline: Pipeline) -> None:
+    """What ``encoder=auto`` / ``reducer=auto`` became, in the config the model folder and the report keep
+    (``recipe`` and the settled stages' settings), and in the log."""
+    if pipeline.recipe_ is None:
+        return
+    config["recipe"] = pipeline.recipe_.describe()
+    for group, stage in (("encoder", pipeline.encoder_), ("reducer", pipeline.reducer_)):
+        if group in pipeline.recipe_.options:
+            config[group] = {"name": stage.key(), **stage.get_params()}
+    log.info("no encoder named: %s (name encoder=... and reducer=... to choose)", config["recipe"])
 
 
 def _write(config: dict[str, Any], run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> Path | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,11 +41,12 @@ from textcluster.contracts import (
     TopicModel,
     TrainingContext,
 )
-from textcluster.dataset import Dataset
+from textcluster.dataset import IMAGE, Dataset
 from textcluster.errors import UserError, WorkerFinished
 from textcluster.evaluation import evaluate, log_skipped
 from textcluster.labels import NOISE, cluster_centres, cluster_ids
 from textcluster.noise import to_nearest_centre
+from textcluster.recipe import Auto, Recipe, as_auto, choose
 from textcluster.reducers.builtin import IdentityReducer
 from textcluster.results import EvaluationInput, Prediction
 from textcluster.seeding import seed_everything
@@ -53,6 +54,9 @@ from textcluster.topic_editing import TopicEditing, TopicUpdates, route
 from textcluster.topics.guided import Guidance, GuidedFit
 
 log = logging.getLogger(__name__)
+
+RecipeStages = Callable[[str, str, Mapping[str, Any]], Any]
+"""``(group, option, settings) -> stage``: a recipe's config option built with the user's settings over its own."""
 
 NOT_FITTED = "this pipeline is not fitted; call fit() first (or load a saved one)"
 SEARCH_UMAP = {"n_components": 10, "n_neighbors": 30, "min_dist": 0.0, "metric": "cosine"}
@@ -104,13 +108,17 @@ class Pipeline(TopicEditing, TopicUpdates):
     or None: no topics), ``evaluators`` ({key: evaluator}). ``training`` is
     what trainable stages get (Lightning settings, seed, log folder);
     ``cache`` an :class:`~textcluster.cache.EmbeddingCache` or None.
+    ``encoder`` and ``reducer`` may be ``'auto'`` (or :class:`~textcluster.recipe.Auto` with settings): ``fit``
+    takes the recipe for the documents' modality (:mod:`textcluster.recipe`), built by ``recipe_stages``
+    (the builder gives one that reads the options' configs), and records it in ``recipe_``.
 
     Fitted attributes: ``embeddings_`` (encoder output, refined codes after a
     refiner), ``reduced_`` (the clustered space), ``cluster_labels_`` (the
     clusterer's or refiner's labels), ``labels_`` (after the noise policy and
     topic merging), ``topics_``, ``noise_report_``, ``metrics_``,
-    ``skipped_metrics_``, ``timings_``, ``cache_hit_``, ``k_selection_`` (the
-    curve and the pick of ``n_clusters=auto``, else None) and the fitted stages
+    ``skipped_metrics_``, ``timings_``, ``cache_hit_``, ``recipe_`` (what ``auto``
+    became, else None), ``k_selection_`` (the curve and the pick of
+    ``n_clusters=auto``, else None) and the fitted stages
     ``encoder_``, ``reducer_``, ``clusterer_``, ``refiner_``, ``noise_policy_``.
 
     After the fit: ``documents_`` holds the texts fitted on (None for images and
@@ -125,9 +133,9 @@ class Pipeline(TopicEditing, TopicUpdates):
 
     def __init__(
         self,
-        encoder: Encoder,
+        encoder: Encoder | Auto | str,
         clusterer: Clusterer,
-        reducer: Reducer | None = None,
+        reducer: Reducer | Auto | str | None = None,
         refiner: Refiner | None = None,
         noise: NoisePolicy | str = "keep",
         topics: TopicModel | None = None,
@@ -137,12 +145,14 @@ class Pipeline(TopicEditing, TopicUpdates):
         seed: int = 0,
         k_search: KSearch | None = None,
         guidance: Guidance | None = None,
+        recipe_stages: RecipeStages | None = None,
     ):
         self.encoder, self.clusterer, self.reducer, self.refiner = encoder, clusterer, reducer, refiner
         self.noise, self.topics, self.evaluators = noise, topics, evaluators
         self.training, self.cache, self.seed = training, cache, seed
         self.k_search = k_search
         self.guidance = guidance  # topics.seed_topics / topics.zero_shot (textcluster.topics.guided)
+        self.recipe_stages = recipe_stages
 
     def __repr__(self) -> str:
         """The stages with their non-default parameters, and what the fit found (notebooks print this)."""
@@ -207,6 +217,7 @@ class Pipeline(TopicEditing, TopicUpdates):
             "n_samples": len(dataset),
             "n_clusters": len(cluster_ids(self.labels_)),
             "encoder_settled": self.encoder_.settled(),  # what its auto settings became on this data and machine
+            "recipe": None if self.recipe_ is None else self.recipe_.describe(),
         }
         return self
 
@@ -236,32 +247,94 @@ class Pipeline(TopicEditing, TopicUpdates):
 
     @property
     def uses_torch(self) -> bool:
-        """Whether a stage draws from torch's random generators (so the run seeds and records torch)."""
-        return any(stage is not None and stage.uses_torch for stage in (self.encoder, self.refiner))
+        """Whether a stage draws from torch's random generators (so the run seeds and records torch); an encoder
+        left to the recipe counts as one (the text and image recipes' encoders do)."""
+        encoder = getattr(self, "encoder_", None) or self.encoder
+        return as_auto(encoder) is not None or any(
+            stage is not None and stage.uses_torch for stage in (encoder, self.refiner)
+        )
+
+    def settle_recipe(self, modality: str) -> tuple[Recipe | None, Encoder, Reducer]:
+        """``(recipe, encoder, reducer)`` for data of ``modality``: the stages as given, or where one is ``auto``,
+        the recipe's options built with the user's settings (None: nothing was auto). Changes nothing."""
+        stages = {"encoder": self.encoder, "reducer": self.reducer}
+        auto = {group: as_auto(stage) for group, stage in stages.items() if as_auto(stage) is not None}
+        if not auto:
+            return None, self.encoder, self.reducer or IdentityReducer()
+        recipe_stages = self.recipe_stages or self._default_recipe_stages()
+        if recipe_stages is None:
+            raise UserError(
+                f"{'/'.join(auto)}='auto' takes a recipe of config options; use textcluster.Pipeline (it reads "
+                "them), or name the stage (e.g. encoder=HybridEncoder())"
+            )
+        recipe = choose(modality, auto, builds_graph=self.clusterer.builds_graph)
+        for group, option in recipe.options.items():
+            try:
+                stages[group] = recipe_stages(group, option, auto[group].settings)
+            except UserError as error:  # a setting given with encoder=auto that the recipe's encoder lacks
+                raise UserError(f"{group}=auto is {group}={option} here ({recipe.describe()}): {error}") from None
+        return recipe, stages["encoder"], stages["reducer"] or IdentityReducer()
+
+    def _default_recipe_stages(self) -> RecipeStages | None:
+        """How a pipeline built in Python without ``recipe_stages`` builds the recipe's options (none here: the
+        options are configs; :class:`textcluster.api.Pipeline` reads them)."""
+        return None
+
+    def check(
+        self, modality: str | None, source: str = "the data", dataset: Dataset | None = None, encoder: Any = None
+    ) -> None:
+        """Raise one UserError naming every pair of stages that cannot work together, or cannot read data of
+        ``modality`` (None: not known yet; those rules wait for ``fit``). The builder calls it before any
+        data loads (``source``: how the config names the data), ``fit`` again with the documents and the
+        ``encoder`` it settled (None: the recipe's for ``modality``, where the encoder is auto)."""
+        if encoder is None:
+            encoder = self.settle_recipe(modality)[1] if modality is not None else self.encoder
+        problems = self.problems(encoder, modality, source, dataset)
+        if problems:
+            raise UserError("; ".join(problems))
+
+    def problems(
+        self, encoder: Any, modality: str | None, source: str = "the data", dataset: Dataset | None = None
+    ) -> list[str]:
+        """The compatibility rules of :meth:`check`, one sentence each, read from the stage objects themselves."""
+        refiner = self.refiner
+        problems = []
+        if modality is not None:
+            problem = encoder.modality_problem(modality, source) if as_auto(encoder) is None else None
+            problems += [problem] if problem else []
+            if refiner is not None and modality not in refiner.modalities:
+                problems.append(
+                    f"refiner={refiner.key()} handles {' and '.join(refiner.modalities)} data, but {source} gives "
+                    f"{modality} data; use another refiner or refiner=none"
+                )
+        known_encoder = as_auto(encoder) is None
+        if refiner is not None and known_encoder and refiner.trains_encoder and not encoder.refinable:
+            problems.append(
+                f"refiner={refiner.key()} needs an encoder with a trainable network, and encoder={encoder.key()} "
+                "has none; use refiner=none, or encoder=dense, cnn, rnn, transformer or pretrained"
+            )
+        has_texts = dataset.has_texts if dataset is not None else modality != IMAGE
+        if self.topics is not None and self.topics.n_topics is not None and modality is not None and not has_texts:
+            problems.append(
+                f"topics.n_topics={self.topics.n_topics} needs text data; {source} gives {modality} data. "
+                "Set topics.n_topics=null"
+            )
+        own_vectors = dataset is not None and dataset.vectors is not None
+        return problems + (self.guidance or Guidance()).problems(modality, refiner, own_vectors)
 
     def _prepare(self, dataset: Dataset) -> None:
-        """Every check that can fail before any stage runs; sets the stages the fit will use."""
-        self.encoder_, self.reducer_, self.refiner_ = self.encoder, self.reducer or IdentityReducer(), self.refiner
-        self.noise_policy_ = resolve_noise_policy(self.noise)
-        for stage in (self.encoder, self.reducer_, self.clusterer, self.refiner, self.topics, self.noise_policy_):
+        """Every check that can fail before any stage runs; sets the stages the fit will use (the recipe's
+        where a stage is ``auto``)."""
+        self.recipe_, self.encoder_, self.reducer_ = self.settle_recipe(dataset.modality)
+        if self.recipe_ is not None:
+            log.info("encoder=auto: %s", self.recipe_.describe())
+        self.refiner_, self.noise_policy_ = self.refiner, resolve_noise_policy(self.noise)
+        for stage in (self.encoder_, self.reducer_, self.clusterer, self.refiner, self.topics, self.noise_policy_):
             if stage is not None:
                 stage.check_params()
-        self.encoder.check_modality(dataset.modality)
-        (self.guidance or Guidance()).check(dataset, self.refiner)
-        if self.refiner is not None and dataset.modality not in self.refiner.modalities:
-            raise UserError(
-                f"refiner={self.refiner.key()} handles {' and '.join(self.refiner.modalities)} data, not "
-                f"{dataset.modality} data; use another refiner or refiner=none"
-            )
-        if self.refiner is not None and self.refiner.trains_encoder and not self.encoder.refinable:
-            self.encoder.refinement_view(dataset)  # raises the encoder's own reason
-        if self.topics is not None and self.topics.n_topics is not None and not dataset.has_texts:
-            raise UserError(
-                f"topics.n_topics={self.topics.n_topics} needs text data; {dataset.name} holds "
-                f"{dataset.modality} items. Set topics.n_topics=null"
-            )
+        self.check(dataset.modality, dataset=dataset, encoder=self.encoder_)
         self.clusterer_ = settle_n_clusters(self.clusterer, dataset)
-        for stage in (self.encoder, self.reducer_, self.clusterer_, self.refiner):
+        for stage in (self.encoder_, self.reducer_, self.clusterer_, self.refiner):
             if stage is not None:
                 stage.check_input(len(dataset))
 
@@ -546,6 +619,7 @@ class Pipeline(TopicEditing, TopicUpdates):
         """A pipeline built from fitted stages becomes fitted: ``state`` as :meth:`get_state` gave it."""
         self.encoder_, self.reducer_, self.refiner_ = self.encoder, self.reducer or IdentityReducer(), self.refiner
         self.clusterer_, self.noise_policy_ = self.clusterer, resolve_noise_policy(self.noise)
+        self.recipe_ = None  # a loaded pipeline's stages are the fitted ones; fit_info_["recipe"] says what auto chose
         self.noise_centres_ = (np.asarray(state["noise_centres"]["ids"]), np.asarray(state["noise_centres"]["centres"]))
         self.membership_rule_ = DistanceRule.from_state(state.get("membership_rule"))  # None: saved before it
         self.cluster_geometry_ = ClusterGeometry.from_state(state.get("cluster_geometry"))  # None: saved before it

@@ -132,14 +132,15 @@ class Registry:
             ]
         return Block(cls.parameters, open=True).problems(params, where) if cls.parameters is not None else []
 
-    def build(self, config: Mapping[str, Any], where: str | None = None, **context: Any) -> Any:
+    def build(self, config: Mapping[str, Any], where: str | None = None, check: bool = True, **context: Any) -> Any:
         """Instantiate the plugin named by ``config['name']`` with the other keys, after checking them.
 
+        ``check``: False where the caller checked them already (the builder, after ``check_config``).
         ``context`` holds values the run supplies (such as ``random_state``);
         each is passed only if the plugin's constructor accepts it, and a value
         in ``config`` wins.
         """
-        problems = self.problems(config, where)
+        problems = self.problems(config, where) if check else []
         if problems:
             raise UserError("; ".join(problems))
         params = dict(config)

@@ -88,18 +88,17 @@ class Guidance(Plugin):
     def active(self) -> bool:
         return bool(self.seed_topics or self.zero_shot)
 
-    def check(self, dataset: Dataset, refiner: Plugin | None) -> None:
-        """Raise the problems :func:`guidance_problems` finds, and refuse documents that come with their own
-        vectors (the encoder then only passes them on: it cannot embed a name or a seed list)."""
+    def problems(self, modality: str | None, refiner: Plugin | None, own_vectors: bool = False) -> list[str]:
+        """The problems :func:`guidance_problems` finds, and documents that come with their own vectors
+        (``own_vectors``: the encoder then only passes them on, it cannot embed a name or a seed list)."""
         self.check_params()
-        problems = guidance_problems(self.get_params(), dataset.modality, None if refiner is None else refiner.key())
-        if self.active and dataset.vectors is not None:
+        problems = guidance_problems(self.get_params(), modality, None if refiner is None else refiner.key())
+        if self.active and own_vectors:
             problems.append(
                 "topics.seed_topics and topics.zero_shot need an encoder that embeds text, and these documents "
                 "come with their own embeddings; fit on the texts alone or remove them"
             )
-        if problems:
-            raise UserError("; ".join(problems))
+        return problems
 
     def fit(self, encoder: Any, dataset: Dataset, embeddings: np.ndarray) -> GuidedFit:
         """Embed the names and the seed lists with the fitted ``encoder``; find the documents each one takes."""
