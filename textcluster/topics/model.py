@@ -34,6 +34,7 @@ from sklearn.preprocessing import normalize
 from textcluster.contracts import TopicModel
 from textcluster.dataset import keyword_text
 from textcluster.labels import NOISE, cluster_ids
+from textcluster.params import settings_block
 from textcluster.text import snippet
 from textcluster.topics.coherence import topic_diversity, topic_npmi
 from textcluster.topics.ctfidf import (
@@ -46,7 +47,7 @@ from textcluster.topics.ctfidf import (
     shared_terms,
     top_terms,
 )
-from textcluster.topics.settings import TOPIC_SETTINGS
+from textcluster.topics.settings import TOPIC_SETTINGS, VECTORIZER_DEFAULTS
 
 log = logging.getLogger(__name__)
 
@@ -318,7 +319,7 @@ class TopicModeler(TopicModel):
     ):
         self.top_n_words, self.n_representative, self.label_words = top_n_words, n_representative, label_words
         self.n_topics, self.shared_words = n_topics, shared_words
-        self.vectorizer = dict(vectorizer or {"stop_words": "english"})
+        self.vectorizer = settings_block(VECTORIZER_DEFAULTS, vectorizer)
         build_vectorizer(self.vectorizer)  # bad keys or an unimportable tokenizer fail before any work
 
     def fit(self, texts: Sequence[str], labels: np.ndarray, embeddings: np.ndarray) -> Topics:
