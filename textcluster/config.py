@@ -22,7 +22,12 @@ PLUGINS_DIR_KEY = "plugins_dir"
 
 
 def config_dir() -> Path:
-    """The built-in configs: inside the installed package, or conf/ beside it in a source checkout."""
+    """The built-in configs: inside the installed package, or conf/ beside it in a source checkout. Their
+    plugin YAMLs pull the plugins' defaults from :mod:`textcluster.defaults`, whose Hydra config source is
+    registered here, before any compose (the command line's ``@hydra.main`` asks for this folder first)."""
+    from textcluster.defaults import register_source
+
+    register_source()
     for candidate in (PACKAGE_DIR / "conf", PACKAGE_DIR.parent / "conf"):
         if (candidate / "config.yaml").is_file():
             return candidate
@@ -81,14 +86,18 @@ def plugins_dir_from_overrides(overrides: Iterable[str]) -> str | None:
 
 
 def search_path_override(plugins_dir: str | Path | None = None) -> str | None:
-    """A ``hydra.searchpath=[...]`` override adding plugin config folders, or None if there are none."""
+    """A ``hydra.searchpath=[...]`` override adding plugin config folders, or None if there are none. It
+    replaces conf/config.yaml's search path, so it names the plugins' defaults (:mod:`textcluster.defaults`)
+    too."""
+    from textcluster.defaults import register_source
+
     folders = entry_point_config_dirs()
     local = load_local_plugins(plugins_dir)
     if local is not None:
         folders.append(local)
     if not folders:
         return None
-    return "hydra.searchpath=[" + ",".join(f"file://{folder}" for folder in folders) + "]"
+    return "hydra.searchpath=[" + ",".join([register_source(), *(f"file://{folder}" for folder in folders)]) + "]"
 
 
 def compose(overrides: Iterable[str] = (), config_name: str = "config", modality: str | None = None):

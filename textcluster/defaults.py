@@ -1,0 +1,138 @@
+"""The plugins' defaults, served to Hydra from their constructors: the one place a default is kept.
+
+A plugin's YAML names its plugin and pulls every other setting through its defaults list::
+
+    # conf/encoder/dense.yaml
+    defaults:
+      - dense_defaults   # every setting of DenseEncoder, as its constructor gives it
+      - _self_
+    name: dense
+
+``<group>/<key>_defaults`` is no file: :class:`PluginDefaultsSource`, a Hydra config source, builds it from
+``Plugin().get_params()`` of the plugin registered as ``key`` when a compose asks for it, so only the plugins a
+config names are imported (checking a config imports no torch). What a YAML sets below its defaults list is
+a deliberate delta, with a comment that says why (tests/test_defaults.py holds the YAMLs to that). The
+composed config (``textcluster --cfg job``, a run folder's ``.hydra/config.yaml``) still lists every setting.
+A YAML without the defaults list (a plugin's own, written out in full) composes as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hydra.core.object_type import ObjectType
+from hydra.core.plugins import Plugins
+from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSource
+
+from textcluster import registry
+from textcluster.contracts import Plugin, constructor_defaults
+from textcluster.errors import UnknownPluginError
+
+SCHEME = "textcluster-defaults"
+SEARCH_PATH_ENTRY = f"{SCHEME}://"
+SUFFIX = "_defaults"
+GROUPS = {
+    "data": registry.datasets,
+    "encoder": registry.encoders,
+    "reducer": registry.reducers,
+    "clusterer": registry.clusterers,
+    "refiner": registry.refiners,
+    "evaluation": registry.evaluators,  # pulled into evaluation.params.<key> by conf/evaluation/default.yaml
+}
+"""Config group -> the registry of its plugins (``<group>/<key>_defaults`` is the defaults of ``key``)."""
+CONTEXT_PARAMETERS = ("random_state",)
+"""Parameters the run gives (the seed), never the config: a config value would win over the run's seed."""
+DATA_SETTINGS = {"limit": None}
+"""What every ``data`` group takes beside its loader's parameters (:func:`textcluster.data.load_dataset`)."""
+
+
+def plain(value: Any) -> Any:
+    """A default as a config holds it: tuples and other sequences as lists, mappings as dicts."""
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    return value
+
+
+def plugin_defaults(cls: type[Plugin]) -> dict[str, Any]:
+    """Every parameter of a plugin at its default, as plain values: what ``cls()`` holds (the constructor
+    settles a default such as an evaluator's ``sample_size``), less :data:`CONTEXT_PARAMETERS`. A plugin
+    whose constructor needs an argument gives the defaults its signature declares."""
+    try:
+        params = cls().get_params()
+    except TypeError:  # a required parameter: the signature is all there is
+        params = constructor_defaults(cls)
+    return {name: plain(value) for name, value in params.items() if name not in CONTEXT_PARAMETERS}
+
+
+def group_defaults(group: str, key: str) -> dict[str, Any]:
+    """What ``<group>/<key>_defaults`` holds; an UnknownPluginError when no plugin is registered as ``key``."""
+    defaults = {"name": key, **plugin_defaults(GROUPS[group].get(key))}  # name first, as `--cfg job` shows it
+    return {**defaults, **DATA_SETTINGS} if group == "data" else defaults
+
+
+def parameter_reference(cls: type[Plugin]) -> list[dict[str, Any]]:
+    """A plugin's parameters for a configuration reference: each with its default and what it accepts
+    (the declared constraint's description; None where the plugin declares nothing)."""
+    declared = cls.parameters or {}
+    return [
+        {"name": name, "default": value, "accepts": declared[name].describe() if name in declared else None}
+        for name, value in plugin_defaults(cls).items()
+    ]
+
+
+class PluginDefaultsSource(ConfigSource):
+    """Hydra's view of :func:`group_defaults`: the config ``<group>/<key>_defaults`` for every registered
+    plugin. It lists nothing (listing would import every plugin, and these are no options to choose), so
+    ``textcluster --help`` and Hydra's "did you mean" lists show the YAML options alone."""
+
+    @staticmethod
+    def scheme() -> str:
+        return SCHEME
+
+    @staticmethod
+    def _split(config_path: str) -> tuple[str, str] | None:
+        """``(group, key)`` of a path this source serves, else None."""
+        path = config_path.strip("/").removesuffix(".yaml")
+        group, _, name = path.rpartition("/")
+        if group not in GROUPS or not name.endswith(SUFFIX) or name == SUFFIX:
+            return None
+        return group, name.removesuffix(SUFFIX)
+
+    def is_config(self, config_path: str) -> bool:
+        found = self._split(config_path)
+        return found is not None and found[1] in GROUPS[found[0]]
+
+    def load_config(self, config_path: str) -> ConfigResult:
+        from omegaconf import OmegaConf
+
+        found = self._split(config_path)
+        try:
+            defaults = group_defaults(*found) if found else None
+        except UnknownPluginError as error:
+            raise ConfigLoadError(str(error)) from None
+        if defaults is None:
+            raise ConfigLoadError(f"{SCHEME} serves <group>/<key>{SUFFIX} only, not {config_path}")
+        return ConfigResult(
+            config=OmegaConf.create(defaults),
+            path=f"{SCHEME}://{self.path}",
+            provider=self.provider,
+            header={"package": None},  # the containing config's package: encoder, refiner.start, ...
+        )
+
+    def is_group(self, config_path: str) -> bool:
+        return False
+
+    def available(self) -> bool:
+        return True
+
+    def list(self, config_path: str, results_filter: ObjectType | None) -> list[str]:
+        return []
+
+
+def register_source() -> str:
+    """Make :class:`PluginDefaultsSource` known to Hydra (once per process); the search-path entry naming it."""
+    Plugins.instance().register(PluginDefaultsSource)
+    return SEARCH_PATH_ENTRY
