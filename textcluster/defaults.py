@@ -69,7 +69,10 @@ def plugin_defaults(cls: type[Plugin]) -> dict[str, Any]:
 
 def group_defaults(group: str, key: str) -> dict[str, Any]:
     """What ``<group>/<key>_defaults`` holds; an UnknownPluginError when no plugin is registered as ``key``."""
-    defaults = {"name": key, **plugin_defaults(GROUPS[group].get(key))}  # name first, as `--cfg job` shows it
+    defaults = plugin_defaults(GROUPS[group].get(key))
+    if group == "evaluation":  # evaluation.params.<key>: the key names the evaluator
+        return defaults
+    defaults = {"name": key, **defaults}  # first, where `textcluster --cfg job` shows it
     return {**defaults, **DATA_SETTINGS} if group == "data" else defaults
 
 
