@@ -76,6 +76,29 @@ def group_defaults(group: str, key: str) -> dict[str, Any]:
     return {**defaults, **DATA_SETTINGS} if group == "data" else defaults
 
 
+def topics_defaults() -> dict[str, Any]:
+    """``topics/topics_defaults``: the topic stage on, TopicModeler's settings and the guidance's (Guidance).
+    TopicModeler's come from its signature, with the vectorizer block it starts from: building one checks its
+    vectorizer with scikit-learn, which composing a config does not import."""
+    from textcluster.topics.guided import Guidance
+    from textcluster.topics.model import TopicModeler
+    from textcluster.topics.settings import VECTORIZER_DEFAULTS
+
+    modeler = {**constructor_defaults(TopicModeler), "vectorizer": VECTORIZER_DEFAULTS}
+    return {"enabled": True, **plain(modeler), **plugin_defaults(Guidance)}
+
+
+def k_search_defaults() -> dict[str, Any]:
+    """``k_search_defaults`` (conf/config.yaml's ``k_search``): how ``n_clusters=auto`` searches k (KSearch)."""
+    from textcluster.clusterers.k_selection import KSearch
+
+    return plain(constructor_defaults(KSearch))
+
+
+SETTINGS = {"topics/topics_defaults": topics_defaults, "k_search_defaults": k_search_defaults}
+"""Served configs of settings that are no registered plugin's, by their path."""
+
+
 def parameter_reference(cls: type[Plugin]) -> list[dict[str, Any]]:
     """A plugin's parameters for a configuration reference: each with its default and what it accepts
     (the declared constraint's description; None where the plugin declares nothing)."""
@@ -97,14 +120,15 @@ class PluginDefaultsSource(ConfigSource):
 
     @staticmethod
     def _split(config_path: str) -> tuple[str, str] | None:
-        """``(group, key)`` of a path this source serves, else None."""
-        path = config_path.strip("/").removesuffix(".yaml")
-        group, _, name = path.rpartition("/")
+        """``(group, key)`` of a plugin's defaults this source serves, else None."""
+        group, _, name = _path(config_path).rpartition("/")
         if group not in GROUPS or not name.endswith(SUFFIX) or name == SUFFIX:
             return None
         return group, name.removesuffix(SUFFIX)
 
     def is_config(self, config_path: str) -> bool:
+        if _path(config_path) in SETTINGS:
+            return True
         found = self._split(config_path)
         return found is not None and found[1] in GROUPS[found[0]]
 
@@ -113,7 +137,10 @@ class PluginDefaultsSource(ConfigSource):
 
         found = self._split(config_path)
         try:
-            defaults = group_defaults(*found) if found else None
+            if _path(config_path) in SETTINGS:
+                defaults = SETTINGS[_path(config_path)]()
+            else:
+                defaults = group_defaults(*found) if found else None
         except UnknownPluginError as error:
             raise ConfigLoadError(str(error)) from None
         if defaults is None:
@@ -133,6 +160,10 @@ class PluginDefaultsSource(ConfigSource):
 
     def list(self, config_path: str, results_filter: ObjectType | None) -> list[str]:
         return []
+
+
+def _path(config_path: str) -> str:
+    return config_path.strip("/").removesuffix(".yaml")
 
 
 def register_source() -> str:

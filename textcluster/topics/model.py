@@ -27,9 +27,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.cluster.hierarchy import linkage
-from scipy.spatial.distance import squareform
-from sklearn.preprocessing import normalize
 
 from textcluster.contracts import TopicModel
 from textcluster.dataset import keyword_text
@@ -237,6 +234,10 @@ def topic_tree(
         leaves.append({"id": leaf, "size": int(size), "label": label, "keywords": words})
     if len(ids) < 2:
         return {"leaves": leaves, "merges": []}
+    from scipy.cluster.hierarchy import linkage  # these three on use: composing a config reads this module
+    from scipy.spatial.distance import squareform
+    from sklearn.preprocessing import normalize
+
     unit = normalize(c_tf_idf(counts, idf), norm="l2", axis=1)
     distance = np.clip(1.0 - (unit @ unit.T).toarray(), 0.0, 1.0)  # a row without terms is 1 from everything
     np.fill_diagonal(distance, 0.0)
