@@ -26,7 +26,7 @@ from hydra.core.plugins import Plugins
 from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSource
 
 from textcluster import registry
-from textcluster.contracts import Plugin, constructor_defaults
+from textcluster.contracts import Plugin, constructor_defaults, default_params
 from textcluster.errors import UnknownPluginError
 
 SCHEME = "textcluster-defaults"
@@ -60,10 +60,7 @@ def plugin_defaults(cls: type[Plugin]) -> dict[str, Any]:
     """Every parameter of a plugin at its default, as plain values: what ``cls()`` holds (the constructor
     settles a default such as an evaluator's ``sample_size``), less :data:`CONTEXT_PARAMETERS`. A plugin
     whose constructor needs an argument gives the defaults its signature declares."""
-    try:
-        params = cls().get_params()
-    except TypeError:  # a required parameter: the signature is all there is
-        params = constructor_defaults(cls)
+    params = default_params(cls)
     return {name: plain(value) for name, value in params.items() if name not in CONTEXT_PARAMETERS}
 
 
