@@ -191,8 +191,8 @@ def test_the_evaluators_settings_are_their_constructors():
 
 
 def test_the_topics_yaml_and_the_topic_model_agree():
-    """conf/topics/default.yaml still lists the topic stage's settings (its model imports scikit-learn,
-    which composing a config must not): they must be TopicModeler's and Guidance's defaults."""
+    """The topics group (served from TopicModeler's signature and its vectorizer block, without building one:
+    that imports scikit-learn) builds what TopicModeler() and Guidance() are."""
     from textcluster.build import build_guidance, build_topics
     from textcluster.topics import TopicModeler
     from textcluster.topics.guided import Guidance
