@@ -321,5 +321,8 @@ def test_plugin_search_path_joins_the_users_own(tmp_path, monkeypatch):
     assert with_search_path(["seed=1"]) == ["seed=1"]  # no plugin folders: nothing added
     words = with_search_path([f"plugins_dir={plugins}", "hydra.searchpath=[file:///mine,pkg://their.conf]", "seed=1"])
     assert words[:2] == [f"plugins_dir={plugins}", "seed=1"]
-    assert words[2] == f"hydra.searchpath=[file:///mine,pkg://their.conf,file://{plugins.resolve()}]"
+    # the user's folders first, then the plugins' defaults (the thinned YAMLs need them) and the plugin folder
+    assert words[2] == (
+        f"hydra.searchpath=[file:///mine,pkg://their.conf,textcluster-defaults://,file://{plugins.resolve()}]"
+    )
     assert len([word for word in words if word.startswith("hydra.searchpath=")]) == 1

@@ -190,11 +190,9 @@ def test_the_api_refuses_guidance_on_documents_with_their_own_vectors():
         pipeline.fit(["a post about space", "one about hockey"] * 3, embeddings=np.eye(6, 4, dtype=np.float32))
 
 
-def test_the_yaml_and_the_constructor_agree():
-    import yaml
-
-    from textcluster.config import config_dir
+def test_the_config_and_the_constructor_agree():
+    from textcluster.config import compose_unresolved, to_plain
     from textcluster.topics.guided import Guidance
 
-    settings = yaml.safe_load((config_dir() / "topics" / "default.yaml").read_text())
+    settings = to_plain(compose_unresolved([]))["topics"]  # conf/topics/default.yaml pulls Guidance's defaults
     assert {key: settings[key] for key in Guidance.parameters} == Guidance().get_params()

@@ -23,6 +23,7 @@ from textcluster.results import EvaluationInput
 from textcluster.topics import TopicModeler
 from textcluster.topics.coherence import pair_npmi, topic_diversity, topic_npmi
 from textcluster.topics.ctfidf import c_tf_idf, evenly_spread_terms, shared_terms
+from textcluster.topics.settings import VECTORIZER_DEFAULTS
 
 # Three clusters of three documents. Word counts per cluster (9 words each, so A = 27 / 3 = 9):
 #   c0: rocket 3, orbit 2, launch 2, news 2       c1: hockey 3, team 3, goal 1, season 1, news 1
@@ -187,7 +188,8 @@ def test_an_explicit_max_df_still_prunes_the_vocabulary():
         topics = fit(vectorizer={**PLAIN, "max_df": 0.4}, shared_words=shared)  # news: 4 of 9 documents
         assert "news" not in topics.vocabulary and topics.shared_words == []
         assert topics.topics[0].keywords == ["rocket", "launch", "orbit"]
-    assert TopicModeler(vectorizer={"max_df": 0.15}).vectorizer == {"max_df": 0.15}  # passed on untouched
+    # passed on as given, over the defaults of the keys not given (as topics.vectorizer.max_df=0.15 composes)
+    assert TopicModeler(vectorizer={"max_df": 0.15}).vectorizer == {**VECTORIZER_DEFAULTS, "max_df": 0.15}
 
 
 def test_newsgroup_boilerplate_is_no_label_on_a_slice(data_file):

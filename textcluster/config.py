@@ -24,7 +24,12 @@ PLUGINS_DIR_KEY = "plugins_dir"
 
 
 def config_dir() -> Path:
-    """The built-in configs: inside the installed package, or conf/ beside it in a source checkout."""
+    """The built-in configs: inside the installed package, or conf/ beside it in a source checkout. Their
+    plugin YAMLs pull the plugins' defaults from :mod:`textcluster.defaults`, whose Hydra config source is
+    registered here, before any compose (the command line's ``@hydra.main`` asks for this folder first)."""
+    from textcluster.defaults import register_source
+
+    register_source()
     for candidate in (PACKAGE_DIR / "conf", PACKAGE_DIR.parent / "conf"):
         if (candidate / "config.yaml").is_file():
             return candidate
@@ -89,17 +94,22 @@ def with_search_path(overrides: Sequence[str]) -> list[str]:
     """``overrides`` with the plugin config folders (entry points, ``plugins_dir``) on Hydra's search path.
 
     Hydra keeps only the last ``hydra.searchpath=[...]``, so a user's own is not left beside ours (one of the
-    two would be dropped): its folders come first in the one override that replaces it.
+    two would be dropped): its folders come first in the one override that replaces it. The override replaces
+    conf/config.yaml's search path too, so it names the plugins' defaults (:mod:`textcluster.defaults`), which
+    every thinned plugin YAML pulls in.
     """
+    from textcluster.defaults import register_source
+
     folders = entry_point_config_dirs()
     local = load_local_plugins(plugins_dir_from_overrides(overrides))
     if local is not None:
         folders.append(local)
-    if not folders:
-        return list(overrides)
     given = [override for override in overrides if override.lstrip("+~").split("=", 1)[0] == SEARCH_PATH_KEY]
+    if not folders and not given:
+        return list(overrides)
     paths = _search_path_value(given[-1]) if given else []
-    paths += [path for path in (f"file://{folder}" for folder in folders) if path not in paths]
+    wanted = [register_source(), *(f"file://{folder}" for folder in folders)]
+    paths += [path for path in wanted if path not in paths]
     kept = [override for override in overrides if override not in given]
     return kept + [f"{SEARCH_PATH_KEY}=[" + ",".join(_quoted(path) for path in paths) + "]"]
 

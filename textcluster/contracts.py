@@ -89,13 +89,22 @@ class Plugin:
 
     def __repr__(self) -> str:
         """The class and the parameters that differ from the constructor's defaults (as scikit-learn shows them)."""
-        defaults = constructor_defaults(type(self))
+        defaults = default_params(type(self))
         params = ", ".join(
             f"{name}={value!r}"
             for name, value in self.get_params().items()
             if name not in defaults or not _same(defaults[name], value)
         )
         return f"{type(self).__name__}({params})"
+
+
+def default_params(cls: type[Plugin]) -> dict[str, Any]:
+    """What ``cls()`` holds (a block such as ``features`` whole, as the constructor completes it); the
+    signature's defaults for a constructor that needs an argument."""
+    try:
+        return cls().get_params()
+    except TypeError:
+        return constructor_defaults(cls)
 
 
 def constructor_defaults(cls: type) -> dict[str, Any]:

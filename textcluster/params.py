@@ -10,11 +10,29 @@ sentence that names the setting, the value and what it must be.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+
+def settings_block(defaults: Mapping[str, Any], given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A nested group of settings (``encoder.features``, ``encoder.augment``) as a plugin stores it: its
+    ``defaults`` with the ``given`` keys on top, nested groups merged key by key. A plugin built in Python
+    with a few keys gets the rest as the config would give them, and ``get_params`` shows every setting.
+    """
+    merged = {
+        key: settings_block(value) if isinstance(value, Mapping) else copy.deepcopy(value)
+        for key, value in defaults.items()
+    }
+    for key, value in (given or {}).items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = settings_block(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def shown(value: Any) -> str:

@@ -10,8 +10,8 @@ import numpy as np
 from textcluster.contracts import Encoder, TrainingContext
 from textcluster.dataset import IMAGE, Dataset
 from textcluster.encoders.base import TensorView, l2_normalize
-from textcluster.encoders.features import TFIDF_SETTINGS, VectorFeatures
-from textcluster.params import Block, Bool, Choice, Float, Int, ListOf
+from textcluster.encoders.features import TFIDF_DEFAULTS, TFIDF_SETTINGS, VectorFeatures
+from textcluster.params import Block, Bool, Choice, Float, Int, ListOf, settings_block
 from textcluster.registry import encoders
 
 if TYPE_CHECKING:  # torch is imported when a network is built, not when a config is checked
@@ -33,6 +33,8 @@ TRAINING_SETTINGS = {
 """The training settings every encoder trained from scratch takes."""
 AUGMENT_SETTINGS = Block({"enabled": Bool(), "max_shift": Float(min=0, max=0.5), "max_rotation": Float(min=0, max=180)})
 """Random shifts and rotations of images (textcluster.training.augment.RandomAffine)."""
+AUGMENT_DEFAULTS = {"enabled": True, "max_shift": 0.08, "max_rotation": 10.0}
+"""On by default: shifted/rotated digits train codes that k-means separates better (DEC-DA; the MNIST preset)."""
 
 
 @encoders.register("dense")
@@ -58,7 +60,7 @@ class DenseEncoder(Encoder):
         embedding_dim: int = 10,
         activation: str = "relu",
         dropout: float = 0.0,
-        input_dropout: float = 0.0,
+        input_dropout: float = 0.2,
         loss: str = "auto",
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -77,8 +79,8 @@ class DenseEncoder(Encoder):
             early_stopping_patience,
             normalize,
         )
-        self.augment = dict(augment or {})
-        self.features = dict(features or {})
+        self.augment = settings_block(AUGMENT_DEFAULTS, augment)
+        self.features = settings_block(TFIDF_DEFAULTS, features)
 
     def _network(self, input_dim: int, loss: str, image_shape: Sequence[int] | None) -> DenseAutoencoder:
         from textcluster.encoders.dense_network import DenseAutoencoder
@@ -159,7 +161,7 @@ class RawEncoder(Encoder):
     parameters = {"features": TFIDF_SETTINGS}
 
     def __init__(self, features: Mapping[str, Any] | None = None):
-        self.features = dict(features or {})
+        self.features = settings_block(TFIDF_DEFAULTS, features)
 
     def fit(self, dataset: Dataset, context: TrainingContext | None = None) -> RawEncoder:
         self.features_ = VectorFeatures(**self.features).fit(dataset)

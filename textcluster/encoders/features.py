@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from textcluster.contracts import constructor_defaults
 from textcluster.dataset import IMAGE, Dataset, keyword_text
 from textcluster.errors import UserError
 from textcluster.params import NULL, Block, Bool, Choice, Float, Int, ListOf
@@ -115,3 +116,7 @@ class VectorFeatures:
             self.vectorizer_ = TfidfVectorizer(**self.tfidf_params, vocabulary=dict(state["vocabulary"]))
             self.vectorizer_.idf_ = np.asarray(state["idf"])
         return self
+
+
+TFIDF_DEFAULTS = constructor_defaults(VectorFeatures)
+"""``encoder.features`` of the vector encoders (dense, raw, the sequence targets): VectorFeatures' own defaults."""

@@ -34,13 +34,13 @@ import numpy as np
 from textcluster.contracts import TrainingContext
 from textcluster.dataset import Dataset, keyword_text
 from textcluster.encoders import cost
-from textcluster.encoders.features import TFIDF_SETTINGS, VectorFeatures
+from textcluster.encoders.features import TFIDF_DEFAULTS, TFIDF_SETTINGS, VectorFeatures
 from textcluster.encoders.hub import resolve_model
 from textcluster.encoders.onnx_backend import available_cores
 from textcluster.encoders.pretrained import PRETRAINED_SETTINGS, PretrainedEncoder
 from textcluster.encoders.static import StaticEncoder
 from textcluster.errors import UserError
-from textcluster.params import Block, Choice, Float, Int
+from textcluster.params import Block, Choice, Float, Int, settings_block
 from textcluster.registry import encoders
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,8 @@ TRANSFORMER, STATIC = "transformer", "static"
 LONG_DOCUMENT_WORDS = 50  # median words per document from which a corpus counts as long
 LEXICAL = {"short": {"lexical_weight": 0.5, "max_df": 1.0}, "long": {"lexical_weight": 1.0, "max_df": 0.5}}
 HYBRID_TFIDF_SETTINGS = Block({**TFIDF_SETTINGS.fields, "max_df": TFIDF_SETTINGS.fields["max_df"] | Choice(AUTO)})
+HYBRID_TFIDF_DEFAULTS = {**TFIDF_DEFAULTS, "max_features": None, "max_df": AUTO}
+"""Every word seen in min_df documents (LSA reduces them anyway); max_df by the documents' length (LEXICAL)."""
 
 
 def word_counts(dataset: Dataset) -> np.ndarray:
@@ -93,7 +95,7 @@ class HybridEncoder(PretrainedEncoder):
     ):
         super().__init__(**pretrained)  # every encoder=pretrained setting (PRETRAINED_SETTINGS)
         self.lexical_weight, self.lexical_dims = lexical_weight, lexical_dims
-        self.features = dict(features or {})
+        self.features = settings_block(HYBRID_TFIDF_DEFAULTS, features)
         self.semantic, self.semantic_budget_minutes = semantic, semantic_budget_minutes
         self.semantic_ = TRANSFORMER if semantic == AUTO else semantic
         self._static = None

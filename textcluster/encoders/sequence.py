@@ -43,11 +43,11 @@ from torch.utils.data import DataLoader
 from textcluster.contracts import Encoder, RefinementView, TrainingContext
 from textcluster.dataset import IMAGE, TEXT, Dataset
 from textcluster.encoders.base import TensorView, l2_normalize
-from textcluster.encoders.dense import AUGMENT_SETTINGS, DROPOUT, TRAINING_SETTINGS
+from textcluster.encoders.dense import AUGMENT_DEFAULTS, AUGMENT_SETTINGS, DROPOUT, TRAINING_SETTINGS
 from textcluster.encoders.dense_network import RECONSTRUCTION_LOSSES
-from textcluster.encoders.features import TFIDF_SETTINGS, VectorFeatures
-from textcluster.encoders.tokenization import TOKENIZER_SETTINGS, SequenceTokenizer
-from textcluster.params import NULL, Block, Choice, Float, Int
+from textcluster.encoders.features import TFIDF_DEFAULTS, TFIDF_SETTINGS, VectorFeatures
+from textcluster.encoders.tokenization import TOKENIZER_DEFAULTS, TOKENIZER_SETTINGS, SequenceTokenizer
+from textcluster.params import NULL, Block, Choice, Float, Int, settings_block
 from textcluster.training.augment import RandomAffine
 from textcluster.training.batching import BucketBatchSampler, length_batches, pad_batch
 from textcluster.training.networks import embed_in_batches, load_network_state, network_state
@@ -278,7 +278,7 @@ class SequenceEncoder(Encoder):
         "embedding_dim": 10,
         "loss": "mse",
         "input_dropout": 0.0,
-        "augment": {"enabled": True, "max_shift": 0.08, "max_rotation": 10.0},
+        "augment": AUGMENT_DEFAULTS,
         "lr": 1e-3,
         "weight_decay": 0.0,
         "batch_size": 32,
@@ -307,11 +307,13 @@ class SequenceEncoder(Encoder):
         self.lr, self.weight_decay, self.batch_size = lr, weight_decay, batch_size
         self.val_fraction, self.early_stopping_patience = val_fraction, early_stopping_patience
         self.max_epochs, self.normalize = max_epochs, normalize
-        self.tokenizer, self.features, self.image = dict(tokenizer or {}), dict(features or {}), dict(image or {})
+        self.tokenizer = settings_block(TOKENIZER_DEFAULTS, tokenizer)
+        self.features = settings_block(TFIDF_DEFAULTS, features)
+        self.image = settings_block(self.image_defaults, image)
 
     @property
     def image_settings(self) -> dict[str, Any]:
-        return {**self.image_defaults, **self.image}
+        return self.image  # image_defaults under the given keys (settings_block)
 
     def build_text_network(self, vocab_size: int, target_dim: int, pad_id: int, mask_id: int) -> SequenceNetwork:
         raise NotImplementedError

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from textcluster.contracts import constructor_defaults
 from textcluster.encoders.hub import resolve_model
 from textcluster.errors import UserError
 from textcluster.params import NULL, Block, Bool, Choice, Int, Str
@@ -200,3 +201,7 @@ class SequenceTokenizer:
 
             self.tokenizer_ = Tokenizer.from_str(state["tokenizer"])
         return self
+
+
+TOKENIZER_DEFAULTS = constructor_defaults(SequenceTokenizer)
+"""``encoder.tokenizer`` of the sequence encoders: SequenceTokenizer's own defaults."""

@@ -37,7 +37,7 @@ from textcluster.contracts import Encoder, TrainingContext
 from textcluster.dataset import TEXT, Dataset
 from textcluster.encoders.features import TFIDF_SETTINGS, VectorFeatures
 from textcluster.errors import UserError
-from textcluster.params import NULL, Block, Choice, Float, Int
+from textcluster.params import NULL, Block, Choice, Float, Int, settings_block
 from textcluster.registry import encoders
 from textcluster.state import estimator_state, restore_estimator
 
@@ -60,6 +60,13 @@ class TopicModelEncoder(Encoder):
     depends_on_seed = True  # both models start from the seed (random_state)
     estimator_attributes: ClassVar[tuple[str, ...]] = ()  # what the estimator's transform reads after fit
     feature_defaults: ClassVar[dict[str, Any]] = {}  # this model's own defaults on top of TOPIC_FEATURES
+
+    @classmethod
+    def features_defaults(cls) -> dict[str, Any]:
+        """``encoder.features`` of this model: TOPIC_FEATURES with its own defaults on top, less the TF-IDF
+        settings it does not declare (LDA reads plain counts: no ``sublinear_tf``)."""
+        declared = cls.parameters["features"].fields
+        return {key: value for key, value in {**TOPIC_FEATURES, **cls.feature_defaults}.items() if key in declared}
 
     def _features(self) -> VectorFeatures:
         return VectorFeatures(**{**TOPIC_FEATURES, **self.feature_defaults, **self.features})
@@ -151,7 +158,7 @@ class LDAEncoder(TopicModelEncoder):
     ):
         self.n_components, self.learning_method, self.max_iter = n_components, learning_method, max_iter
         self.doc_topic_prior, self.topic_word_prior = doc_topic_prior, topic_word_prior
-        self.features = dict(features or {})
+        self.features = settings_block(self.features_defaults(), features)
 
     def _estimator(self, random_state: int):
         from sklearn.decomposition import LatentDirichletAllocation
@@ -202,7 +209,7 @@ class NMFEncoder(TopicModelEncoder):
         features: Mapping[str, Any] | None = None,
     ):
         self.n_components, self.beta_loss, self.max_iter = n_components, beta_loss, max_iter
-        self.features = dict(features or {})
+        self.features = settings_block(self.features_defaults(), features)
 
     @property
     def _solver(self) -> str:

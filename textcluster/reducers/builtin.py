@@ -215,7 +215,8 @@ class UMAPReducer(Reducer):
     ``fit_size``: with more points than this, UMAP is fitted on a seeded
     random sample of ``fit_size`` points and the others are transformed in
     batches, so time and memory grow linearly past it and the state keeps
-    only the sample; null fits every point.
+    only the sample; null fits every point. 50,000 fits a corpus of up to that size whole
+    (benchmarks/reducers_hdbscan_scale.py, benchmarks/results/reducers-hdbscan-scale.md).
     """
 
     parameters = {
@@ -233,7 +234,7 @@ class UMAPReducer(Reducer):
         n_neighbors: int = 15,
         min_dist: float = 0.0,
         metric: str = "euclidean",
-        fit_size: int | None = None,
+        fit_size: int | None = 50_000,
         random_state: int = 0,
     ):
         self.n_components, self.n_neighbors, self.min_dist = n_components, n_neighbors, min_dist

@@ -26,14 +26,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer
-from sklearn.preprocessing import normalize
 
 from textcluster.errors import UserError
+
+if TYPE_CHECKING:  # scikit-learn is imported when a vectorizer is built: composing a config reads this module
+    from sklearn.feature_extraction.text import CountVectorizer
 
 
 def resolve_callable(path: str | Callable, what: str) -> Callable:
@@ -57,6 +58,8 @@ def resolve_callable(path: str | Callable, what: str) -> Callable:
 
 def build_vectorizer(settings: Mapping[str, Any] | None) -> CountVectorizer:
     """A CountVectorizer from config keys (any CountVectorizer argument); ``tokenizer`` may be an import path."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
     params = dict(settings or {})
     if params.get("ngram_range") is not None:
         params["ngram_range"] = tuple(int(n) for n in params["ngram_range"])
@@ -109,6 +112,8 @@ def class_idf(class_counts: sp.spmatrix) -> np.ndarray:
 def c_tf_idf(class_counts: sp.spmatrix, idf: np.ndarray | None = None) -> sp.csr_matrix:
     """c-TF-IDF weights (classes x terms) from class term counts; ``idf``: one fitted on other classes (as
     BERTopic's ``transform``), by default the IDF of these classes."""
+    from sklearn.preprocessing import normalize
+
     counts = sp.csr_matrix(class_counts, dtype=np.float64)
     if idf is None:
         idf = class_idf(counts)

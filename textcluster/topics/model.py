@@ -27,13 +27,11 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.cluster.hierarchy import linkage
-from scipy.spatial.distance import squareform
-from sklearn.preprocessing import normalize
 
 from textcluster.contracts import TopicModel
 from textcluster.dataset import keyword_text
 from textcluster.labels import NOISE, cluster_ids
+from textcluster.params import settings_block
 from textcluster.text import snippet
 from textcluster.topics.coherence import topic_diversity, topic_npmi
 from textcluster.topics.ctfidf import (
@@ -46,7 +44,7 @@ from textcluster.topics.ctfidf import (
     shared_terms,
     top_terms,
 )
-from textcluster.topics.settings import TOPIC_SETTINGS
+from textcluster.topics.settings import TOPIC_SETTINGS, VECTORIZER_DEFAULTS
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +234,10 @@ def topic_tree(
         leaves.append({"id": leaf, "size": int(size), "label": label, "keywords": words})
     if len(ids) < 2:
         return {"leaves": leaves, "merges": []}
+    from scipy.cluster.hierarchy import linkage  # these three on use: composing a config reads this module
+    from scipy.spatial.distance import squareform
+    from sklearn.preprocessing import normalize
+
     unit = normalize(c_tf_idf(counts, idf), norm="l2", axis=1)
     distance = np.clip(1.0 - (unit @ unit.T).toarray(), 0.0, 1.0)  # a row without terms is 1 from everything
     np.fill_diagonal(distance, 0.0)
@@ -318,7 +320,7 @@ class TopicModeler(TopicModel):
     ):
         self.top_n_words, self.n_representative, self.label_words = top_n_words, n_representative, label_words
         self.n_topics, self.shared_words = n_topics, shared_words
-        self.vectorizer = dict(vectorizer or {"stop_words": "english"})
+        self.vectorizer = settings_block(VECTORIZER_DEFAULTS, vectorizer)
         build_vectorizer(self.vectorizer)  # bad keys or an unimportable tokenizer fail before any work
 
     def fit(self, texts: Sequence[str], labels: np.ndarray, embeddings: np.ndarray) -> Topics:

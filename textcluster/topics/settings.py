@@ -16,6 +16,18 @@ VECTORIZER_SETTINGS = Block(
     },
     open=True,
 )
+VECTORIZER_DEFAULTS = {
+    "stop_words": "english",
+    "ngram_range": (1, 1),
+    "min_df": 2,
+    "max_df": 1.0,
+    "max_features": None,
+    "lowercase": True,
+    "token_pattern": r"(?u)\b[^\W\d_][^\W\d_]+\b",  # words of 2+ letters (no digits); ignored with a tokenizer
+    "tokenizer": None,
+}
+"""``topics.vectorizer``: what TopicModeler's CountVectorizer gets unless told otherwise (any further
+CountVectorizer argument may be added)."""
 TOPIC_SETTINGS = {
     "top_n_words": Int(min=1),
     "n_representative": Int(min=0),
