@@ -182,12 +182,17 @@ def _option_config(group: str, option: str, plugins_dir: str | None) -> dict[str
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException
 
+    from textcluster.defaults import register_source
+
     name = f"{group}/{option}"
+    # An option composed on its own does not read config.yaml's search path, which names the plugins' defaults
+    # that the option's YAML pulls in: the override names them (and the plugin folders) itself.
+    overrides = with_search_path([f"{PLUGINS_DIR_KEY}={plugins_dir}"] if plugins_dir else [])
+    overrides = [override for override in overrides if override.startswith(SEARCH_PATH_KEY)]
+    overrides = overrides or [f"{SEARCH_PATH_KEY}=[{register_source()}]"]
     try:
         if GlobalHydra.instance().is_initialized():
-            return to_plain(hydra_compose(config_name=name))[group]
-        overrides = with_search_path([f"{PLUGINS_DIR_KEY}={plugins_dir}"] if plugins_dir else [])
-        overrides = [override for override in overrides if override.startswith(SEARCH_PATH_KEY)]
+            return to_plain(hydra_compose(config_name=name, overrides=overrides))[group]
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             return to_plain(hydra_compose(config_name=name, overrides=overrides))[group]
     except (HydraException, ValueError) as error:
