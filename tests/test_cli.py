@@ -326,3 +326,11 @@ def test_plugin_search_path_joins_the_users_own(tmp_path, monkeypatch):
         f"hydra.searchpath=[file:///mine,pkg://their.conf,textcluster-defaults://,file://{plugins.resolve()}]"
     )
     assert len([word for word in words if word.startswith("hydra.searchpath=")]) == 1
+
+
+def test_the_summary_prints_counts_as_whole_numbers():
+    from textcluster.cli import summary_value
+
+    assert summary_value("n_clusters", 12.0) == "12"
+    assert summary_value("nmi", 0.5) == "0.5000"
+    assert summary_value("noise_fraction", 0.0) == "0.0000"

@@ -20,7 +20,7 @@ from textcluster.dataset import Dataset
 from textcluster.errors import UserError
 from textcluster.pipeline import Pipeline, RecipeStages
 from textcluster.recipe import Auto, as_auto
-from textcluster.topics import TopicModeler
+from textcluster.topics.model import TopicModeler
 from textcluster.topics.guided import Guidance
 from textcluster.topics.settings import GUIDANCE_SETTINGS
 

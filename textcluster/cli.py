@@ -42,6 +42,13 @@ SUMMARY_METRICS = (
 )
 
 
+COUNT_METRICS = ("n_clusters",)  # counts print as whole numbers, not 12.0000
+
+
+def summary_value(key: str, value: float) -> str:
+    return str(int(value)) if key in COUNT_METRICS and float(value).is_integer() else f"{value:.4f}"
+
+
 def format_summary(cfg: DictConfig, run: Run, run_dir: Path) -> str:
     choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
     if run.pipeline.recipe_ is not None:  # what encoder=auto / reducer=auto became
@@ -53,7 +60,7 @@ def format_summary(cfg: DictConfig, run: Run, run_dir: Path) -> str:
     lines = [f"\n{dataset.name}: {len(dataset)} {dataset.modality} items | {stages} | seed={cfg.seed}"]
     for key in SUMMARY_METRICS:
         if key in pipeline.metrics_:
-            lines.append(f"  {key:<21} {pipeline.metrics_[key]:.4f}")
+            lines.append(f"  {key:<21} {summary_value(key, pipeline.metrics_[key])}")
     if pipeline.k_selection_ is not None:
         selection = pipeline.k_selection_
         lines.append(f"  {'chosen k':<21} {selection.describe()}")

@@ -629,14 +629,14 @@ class Pipeline(TopicEditing, TopicUpdates):
         self.topic_mapping_ = None if mapping is None else {int(k): int(v) for k, v in mapping.items()}
         self.documents_, self.topic_edits_ = None, list(state.get("topic_edits") or [])
         if self.topics is None and state.get("topic_settings") is not None:
-            from textcluster.topics import TopicModeler
+            from textcluster.topics.model import TopicModeler
 
             self.topics = TopicModeler(**state["topic_settings"])
         summary = state.get("topics")  # absent from a model saved before topics were part of it
         if summary is None:
             self.topics_ = None
         else:
-            from textcluster.topics import Topics  # scikit-learn and scipy, for text models only
+            from textcluster.topics.model import Topics  # scikit-learn and scipy, for text models only
 
             self.topics_ = Topics.from_summary(summary)
         self.fit_info_ = dict(state["fit_info"])

@@ -50,7 +50,7 @@ class Registry:
                 raise UserError(
                     f"{getattr(cls, '__qualname__', cls)} is registered as {self.singular} '{key}' but "
                     f"does not subclass textcluster.contracts.{self.contract.__name__}; derive it from "
-                    "that contract (see 'Writing a plugin' in the README)"
+                    "that contract (see docs/plugins.md, 'Writing a plugin')"
                 )
             existing = self._plugins.get(key)
             if existing is not None and existing is not cls:
@@ -112,7 +112,7 @@ class Registry:
             known = ", ".join(self.keys()) or "(none)"
             raise UnknownPluginError(
                 f"unknown {self.singular} '{key}'; known {self.kind}: {known}. "
-                f"Pick one of those, or register yours (see 'Writing a plugin' in the README)"
+                f"Pick one of those, or register yours (see docs/plugins.md, 'Writing a plugin')"
             ) from None
 
     def problems(self, config: Mapping[str, Any], where: str | None = None) -> list[str]:
