@@ -20,8 +20,8 @@ from textcluster.dataset import Dataset
 from textcluster.errors import UserError
 from textcluster.pipeline import Pipeline, RecipeStages
 from textcluster.recipe import Auto, as_auto
-from textcluster.topics.model import TopicModeler
 from textcluster.topics.guided import Guidance
+from textcluster.topics.model import TopicModeler
 from textcluster.topics.settings import GUIDANCE_SETTINGS
 
 __all__ = ["build_pipeline", "check_config", "load_data"]  # check_config: re-exported for the API's callers
