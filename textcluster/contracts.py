@@ -281,12 +281,19 @@ class Encoder(Plugin, ABC):
     def fit_transform(self, dataset: Dataset, context: TrainingContext) -> np.ndarray:
         return self.fit(dataset, context).transform(dataset)
 
+    def refinement_problem(self, refiner_key: str) -> str | None:
+        """Why a refiner that trains the encoder (``refiner=<refiner_key>``) cannot train this one, else None:
+        the one message the pipeline's check and :meth:`refinement_view` give."""
+        if self.refinable:
+            return None
+        return (
+            f"refiner={refiner_key} needs an encoder with a trainable network, and encoder={self.key()} has none; "
+            "use refiner=none, or encoder=dense, cnn, rnn, transformer or pretrained"
+        )
+
     def refinement_view(self, dataset: Dataset) -> RefinementView:
         """The fitted network as a refiner trains it (encoders with ``refinable``)."""
-        raise UserError(
-            f"encoder '{self.key()}' has no trainable network to refine; use refiner=none, "
-            "or an encoder with one (dense, cnn, rnn, transformer, pretrained)"
-        )
+        raise UserError(self.refinement_problem("<refiner>") or f"encoder={self.key()} gives no refinement view")
 
     def cache_identity(self) -> dict[str, Any] | None:
         """What decides the output besides the parameters (a pretrained model's weights), for cache keys."""

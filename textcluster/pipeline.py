@@ -308,11 +308,9 @@ class Pipeline(TopicEditing, TopicUpdates):
                     f"{modality} data; use another refiner or refiner=none"
                 )
         known_encoder = as_auto(encoder) is None
-        if refiner is not None and known_encoder and refiner.trains_encoder and not encoder.refinable:
-            problems.append(
-                f"refiner={refiner.key()} needs an encoder with a trainable network, and encoder={encoder.key()} "
-                "has none; use refiner=none, or encoder=dense, cnn, rnn, transformer or pretrained"
-            )
+        if refiner is not None and known_encoder and refiner.trains_encoder:
+            problem = encoder.refinement_problem(refiner.key())
+            problems += [problem] if problem else []
         has_texts = dataset.has_texts if dataset is not None else modality != IMAGE
         if self.topics is not None and self.topics.n_topics is not None and modality is not None and not has_texts:
             problems.append(

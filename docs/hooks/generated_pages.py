@@ -49,10 +49,10 @@ def _textcluster():
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from textcluster import checks, config, registry
-    from textcluster.contracts import constructor_defaults
+    from textcluster.contracts import default_params
     from textcluster.params import Block
 
-    return checks, config, registry, constructor_defaults, Block
+    return checks, config, registry, default_params, Block
 
 
 # --- the configuration reference -------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ def _known(defaults: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, 
     return {name: defaults.get(name, NESTED_DEFAULT) for name in fields}
 
 
-def plugin_section(group: str, key: str, cls: type, constructor_defaults, Block) -> list[str]:
+def plugin_section(group: str, key: str, cls: type, default_params, Block) -> list[str]:
     lines = [f"### `{group}={key}`" if group != "evaluation.params" else f"### `{key}`", ""]
     summary = _summary(cls)
     if summary:
@@ -113,7 +113,7 @@ def plugin_section(group: str, key: str, cls: type, constructor_defaults, Block)
     if not names:
         return lines + ["No settings.", ""]
     declared = cls.parameters or {}
-    defaults = constructor_defaults(cls)
+    defaults = default_params(cls)  # what cls() holds: nested blocks such as encoder.features whole
     constraints = {name: declared.get(name) for name in names}
     lines += ["| setting | default | accepts |", "| --- | --- | --- |"]
     for name, constraint in constraints.items():
@@ -130,7 +130,7 @@ def _built_in(cls: type) -> bool:
 
 
 def configuration_page() -> str:
-    checks, config, registry, constructor_defaults, Block = _textcluster()
+    checks, config, registry, default_params, Block = _textcluster()
     # the defaults before encoder=auto is settled (the settled recipe depends on the data); a plain compose where the
     # project composes in one step
     composed = config.to_plain(getattr(config, "compose_unresolved", config.compose)([]))
@@ -141,8 +141,8 @@ def configuration_page() -> str:
         "and its declared `parameters` (what it accepts), the declarations `textcluster` checks every config "
         "against before any data loads, so this page cannot disagree with the code. "
         "`textcluster --cfg job` prints the composed config of a run. A plugin package you install adds its "
-        "own keys to the same groups. A nested setting shown without a default (`encoder.features.min_df`) "
-        "takes the value the plugin picks for it when left out (its docstring says which).",
+        "own keys to the same groups. A nested setting shown as `-` takes the value the plugin works out for it "
+        "when left out (its docstring says which).",
         "",
         "## Top-level keys",
         "",
@@ -167,7 +167,7 @@ def configuration_page() -> str:
             cls = reg.get(key)
             if not _built_in(cls):
                 continue  # an installed third-party plugin: not part of textcluster's own reference
-            lines += plugin_section(group, key, cls, constructor_defaults, Block)
+            lines += plugin_section(group, key, cls, default_params, Block)
     return "\n".join(lines) + "\n"
 
 

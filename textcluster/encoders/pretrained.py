@@ -485,13 +485,19 @@ class PretrainedEncoder(Encoder):
     def transform(self, dataset: Dataset) -> np.ndarray:
         return self.embed_texts(dataset.texts)
 
-    def refinement_view(self, dataset: Dataset) -> TransformerView:
-        """The transformer itself, fine-tuned by the refiner (SCCL fine-tunes the whole encoder)."""
+    def refinement_problem(self, refiner_key: str) -> str | None:
         if self.backend == "onnx":  # auto: the refined weights run in torch (uses_onnx)
-            raise UserError(
+            return (
                 "a refiner fine-tunes the torch model, and encoder.backend=onnx runs an exported copy; "
                 "use encoder.backend=torch, or refiner=none"
             )
+        return super().refinement_problem(refiner_key)
+
+    def refinement_view(self, dataset: Dataset) -> TransformerView:
+        """The transformer itself, fine-tuned by the refiner (SCCL fine-tunes the whole encoder)."""
+        problem = self.refinement_problem("<refiner>")
+        if problem:
+            raise UserError(problem)
         self.load()
         self.refined_ = True  # the refiner changes the weights: from now on they are part of the state
         return TransformerView(self, self.tokenize(dataset.texts))
