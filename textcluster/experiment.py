@@ -154,14 +154,13 @@ def _fit(pipeline: Pipeline, config: dict[str, Any], run_dir: Path) -> Dataset:
 
 def record_recipe(config: dict[str, Any], pipeline: Pipeline) -> None:
     """What ``encoder=auto`` / ``reducer=auto`` became, in the config the model folder and the report keep
-    (``recipe`` and the settled stages' settings), and in the log."""
+    (``recipe`` and the settled stages' settings); the pipeline logs it as it fits."""
     if pipeline.recipe_ is None:
         return
     config["recipe"] = pipeline.recipe_.describe()
     for group, stage in (("encoder", pipeline.encoder_), ("reducer", pipeline.reducer_)):
         if group in pipeline.recipe_.options:
             config[group] = {"name": stage.key(), **stage.get_params()}
-    log.info("no encoder named: %s (name encoder=... and reducer=... to choose)", config["recipe"])
 
 
 def _write(config: dict[str, Any], run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> Path | None:

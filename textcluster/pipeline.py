@@ -325,7 +325,8 @@ class Pipeline(TopicEditing, TopicUpdates):
         where a stage is ``auto``)."""
         self.recipe_, self.encoder_, self.reducer_ = self.settle_recipe(dataset.modality)
         if self.recipe_ is not None:
-            log.info("encoder=auto: %s", self.recipe_.describe())
+            unnamed = "no encoder named" if as_auto(self.encoder) is not None else "no reducer named"
+            log.info("%s: %s (name encoder=... and reducer=... to choose)", unnamed, self.recipe_.describe())
         self.refiner_, self.noise_policy_ = self.refiner, resolve_noise_policy(self.noise)
         for stage in (self.encoder_, self.reducer_, self.clusterer, self.refiner, self.topics, self.noise_policy_):
             if stage is not None:
