@@ -22,7 +22,7 @@ useful work of each document from the model config (the matrix products of
 every layer, 2 x their weights x its tokens, plus attention, 4 x tokens^2 x
 hidden per layer; padding not counted) and divides the achieved rate by an
 assumed peak: AVX-512 float32 = 64 FLOP per cycle per core (two 16-lane FMAs)
-x the clock in /proc/cpuinfo x the threads; bfloat16 2x that, int8 4x.
+x the clock in /proc/cpuinfo x the threads; bfloat16 2x that, int8 4x (AMX: 16x, 32x).
 """
 
 from __future__ import annotations
@@ -40,8 +40,22 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path(os.environ.get("TEXTCLUSTER_DATA_DIR") or REPO.parent / "shared" / "data")
 TORCH, ONNX, INT8, ST = "textcluster torch", "textcluster onnx", "textcluster onnx int8", "sentence-transformers"
 BF16 = "textcluster torch bf16"
+BF16_WEIGHTS = "torch bf16 weights"  # the model cast to bfloat16 (no autocast casts per product)
+BF16_COMPILED = "torch bf16 weights + compile"  # and torch.compile (inductor: fused element-wise ops)
+BF16_PATHS = (BF16, BF16_WEIGHTS, BF16_COMPILED)
 FP32_FLOP_PER_CYCLE = 64  # AVX-512: two 512-bit FMA pipes x 16 float32 lanes x 2 (multiply, add); an assumption
-PEAK_FACTOR = {BF16: 2, INT8: 4}  # vdpbf16ps: 2 bf16 products per fp32 lane; VNNI vpdpbusd: 4 int8 per lane
+
+
+def peak_factor(name: str, flags: set[str]) -> int:
+    """A path's peak over AVX-512 float32: AMX tiles do 1,024 bf16 / 2,048 int8 FLOP per cycle per core (16x,
+    32x); without AMX, vdpbf16ps does 2 bf16 products per float32 lane and VNNI vpdpbusd 4 int8 (2x, 4x)."""
+    if name in BF16_PATHS:
+        return 16 if "amx_bf16" in flags else 2
+    if name == INT8:
+        return 32 if "amx_int8" in flags else 4
+    return 1
+
+
 MIN_COSINE = 0.99
 
 
@@ -153,6 +167,19 @@ def build_paths(args, model_path: str) -> tuple[dict, dict[str, float]]:
             encode = encoder.embed_texts
         _, setup[name], _ = timed(lambda encoder=encoder, encode=encode: encoder.fit() and encode(["warm-up"]))
         encoders[name] = encode
+    if BF16 in encoders:  # two more ways to run bfloat16 on the same CPU, not offered as settings (yet)
+        for name, compiled in ((BF16_WEIGHTS, False), (BF16_COMPILED, True)):
+            encoder = PretrainedEncoder(**settings, device="cpu", dtype="float32")
+
+            def cast(encoder=encoder, compiled=compiled):
+                encoder.fit()
+                encoder.model_ = encoder.model_.to(torch.bfloat16)
+                if compiled:
+                    encoder.model_ = torch.compile(encoder.model_, dynamic=True)
+                return encoder.embed_texts(["warm-up", "a second warm-up text, longer"])
+
+            _, setup[name], _ = timed(cast)
+            encoders[name] = encoder.embed_texts
     model, setup[ST], _ = timed(lambda: SentenceTransformer(model_path, device="cpu"))
     model.max_seq_length = args.max_length
     encoders[ST] = lambda items: model.encode(
@@ -235,11 +262,11 @@ def report(args, argv, texts, sources, token_counts, times, outputs, setup, conf
     ]
     shape = {key: int(getattr(config, key)) for key in cost.DEFAULT_SHAPE}
     flops = float(np.sum(cost.document_flops(np.asarray(token_counts, dtype=np.float64), shape)))
-    ghz = clock_ghz()
+    ghz, flags = clock_ghz(), cpu_flags()
     for name, runs in times.items():
         cos, walls = agreement[name], ", ".join(f"{wall:.1f}" for wall, _ in runs)
         achieved = flops / best[name]
-        peak = FP32_FLOP_PER_CYCLE * PEAK_FACTOR.get(name, 1) * ghz * 1e9 * args.threads if ghz else None
+        peak = FP32_FLOP_PER_CYCLE * peak_factor(name, flags) * ghz * 1e9 * args.threads if ghz else None
         lines.append(
             f"| {name} | {walls} | {speed[name]:.0f} | {speed[name] / speed[TORCH]:.2f}x | "
             f"{cos.min():.6f} | {cos.mean():.6f} | {int((cos < MIN_COSINE).sum())} | {achieved / 1e9:.0f} | "
@@ -252,7 +279,10 @@ def report(args, argv, texts, sources, token_counts, times, outputs, setup, conf
         "real tokens only: the padding of length-sorted batches is small). Assumed peak: "
         f"{FP32_FLOP_PER_CYCLE} float32 FLOP/cycle/core x {f'{ghz:.2f} GHz' if ghz else 'unknown clock'} x "
         f"{args.threads} threads = {FP32_FLOP_PER_CYCLE * ghz * args.threads:.0f} GFLOP/s float32 "
-        "(bf16 2x, int8 4x). An AMD core that runs AVX-512 on 256-bit units (Zen 4) peaks at half that, so the "
+        f"(bf16 {peak_factor(BF16, flags)}x, int8 {peak_factor(INT8, flags)}x"
+        f"{': AMX tiles' if 'amx_bf16' in flags else ''}). The clock is /proc/cpuinfo's, which a VM shows as "
+        "its nominal one: above 100% means the cores ran faster than that. An AMD core that runs AVX-512 on "
+        "256-bit units (Zen 4) peaks at half that, so the "
         "fractions are lower bounds of how close the paths come to the hardware; and the machine is shared."
         if ghz
         else "",
