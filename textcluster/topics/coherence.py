@@ -28,9 +28,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from itertools import combinations
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 
 def pair_npmi(n_both: int, n_first: int, n_second: int, n_documents: int) -> float:
@@ -51,6 +54,8 @@ def topic_npmi(
     ``doc_term``: documents x terms counts (any non-zero counts as present);
     ``vocabulary``: term -> column. A word not in the vocabulary occurs in no document.
     """
+    import scipy.sparse as sp  # on use: composing a config reads the topic stage's defaults, not this
+
     matrix = sp.csc_matrix(doc_term)
     n_documents = matrix.shape[0]
     words = sorted({word for topic in topic_words for word in topic if word in vocabulary})

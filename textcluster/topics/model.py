@@ -23,28 +23,21 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from textcluster.contracts import TopicModel
 from textcluster.dataset import keyword_text
 from textcluster.labels import NOISE, cluster_ids
 from textcluster.params import settings_block
 from textcluster.text import snippet
-from textcluster.topics.coherence import topic_diversity, topic_npmi
-from textcluster.topics.ctfidf import (
-    build_vectorizer,
-    c_tf_idf,
-    class_idf,
-    class_term_counts,
-    evenly_spread_terms,
-    fit_document_terms,
-    shared_terms,
-    top_terms,
-)
 from textcluster.topics.settings import TOPIC_SETTINGS, VECTORIZER_DEFAULTS
+
+# c-TF-IDF and coherence (scipy, scikit-learn) are imported in the methods that use them: composing a config
+# (`textcluster --help`, a config error) reads TopicModeler's defaults and should not pay for them.
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +88,8 @@ class Topics:
 
     def top_words(self, n: int, include_noise: bool = False) -> list[list[str]]:
         """The ``n`` top c-TF-IDF terms of every topic (noise left out unless asked)."""
+        from textcluster.topics.ctfidf import top_terms
+
         if self.weights is None:  # a loaded model: the keyword lists it kept
             return [topic.keywords[:n] for topic in self.topics if include_noise or not topic.is_noise]
         return [
@@ -185,12 +180,16 @@ class Topics:
         return self._coherence(int(top_n))
 
     def diversity(self, top_n: int) -> float:
+        from textcluster.topics.coherence import topic_diversity
+
         return topic_diversity(self.top_words(top_n))
 
     def __post_init__(self) -> None:
         self._coherence = cache(self._compute_coherence)
 
     def _compute_coherence(self, top_n: int) -> dict[int, float]:
+        from textcluster.topics.coherence import topic_npmi
+
         if self.doc_term is None:  # a loaded model holds no corpus to count co-occurrences in
             return {}
         real = [topic for topic in self.topics if not topic.is_noise]
@@ -221,10 +220,16 @@ def topic_tree(
     (as BERTopic's ``hierarchical_topics``). Under two classes: no merges. :meth:`TopicModeler.fit`
     adds each leaf's ``topic`` and, when topics.n_topics cut the tree, ``"cut": {"n_topics", "distance"}``.
     """
+    import scipy.sparse as sp  # on use: composing a config (textcluster --help) reads this module's defaults
+
+    from textcluster.topics.ctfidf import c_tf_idf, top_terms
+
     counts = sp.csr_matrix(counts, dtype=np.float64)
     ids = [int(i) for i in ids]
 
     def keywords(row_counts: sp.csr_matrix) -> list[str]:
+        from textcluster.topics.ctfidf import c_tf_idf
+
         return [word for word, _ in top_terms(c_tf_idf(row_counts, idf), 0, terms, top_n)]
 
     leaves = []
@@ -318,12 +323,23 @@ class TopicModeler(TopicModel):
         shared_words: str = "drop",
         vectorizer: Mapping[str, Any] | None = None,
     ):
+        from textcluster.topics.ctfidf import build_vectorizer
+
         self.top_n_words, self.n_representative, self.label_words = top_n_words, n_representative, label_words
         self.n_topics, self.shared_words = n_topics, shared_words
         self.vectorizer = settings_block(VECTORIZER_DEFAULTS, vectorizer)
         build_vectorizer(self.vectorizer)  # bad keys or an unimportable tokenizer fail before any work
 
     def fit(self, texts: Sequence[str], labels: np.ndarray, embeddings: np.ndarray) -> Topics:
+        from textcluster.topics.ctfidf import (
+            build_vectorizer,
+            c_tf_idf,
+            class_idf,
+            class_term_counts,
+            evenly_spread_terms,
+            fit_document_terms,
+        )
+
         labels = np.asarray(labels)
         clusters = cluster_ids(labels)
         has_noise = bool((labels == NOISE).any())
@@ -403,6 +419,8 @@ class TopicModeler(TopicModel):
         texts: Sequence[str],
     ) -> Topic:
         """One topic from its row of c-TF-IDF weights."""
+        from textcluster.topics.ctfidf import top_terms
+
         members = np.flatnonzero(topic_labels == topic_id)
         keywords = top_terms(weights, row, terms, self.top_n_words)
         words = [word for word, _ in keywords]
@@ -425,6 +443,8 @@ class TopicModeler(TopicModel):
 
     def shared(self, counts: sp.csr_matrix, idf: np.ndarray, evenly_spread: np.ndarray | None) -> np.ndarray:
         """Per term: True when the topics of ``counts`` share it (all False with shared_words=keep)."""
+        from textcluster.topics.ctfidf import shared_terms
+
         if not self.drops_shared_words:
             return np.zeros(len(idf), dtype=bool)
         return shared_terms(counts, idf, self.top_n_words, evenly_spread)
