@@ -191,8 +191,8 @@ def test_the_api_refuses_guidance_on_documents_with_their_own_vectors():
 
 
 def test_the_config_and_the_constructor_agree():
-    from textcluster.config import compose_unresolved, to_plain
+    from textcluster.config import compose, to_plain
     from textcluster.topics.guided import Guidance
 
-    settings = to_plain(compose_unresolved([]))["topics"]  # conf/topics/default.yaml pulls Guidance's defaults
+    settings = to_plain(compose([]))["topics"]  # conf/topics/default.yaml pulls Guidance's defaults
     assert {key: settings[key] for key in Guidance.parameters} == Guidance().get_params()

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from textcluster import pipeline as core
-from textcluster.build import build_pipeline, load_data, recipe_stages
+from textcluster.build import RecipeOptions, build_pipeline, load_data
 from textcluster.config import compose, config_dir, to_plain
 from textcluster.dataset import Dataset
 from textcluster.errors import UserError
@@ -127,7 +127,7 @@ class Pipeline(core.Pipeline):
 
     def _default_recipe_stages(self):
         """``Pipeline("auto", KMeansClusterer())`` in Python: the recipe's options from the package's configs."""
-        return recipe_stages(None, self.seed)
+        return RecipeOptions(seed=self.seed)
 
     def fit(self, documents: Any = None, labels: Any = None, embeddings: Any = None) -> Pipeline:
         """Fit on ``documents``: a list of str, an image array (n, h, w), an array of vectors (n, d) or a Dataset;

@@ -18,7 +18,8 @@ from textcluster.contracts import TrainingContext
 from textcluster.data import load_dataset
 from textcluster.dataset import Dataset
 from textcluster.errors import UserError
-from textcluster.pipeline import Pipeline, RecipeStages
+from textcluster.params import settings_block
+from textcluster.pipeline import Pipeline
 from textcluster.recipe import Auto, as_auto
 from textcluster.topics.guided import Guidance
 from textcluster.topics.model import TopicModeler
@@ -50,22 +51,8 @@ class RecipeOptions:
     seed: int = 0
 
     def __call__(self, group: str, option: str, settings: Mapping[str, Any]) -> Any:
-        config = _merged(option_config(group, option, self.plugins_dir), settings)
+        config = settings_block(option_config(group, option, self.plugins_dir), settings)
         return build_stage(group, config, self.seed, checked=False)
-
-
-def recipe_stages(plugins_dir: str | None, seed: int) -> RecipeStages:
-    return RecipeOptions(plugins_dir, seed)
-
-
-def _merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``over``'s values, nested blocks merged key by key (``features.min_df`` keeps the rest)."""
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            value = _merged(merged[key], value)
-        merged[key] = value
-    return merged
 
 
 def build_topics(topics: Mapping[str, Any] | None) -> TopicModeler | None:
@@ -127,7 +114,7 @@ def build_pipeline(
         seed=seed,
         k_search=KSearch(**(config.get("k_search") or {})),
         guidance=build_guidance(config.get("topics")),
-        recipe_stages=recipe_stages(config.get("plugins_dir"), seed),
+        recipe_stages=RecipeOptions(config.get("plugins_dir"), seed),
     )
     loader = registry.datasets.get(config["data"]["name"]) if reads_data else None
     source = f"data={loader.key()}" if loader is not None else "the data"

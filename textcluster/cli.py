@@ -85,11 +85,12 @@ def run_job(cfg: DictConfig) -> float:
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        check_config(to_plain(cfg))  # imports no torch, scikit-learn or UMAP: a typo is reported in a second
+        config = to_plain(cfg)
+        check_config(config)  # imports no torch, scikit-learn or UMAP: a typo is reported in a second
         from textcluster.build import build_pipeline
         from textcluster.experiment import run_experiment  # torch and scikit-learn: only once a run starts
 
-        pipeline = build_pipeline(to_plain(cfg), log_dir=run_dir)  # the stages checked together, before any status
+        pipeline = build_pipeline(config, log_dir=run_dir)  # the stages checked together, before any status
         run = run_experiment(cfg, run_dir, pipeline)
     except UserError as error:
         print(f"textcluster: error: {error}", file=sys.stderr)

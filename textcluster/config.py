@@ -10,6 +10,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -150,11 +151,6 @@ def register_auto_options() -> None:
 def compose(overrides: Iterable[str] = (), config_name: str = "config"):
     """Compose the textcluster config with Hydra's compose API (no run folder, no logging setup). ``auto``
     stages stay as they are: the pipeline takes the recipe for the documents it fits (:mod:`textcluster.recipe`)."""
-    return compose_unresolved(overrides, config_name)
-
-
-def compose_unresolved(overrides: Iterable[str] = (), config_name: str = "config"):
-    """Hydra's compose of the textcluster config, ``auto`` choices left as they are."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
@@ -190,10 +186,10 @@ def _option_config(group: str, option: str, plugins_dir: str | None) -> dict[str
     overrides = with_search_path([f"{PLUGINS_DIR_KEY}={plugins_dir}"] if plugins_dir else [])
     overrides = [override for override in overrides if override.startswith(SEARCH_PATH_KEY)]
     overrides = overrides or [f"{SEARCH_PATH_KEY}=[{register_source()}]"]
+    # inside the command's Hydra app its own config folder is set; elsewhere this module's
+    hydra_app = nullcontext() if GlobalHydra.instance().is_initialized() else None
     try:
-        if GlobalHydra.instance().is_initialized():
-            return to_plain(hydra_compose(config_name=name, overrides=overrides))[group]
-        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        with hydra_app or initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             return to_plain(hydra_compose(config_name=name, overrides=overrides))[group]
     except (HydraException, ValueError) as error:
         raise UserError(hydra_error_message(error)) from None

@@ -96,16 +96,6 @@ SETTINGS = {"topics/topics_defaults": topics_defaults, "k_search_defaults": k_se
 """Served configs of settings that are no registered plugin's, by their path."""
 
 
-def parameter_reference(cls: type[Plugin]) -> list[dict[str, Any]]:
-    """A plugin's parameters for a configuration reference: each with its default and what it accepts
-    (the declared constraint's description; None where the plugin declares nothing)."""
-    declared = cls.parameters or {}
-    return [
-        {"name": name, "default": value, "accepts": declared[name].describe() if name in declared else None}
-        for name, value in plugin_defaults(cls).items()
-    ]
-
-
 class PluginDefaultsSource(ConfigSource):
     """Hydra's view of :func:`group_defaults`: the config ``<group>/<key>_defaults`` for every registered
     plugin. It lists nothing (listing would import every plugin, and these are no options to choose), so

@@ -133,7 +133,7 @@ def configuration_page() -> str:
     checks, config, registry, default_params, Block = _textcluster()
     # the defaults before encoder=auto is settled (the settled recipe depends on the data); a plain compose where the
     # project composes in one step
-    composed = config.to_plain(getattr(config, "compose_unresolved", config.compose)([]))
+    composed = config.to_plain(config.compose([]))
     lines = [
         "# Configuration reference",
         "",
