@@ -7,8 +7,8 @@ Paths (all ``encoder=pretrained`` code: same tokenisation, batching, pooling):
 
 * ``torch fp32``: the reference;
 * ``torch bf16 autocast``: float32 weights under ``torch.autocast("cpu", bfloat16)`` (matrix products in
-  bfloat16, layer norm and softmax in float32);
-* ``torch bf16 weights``: the model cast to bfloat16 (everything in bfloat16);
+  bfloat16, layer norm and softmax in float32; what weights a refiner has changed run with ``dtype: bfloat16``);
+* ``torch bf16 weights``: the model cast to bfloat16 (everything in bfloat16; what ``dtype: bfloat16`` runs);
 * ``onnx fp32`` and ``onnx int8``: ONNX Runtime, exported once into ``--cache-dir`` (the export is not timed).
 
 ONNX Runtime's bfloat16 path is left out: its CPU provider has no bfloat16 MatMul kernels on x86, so a bf16 graph
@@ -24,8 +24,9 @@ the cosine of each document's embedding to its fp32 one (mean, lowest). Target o
 
 k-means at a fixed seed is not a smooth function of its input: a change in the 5th decimal of a few cosines can
 move one early centre and end in another local optimum. Two more columns separate that from the path: ``seed
-spread``, the range of NMI and ACC of torch fp32 itself over k-means seeds 0..4 (what chance alone moves);
-``5-seed``, the mean over seeds 0..4 of each path's NMI and ACC minus fp32's (chance averaged down); and
+spread``, the range of NMI and ACC of torch fp32 itself over k-means seeds 0..``--seeds``-1 (what chance alone
+moves); ``N-seed``, the mean over those seeds of each path's NMI and ACC minus fp32's at the same seed, with its
+standard error (chance averaged down); and
 ``warm``, k-means started from torch fp32's final centres (n_init 1): the change there is what the path does to
 the fp32 solution. Writes benchmarks/results/encoder-precision.md (``--output``) and a JSON of the rows beside it.
 """
@@ -51,7 +52,7 @@ PATHS = ("torch fp32", "torch bf16 autocast", "torch bf16 weights", "onnx fp32",
 REFERENCE = PATHS[0]
 TARGET = 0.005
 NOTES_MARKER = "<!-- written by hand below: kept when the table is rewritten -->"
-SEEDS = 5  # k-means seeds 0..4 for the seed spread and the 5-seed means
+SEEDS = 5  # k-means seeds 0..SEEDS-1 for the seed spread and the seed means (--seeds)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -61,6 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--newsgroups-docs", type=int, default=1000, help="documents of 20 Newsgroups-test")
     parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS)
     parser.add_argument("--n-init", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=SEEDS, help="k-means seeds for the spread and the seed means")
     parser.add_argument("--cache-dir", type=Path, default=None, help="ONNX export cache (default: a temp dir)")
     parser.add_argument("--save-dir", type=Path, default=None, help="save each path's embeddings here (.npy)")
     parser.add_argument("--table-only", action="store_true", help="rewrite the table from the JSON beside it")
@@ -162,7 +164,7 @@ def measure(args) -> list[dict]:
                 predicted, found = kmeans(vectors, k, args.n_init)
                 if path == REFERENCE:
                     reference, reference_labels, centres = vectors, predicted, found
-                seeds = [predicted] + [kmeans(vectors, k, args.n_init, seed)[0] for seed in range(1, SEEDS)]
+                seeds = [predicted] + [kmeans(vectors, k, args.n_init, seed)[0] for seed in range(1, args.seeds)]
                 extra = {
                     "seed_nmi": [float(nmi(labels, p)) for p in seeds],
                     "seed_acc": [float(clustering_accuracy(labels, p)) for p in seeds],
@@ -205,13 +207,23 @@ def cpu_bf16_flags() -> list[str]:
     return []
 
 
+def paired(row: dict, ref: dict, key: str) -> str:
+    """The mean over k-means seeds of ``row``'s metric minus the reference's at the same seed, with the
+    standard error of that mean (what chance leaves in it)."""
+    differences = np.asarray(row[key]) - np.asarray(ref[key])
+    error = differences.std(ddof=1) / np.sqrt(len(differences)) if len(differences) > 1 else 0.0
+    return f"{differences.mean():+.4f} ({error:.4f})"
+
+
 def write(rows: list[dict], args, path: Path) -> None:
     reference = {row["corpus"]: row for row in rows if row["path"] == REFERENCE}
+    seeds = len(next(iter(reference.values()))["seed_nmi"])
     lines = [
         "# Encoder precision, judged by clustering (issue 24)",
         "",
         f"Written by `python benchmarks/encoder_precision.py --docs {args.docs} --newsgroups-docs "
-        f"{args.newsgroups_docs} --n-init {args.n_init}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: "
+        f"{args.newsgroups_docs} --n-init {args.n_init} --seeds {args.seeds} --paths "
+        f"{' '.join(repr(p) for p in args.paths)}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: "
         f"{cpu_name()}, {available_cores()} cores available to the process (bf16 flags: "
         f"{', '.join(cpu_bf16_flags()) or 'none'}), **shared with other agents' benchmarks while it ran**: docs/s are "
         "one timed call each, comparable only roughly and only within this table (benchmarks/encoder_speed.py times "
@@ -223,8 +235,8 @@ def write(rows: list[dict], args, path: Path) -> None:
         f"partition); cosine = each document's embedding to its fp32 one. Target: |delta NMI| and |delta ACC| <= "
         f"{TARGET}.",
         "",
-        "| corpus | docs | k | path | NMI | ACC | delta NMI | delta ACC | agreement | 5-seed delta NMI | 5-seed delta "
-        "ACC | warm delta NMI | warm delta ACC | cosine mean | cosine min | docs/s |",
+        f"| corpus | docs | k | path | NMI | ACC | delta NMI | delta ACC | agreement | {seeds}-seed delta NMI (se) | "
+        f"{seeds}-seed delta ACC (se) | warm delta NMI | warm delta ACC | cosine mean | cosine min | docs/s |",
         "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
@@ -234,12 +246,12 @@ def write(rows: list[dict], args, path: Path) -> None:
         lines.append(
             f"| {row['corpus']} | {row['docs']:,} of {row['of']:,} | {row['k']} | {row['path']} | {row['nmi']:.4f} | "
             f"{row['acc']:.4f} | {d_nmi:+.4f} | {d_acc:+.4f}{mark} | {row['agreement_nmi']:.4f} | "
-            f"{np.mean(row['seed_nmi']) - np.mean(ref['seed_nmi']):+.4f} | "
-            f"{np.mean(row['seed_acc']) - np.mean(ref['seed_acc']):+.4f} | "
+            f"{paired(row, ref, 'seed_nmi')} | {paired(row, ref, 'seed_acc')} | "
             f"{row['warm_nmi'] - ref['warm_nmi']:+.4f} | {row['warm_acc'] - ref['warm_acc']:+.4f} | "
             f"{row['cos_mean']:.6f} | {row['cos_min']:.6f} | {row['docs_per_s']:.0f} |"
         )
-    lines += ["", "Seed spread of torch fp32 (k-means seeds 0..4, same embeddings): what chance alone moves.", ""]
+    spread = f"Seed spread of torch fp32 (k-means seeds 0..{seeds - 1}, same embeddings): what chance alone moves."
+    lines += ["", spread, ""]
     lines += ["| corpus | NMI min..max | range | ACC min..max | range |", "|---|---|---:|---|---:|"]
     for name, ref in reference.items():
         n, a = ref["seed_nmi"], ref["seed_acc"]
@@ -249,7 +261,7 @@ def write(rows: list[dict], args, path: Path) -> None:
         )
     lines += ["", "Per path (worst corpus; docs/s = all documents / all seconds of the path):", ""]
     lines += [
-        "| path | seed 0: worst abs delta NMI | ACC | within 0.005 | 5-seed mean: worst abs delta NMI | ACC "
+        f"| path | seed 0: worst abs delta NMI | ACC | within 0.005 | {seeds}-seed mean: worst abs delta NMI | ACC "
         "| within 0.005 | warm: worst abs delta NMI | ACC | within 0.005 | docs/s | speed vs fp32 |"
     ]
     lines += ["|---|---:|---:|---|---:|---:|---|---:|---:|---|---:|---:|"]

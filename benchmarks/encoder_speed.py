@@ -14,10 +14,13 @@ benchmarks/results/encoder-speed.md (``--output``) and exits 1 when a target
 is missed: ONNX float32 at least 2x torch with cosine >= 0.99 on every
 document, and torch at least as fast as sentence-transformers.
 
-``textcluster torch bf16`` is the torch path with float32 weights under
-``torch.autocast("cpu", bfloat16)`` (what ``dtype: bfloat16`` / ``auto`` run on a
-CPU with bfloat16 dot products); it is left out where the CPU has none
-(emulated bfloat16 would only measure the emulation). The FLOP line counts the
+``textcluster torch bf16`` is what ``encoder.dtype=bfloat16`` runs on a CPU with
+bfloat16 dot products: a bfloat16 copy of the model; ``torch bf16 autocast`` the
+float32 weights under ``torch.autocast("cpu", bfloat16)`` (what weights a refiner
+has changed run); ``torch bf16 + compile`` the copy under ``torch.compile`` with
+frozen weights (inductor's oneDNN weight prepacking). They are left out where
+the CPU has no bfloat16 dot products (emulated bfloat16 would only measure the
+emulation). The FLOP line counts the
 useful work of each document from the model config (the matrix products of
 every layer, 2 x their weights x its tokens, plus attention, 4 x tokens^2 x
 hidden per layer; padding not counted) and divides the achieved rate by an
@@ -39,10 +42,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path(os.environ.get("TEXTCLUSTER_DATA_DIR") or REPO.parent / "shared" / "data")
 TORCH, ONNX, INT8, ST = "textcluster torch", "textcluster onnx", "textcluster onnx int8", "sentence-transformers"
-BF16 = "textcluster torch bf16"
-BF16_WEIGHTS = "torch bf16 weights"  # the model cast to bfloat16 (no autocast casts per product)
-BF16_COMPILED = "torch bf16 weights + compile"  # and torch.compile (inductor: fused element-wise ops)
-BF16_PATHS = (BF16, BF16_WEIGHTS, BF16_COMPILED)
+BF16 = "textcluster torch bf16"  # encoder.dtype=bfloat16: a bfloat16 copy of the model
+BF16_AUTOCAST = "torch bf16 autocast"  # float32 weights under autocast (what weights a refiner changed run)
+BF16_COMPILED = "torch bf16 + compile"  # the bfloat16 copy under torch.compile (inductor, frozen weights)
+BF16_PATHS = (BF16, BF16_AUTOCAST, BF16_COMPILED)
 FP32_FLOP_PER_CYCLE = 64  # AVX-512: two 512-bit FMA pipes x 16 float32 lanes x 2 (multiply, add); an assumption
 
 
@@ -149,37 +152,25 @@ def build_paths(args, model_path: str) -> tuple[dict, dict[str, float]]:
     setup, encoders = {}, {}
     import torch
 
-    # Every path is set explicitly (dtype float32; bf16 by autocast here), whatever dtype/backend auto resolve to.
-    paths = [(TORCH, {"device": "cpu"})]
+    # Every path is set explicitly, whatever dtype/backend auto resolve to.
+    paths = [(TORCH, {"device": "cpu", "dtype": "float32"})]
     if cpu_flags() & {"avx512_bf16", "amx_bf16"}:
-        paths.append((BF16, {"device": "cpu"}))
-    paths += [(ONNX, {"backend": "onnx"}), (INT8, {"backend": "onnx"})]
+        paths += [(name, {"device": "cpu", "dtype": "bfloat16"}) for name in BF16_PATHS]
+    paths += [(ONNX, {"backend": "onnx", "dtype": "float32"}), (INT8, {"backend": "onnx", "dtype": "float32"})]
     for name, extra in paths:
         quantize = "int8" if name == INT8 else "none"
-        encoder = PretrainedEncoder(**settings, **extra, dtype="float32", quantize=quantize)
-        if name == BF16:
+        encoder = PretrainedEncoder(**settings, **extra, quantize=quantize)
 
-            def encode(items, encoder=encoder):
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    return encoder.embed_texts(items)
+        def prepare(encoder=encoder, name=name):
+            encoder.fit()
+            if name == BF16_AUTOCAST:
+                encoder.refined_ = True  # the path of weights a refiner changed: float32 under autocast
+            if name == BF16_COMPILED:
+                encoder.bf16_model_ = torch.compile(encoder.bf16_model(), dynamic=True, options={"freezing": True})
+            return encoder.embed_texts(["warm-up", "a second warm-up text, longer"])
 
-        else:
-            encode = encoder.embed_texts
-        _, setup[name], _ = timed(lambda encoder=encoder, encode=encode: encoder.fit() and encode(["warm-up"]))
-        encoders[name] = encode
-    if BF16 in encoders:  # two more ways to run bfloat16 on the same CPU, not offered as settings (yet)
-        for name, compiled in ((BF16_WEIGHTS, False), (BF16_COMPILED, True)):
-            encoder = PretrainedEncoder(**settings, device="cpu", dtype="float32")
-
-            def cast(encoder=encoder, compiled=compiled):
-                encoder.fit()
-                encoder.model_ = encoder.model_.to(torch.bfloat16)
-                if compiled:
-                    encoder.model_ = torch.compile(encoder.model_, dynamic=True)
-                return encoder.embed_texts(["warm-up", "a second warm-up text, longer"])
-
-            _, setup[name], _ = timed(cast)
-            encoders[name] = encoder.embed_texts
+        _, setup[name], _ = timed(prepare)
+        encoders[name] = encoder.embed_texts
     model, setup[ST], _ = timed(lambda: SentenceTransformer(model_path, device="cpu"))
     model.max_seq_length = args.max_length
     encoders[ST] = lambda items: model.encode(

@@ -8,9 +8,10 @@ and the model (its config: layers, widths) rather than a size cut fitted to one 
   benchmarks/results/encoder-speed.md; 1.3 leaves room for corpora of rarer words);
 * FLOPs per document: :func:`document_flops` (the count benchmarks/encoder_speed.py reports beside the
   measured speed);
-* the rate: ``CPU_GFLOPS_PER_CORE`` per core this process may use, the float32 torch path as measured in
-  benchmarks/results/encoder-speed.md (151 GFLOP/s on 2 AVX-512 cores). A slower core makes the
-  estimate short, so the static half is chosen later than it should be, never earlier.
+* the rate: ``CPU_GFLOPS_PER_CORE[dtype]`` per core this process may use, the torch path as measured in
+  benchmarks/results/encoder-speed.md on an AMD EPYC without AMX (float32: about 150 GFLOP/s on 2 AVX-512
+  cores; bfloat16 weights on AVX512_BF16: about 400; an Intel core with AMX does more, so its estimate is
+  long). A slower core makes the estimate short, so the static half is chosen later than it should be.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 
 TOKENS_PER_WORD = 1.3
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
-CPU_GFLOPS_PER_CORE = 75.0
+CPU_GFLOPS_PER_CORE = {"float32": 75.0, "bfloat16": 200.0}  # by the dtype the encoder runs (its resolved path)
 # all-MiniLM-L6-v2's shape: used when the model's config.json cannot be read before loading it
 DEFAULT_SHAPE = {"num_hidden_layers": 6, "hidden_size": 384, "intermediate_size": 1536}
 
@@ -56,6 +57,10 @@ def corpus_flops(word_counts: Sequence[int], max_length: int, shape: dict[str, i
     return float(np.sum(document_flops(token_counts(word_counts, max_length), shape)))
 
 
-def cpu_seconds_estimate(word_counts: Sequence[int], max_length: int, shape: dict[str, int], cores: int) -> float:
-    """Estimated wall seconds of encoding every document with the transformer on ``cores`` CPU cores."""
-    return corpus_flops(word_counts, max_length, shape) / (CPU_GFLOPS_PER_CORE * 1e9 * max(1, cores))
+def cpu_seconds_estimate(
+    word_counts: Sequence[int], max_length: int, shape: dict[str, int], cores: int, dtype: str = "float32"
+) -> float:
+    """Estimated wall seconds of encoding every document with the transformer on ``cores`` CPU cores in ``dtype``
+    (a dtype without a measured rate counts as float32)."""
+    rate = CPU_GFLOPS_PER_CORE.get(dtype, CPU_GFLOPS_PER_CORE["float32"])
+    return corpus_flops(word_counts, max_length, shape) / (rate * 1e9 * max(1, cores))

@@ -128,7 +128,8 @@ class HybridEncoder(PretrainedEncoder):
             return TRANSFORMER
         _, folder = resolve_model(self.model_name_or_path, self.revision)
         cores = available_cores()
-        seconds = cost.cpu_seconds_estimate(words, self.max_length, cost.model_shape(folder), cores)
+        shape = cost.model_shape(folder)
+        seconds = cost.cpu_seconds_estimate(words, self.max_length, shape, cores, self.path["dtype"])
         if seconds <= 60 * self.semantic_budget_minutes:
             return TRANSFORMER
         log.info(

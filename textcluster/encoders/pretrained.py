@@ -120,25 +120,30 @@ def onnxruntime_installed() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
-AUTO_BF16 = False
-"""Whether dtype=auto takes bfloat16 on a CPU with bf16 dot products. Off: bfloat16 (autocast, lowest cosine to
-float32 about 0.99997) moved the clusters by more than issue 24's 0.005 on some corpus/config pairs while
-ONNX Runtime float32 did not (benchmarks/results/encoder-precision.md); dtype=bfloat16 opts in."""
+AUTO_BF16 = True
+"""Whether dtype=auto takes bfloat16 on a CPU with bf16 dot products (AVX512_BF16 / AMX). On: a bfloat16 copy of
+MiniLM embeds 2.5 to 3x faster than float32 (benchmarks/results/encoder-speed*.md), lowest cosine to float32
+0.9999, and k-means started from float32's solution moves NMI and ACC by at most 0.0003 on four corpora; from
+fresh starts the mean over 10 seeds moves them less than the seeds' own spread, by both signs
+(benchmarks/results/encoder-precision-bf16.md), and so does the whole text recipe
+(benchmarks/results/default-precision.md)."""
 
 
 def resolve_path(backend: str, dtype: str, quantize: str, device: str) -> tuple[dict[str, str], list[str]]:
     """What ``backend``/``dtype`` = auto mean on this machine: ``({"backend", "dtype", "quantize", "device"},
     reasons for each fallback)``.
 
-    On a CPU, auto takes the fastest path measured to leave the clusters as torch float32 leaves them: ONNX
-    Runtime in float32 where it is installed, else torch in float32 (ONNX Runtime has no bfloat16 matrix
-    products on x86). bfloat16 (asked for, or auto with AUTO_BF16) runs in torch, and on a CPU without bf16
-    dot products (AVX512_BF16 / AMX) it becomes float32: emulated bfloat16 is slower than float32 and less
-    exact. quantize=int8 is ONNX Runtime's; without ONNX Runtime it is dropped. On a GPU, torch in float32
-    unless a dtype is named. Every fallback comes with a reason."""
+    On a CPU, auto takes the fastest path measured to leave the clusters as torch float32 leaves them:
+    bfloat16 in torch where the CPU has bf16 dot products (AVX512_BF16 / AMX; see AUTO_BF16), else ONNX
+    Runtime in float32 where it is installed (backend auto), else torch in float32. ONNX Runtime has no
+    bfloat16 matrix products on x86, so backend=onnx or quantize=int8 keep dtype auto at float32. bfloat16 on
+    a CPU without bf16 dot products becomes float32: emulated bfloat16 is slower than float32 and less exact.
+    quantize=int8 is ONNX Runtime's; without ONNX Runtime it is dropped. On a GPU, torch in float32 unless a
+    dtype is named. Every fallback comes with a reason."""
     notes = []
     kind = "cpu" if device == "cpu" else "cuda" if str(device).startswith("cuda") else _device(device).type
-    bf16 = dtype == "bfloat16" or (dtype == AUTO and AUTO_BF16 and kind == "cpu")
+    bf16_runs_here = kind == "cpu" and backend != "onnx" and quantize == "none"
+    bf16 = dtype == "bfloat16" or (dtype == AUTO and AUTO_BF16 and bf16_runs_here)
     if bf16 and kind == "cpu" and backend != "onnx" and not cpu_has_bf16():
         notes.append("this CPU has no bfloat16 dot products (avx512_bf16/amx_bf16 flags): float32")
         bf16, dtype = False, "float32"
@@ -194,7 +199,7 @@ class PretrainedEncoder(Encoder):
         batch_size: int = 64,
         normalize: bool = True,
         pooling: str = "mean",
-        dtype: str = "float32",
+        dtype: str = AUTO,
         device: str = "auto",
         backend: str = "torch",
         quantize: str = "none",
@@ -203,7 +208,7 @@ class PretrainedEncoder(Encoder):
         self.max_length, self.batch_size, self.normalize = max_length, batch_size, normalize
         self.pooling, self.dtype, self.device = pooling, dtype, device
         self.backend, self.quantize = backend, quantize
-        self.tokenizer_ = self.model_ = self.onnx_ = self.path_ = None
+        self.tokenizer_ = self.model_ = self.onnx_ = self.path_ = self.bf16_model_ = None
         self.autocast_ = False
         self.refined_ = False
         # Only the torch model can be fine-tuned: with onnx the pipeline refuses a refiner before any stage runs
@@ -280,9 +285,8 @@ class PretrainedEncoder(Encoder):
 
             path = self.path
             device = torch.device("cpu") if path["backend"] == "onnx" else _device(self.device)
-            # bfloat16 on a CPU: float32 weights under autocast, which runs the matrix products in bfloat16 and
-            # keeps layer norm, softmax and the residual sums in float32 (as fast as bfloat16 weights, closer
-            # to float32), and a refiner still trains float32 weights.
+            # bfloat16 on a CPU: the model stays float32 (what a refiner trains); inference runs a bfloat16 copy
+            # of it (bf16_model), or autocast once a refiner has changed the weights.
             self.autocast_ = device.type == "cpu" and path["backend"] == "torch" and path["dtype"] == "bfloat16"
             weights = torch.float32 if self.autocast_ else getattr(torch, path["dtype"])
             tokenizer, model = load_model(self.model_name_or_path, self.revision, weights)
@@ -322,7 +326,7 @@ class PretrainedEncoder(Encoder):
 
             self.load()
             load_network_state(self.model_, state["weights"]).to(_device(self.device))
-            self.refined_ = True
+            self.refined_, self.bf16_model_ = True, None
         return self
 
     @property
@@ -441,12 +445,28 @@ class PretrainedEncoder(Encoder):
         """The last hidden states of a batch's tokens, from ONNX Runtime or torch."""
         if self.uses_onnx:
             return self.onnx_forward()(input_ids, mask)
+        if self.autocast_ and not self.refined_:
+            return self.bf16_model()(input_ids=input_ids, attention_mask=mask)[0]
         if self.autocast_:
             import torch
 
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 return self.model_(input_ids=input_ids, attention_mask=mask)[0]
         return self.model_(input_ids=input_ids, attention_mask=mask)[0]
+
+    def bf16_model(self):
+        """A bfloat16 copy of the pretrained model, for inference on a CPU with bfloat16 dot products: faster
+        than float32 weights under autocast (no cast of every weight at every product; measured in
+        benchmarks/results/encoder-speed.md) and as close to float32 by the clusters it gives
+        (benchmarks/results/encoder-precision-bf16.md). Weights a refiner has changed run under autocast instead
+        (forward): a copy made before the refiner trained would be stale."""
+        if self.bf16_model_ is None:
+            import copy
+
+            import torch
+
+            self.bf16_model_ = copy.deepcopy(self.model_).to(torch.bfloat16).eval()
+        return self.bf16_model_
 
     def pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         from textcluster.training.batching import masked_mean
@@ -499,7 +519,8 @@ class PretrainedEncoder(Encoder):
         if problem:
             raise UserError(problem)
         self.load()
-        self.refined_ = True  # the refiner changes the weights: from now on they are part of the state
+        # the refiner changes the weights: from now on they are part of the state (and run under autocast)
+        self.refined_, self.bf16_model_ = True, None
         return TransformerView(self, self.tokenize(dataset.texts))
 
 
