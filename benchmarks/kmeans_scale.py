@@ -30,6 +30,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "kmeans-scale.md"
 SEEDS = (0, 1, 2)
+NOTES_MARKER = "<!-- written by hand below: kept when the tables are rewritten -->"
 SIZES, KS, DIMENSIONS = (100_000, 1_000_000), (10, 228), 10
 
 
@@ -131,7 +132,7 @@ def write(quality: list[str], timing: list[str], command: str) -> None:
 
     text = f"""# k-means on a sample (clusterer.fit_size)
 
-`{command}` (commands), {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, {os.cpu_count()} CPU cores
+{command}, {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, {os.cpu_count()} CPU cores
 ({platform.processor() or platform.machine()}), shared with other benchmarks.
 Default bound: fit_size = {KMEANS_FIT_SIZE:,}.
 
@@ -152,7 +153,8 @@ Synthetic blobs in 10 dimensions (float32), n_init = 10, seed 0. inertia/n: the 
 | ---: | ---: | --- | ---: | ---: |
 {chr(10).join(timing)}
 """
-    RESULTS.write_text(text)
+    notes = RESULTS.read_text().partition(NOTES_MARKER)[2] if RESULTS.exists() else ""
+    RESULTS.write_text(text + (f"\n{NOTES_MARKER}{notes}" if notes else ""))
 
 
 def main() -> None:
@@ -178,7 +180,7 @@ def main() -> None:
         if (args.work / f"{part}.md").exists()
     ]
     if len(parts) == 2:
-        write(parts[0][1:], parts[1][1:], " and ".join(sorted({parts[0][0], parts[1][0]})))
+        write(parts[0][1:], parts[1][1:], ", ".join(f"`{line}`" for line in dict.fromkeys([parts[0][0], parts[1][0]])))
 
 
 if __name__ == "__main__":
