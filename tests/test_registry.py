@@ -65,7 +65,7 @@ def test_build_rejects_unknown_parameter_naming_accepted_ones():
     message = str(raised.value)
     assert "clusterer 'kmeans' has no parameter 'n_clusterz'" in message
     assert "n_init" not in message.split(";")[0]  # only the bad key is blamed
-    assert message.endswith("it takes: max_iter, n_clusters, n_init, random_state")
+    assert message.endswith("it takes: fit_size, max_iter, n_clusters, n_init, random_state")
 
 
 def test_build_checks_declared_values_before_constructing():
