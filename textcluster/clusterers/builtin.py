@@ -36,14 +36,10 @@ class KMeansClusterer(NearestCentre, Clusterer):
     random sample of ``fit_size`` points and every point is then labelled by
     its nearest centre, so the fit stops growing with the corpus and only the
     assignment (O(n k)) does; null fits every point. What a sample costs
-    follows its points per centre (faiss trains on at most 256): on
-    StackOverflow and BANKING77 (static + UMAP) the k-means objective over all
-    points rose 0.3% at 250 per centre, 1% at 100, 3% at 64, 8% at 25, while
-    NMI moved by 0.002 or less. 50,000 is 219 per centre at k = 228 (the k the
-    search picked for a million texts) and 100 at the search's largest k, 500.
-    All ``n_init`` starts run on the sample: the bound makes them affordable,
-    and one start on a sample of 100-200 points per centre left the objective
-    7-16% above ten starts on all points (StackOverflow, k = 20).
+    follows its points per centre (faiss trains on at most 256): the default
+    keeps about 100 or more at the k search's largest k. All ``n_init`` starts
+    run on the sample: the bound makes them affordable, and one start alone
+    leaves a worse optimum.
     Measured: benchmarks/kmeans_scale.py (benchmarks/results/kmeans-scale.md).
     """
 
