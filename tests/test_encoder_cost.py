@@ -42,6 +42,18 @@ def test_a_million_short_texts_exceed_twenty_minutes_on_two_cores_and_a_hundred_
     assert cost.cpu_seconds_estimate(words[:100_000], 256, MINILM, cores=2) < 20 * 60
 
 
+def test_bfloat16_runs_at_its_own_measured_rate():
+    """A million 18-word texts: about 60 minutes of float32 MiniLM on 2 cores (the 100,000-text cell of
+    benchmarks/results/scale-default.md took 353 s), about 22 in bfloat16, still over the 20-minute budget."""
+    words = np.full(1_000_000, 18)
+    float32 = cost.cpu_seconds_estimate(words, 256, MINILM, cores=2, dtype="float32")
+    bfloat16 = cost.cpu_seconds_estimate(words, 256, MINILM, cores=2, dtype="bfloat16")
+    assert bfloat16 == pytest.approx(float32 * 75 / 200)
+    assert 20 * 60 < bfloat16 < 30 * 60
+    # a dtype without its own measured rate (float16 on a CPU) is estimated as float32
+    assert cost.cpu_seconds_estimate(words, 256, MINILM, cores=2, dtype="float16") == float32
+
+
 def test_the_shape_comes_from_the_model_folder(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"num_hidden_layers": 12, "hidden_size": 768}))
     assert cost.model_shape(tmp_path) == {"num_hidden_layers": 12, "hidden_size": 768, "intermediate_size": 1536}
