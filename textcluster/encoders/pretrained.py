@@ -121,12 +121,10 @@ def onnxruntime_installed() -> bool:
 
 
 AUTO_BF16 = True
-"""Whether dtype=auto takes bfloat16 on a CPU with bf16 dot products (AVX512_BF16 / AMX). On: a bfloat16 copy of
-MiniLM embeds 2.5 to 3x faster than float32 (benchmarks/results/encoder-speed*.md), lowest cosine to float32
-0.9999, and k-means started from float32's solution moves NMI and ACC by at most 0.0003 on four corpora; from
-fresh starts the mean over 10 seeds moves them less than the seeds' own spread, by both signs
-(benchmarks/results/encoder-precision-bf16.md), and so does the whole text recipe
-(benchmarks/results/default-precision.md)."""
+"""Whether dtype=auto takes bfloat16 on a CPU with bf16 dot products (AVX512_BF16 / AMX): it is several times
+faster than float32 there, and what it changes in the clusters is within k-means' own seed spread, on the
+transformer's embeddings alone (benchmarks/results/encoder-precision-bf16.md) and through the whole text
+recipe (benchmarks/results/default-precision.md)."""
 
 
 def resolve_path(backend: str, dtype: str, quantize: str, device: str) -> tuple[dict[str, str], list[str]]:
@@ -209,7 +207,7 @@ class PretrainedEncoder(Encoder):
         self.pooling, self.dtype, self.device = pooling, dtype, device
         self.backend, self.quantize = backend, quantize
         self.tokenizer_ = self.model_ = self.onnx_ = self.path_ = self.bf16_model_ = None
-        self.autocast_ = False
+        self.cpu_bf16_ = False
         self.refined_ = False
         # Only the torch model can be fine-tuned: with onnx the pipeline refuses a refiner before any stage runs
         # (with auto, a refined model runs in torch: see uses_onnx).
@@ -287,8 +285,8 @@ class PretrainedEncoder(Encoder):
             device = torch.device("cpu") if path["backend"] == "onnx" else _device(self.device)
             # bfloat16 on a CPU: the model stays float32 (what a refiner trains); inference runs a bfloat16 copy
             # of it (bf16_model), or autocast once a refiner has changed the weights.
-            self.autocast_ = device.type == "cpu" and path["backend"] == "torch" and path["dtype"] == "bfloat16"
-            weights = torch.float32 if self.autocast_ else getattr(torch, path["dtype"])
+            self.cpu_bf16_ = device.type == "cpu" and path["backend"] == "torch" and path["dtype"] == "bfloat16"
+            weights = torch.float32 if self.cpu_bf16_ else getattr(torch, path["dtype"])
             tokenizer, model = load_model(self.model_name_or_path, self.revision, weights)
             if device.type == "cpu" and torch.get_num_threads() != onnx_backend.available_cores():
                 # every core this process may use (torch's default counts the machine's physical cores)
@@ -445,9 +443,9 @@ class PretrainedEncoder(Encoder):
         """The last hidden states of a batch's tokens, from ONNX Runtime or torch."""
         if self.uses_onnx:
             return self.onnx_forward()(input_ids, mask)
-        if self.autocast_ and not self.refined_:
+        if self.cpu_bf16_ and not self.refined_:
             return self.bf16_model()(input_ids=input_ids, attention_mask=mask)[0]
-        if self.autocast_:
+        if self.cpu_bf16_:
             import torch
 
             with torch.autocast("cpu", dtype=torch.bfloat16):
