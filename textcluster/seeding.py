@@ -23,3 +23,12 @@ def seed_everything(seed: int, torch: bool = True) -> None:
         import torch as torch_module
 
         torch_module.manual_seed(seed)  # seeds the CUDA generators too
+
+
+def fit_sample(n_samples: int, fit_size: int | None, random_state: int) -> np.ndarray | None:
+    """The rows a stage with a ``fit_size`` bound (UMAP, k-means, HDBSCAN) is fitted on: a seeded random sample
+    of ``fit_size`` rows, sorted, when there are more rows than that; None (every row) otherwise or when
+    ``fit_size`` is None."""
+    if fit_size is None or n_samples <= fit_size:
+        return None
+    return np.sort(np.random.default_rng(random_state).choice(n_samples, size=fit_size, replace=False))

@@ -19,6 +19,7 @@ from textcluster.errors import NoClustersError, UserError
 from textcluster.labels import NOISE, cluster_ids
 from textcluster.params import NULL, Choice, Float, Int, Str
 from textcluster.registry import clusterers
+from textcluster.seeding import fit_sample
 from textcluster.state import estimator_state, restore_estimator
 
 log = logging.getLogger(__name__)
@@ -73,9 +74,7 @@ class KMeansClusterer(NearestCentre, Clusterer):
 
     def sample(self, n_samples: int) -> np.ndarray | None:
         """The sorted rows k-means is fitted on (seeded by ``random_state``), or None for all of them."""
-        if self.fit_size is None or n_samples <= self.fit_size:
-            return None
-        return np.sort(np.random.default_rng(self.random_state).choice(n_samples, size=self.fit_size, replace=False))
+        return fit_sample(n_samples, self.fit_size, self.random_state)
 
     def fit(self, X: np.ndarray) -> KMeansClusterer:
         from sklearn.cluster import KMeans
@@ -254,9 +253,7 @@ class HDBSCANClusterer(Clusterer):
 
     def sample(self, n_samples: int) -> np.ndarray | None:
         """The sorted rows the hierarchy is built on (seeded by ``random_state``), or None for all of them."""
-        if self.fit_size is None or n_samples <= self.fit_size:
-            return None
-        return np.sort(np.random.default_rng(self.random_state).choice(n_samples, size=self.fit_size, replace=False))
+        return fit_sample(n_samples, self.fit_size, self.random_state)
 
     def fit(self, X: np.ndarray) -> HDBSCANClusterer:
         self.fit_rows_ = self.sample(len(X))

@@ -12,6 +12,7 @@ from textcluster.contracts import Reducer
 from textcluster.errors import UserError
 from textcluster.params import NULL, Bool, Choice, Float, Int
 from textcluster.registry import reducers
+from textcluster.seeding import fit_sample
 from textcluster.state import estimator_state, restore_estimator
 
 UMAP_METRICS = ("euclidean", "cosine", "manhattan", "correlation")
@@ -258,10 +259,7 @@ class UMAPReducer(Reducer):
 
     def sample(self, n_samples: int) -> np.ndarray | None:
         """The sorted rows UMAP is fitted on (seeded by ``random_state``), or None for all of them."""
-        if self.fit_size is None or n_samples <= self.fit_size:
-            return None
-        rng = np.random.default_rng(self.random_state)
-        return np.sort(rng.choice(n_samples, size=self.fit_size, replace=False))
+        return fit_sample(n_samples, self.fit_size, self.random_state)
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:
         _check_components(self.n_components, X)
