@@ -81,6 +81,7 @@ def test_model_folder_holds_data_only(saved_run):
         "n_clusters": 10,
         "n_init": 10,
         "max_iter": 300,
+        "fit_size": 50_000,
         "random_state": 0,
     }
     assert set(manifest["files"]) == set(names) - {"manifest.json"}  # each file checked on load
