@@ -26,16 +26,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from run import data_dir  # the benchmarks' one data folder rule
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "kmeans-scale.md"
 SEEDS = (0, 1, 2)
 NOTES_MARKER = "<!-- written by hand below: kept when the tables are rewritten -->"
 SIZES, KS, DIMENSIONS = (100_000, 1_000_000), (10, 228), 10
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("TEXTCLUSTER_DATA_DIR", HERE.parent.parent / "shared" / "data")).resolve()
 
 
 def corpus_config(name: str) -> dict:
