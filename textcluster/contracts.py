@@ -360,7 +360,15 @@ class Clusterer(Plugin, ABC):
 
     def check_input(self, n_samples: int) -> None:
         n_clusters = getattr(self, "n_clusters", None)
-        if isinstance(n_clusters, int) and n_clusters > n_samples:
+        fit_size = getattr(self, "fit_size", None)  # a clusterer fitted on a sample of this many rows (k-means)
+        if not isinstance(n_clusters, int):
+            return
+        if fit_size is not None and fit_size < n_samples and n_clusters > fit_size:
+            raise UserError(
+                f"clusterer.n_clusters={n_clusters} is larger than clusterer.fit_size ({fit_size}); "
+                "lower clusterer.n_clusters or raise clusterer.fit_size"
+            )
+        if n_clusters > n_samples:
             raise UserError(
                 f"clusterer.n_clusters={n_clusters} is larger than the number of samples ({n_samples}); "
                 "lower clusterer.n_clusters or raise data.limit"

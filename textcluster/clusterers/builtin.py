@@ -63,15 +63,6 @@ class KMeansClusterer(NearestCentre, Clusterer):
         self.n_clusters, self.n_init, self.max_iter = n_clusters, n_init, max_iter
         self.fit_size, self.random_state = fit_size, random_state
 
-    def check_input(self, n_samples: int) -> None:
-        fitted = n_samples if self.fit_size is None else min(n_samples, self.fit_size)
-        if isinstance(self.n_clusters, int) and self.n_clusters > fitted:
-            where = "clusterer.fit_size" if fitted < n_samples else "the number of samples"
-            raise UserError(
-                f"clusterer.n_clusters={self.n_clusters} is larger than {where} ({fitted}); "
-                "lower clusterer.n_clusters" + (" or raise clusterer.fit_size" if fitted < n_samples else "")
-            )
-
     def sample(self, n_samples: int) -> np.ndarray | None:
         """The sorted rows k-means is fitted on (seeded by ``random_state``), or None for all of them."""
         return fit_sample(n_samples, self.fit_size, self.random_state)

@@ -140,9 +140,9 @@ def resolve_path(backend: str, dtype: str, quantize: str, device: str) -> tuple[
     dtype is named. Every fallback comes with a reason."""
     notes = []
     kind = "cpu" if device == "cpu" else "cuda" if str(device).startswith("cuda") else _device(device).type
-    bf16_runs_here = kind == "cpu" and backend != "onnx" and quantize == "none"
-    bf16 = dtype == "bfloat16" or (dtype == AUTO and AUTO_BF16 and bf16_runs_here)
-    if bf16 and kind == "cpu" and backend != "onnx" and not cpu_has_bf16():
+    torch_on_cpu = kind == "cpu" and backend != "onnx"
+    bf16 = dtype == "bfloat16" or (dtype == AUTO and AUTO_BF16 and torch_on_cpu and quantize == "none")
+    if bf16 and torch_on_cpu and not cpu_has_bf16():
         notes.append("this CPU has no bfloat16 dot products (avx512_bf16/amx_bf16 flags): float32")
         bf16, dtype = False, "float32"
     if dtype == AUTO:
