@@ -14,8 +14,8 @@ from datetime import datetime
 import pandas as pd
 from run import HERE, data_dir
 
-from textcluster.encoders.onnx_backend import available_cores
 from textcluster.encoders.pretrained import PretrainedEncoder
+from textcluster.machine import available_cores
 
 
 def corpora() -> dict[str, list[str]]:

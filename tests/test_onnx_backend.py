@@ -15,6 +15,7 @@ from textcluster.dataset import Dataset  # noqa: E402
 from textcluster.encoders import onnx_backend, pretrained  # noqa: E402
 from textcluster.encoders.pretrained import PretrainedEncoder  # noqa: E402
 from textcluster.errors import UserError  # noqa: E402
+from textcluster.machine import available_cores  # noqa: E402
 from textcluster.training.networks import network_state  # noqa: E402
 
 torch = pytest.importorskip("torch")
@@ -231,7 +232,7 @@ def test_the_cache_key_holds_the_resolved_path(cpu):
 
 def test_encoding_uses_every_core_of_the_process(torch_encoder, onnx_encoder, snippets):
     onnx_encoder.embed_texts(snippets[:2])
-    cores = onnx_backend.available_cores()
+    cores = available_cores()
     assert torch.get_num_threads() == cores
     assert onnx_encoder.onnx_forward().session.get_session_options().intra_op_num_threads == cores
 

@@ -36,10 +36,10 @@ from textcluster.dataset import Dataset, keyword_text
 from textcluster.encoders import cost
 from textcluster.encoders.features import TFIDF_DEFAULTS, TFIDF_SETTINGS, VectorFeatures
 from textcluster.encoders.hub import resolve_model
-from textcluster.encoders.onnx_backend import available_cores
 from textcluster.encoders.pretrained import PRETRAINED_SETTINGS, PretrainedEncoder
 from textcluster.encoders.static import StaticEncoder
 from textcluster.errors import UserError
+from textcluster.machine import available_cores
 from textcluster.params import Block, Choice, Float, Int, settings_block
 from textcluster.registry import encoders
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from textcluster.encoders.hub import model_cache_root
 from textcluster.errors import UserError
+from textcluster.machine import available_cores
 
 if TYPE_CHECKING:  # torch and onnxruntime are imported where they run: checking a config must not pay for them
     import torch
@@ -33,16 +34,6 @@ FORMAT = 1  # bump when the export below changes what the file computes
 OPSET = 17
 QUANTIZE = ("none", "int8")
 INPUTS = ("input_ids", "attention_mask")
-
-
-def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity, which a container or taskset narrows; os.cpu_count()
-    counts the whole machine's). Both torch and ONNX Runtime get this many intra-op threads: more threads
-    than cores only take turns on them."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # no sched_getaffinity (macOS, Windows)
-        return max(1, os.cpu_count() or 1)
 
 
 def model_key(identity: dict[str, Any], quantize: str) -> str:

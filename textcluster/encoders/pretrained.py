@@ -24,6 +24,7 @@ from textcluster.dataset import TEXT, Dataset
 from textcluster.encoders import onnx_backend
 from textcluster.encoders.hub import MINILM_NAMES, load_model, model_identity
 from textcluster.errors import UserError
+from textcluster.machine import available_cores
 from textcluster.params import NULL, Bool, Choice, Int, Str
 from textcluster.progress import track
 from textcluster.registry import encoders
@@ -256,7 +257,7 @@ class PretrainedEncoder(Encoder):
                 self.path_["dtype"],
                 self.path_["quantize"],
                 self.path_["device"],
-                onnx_backend.available_cores(),
+                available_cores(),
                 f" (asked {changed})" if changed else "",
                 "; " + "; ".join(notes) if notes else "",
             )
@@ -288,9 +289,9 @@ class PretrainedEncoder(Encoder):
             self.cpu_bf16_ = device.type == "cpu" and path["backend"] == "torch" and path["dtype"] == "bfloat16"
             weights = torch.float32 if self.cpu_bf16_ else getattr(torch, path["dtype"])
             tokenizer, model = load_model(self.model_name_or_path, self.revision, weights)
-            if device.type == "cpu" and torch.get_num_threads() != onnx_backend.available_cores():
+            if device.type == "cpu" and torch.get_num_threads() != available_cores():
                 # every core this process may use (torch's default counts the machine's physical cores)
-                torch.set_num_threads(onnx_backend.available_cores())
+                torch.set_num_threads(available_cores())
             self.tokenizer_, self.model_ = tokenizer, model.to(device).eval()
             log.info(
                 "pretrained encoder: %s on %s, %s backend (max_length=%d, batch_size=%d)",
