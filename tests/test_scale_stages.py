@@ -88,6 +88,24 @@ def test_umap_transform_in_batches_maps_the_training_points_to_their_layout(digi
     assert reducer.transform(X[:700]).shape == (700, 5)
 
 
+def test_umap_transform_is_the_same_whatever_the_cores_and_search_ahead(digits, sampled_umap, monkeypatch):
+    """The neighbours of the next batches are searched on other threads while one batch is laid out; every
+    search covers a fixed chunk on one thread, so the layout does not depend on how many run at once."""
+    X, _ = digits
+    reducer, _ = sampled_umap
+    monkeypatch.setattr(reducers_builtin, "UMAP_TRANSFORM_ROWS", 250)  # three batches of the 700 points
+    monkeypatch.setattr(reducers_builtin, "SEARCH_ROWS", 100)
+    new = X[:700] + np.random.default_rng(1).normal(scale=0.5, size=(700, X.shape[1])).astype(np.float32)
+    layouts = []
+    for cores, ahead in [(1, 1), (3, 2), (8, 3)]:
+        monkeypatch.setattr(reducers_builtin, "available_cores", lambda cores=cores: cores)
+        monkeypatch.setattr(reducers_builtin, "SEARCH_AHEAD", ahead)
+        layouts.append(reducer.transform(new))
+    for layout in layouts[1:]:
+        np.testing.assert_array_equal(layout, layouts[0])
+    assert np.isfinite(layouts[0]).all() and layouts[0].shape == (700, 5)
+
+
 def test_umap_fit_size_and_neighbours_are_checked():
     with pytest.raises(UserError, match=r"reducer\.fit_size=10 is not valid: it must be an integer >= 1000 or null"):
         registry.reducers.build({"name": "umap", "fit_size": 10})

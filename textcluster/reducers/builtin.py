@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -10,6 +13,7 @@ import numpy as np
 from textcluster import console
 from textcluster.contracts import Reducer
 from textcluster.errors import UserError
+from textcluster.machine import available_cores
 from textcluster.params import NULL, Bool, Choice, Float, Int
 from textcluster.registry import reducers
 from textcluster.seeding import fit_sample
@@ -183,6 +187,14 @@ class ExactNeighbours:
 
             self.index = NearestNeighbors(metric=metric).fit(data)
 
+    def use_one_thread(self) -> None:
+        """Search on the calling thread alone (faiss' OpenMP setting is per thread): its distances differ in
+        the last bits with the thread count, and UMAP's layout of a point follows them."""
+        if self.metric in FAISS_METRICS:
+            import faiss
+
+            faiss.omp_set_num_threads(1)
+
     def _prepared(self, X: np.ndarray) -> np.ndarray:
         """float32 rows, unit length for cosine (faiss then ranks by inner product)."""
         X = np.ascontiguousarray(X, dtype=np.float32)
@@ -200,8 +212,24 @@ class ExactNeighbours:
         return indices.astype(np.int32), np.maximum(distances, 0.0).astype(np.float32)
 
 
+class SearchedNeighbours:
+    """The neighbours of one batch, searched beforehand: what ``UMAP.transform`` gets when it asks its index."""
+
+    _angular_trees = False  # read by UMAP.transform to pick its search epsilon, which is not used here
+
+    def __init__(self, indices: np.ndarray, distances: np.ndarray):
+        self.indices, self.distances = indices, distances
+
+    def query(self, X: np.ndarray, k: int, epsilon: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if X.shape[0] != len(self.indices) or k != self.indices.shape[1]:  # a programming error, not user input
+            raise ValueError(f"searched neighbours of {self.indices.shape} asked for {X.shape[0]} rows x {k}")
+        return self.indices, self.distances
+
+
 FIT_SIZE_MIN = 1_000  # a smaller sample is too coarse a layout to place the other points on
 UMAP_TRANSFORM_ROWS = 10_000  # umap-learn optimises a transform of up to 10,000 rows for 100 epochs, more for 30
+SEARCH_AHEAD = 2  # batches whose neighbours are searched while one is laid out (a few MB each)
+SEARCH_ROWS = 2_500  # rows per neighbour search, each on one thread (faiss' result depends on both)
 
 
 @reducers.register("umap")
@@ -269,8 +297,9 @@ class UMAPReducer(Reducer):
         embedding = np.empty((len(X), self.n_components), dtype=np.float32)
         embedding[rows] = self._fit(np.asarray(X[rows], dtype=np.float32))
         rest = np.setdiff1d(np.arange(len(X)), rows, assume_unique=True)
-        for batch in _batches(len(rest), UMAP_TRANSFORM_ROWS):
-            embedding[rest[batch]] = self._transform_batch(X[rest[batch]])
+        batches = [rest[batch] for batch in _batches(len(rest), UMAP_TRANSFORM_ROWS)]
+        for batch, layout in zip(batches, self._transform_batches(X, batches)):
+            embedding[batch] = layout
         return embedding
 
     def _fit(self, X: np.ndarray) -> np.ndarray:
@@ -292,19 +321,53 @@ class UMAPReducer(Reducer):
         )
         return embedding
 
-    def _transform_batch(self, X: np.ndarray) -> np.ndarray:
-        return self.model_.transform(np.asarray(X, dtype=np.float32)).astype(np.float32)
+    def _transform_batch(self, X: np.ndarray, neighbours: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """umap-learn's transform of ``X``; with ``neighbours`` (already searched), it does not search again."""
+        model = self.model_
+        if neighbours is not None:
+            model = copy.copy(model)  # shallow: the arrays are shared, the live model keeps its own index
+            model._knn_search_index = SearchedNeighbours(*neighbours)
+        return model.transform(np.asarray(X, dtype=np.float32)).astype(np.float32)
+
+    def _transform_batches(self, X: np.ndarray, batches: Sequence[Any]) -> Iterator[np.ndarray]:
+        """The transform of ``X[batch]`` for each batch in turn, the neighbours of the next batches searched
+        meanwhile on the other cores.
+
+        umap-learn lays a batch out on one thread (a seeded UMAP must), holding the GIL; faiss' exact search
+        releases it. Every search covers a fixed chunk of rows on one thread, so the neighbours, and with them
+        the layout, do not depend on the number of cores or on how far the search runs ahead.
+        """
+        index, k = self.model_._knn_search_index, self.model_.n_neighbors
+        # while a batch is laid out, its thread keeps a core to itself: beside it the search slows it down
+        threads = available_cores() if len(batches) == 1 else max(1, available_cores() - 1)
+        searchers = ThreadPoolExecutor(threads, initializer=index.use_one_thread)
+
+        def search(batch: Any) -> tuple[np.ndarray, list[Future]]:
+            rows = np.asarray(X[batch], dtype=np.float32)
+            return rows, [searchers.submit(index.query, rows[chunk], k) for chunk in _batches(len(rows), SEARCH_ROWS)]
+
+        try:
+            searches = deque(search(batch) for batch in batches[:SEARCH_AHEAD])
+            for i in range(len(batches)):
+                rows, chunks = searches.popleft()
+                if i + SEARCH_AHEAD < len(batches):
+                    searches.append(search(batches[i + SEARCH_AHEAD]))
+                neighbours = tuple(np.concatenate(parts) for parts in zip(*(chunk.result() for chunk in chunks)))
+                yield self._transform_batch(rows, neighbours)
+        finally:  # an error or Ctrl-C: searches not started are dropped, running ones end on their own
+            searchers.shutdown(wait=False, cancel_futures=True)
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """umap-learn's ``transform``, batch by batch (bounded memory, and each batch gets its 100 epochs).
 
         The training points themselves, given whole, map to their fitted layout, as in umap-learn.
         """
-        if len(X) <= UMAP_TRANSFORM_ROWS or self._is_training_set(X):
+        if self._is_training_set(X):
             return self._transform_batch(X)
         out = np.empty((len(X), self.model_.embedding_.shape[1]), dtype=np.float32)
-        for rows in _batches(len(X), UMAP_TRANSFORM_ROWS):
-            out[rows] = self._transform_batch(X[rows])
+        batches = _batches(len(X), UMAP_TRANSFORM_ROWS)
+        for rows, layout in zip(batches, self._transform_batches(X, batches)):
+            out[rows] = layout
         return out
 
     def _is_training_set(self, X: np.ndarray) -> bool:
