@@ -46,6 +46,8 @@ import numpy as np
 import pandas as pd
 from encoder_speed import cpu_name  # the same machine line as the speed benchmark
 
+from textcluster.machine import available_cores
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path(os.environ.get("TEXTCLUSTER_DATA_DIR") or REPO.parent / "shared" / "data")
 PATHS = ("torch fp32", "torch bf16 autocast", "torch bf16 weights", "onnx fp32", "onnx int8")
@@ -93,13 +95,6 @@ def load_corpora(data: Path, n_docs: int, n_newsgroups: int) -> dict[str, tuple[
         rows = np.sort(np.random.default_rng(0).permutation(len(texts))[:size])
         corpora[name] = ([texts[i] for i in rows], labels[rows], len(texts))
     return corpora
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def encoders(paths, cache_dir: Path):

@@ -58,6 +58,8 @@ import warnings
 from datetime import datetime
 from pathlib import Path
 
+from textcluster.machine import available_cores
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path(os.environ.get("TEXTCLUSTER_DATA_DIR") or REPO.parent / "shared" / "data")
 TORCH, ONNX, INT8, ST = "textcluster torch", "textcluster onnx", "textcluster onnx int8", "sentence-transformers"
@@ -120,13 +122,6 @@ def load_texts(data_dir: Path, n_snippets: int, n_chunks: int, words: int) -> tu
             break
     chunks = chunks[:n_chunks]
     return snippets + chunks, {"SearchSnippets": len(snippets), f"20 Newsgroups test {words}-word chunks": len(chunks)}
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def cpu_flags() -> set[str]:
@@ -274,7 +269,7 @@ def onnx_int8_static(encoder, calibration: list[str]):
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
     # as many threads as load_forward gives the other ONNX paths
-    return onnx_backend.OnnxForward(target, onnx_backend.available_cores())
+    return onnx_backend.OnnxForward(target, available_cores())
 
 
 def calibration_texts(texts: list[str]) -> tuple[list[str], int]:
