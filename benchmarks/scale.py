@@ -5,6 +5,8 @@
     python benchmarks/scale.py stages    # n = 10k, 100k, 1M through `textcluster data=embeddings`, per stage
     python benchmarks/scale.py all       # the three, in that order; then the table and the plot
     python benchmarks/scale.py table     # rewrite benchmarks/results/scale.md and scale.png from the records
+    python benchmarks/scale.py default   # the plain default recipe on 10k / 100k / 1M texts, BERTopic beside it
+                                         # (benchmarks/scale_default.py, its options after the word)
 
 Every measured run is its own process (benchmarks/run.py's ``run_cell``, or a
 worker of this script), so its wall time and peak memory (max resident set
@@ -341,8 +343,14 @@ def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "_kmeans":
         kmeans_worker(sys.argv[2], sys.argv[3])
         return
+    if sys.argv[1:2] == ["default"]:  # its own script: it has its own options and workers
+        import scale_default
+
+        sys.argv = [scale_default.__file__, *sys.argv[2:]]
+        scale_default.main()
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("part", choices=("corpus", "kmeans", "stages", "all", "table"))
+    parser.add_argument("part", choices=("corpus", "kmeans", "stages", "all", "table", "default"))
     part = parser.parse_args().part
     if part in ("corpus", "all"):
         run_corpus()
