@@ -468,3 +468,15 @@ def test_cli_newsgroups_slice_writes_topics(tmp_path, data_file):
     markdown = (run_dir / "topics.md").read_text()
     assert markdown.startswith("# Topics") and "merged from 20 clusters" in markdown
     assert topics[0]["label"] in markdown
+
+
+def test_representative_documents_read_in_blocks_are_the_closest_to_the_mean(monkeypatch):
+    from textcluster.topics import model as topic_model
+
+    embeddings = np.random.default_rng(0).normal(size=(200, 5)).astype(np.float32)
+    members = np.random.default_rng(1).permutation(200)[:90]
+    distances = ((embeddings[members].astype(np.float64) - embeddings[members].mean(axis=0)) ** 2).sum(axis=1)
+    expected = [int(members[i]) for i in np.argsort(distances)[:6]]
+    monkeypatch.setattr(topic_model, "CENTRE_BLOCK", 7)  # 13 blocks, the last of 6 members
+    assert topic_model.representative_documents(embeddings, members, 6) == expected
+    assert topic_model.representative_documents(embeddings, members[:0], 6) == []

@@ -29,7 +29,7 @@ import numpy as np
 
 from textcluster.contracts import TopicModel
 from textcluster.dataset import keyword_text
-from textcluster.labels import NOISE, cluster_ids
+from textcluster.labels import CENTRE_BLOCK, NOISE, cluster_ids
 from textcluster.params import settings_block
 from textcluster.text import snippet
 from textcluster.topics.settings import TOPIC_SETTINGS, VECTORIZER_DEFAULTS
@@ -293,11 +293,16 @@ def cut_tree(tree: dict, n_groups: int) -> tuple[dict[int, int], float]:
 
 
 def representative_documents(embeddings: np.ndarray, members: np.ndarray, n: int) -> list[int]:
-    """The ``n`` members closest (Euclidean) to the mean of their embeddings, closest first."""
+    """The ``n`` members closest (Euclidean) to the mean of their embeddings, closest first.
+
+    Read in blocks of CENTRE_BLOCK members: a cluster of half a million documents copied whole in float64 (and
+    its differences from the mean, and their squares) took 5 GB at once."""
     if len(members) == 0 or n <= 0:
         return []
-    points = np.asarray(embeddings[members], dtype=np.float64)
-    distances = ((points - points.mean(axis=0)) ** 2).sum(axis=1)
+    blocks = [members[start : start + CENTRE_BLOCK] for start in range(0, len(members), CENTRE_BLOCK)]
+    points = lambda block: np.asarray(embeddings[block], dtype=np.float64)
+    centre = np.sum([points(block).sum(axis=0) for block in blocks], axis=0) / len(members)
+    distances = np.concatenate([((points(block) - centre) ** 2).sum(axis=1) for block in blocks])
     return [int(members[i]) for i in np.argsort(distances, kind="stable")[:n]]
 
 
