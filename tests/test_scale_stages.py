@@ -106,6 +106,30 @@ def test_umap_transform_is_the_same_whatever_the_cores_and_search_ahead(digits, 
     assert np.isfinite(layouts[0]).all() and layouts[0].shape == (700, 5)
 
 
+def test_umap_transform_reports_its_progress(digits, sampled_umap, monkeypatch, caplog):
+    """At a million points the transform takes minutes: it logs how far it is (here every batch)."""
+    from contextlib import contextmanager
+
+    from textcluster.progress import LogProgress
+
+    @contextmanager
+    def every_batch(total, what, unit, done=0):  # the log form, a line at every update
+        handle = LogProgress(total, what, unit, every=0.0, done=done)
+        yield handle
+        handle.close()
+
+    X, _ = digits
+    reducer, _ = sampled_umap
+    monkeypatch.setattr(reducers_builtin, "UMAP_TRANSFORM_ROWS", 250)
+    monkeypatch.setattr(reducers_builtin, "track", every_batch)
+    with caplog.at_level("INFO", logger="textcluster.progress"):
+        reducer.transform(X[:700] + 0.25)
+    lines = [record.getMessage() for record in caplog.records]
+    so_far = [line.split(" (")[0] for line in lines[:2]]
+    assert so_far == ["umap transform: 250/700 points", "umap transform: 500/700 points"]
+    assert lines[2].startswith("umap transform: 700 points in") and len(lines) == 3
+
+
 def test_umap_fit_size_and_neighbours_are_checked():
     with pytest.raises(UserError, match=r"reducer\.fit_size=10 is not valid: it must be an integer >= 1000 or null"):
         registry.reducers.build({"name": "umap", "fit_size": 10})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -15,9 +16,12 @@ from textcluster.contracts import Reducer
 from textcluster.errors import UserError
 from textcluster.machine import available_cores
 from textcluster.params import NULL, Bool, Choice, Float, Int
+from textcluster.progress import track
 from textcluster.registry import reducers
 from textcluster.seeding import fit_sample
 from textcluster.state import estimator_state, restore_estimator
+
+log = logging.getLogger(__name__)
 
 UMAP_METRICS = ("euclidean", "cosine", "manhattan", "correlation")
 FAISS_METRICS = ("euclidean", "cosine")  # the metrics ExactNeighbours searches with faiss
@@ -294,11 +298,17 @@ class UMAPReducer(Reducer):
         rows = self.sample(len(X))
         if rows is None:
             return self._fit(X)
+        log.info(
+            "umap: fitting on %d of %d points (reducer.fit_size), then placing the other %d in batches",
+            len(rows),
+            len(X),
+            len(X) - len(rows),
+        )
         embedding = np.empty((len(X), self.n_components), dtype=np.float32)
         embedding[rows] = self._fit(np.asarray(X[rows], dtype=np.float32))
         rest = np.setdiff1d(np.arange(len(X)), rows, assume_unique=True)
         batches = [rest[batch] for batch in _batches(len(rest), UMAP_TRANSFORM_ROWS)]
-        for batch, layout in zip(batches, self._transform_batches(X, batches)):
+        for batch, layout in self._transform_batches(X, batches, len(rest)):
             embedding[batch] = layout
         return embedding
 
@@ -329,9 +339,9 @@ class UMAPReducer(Reducer):
             model._knn_search_index = SearchedNeighbours(*neighbours)
         return model.transform(np.asarray(X, dtype=np.float32)).astype(np.float32)
 
-    def _transform_batches(self, X: np.ndarray, batches: Sequence[Any]) -> Iterator[np.ndarray]:
-        """The transform of ``X[batch]`` for each batch in turn, the neighbours of the next batches searched
-        meanwhile on the other cores.
+    def _transform_batches(self, X: np.ndarray, batches: Sequence[Any], total: int) -> Iterator[tuple[Any, np.ndarray]]:
+        """``(batch, the transform of X[batch])`` for each batch in turn (``total`` rows in all, for the
+        progress), the neighbours of the next batches searched meanwhile on the other cores.
 
         umap-learn lays a batch out on one thread (a seeded UMAP must), holding the GIL; faiss' exact search
         releases it. Every search covers a fixed chunk of rows on one thread, so the neighbours, and with them
@@ -348,12 +358,14 @@ class UMAPReducer(Reducer):
 
         try:
             searches = deque(search(batch) for batch in batches[:SEARCH_AHEAD])
-            for i in range(len(batches)):
-                rows, chunks = searches.popleft()
-                if i + SEARCH_AHEAD < len(batches):
-                    searches.append(search(batches[i + SEARCH_AHEAD]))
-                neighbours = tuple(np.concatenate(parts) for parts in zip(*(chunk.result() for chunk in chunks)))
-                yield self._transform_batch(rows, neighbours)
+            with track(total, "umap transform", "points") as progress:
+                for i, batch in enumerate(batches):
+                    rows, chunks = searches.popleft()
+                    if i + SEARCH_AHEAD < len(batches):
+                        searches.append(search(batches[i + SEARCH_AHEAD]))
+                    neighbours = tuple(np.concatenate(parts) for parts in zip(*(chunk.result() for chunk in chunks)))
+                    yield batch, self._transform_batch(rows, neighbours)
+                    progress.update(len(rows))
         finally:  # an error or Ctrl-C: searches not started are dropped, running ones end on their own
             searchers.shutdown(wait=False, cancel_futures=True)
 
@@ -366,7 +378,7 @@ class UMAPReducer(Reducer):
             return self._transform_batch(X)
         out = np.empty((len(X), self.model_.embedding_.shape[1]), dtype=np.float32)
         batches = _batches(len(X), UMAP_TRANSFORM_ROWS)
-        for rows, layout in zip(batches, self._transform_batches(X, batches)):
+        for rows, layout in self._transform_batches(X, batches, len(X)):
             out[rows] = layout
         return out
 
