@@ -104,14 +104,14 @@ def quality_rows(name: str, work: Path, bounds: tuple[int, ...]) -> list[str]:
 def timing_rows(skip_today_1m: bool) -> list[str]:
     from sklearn.datasets import make_blobs
 
-    from textcluster.clusterers.builtin import KMEANS_FIT_SIZE
+    from textcluster.seeding import FIT_SIZE
 
     rows = []
     for n in SIZES:
         X, _ = make_blobs(n, DIMENSIONS, centers=100, center_box=(-10, 10), random_state=0)
         X = X.astype(np.float32)  # UMAP's output dtype
         for k in KS:
-            for bound in (None, KMEANS_FIT_SIZE):
+            for bound in (None, FIT_SIZE):
                 if bound is None and skip_today_1m and n == SIZES[-1] and k == KS[-1]:
                     rows.append(f"| {n:,} | {k} | all (today) | skipped | |")
                     continue
@@ -125,13 +125,13 @@ def timing_rows(skip_today_1m: bool) -> list[str]:
 
 
 def write(quality: list[str], timing: list[str], command: str) -> None:
-    from textcluster.clusterers.builtin import KMEANS_FIT_SIZE
+    from textcluster.seeding import FIT_SIZE
 
     text = f"""# k-means on a sample (clusterer.fit_size)
 
 {command}, {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, {os.cpu_count()} CPU cores
 ({platform.processor() or platform.machine()}), shared with other benchmarks.
-Default bound: fit_size = {KMEANS_FIT_SIZE:,}.
+Default bound: fit_size = {FIT_SIZE:,}.
 
 ## Quality: sampled fit against the fit on every point (seeds 0-2: mean (min-max))
 

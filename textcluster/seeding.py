@@ -25,6 +25,10 @@ def seed_everything(seed: int, torch: bool = True) -> None:
         torch_module.manual_seed(seed)  # seeds the CUDA generators too
 
 
+FIT_SIZE = 50_000  # a stage's default bound (UMAP, k-means, HDBSCAN): a corpus up to this size is fitted whole
+FIT_SIZE_MIN = 1_000  # a smaller sample is too coarse to place the other points by (a layout, centres, a tree)
+
+
 def fit_sample(n_samples: int, fit_size: int | None, random_state: int) -> np.ndarray | None:
     """The rows a stage with a ``fit_size`` bound (UMAP, k-means, HDBSCAN) is fitted on: a seeded random sample
     of ``fit_size`` rows, sorted, when there are more rows than that; None (every row) otherwise or when

@@ -19,14 +19,10 @@ from textcluster.errors import NoClustersError, UserError
 from textcluster.labels import NOISE, cluster_ids
 from textcluster.params import NULL, Choice, Float, Int, Str
 from textcluster.registry import clusterers
-from textcluster.seeding import fit_sample
+from textcluster.seeding import FIT_SIZE, FIT_SIZE_MIN, fit_sample
 from textcluster.state import estimator_state, restore_estimator
 
 log = logging.getLogger(__name__)
-
-
-KMEANS_FIT_SIZE = 50_000  # k-means on a sample above this: see KMeansClusterer's docstring
-KMEANS_FIT_SIZE_MIN = 1_000  # as UMAP's and HDBSCAN's: below it a sample is a handful of points per centre
 
 
 @clusterers.register("kmeans")
@@ -48,7 +44,7 @@ class KMeansClusterer(NearestCentre, Clusterer):
         "n_clusters": N_CLUSTERS,
         "n_init": Int(min=1),
         "max_iter": Int(min=1),
-        "fit_size": Int(min=KMEANS_FIT_SIZE_MIN) | NULL,
+        "fit_size": Int(min=FIT_SIZE_MIN) | NULL,
         "random_state": Int(min=0),
     }
 
@@ -57,7 +53,7 @@ class KMeansClusterer(NearestCentre, Clusterer):
         n_clusters: int | str = "auto",
         n_init: int = 10,
         max_iter: int = 300,
-        fit_size: int | None = KMEANS_FIT_SIZE,
+        fit_size: int | None = FIT_SIZE,
         random_state: int = 0,
     ):
         self.n_clusters, self.n_init, self.max_iter = n_clusters, n_init, max_iter
@@ -128,8 +124,6 @@ HDBSCAN_BACKENDS = ("auto", "fast", "hdbscan")
 # hdbscan's prediction data needs a scikit-learn KD or ball tree metric that takes no extra argument; cosine is
 # not one, and the metrics of boolean data (jaccard, dice, hamming...) say nothing about embeddings
 HDBSCAN_METRICS = ("euclidean", "l2", "manhattan", "cityblock", "l1", "chebyshev", "infinity", "braycurtis", "canberra")
-HDBSCAN_FIT_SIZE = 50_000  # the tree on a sample above this: flat time and memory at scale, see the docstring
-HDBSCAN_FIT_SIZE_MIN = 1_000  # a smaller sample holds too few points of each cluster to place the others by
 PREDICT_ROWS = 10_000  # points per approximate_predict / membership_vector call on the points outside a sample
 
 
@@ -177,7 +171,7 @@ class HDBSCANClusterer(Clusterer):
         "cluster_selection_method": Choice("eom", "leaf"),
         "metric": Choice(*HDBSCAN_METRICS),
         "backend": Choice(*HDBSCAN_BACKENDS),
-        "fit_size": Int(min=HDBSCAN_FIT_SIZE_MIN) | NULL,
+        "fit_size": Int(min=FIT_SIZE_MIN) | NULL,
         "random_state": Int(min=0),
     }
 
@@ -189,7 +183,7 @@ class HDBSCANClusterer(Clusterer):
         cluster_selection_method: str = "eom",
         metric: str = "euclidean",
         backend: str = "auto",
-        fit_size: int | None = HDBSCAN_FIT_SIZE,
+        fit_size: int | None = FIT_SIZE,
         random_state: int = 0,
     ):
         self.min_cluster_size, self.min_samples = min_cluster_size, min_samples

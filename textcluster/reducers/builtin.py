@@ -18,7 +18,7 @@ from textcluster.machine import available_cores
 from textcluster.params import NULL, Bool, Choice, Float, Int
 from textcluster.progress import track
 from textcluster.registry import reducers
-from textcluster.seeding import fit_sample
+from textcluster.seeding import FIT_SIZE, FIT_SIZE_MIN, fit_sample
 from textcluster.state import estimator_state, restore_estimator
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,6 @@ class SearchedNeighbours:
         return self.indices, self.distances
 
 
-FIT_SIZE_MIN = 1_000  # a smaller sample is too coarse a layout to place the other points on
 UMAP_TRANSFORM_ROWS = 10_000  # umap-learn optimises a transform of up to 10,000 rows for 100 epochs, more for 30
 SEARCH_AHEAD = 2  # batches whose neighbours are searched while one is laid out (a few MB each)
 SEARCH_ROWS = 2_500  # rows per neighbour search, each on one thread (faiss' result depends on both)
@@ -267,7 +266,7 @@ class UMAPReducer(Reducer):
         n_neighbors: int = 15,
         min_dist: float = 0.0,
         metric: str = "euclidean",
-        fit_size: int | None = 50_000,
+        fit_size: int | None = FIT_SIZE,
         random_state: int = 0,
     ):
         self.n_components, self.n_neighbors, self.min_dist = n_components, n_neighbors, min_dist
