@@ -22,15 +22,18 @@ frozen weights (inductor's oneDNN weight prepacking). They are left out where
 the CPU has no bfloat16 dot products (emulated bfloat16 would only measure the
 emulation).
 
-Three int8 routes, each the float32 model quantised, weights per output
+Four int8 routes, each the float32 model quantised, weights per output
 channel: ``textcluster onnx int8`` (``encoder.quantize=int8``: ONNX Runtime's
 quantize_dynamic), ``torch int8 dynamic`` (torch's quantize_dynamic of the Linear
 layers, x86 quantised engine) and ``onnx int8 static`` (ONNX Runtime's
 quantize_static, QDQ, activation scales from MinMax calibration on 100 of the
 texts spread over both sources; the export, calibration and quantisation count
-as its setup). Each is an encoder whose model or ONNX session is swapped after
-``fit()``, so tokenisation, batching and pooling are the package's. They are
-reported, not targets.
+as its setup). ``onnx fused`` and ``onnx fused int8`` are ONNX Runtime's
+BERT recipe: the model exported with eager attention and fused by its
+transformer optimiser (one Attention op per layer), float32 and dynamic int8.
+Each is an encoder whose model or ONNX session is swapped after ``fit()``, so
+tokenisation, batching and pooling are the package's. They are reported, not
+targets.
 
 Where the time goes: one embed_texts call of the bf16 copy on the first 1,000
 texts under torch.profiler, the matrix products' share of the ops' self time,
@@ -69,7 +72,9 @@ BF16_COMPILED = "torch bf16 + compile"  # the bfloat16 copy under torch.compile 
 BF16_PATHS = (BF16, BF16_AUTOCAST, BF16_COMPILED)
 TORCH_INT8 = "torch int8 dynamic"  # torch's quantize_dynamic of the float32 model's Linear layers (per channel)
 ONNX_STATIC = "onnx int8 static"  # ONNX Runtime's quantize_static of the exported float32 graph (QDQ, MinMax)
-INT8_PATHS = (INT8, TORCH_INT8, ONNX_STATIC)
+# ONNX Runtime's transformer optimiser (fused Attention, SkipLayerNorm, BiasGelu) over an eager-attention export
+ONNX_FUSED, ONNX_FUSED_INT8 = "onnx fused", "onnx fused int8"
+INT8_PATHS = (INT8, TORCH_INT8, ONNX_STATIC, ONNX_FUSED_INT8)
 CALIBRATION_TEXTS, CALIBRATION_BATCH = 100, 20  # onnx int8 static: texts spread over the benchmark's, per batch
 PROFILE_TEXTS = 1000  # where the time goes: the bf16 copy's one profiled embed_texts call
 # Self time of these is the Linear layers' matrix products (linear itself only dispatches to addmm / mm).
@@ -178,6 +183,7 @@ def build_paths(args, model_path: str, calibration: list[str]) -> tuple[dict, di
     if cpu_flags() & {"avx512_bf16", "amx_bf16"}:
         paths += [(name, {"device": "cpu", "dtype": "bfloat16"}) for name in BF16_PATHS]
     paths += [(TORCH_INT8, torch32), (ONNX, onnx32), (INT8, onnx32), (ONNX_STATIC, onnx32)]
+    paths += [(ONNX_FUSED, onnx32), (ONNX_FUSED_INT8, onnx32)]
     for name, extra in paths:
         encoder = PretrainedEncoder(**settings, **extra, quantize="int8" if name == INT8 else "none")
         _, setup[name], _ = timed(lambda encoder=encoder, name=name: prepare_path(encoder, name, calibration))
@@ -204,6 +210,8 @@ def prepare_path(encoder, name: str, calibration: list[str]):
         encoder.model_ = torch_int8_dynamic(encoder.model_)
     elif name == ONNX_STATIC:
         encoder.onnx_ = onnx_int8_static(encoder, calibration)
+    elif name in (ONNX_FUSED, ONNX_FUSED_INT8):
+        encoder.onnx_ = onnx_fused(encoder, quantize=name == ONNX_FUSED_INT8)
     return encoder.embed_texts(["warm-up", "a second warm-up text, longer"])
 
 
@@ -269,6 +277,40 @@ def onnx_int8_static(encoder, calibration: list[str]):
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
     # as many threads as load_forward gives the other ONNX paths
+    return onnx_backend.OnnxForward(target, available_cores())
+
+
+def onnx_fused(encoder, quantize: bool):
+    """An ONNX Runtime session of ``encoder``'s model as ONNX Runtime's own BERT recipe builds it: exported with
+    eager attention (the pattern its optimiser recognises; the SDPA export is left unfused), optimised by
+    ``onnxruntime.transformers.optimizer`` (one Attention op per layer, SkipLayerNormalization, BiasGelu,
+    EmbedLayerNormalization) and, if ``quantize``, dynamically quantised to int8 (QAttention, MatMulInteger)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    from textcluster.encoders import onnx_backend
+    from textcluster.encoders.hub import model_cache_root
+
+    folder = model_cache_root("onnx-fused")  # built on every run, never read back: the setup time is the work
+    source, fused, target = folder / "eager.onnx", folder / "fused.onnx", folder / "model.onnx"
+    model, config = encoder.model_, encoder.model_.config
+    model.set_attn_implementation("eager")  # this path's own encoder: its torch model is not run again
+    onnx_backend.export(model, source, "none")
+    optimised = optimize_model(
+        str(source), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size
+    )
+    optimised.save_model_to_file(str(fused if quantize else target))
+    if quantize:
+        with onnx_backend._quiet_root_logger():
+            quantize_dynamic(
+                str(fused),
+                str(target),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                # the fused ops' outputs have no inferred type; they are float32
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            )
     return onnx_backend.OnnxForward(target, available_cores())
 
 
@@ -462,7 +504,11 @@ def report(args, argv, texts, sources, token_counts, run, config) -> tuple[list[
         f"`{TORCH_INT8}` is torch's `quantize_dynamic` of the float32 model's Linear layers (per-channel "
         f"weight qconfig, the {torch.backends.quantized.engine} quantised engine), run in torch; "
         f"`{ONNX_STATIC}` is ONNX Runtime's `quantize_static` of the float32 export (QDQ, int8 weights per channel, "
-        "uint8 activations per tensor with MinMax-calibrated scales fixed in the graph, MatMuls only).",
+        "uint8 activations per tensor with MinMax-calibrated scales fixed in the graph, MatMuls only). "
+        f"`{ONNX_FUSED}` and `{ONNX_FUSED_INT8}` are ONNX Runtime's own BERT recipe: the model exported with eager "
+        "attention, fused by `onnxruntime.transformers.optimizer` (one Attention op per layer, SkipLayerNorm, "
+        "BiasGelu, EmbedLayerNorm), then, for int8, `quantize_dynamic` of every op it quantises (QAttention, "
+        "MatMulInteger; int8 weights per channel).",
     ]
     lines += ["", "Targets:", ""]
     lines += [f"- [{'x' if met else ' '}] {target}" for target, met in targets.items()]
