@@ -48,15 +48,20 @@ def run(tmp_path: Path, *overrides: str, limit: int | None = None) -> Path:
     return run_dir
 
 
-def test_text_report_embeds_every_plot_and_the_topics(tmp_path, text_csv):
-    run_dir = run(
-        tmp_path,
-        "data=csv",
-        f"data.path={text_csv}",
-        "data.label_column=label",
-        "encoder=raw",
-        "clusterer.n_clusters=3",
-    )
+def test_text_report_embeds_every_plot_and_the_topics(tmp_path, text_csv, caplog):
+    with caplog.at_level(logging.INFO, logger="textcluster.reporting.report"):
+        run_dir = run(
+            tmp_path,
+            "data=csv",
+            f"data.path={text_csv}",
+            "data.label_column=label",
+            "encoder=raw",
+            "clusterer.n_clusters=3",
+        )
+    lines = [record.getMessage() for record in caplog.records]
+    # the map's layout, the report's longest step, says it has begun before its plot is written
+    layout = next(i for i, line in enumerate(lines) if line.startswith("report: laying out the 2-D map of "))
+    assert lines[layout].endswith(" documents") and "embedding_map.png" in lines[layout + 1]
     html = (run_dir / "report.html").read_text()
     images = embedded_images(html)
     assert set(images) == {"embedding_map", "cluster_sizes", "topic_keywords", "topic_tree", "confusion_matrix"}

@@ -10,7 +10,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.metrics import adjusted_rand_score
 
-from conftest import compose_small
+from conftest import compose_small, log_every_update
 from textcluster import registry
 from textcluster.build import build_pipeline, check_config
 from textcluster.clusterers.builtin import HDBSCANClusterer
@@ -108,20 +108,10 @@ def test_umap_transform_is_the_same_whatever_the_cores_and_search_ahead(digits, 
 
 def test_umap_transform_reports_its_progress(digits, sampled_umap, monkeypatch, caplog):
     """At a million points the transform takes minutes: it logs how far it is (here every batch)."""
-    from contextlib import contextmanager
-
-    from textcluster.progress import LogProgress
-
-    @contextmanager
-    def every_batch(total, what, unit, done=0):  # the log form, a line at every update
-        handle = LogProgress(total, what, unit, every=0.0, done=done)
-        yield handle
-        handle.close()
-
     X, _ = digits
     reducer, _ = sampled_umap
     monkeypatch.setattr(reducers_builtin, "UMAP_TRANSFORM_ROWS", 250)
-    monkeypatch.setattr(reducers_builtin, "track", every_batch)
+    monkeypatch.setattr(reducers_builtin, "track", log_every_update)
     with caplog.at_level("INFO", logger="textcluster.progress"):
         reducer.transform(X[:700] + 0.25)
     lines = [record.getMessage() for record in caplog.records]

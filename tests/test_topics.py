@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
-from conftest import compose_small, read_json, run_textcluster
+from conftest import compose_small, log_every_update, read_json, run_textcluster
 from textcluster import registry
 from textcluster.contracts import SkipEvaluation
 from textcluster.errors import UserError
@@ -20,9 +20,9 @@ from textcluster.experiment import run_experiment
 from textcluster.labels import cluster_centres
 from textcluster.noise import to_nearest_centre
 from textcluster.results import EvaluationInput
-from textcluster.topics import TopicModeler
+from textcluster.topics import TopicModeler, ctfidf
 from textcluster.topics.coherence import pair_npmi, topic_diversity, topic_npmi
-from textcluster.topics.ctfidf import c_tf_idf, evenly_spread_terms, shared_terms
+from textcluster.topics.ctfidf import c_tf_idf, evenly_spread_terms, fit_document_terms, shared_terms
 from textcluster.topics.settings import VECTORIZER_DEFAULTS
 
 # Three clusters of three documents. Word counts per cluster (9 words each, so A = 27 / 3 = 9):
@@ -72,6 +72,23 @@ def test_ctfidf_ranks_the_distinctive_word_first_and_matches_the_formula():
     assert [t.size for t in topics.topics] == [3, 3, 3] and [t.id for t in topics.topics] == [0, 1, 2]
     assert space.representative_docs == [2, 0, 1]  # closest to the centre (0, 1) first; 0 and 1 tie: row order
     assert topics.mapping == {0: 0, 1: 1, 2: 2} and list(topics.labels) == list(LABELS)
+
+
+def test_counting_words_reports_its_progress_and_counts_every_document(monkeypatch, caplog):
+    """At a million texts the word count takes most of the topic stage (8 s of 12): it logs how far it is."""
+    texts = [f"apple banana word{i % 7} cherry" for i in range(25)]
+    monkeypatch.setattr(ctfidf, "COUNTING_BLOCK", 10)
+    monkeypatch.setattr(ctfidf, "track", log_every_update)
+    with caplog.at_level("INFO", logger="textcluster.progress"):
+        doc_term, terms = fit_document_terms(CountVectorizer(), texts)
+    lines = [record.getMessage() for record in caplog.records]
+    assert [line.split(" (")[0] for line in lines[:2]] == [
+        "topics: counting words: 10/25 docs",
+        "topics: counting words: 20/25 docs",
+    ]
+    assert lines[2].startswith("topics: counting words: 25 docs in") and len(lines) == 3
+    expected = CountVectorizer().fit_transform(texts)  # the blocks change nothing in what is counted
+    assert (doc_term != expected).nnz == 0 and doc_term.shape == (25, 10) and "word6" in terms
 
 
 def test_ctfidf_ignores_emptied_rows():

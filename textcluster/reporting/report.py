@@ -189,6 +189,8 @@ def map_layout(
         if kept is not None:
             return kept
         rows = plots.map_rows(len(pipeline.labels_), seed)
+        # the layout (a UMAP, seconds to tens of seconds with its first compilation) is the report's longest step
+        log.info("report: laying out the 2-D map of %d of %d documents", len(rows), len(pipeline.labels_))
         layout = (rows, *plots.map_coordinates(np.asarray(pipeline.embeddings_)[rows], seed, map_method))
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
