@@ -262,7 +262,7 @@ def onnx_int8_static(encoder, calibration: list[str]):
     for start in range(0, len(ids), CALIBRATION_BATCH):
         input_ids, mask = encoder.batch_tensors(ids[start : start + CALIBRATION_BATCH], cpu)
         feeds.append({"input_ids": input_ids.numpy(), "attention_mask": mask.numpy()})
-    with onnx_backend._quiet_root_logger():  # its "consider pre-processing" hint goes to the root logger
+    with onnx_backend.quiet_root_logger():  # its "consider pre-processing" hint goes to the root logger
         quantize_static(
             str(source),
             str(target),
@@ -302,7 +302,7 @@ def onnx_fused(encoder, quantize: bool):
     )
     optimised.save_model_to_file(str(fused if quantize else target))
     if quantize:
-        with onnx_backend._quiet_root_logger():
+        with onnx_backend.quiet_root_logger():
             quantize_dynamic(
                 str(fused),
                 str(target),

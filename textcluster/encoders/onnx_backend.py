@@ -116,7 +116,7 @@ def _quantize_int8(source: Path, target: Path) -> Path:
     """Dynamic int8 quantisation of the matrix products, one scale per output channel of each weight."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with _quiet_root_logger():  # it logs a "consider pre-processing" hint on the root logger
+    with quiet_root_logger():  # it logs a "consider pre-processing" hint on the root logger
         quantize_dynamic(
             str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
         )
@@ -124,7 +124,9 @@ def _quantize_int8(source: Path, target: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _quiet_root_logger():
+def quiet_root_logger():
+    """Errors only on the root logger meanwhile: ONNX Runtime's quantisation tools log their hints there (public:
+    the benchmarks' own quantisation routes use it too)."""
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
