@@ -48,16 +48,14 @@ def run(tmp_path: Path, *overrides: str, limit: int | None = None) -> Path:
     return run_dir
 
 
+def labelled_csv(path: Path) -> tuple[str, ...]:
+    """The overrides of a quick labelled text run: TF-IDF, three clusters, the labels scored."""
+    return "data=csv", f"data.path={path}", "data.label_column=label", "encoder=raw", "clusterer.n_clusters=3"
+
+
 def test_text_report_embeds_every_plot_and_the_topics(tmp_path, text_csv, caplog):
     with caplog.at_level(logging.INFO, logger="textcluster.reporting.report"):
-        run_dir = run(
-            tmp_path,
-            "data=csv",
-            f"data.path={text_csv}",
-            "data.label_column=label",
-            "encoder=raw",
-            "clusterer.n_clusters=3",
-        )
+        run_dir = run(tmp_path, *labelled_csv(text_csv))
     lines = [record.getMessage() for record in caplog.records]
     # the map's layout, the report's longest step, says it has begun before its plot is written
     layout = next(i for i, line in enumerate(lines) if line.startswith("report: laying out the 2-D map of "))
@@ -89,14 +87,7 @@ def test_failing_plot_is_left_out_with_a_warning(tmp_path, text_csv, monkeypatch
 
     monkeypatch.setattr(plots, "confusion_matrix", broken)
     with caplog.at_level(logging.WARNING):
-        run_dir = run(
-            tmp_path,
-            "data=csv",
-            f"data.path={text_csv}",
-            "data.label_column=label",
-            "encoder=raw",
-            "clusterer.n_clusters=3",
-        )
+        run_dir = run(tmp_path, *labelled_csv(text_csv))
     assert read_status(run_dir) == "completed"
     assert "confusion_matrix plot failed" in caplog.text and "no ink" in caplog.text
     html = (run_dir / "report.html").read_text()
@@ -144,14 +135,7 @@ def test_report_renders_in_headless_chromium(tmp_path, text_csv):
             "no Chromium (apt-get install chromium-headless-shell, or set CHROMIUM=); "
             "benchmarks/check_report.py needs one"
         )
-    run_dir = run(
-        tmp_path,
-        "data=csv",
-        f"data.path={text_csv}",
-        "data.label_column=label",
-        "encoder=raw",
-        "clusterer.n_clusters=3",
-    )
+    run_dir = run(tmp_path, *labelled_csv(text_csv))
     shot = tmp_path / "shot.png"
     assert check.check_report(run_dir / "report.html", chromium, shot) == []
     assert shot.read_bytes().startswith(PNG)
@@ -171,8 +155,7 @@ def text_report(tmp_path_factory) -> tuple[Path, str]:
     texts = [f"{TEXTS[i % 3]} word{i % 7} extra{i % 5}" for i in range(90)]
     path = folder / "docs.csv"
     pd.DataFrame({"text": texts, "label": [f"topic{i % 3}" for i in range(90)]}).to_csv(path, index=False)
-    overrides = ("data=csv", f"data.path={path}", "data.label_column=label", "encoder=raw", "clusterer.n_clusters=3")
-    run_dir = run(folder, *overrides)
+    run_dir = run(folder, *labelled_csv(path))
     page = (run_dir / "report.html").read_text()
     return run_dir, re.sub(r"(<script\b[^>]*>).*?</script>", r"\1</script>", page, flags=re.S)  # not plotly.js
 
