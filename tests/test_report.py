@@ -120,6 +120,24 @@ def test_map_uses_pca_for_tiny_data_and_keeps_2d_as_is():
     assert map_coordinates(rng.normal(size=(40, 2)))[1] == "embeddings as they are"
 
 
+def test_map_measures_distance_as_the_runs_umap_does(monkeypatch):
+    """The map's UMAP takes the reducer's metric (cosine for text): the geometry the clusters were found in, and
+    no second numba compilation for another metric; without a UMAP reducer it is euclidean."""
+    from types import SimpleNamespace
+
+    from textcluster.reducers.builtin import PCAReducer, UMAPReducer
+    from textcluster.reporting import plots, report
+
+    asked = []
+    monkeypatch.setattr(plots, "map_coordinates", lambda X, seed, method, metric: asked.append(metric) or (X, "x"))
+    embeddings = np.random.default_rng(0).normal(size=(30, 4))
+    for reducer in (UMAPReducer(metric="cosine"), UMAPReducer(), PCAReducer(), None):
+        pipeline = SimpleNamespace(labels_=np.zeros(30, dtype=int), embeddings_=embeddings, reducer_=reducer)
+        rows, coordinates, _ = report.map_layout(pipeline)()
+        assert len(rows) == 30 and coordinates.shape == (30, 4)
+    assert asked == ["cosine", "euclidean", "euclidean", "euclidean"]
+
+
 def _check_report_module():
     spec = importlib.util.spec_from_file_location("check_report", REPO_ROOT / "benchmarks" / "check_report.py")
     module = importlib.util.module_from_spec(spec)

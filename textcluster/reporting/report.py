@@ -32,6 +32,7 @@ from textcluster.errors import StorageError
 from textcluster.evaluation import skipped_lines
 from textcluster.labels import NOISE
 from textcluster.pipeline import Pipeline
+from textcluster.reducers.builtin import UMAPReducer
 from textcluster.reporting import document_map, plots
 from textcluster.reporting.metric_guide import GROUPS, UNKNOWN_GROUP, guide_for
 from textcluster.reporting.style import CSS, REPORT_CSS
@@ -191,7 +192,10 @@ def map_layout(
         rows = plots.map_rows(len(pipeline.labels_), seed)
         # the layout (a UMAP, seconds to tens of seconds with its first compilation) is the report's longest step
         log.info("report: laying out the 2-D map of %d of %d documents", len(rows), len(pipeline.labels_))
-        layout = (rows, *plots.map_coordinates(np.asarray(pipeline.embeddings_)[rows], seed, map_method))
+        reducer = getattr(pipeline, "reducer_", None)
+        metric = reducer.metric if isinstance(reducer, UMAPReducer) else "euclidean"
+        sample = np.asarray(pipeline.embeddings_)[rows]
+        layout = (rows, *plots.map_coordinates(sample, seed, map_method, metric))
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             arrays = {"rows": layout[0], "coordinates": layout[1], "method": np.array(layout[2])}
