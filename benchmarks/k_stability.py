@@ -6,7 +6,7 @@
 Each corpus (a seeded random subset of ``--sizes`` documents) is embedded and reduced
 once by the default text recipe, the pipeline's own stages (hybrid encoder, then the
 ``umap_text`` reducer), and the reduced space, the one :class:`KSearch` searches, is
-cached as ``.npy`` under ``--work``. On that fixed space the k search runs under
+cached as ``.npz`` under ``--work``. On that fixed space the k search runs under
 perturbations that should not change its answer:
 
 * ``noise``: Gaussian noise of ``--noise`` (1e-6) times the space's standard deviation
@@ -18,12 +18,13 @@ perturbations that should not change its answer:
 
 The silhouette curve of each variant is computed once, by KSearch's own ``_curve``
 (k-means, the default clusterer, n_init 10; its grid and early stopping), cached as
-JSON, and each pick rule reads it: the shipped rule as ``KSearch.select`` does (checked
-against ``KSearch.select`` on the base space: the page says so), a pooled rule on the
-median or mean of a few fits' curves, with the early stopping replayed on it. NMI is
+JSON, and each pick rule reads it: the one-fit rule as ``KSearch(fits=1).select`` does
+(checked against it on the base space), a pooled rule on the median or mean of a few
+fits' curves with the early stopping replayed on it (the median of 3 is
+``KSearch().select``'s own: its pick on the base space is on the page beside it). NMI is
 k-means on all the corpus' documents at the chosen k against the labels, which nothing
 else sees. Cost: about 25 min on 2 shared cores with nothing cached (encoding and UMAP
-included), seconds to rewrite the page from the cache.
+included), about 4 min to rewrite the page from the cache (the NMI fits and the package checks).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from run import HERE, data_dir
 WORK = HERE / "runs" / "k-stability"
 OUT = HERE / "results" / "k-stability.md"
 SIZES = (2000, 10000)
-FEW_STARTS = 3  # k-means starts per fit when fits are pooled: 3 fits x 3 starts ~ the shipped 10 starts
+FEW_STARTS = 3  # k-means starts per fit when fits are pooled: 3 fits x 3 starts ~ one fit's 10 starts
 
 
 @dataclass
@@ -199,7 +200,7 @@ def variants(n: int, sample_size: int, fits: int, seeds: int) -> list[Variant]:
         bases += [Variant(sample=1), Variant(sample=2)]
     found = [Variant(b.noise, b.sample, fit, b.umap) for b in bases for fit in range(fits)]
     found += [Variant(fit=fit) for fit in range(fits, seeds)]
-    # the same fits with fewer starts each: the averaged rules at about the shipped search's cost
+    # the same fits with fewer starts each: the pooled rules at about one fit's k-means cost
     found += [Variant(v.noise, v.sample, v.fit, v.umap, FEW_STARTS) for v in found if not v.noise]
     return found
 
@@ -226,7 +227,7 @@ def measure(corpus: Corpus, size: int, space: np.ndarray, args) -> dict[str, dic
 # ------------------------------------------------------------------------------------------------ pick rules
 # A rule reads the curves of one draw (one fit, or a pool of fits) and returns (k, {level k: prominence}).
 
-VIEWS = {  # the shipped rule's columns: the variant whose curve it reads
+VIEWS = {  # the one-fit rule's columns: the variant whose curve it reads
     "base": Variant(),
     "noise 1": Variant(noise=1),
     "noise 2": Variant(noise=2),
@@ -253,7 +254,7 @@ def stop(ks: list[int], scores: list[float]) -> int:
 
 
 def finest_clear(ks: list[int], scores: list[float]) -> tuple[int, dict[int, float]]:
-    """The shipped pick (KSearch.select): the finest level of prominence >= min_prominence, else the best score."""
+    """KSearch.select's pick on a curve: the finest level of prominence >= min_prominence, else the best score."""
     from textcluster.clusterers.k_selection import KSearch, levels
 
     found = levels(ks, scores)
@@ -283,7 +284,7 @@ class Rule:
     pool: bool  # reads a pool of ``--fits`` fits (else one fit's curve)
     n_init: int  # k-means starts per fit
     read: object  # curves -> (k, levels)
-    cost: str  # k-means starts and silhouettes per k, against the shipped 10 and 1
+    cost: str  # k-means starts and silhouettes per k, against one fit's 10 and 1
     package_fits: int | None = None  # KSearch(fits=...) searches the same way: its pick on the base is shown
 
 
@@ -310,19 +311,18 @@ RULES = [
 
 def draws(curves: dict, rule: Rule, fits: int, seeds: int) -> list[list[dict]]:
     """The re-runs a rule is judged on, each one search under a perturbation that should not matter: every k-means
-    seed of the base, and the first ``fits`` seeds of each re-fitted reducer and each other sample (noise on the
-    searched space changed nothing measurable: it is in the shipped rule's columns only). A pooled rule reads the
-    seeds in pools of ``fits``."""
+    seed of the base, and the first ``fits`` seeds of each noise draw on the searched space, each re-fitted reducer
+    and each other sample. A pooled rule reads the seeds in pools of ``fits``."""
     groups = [[Variant(fit=f) for f in range(seeds)]]
+    groups += [[Variant(noise=n, fit=f) for f in range(fits)] for n in (1, 2)]
     groups += [[Variant(umap=u, fit=f) for f in range(fits)] for u in (1, 2)]
     groups += [[Variant(sample=s, fit=f) for f in range(fits)] for s in (1, 2)]
     found = []
     for group in groups:
         group = [Variant(v.noise, v.sample, v.fit, v.umap, rule.n_init) for v in group]
-        if not all(v.key in curves for v in group):
-            continue
+        group = [v for v in group if v.key in curves]  # the seeds measured (``--seeds`` may have grown since)
         chunks = [group[i : i + fits] for i in range(0, len(group), fits)] if rule.pool else [[v] for v in group]
-        found += [[curves[v.key] for v in chunk] for chunk in chunks]
+        found += [[curves[v.key] for v in chunk] for chunk in chunks if len(chunk) == len(chunks[0])]
     return found
 
 
@@ -365,8 +365,8 @@ def package_pick(space: np.ndarray, fits: int) -> int:
     return KSearch(fits=fits).select(KMeansClusterer(n_clusters=2, random_state=0), space, seed=0).chosen
 
 
-def shipped_table(found, measured: dict, args) -> list[str]:
-    """The shipped rule's pick under each perturbation, with the levels it read and the NMI at the pick."""
+def one_fit_table(found, measured: dict, args) -> list[str]:
+    """The one-fit rule's pick under each perturbation, with the levels it read and the NMI at the pick."""
     lines = [
         "| space | classes | " + " | ".join(VIEWS) + " | NMI at the picks |",
         "| --- | --- | " + " | ".join("---" for _ in VIEWS) + " | --- |",
@@ -389,13 +389,15 @@ def rule_table(found, measured: dict, args) -> list[str]:
     """Each rule over its draws: how often the pick stays put, lands in 0.5x-2x of the classes, and its NMI."""
     lines = [
         "| space | classes | rule | cost | picks over the draws | within 1.5x of the commonest | 0.5x-2x of "
-        "the classes | NMI mean (min) | KSearch.select on the base |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "the classes | NMI mean (min) | search s (median) | KSearch.select on the base |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for corpus, size, space, labels in found:
         name, curves = f"{corpus.name}-{size}", measured[f"{corpus.name}-{size}"]
         for rule in RULES:
-            picks = [rule.read(draw)[0] for draw in draws(curves, rule, args.fits, args.seeds)]
+            runs = draws(curves, rule, args.fits, args.seeds)
+            picks = [rule.read(draw)[0] for draw in runs]
+            seconds = np.median([sum(c["seconds"] for c in draw) for draw in runs]) if runs else 0.0
             if not picks:
                 continue
             mode = max(set(picks), key=picks.count)
@@ -404,35 +406,38 @@ def rule_table(found, measured: dict, args) -> list[str]:
             nmis = [nmi_at(name, space, labels, k, args.work) for k in picks]
             lines.append(
                 f"| {name} | {corpus.true_k} | {rule.name} | {rule.cost} | {' '.join(map(str, picks))} | "
-                f"{near}/{len(picks)} | {fits}/{len(picks)} | {np.mean(nmis):.3f} ({min(nmis):.3f}) | "
+                f"{near}/{len(picks)} | {fits}/{len(picks)} | {np.mean(nmis):.3f} ({min(nmis):.3f}) | {seconds:.1f} | "
                 + ("" if rule.package_fits is None else str(package_pick(space, rule.package_fits)))
                 + " |"
             )
     return lines
 
 
-def write_page(found, measured: dict, args, seconds: float) -> None:
+def write_page(found, measured: dict, args) -> None:
     lines = [
         "# Stability of `clusterer.n_clusters=auto`: the chosen k under perturbations that should not matter",
         "",
-        f"`python benchmarks/k_stability.py` ({seconds / 60:.0f} min with the curves cached; 2 shared CPU cores; "
-        "seed 0). Each corpus is a seeded random subset, embedded and reduced once by the default text recipe "
+        "`python benchmarks/k_stability.py` (the curves, encoding and UMAP about 25 min; this page from the "
+        "cached curves about 4 min: the NMI fits and the package's own searches; 2 shared CPU cores, two "
+        "processes at once; seed 0). Each corpus is "
+        "a seeded random subset, embedded and reduced once by the default text recipe "
         "(hybrid encoder, `umap_text`): the space KSearch searches. On it the k search (k-means with the "
         "default 10 starts, silhouette on a 5,000-document sample, KSearch's grid and early stopping) runs "
         f"again with: `noise i` Gaussian noise of {args.noise:g} x the space's standard deviation added to "
         "the searched space; `umap i` the same relative noise added to the embeddings and the reducer fitted "
         "again (the route of the flips seen at 1M texts and with bfloat16 MiniLM); `fit i` another k-means "
         "seed for the search's fits; `sample i` another 5,000-document sample (only where there are more). "
-        "NMI: k-means (seed 0) on all documents of the base space at that k, against the labels.",
+        "NMI: k-means (seed 0) on all documents of the base space at that k, against the labels. The base "
+        "pick is checked against `KSearch(fits=1).select`'s own.",
         "",
-        "## The shipped rule under each perturbation",
+        "## One fit per k (the search before `k_search.fits`) under each perturbation",
         "",
-        *shipped_table(found, measured, args),
+        *one_fit_table(found, measured, args),
         "",
         "## How noisy the curve is: the silhouette's spread over the search's k-means seeds",
         "",
         f"Standard deviation of the silhouette at each k over {args.seeds} k-means seeds (base space and "
-        "sample), median and largest over k, beside the shipped `min_prominence` (0.03).",
+        "sample), median and largest over k, beside `min_prominence` (0.03).",
         "",
         "| space | median sd | largest sd |",
         "| --- | --- | --- |",
@@ -444,10 +449,12 @@ def write_page(found, measured: dict, args, seconds: float) -> None:
         "",
         "## Stabilisations tried, each over its draws",
         "",
-        f"Draws: every k-means seed of the base ({args.seeds}), and {args.fits} seeds of each re-fitted "
-        "reducer (`umap 1`, `umap 2`) and each other sample; a pooled rule reads them in pools of "
+        f"Draws: every k-means seed of the base ({args.seeds}), and {args.fits} seeds of each noise draw, "
+        "each re-fitted reducer and each other sample; a pooled rule reads them in pools of "
         f"{args.fits} (so it has a third as many draws). `within 1.5x`: picks within a factor 1.5 of the "
-        "commonest pick (a move along one peak, not to another level).",
+        "commonest pick (a move along one peak, not to another level). Search seconds: the fits' curves "
+        "summed (two processes on 2 shared cores). The last column: `KSearch(fits=1 or 3).select` on the base "
+        "space, the package's own search (median of 3 fits: `k_search.fits`, 3 by default).",
         "",
         *rule_table(found, measured, args),
     ]
@@ -476,14 +483,13 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    start = time.perf_counter()
     found = spaces(args)
     if args.build_only:
         return
     measured = {f"{corpus.name}-{size}": measure(corpus, size, space, args) for corpus, size, space, _ in found}
     if args.curves_only:
         return
-    write_page(found, measured, args, time.perf_counter() - start)
+    write_page(found, measured, args)
     print(f"wrote {args.out}")
 
 
