@@ -68,6 +68,37 @@ def test_a_hierarchy_gets_its_finest_clear_level_and_the_coarse_one_as_an_altern
     assert "finest clear level" in selection.describe() and "other levels: 3" in selection.describe()
 
 
+def kmeans_with_one_bad_optimum():
+    """k-means whose fit at k = 12 with seed 0 lands in a bad local optimum (a quarter of the points elsewhere)."""
+    from textcluster.clusterers.builtin import KMeansClusterer
+
+    class OneBadOptimum(KMeansClusterer):
+        def fit(self, X):
+            super().fit(X)
+            if self.n_clusters == 12 and self.random_state == 0:
+                rng = np.random.default_rng(0)
+                moved = rng.choice(len(X), len(X) // 4, replace=False)
+                self.labels_ = np.asarray(self.labels_).copy()
+                self.labels_[moved] = rng.integers(0, 12, len(moved))
+            return self
+
+    return OneBadOptimum(n_clusters="auto", random_state=0)
+
+
+def test_one_bad_local_optimum_no_longer_moves_the_pick():
+    """Each k's score is the median of three fits: one fit's bad optimum at the true k hid the level (one fit per k
+    picked 13), and the median of the seeds 0, 1, 2 keeps 12."""
+    families = np.array([[-60.0, 0.0], [0.0, 60.0], [60.0, 0.0]])
+    offsets = np.array([[-6.0, -6.0], [-6.0, 6.0], [6.0, -6.0], [6.0, 6.0]])
+    centres = (families[:, None, :] + offsets[None, :, :]).reshape(-1, 2)
+    X, _ = make_blobs(n_samples=2400, centers=centres, cluster_std=1.0, random_state=0)
+    clusterer = kmeans_with_one_bad_optimum()
+    assert KSearch(fits=1).select(clusterer, X, seed=0).chosen != 12
+    selection = KSearch().select(clusterer, X, seed=0)
+    assert KSearch().fits == 3 and selection.chosen == 12 and selection.clear
+    assert "median of 3 fits" in selection.criterion
+
+
 def test_too_few_documents_for_a_search_is_one_line():
     with pytest.raises(UserError, match=r"n_clusters=auto needs at least 3 documents"):
         KSearch().select(kmeans(), np.zeros((2, 3)), seed=0)

@@ -4,7 +4,7 @@
 grid (``steps_per_doubling`` values of k per doubling, every k at the small
 end) on a sample of the clustered space, and scores each partition by its
 silhouette there (the sample's distances are computed once, so each k costs
-one fit on the sample and one pass over that matrix). The grid reaches a
+``fits`` fits on the sample and as many passes over that matrix). The grid reaches a
 tenth of the documents searched: a corpus of 3,000 short queries may hold
 a hundred intents, and nothing caps the answer below that.
 
@@ -24,9 +24,22 @@ the others are recorded as alternatives, one ``clusterer.n_clusters=<k>``
 away. Without any clear level the pick is the best silhouette, and the record
 says so. The search stops ``patience`` doublings of k past the finest level
 found (counting levels of half the prominence). k goes no higher than the number of distinct points in the
-sample (all identical: one cluster, no search), and a k whose fit came out
+sample (all identical: one cluster, no search), and a k whose fits all came out
 with fewer clusters than asked for is not picked, so the chosen k is one the
 clustering has. Measurements: ``benchmarks/results/granularity.md``.
+
+Each k is fitted ``fits`` times (the clusterer's seed and the next ones; once
+for a clusterer without a seed) and scored by the median of their silhouettes.
+k-means lands in a different local optimum from one seed to the next: on the
+default's text spaces one fit's silhouette at a k moves by a standard deviation
+of 0.004-0.01 over seeds (up to 0.04 at some k), as much as a level's
+prominence, and one bad optimum made a level (SearchSnippets, 10,000 snippets:
+16 or 19 instead of 9-11 on two seeds in twelve) or hid one (BANKING77, 2,000 queries:
+14-15 instead of 45-64 on three seeds in twelve). The median of three keeps a
+single bad fit from doing either, at three times the search's cost; the mean
+does not (one bad fit still pulls it down). Measured, with what it leaves (a
+UMAP fitted again on input changed by 1e-6 is another layout, whose curve may
+put its levels elsewhere): ``benchmarks/results/k-stability.md``.
 """
 
 from __future__ import annotations
@@ -56,9 +69,10 @@ K_SEARCH_SETTINGS = Block(
         "steps_per_doubling": Int(min=1),
         "min_prominence": Float(min=0, max=2),
         "patience": Int(min=1),
+        "fits": Int(min=1),
     }
 )
-"""``k_search.*``: the range and grid of k, the sample, what makes a level clear, early stopping."""
+"""``k_search.*``: the range and grid of k, the sample, what makes a level clear, early stopping, fits per k."""
 
 
 def default_k_max(n_samples: int) -> int:
@@ -158,6 +172,7 @@ class KSearch:
     steps_per_doubling: int = 6
     min_prominence: float = 0.03
     patience: int = 3
+    fits: int = 3  # fits per k, scored by their median silhouette (module docstring)
 
     def k_range(self, n_samples: int) -> tuple[int, int]:
         """k_min to k_max, both below the number of documents searched (the sample)."""
@@ -173,7 +188,16 @@ class KSearch:
 
     @property
     def criterion(self) -> str:
-        return f"silhouette: the finest level whose curve falls by {self.min_prominence} either side"
+        pooled = f" (median of {self.fits} fits)" if self.fits > 1 else ""
+        return f"silhouette{pooled}: the finest level whose curve falls by {self.min_prominence} either side"
+
+    def _fits(self, clusterer: Clusterer, k: int) -> list[Clusterer]:
+        """The clusterers fitted at ``k``: ``fits`` seeds from the clusterer's own ``random_state`` on (one where it
+        has no seed: its fits would all be the same)."""
+        if "random_state" not in (clusterer.parameter_names() or ()):
+            return [clusterer.clone(n_clusters=k)]
+        seed = clusterer.random_state or 0
+        return [clusterer.clone(n_clusters=k, random_state=seed + i) for i in range(self.fits)]
 
     def select(
         self,
@@ -235,24 +259,19 @@ class KSearch:
     def _curve(
         self, clusterer: Clusterer, sample: np.ndarray, distances: np.ndarray, grid: list[int]
     ) -> tuple[list[int], list[float]]:
-        """The silhouette of each k of ``grid``, stopping ``patience`` doublings past the finest clear level.
-        A k whose fit gave fewer clusters than asked for is left out (kept only when every k did)."""
-        from sklearn.metrics import silhouette_score
-
-        ks, scores, short = [], [], []  # short: the fit gave fewer clusters than asked for
+        """The silhouette of each k of ``grid`` (the median over the k's fits), stopping ``patience`` doublings past
+        the finest clear level. A k whose fits gave fewer clusters than asked for is left out (kept only when every
+        k did); a fit that gave fewer is left out of its k's median."""
+        ks, scores, short = [], [], []  # short: the fits gave fewer clusters than asked for
         with track(len(grid), "choosing k", "values of k") as progress:
             for k in grid:
-                labels = np.asarray(clusterer.clone(n_clusters=k).fit(sample).labels_)
-                found = len(np.unique(labels))
+                fits = [_silhouette(fit, sample, distances) for fit in self._fits(clusterer, k)]
                 progress.update(1)
-                score = (
-                    float(silhouette_score(distances, labels, metric="precomputed"))
-                    if 1 < found < len(sample)
-                    else -1.0
-                )
-                if found < k:
-                    short.append((k, score))
+                whole = [score for found, score in fits if found >= k]
+                if not whole:
+                    short.append((k, float(np.median([score for _, score in fits]))))
                     continue
+                score = float(np.median(whole))
                 ks.append(k)
                 scores.append(score)
                 # k_min's fall to one side makes it a level on most curves: it does not stop the search. Half
@@ -265,3 +284,14 @@ class KSearch:
         if not ks:  # no k gave all of its clusters: the curve of what the fits gave
             return [k for k, _ in short], [score for _, score in short]
         return ks, scores
+
+
+def _silhouette(clusterer: Clusterer, sample: np.ndarray, distances: np.ndarray) -> tuple[int, float]:
+    """``(clusters found, silhouette)`` of one fit on the sample (-1 where there is no partition to score)."""
+    from sklearn.metrics import silhouette_score
+
+    labels = np.asarray(clusterer.fit(sample).labels_)
+    found = len(np.unique(labels))
+    if not 1 < found < len(sample):
+        return found, -1.0
+    return found, float(silhouette_score(distances, labels, metric="precomputed"))
