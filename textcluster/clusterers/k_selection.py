@@ -30,16 +30,13 @@ clustering has. Measurements: ``benchmarks/results/granularity.md``.
 
 Each k is fitted ``fits`` times (the clusterer's seed and the next ones; once
 for a clusterer without a seed) and scored by the median of their silhouettes.
-k-means lands in a different local optimum from one seed to the next: on the
-default's text spaces one fit's silhouette at a k moves by a standard deviation
-of 0.004-0.01 over seeds (up to 0.04 at some k), as much as a level's
-prominence, and one bad optimum made a level (SearchSnippets, 10,000 snippets:
-16 or 19 instead of 9-11 on two seeds in twelve) or hid one (BANKING77, 2,000 queries:
-14-15 instead of 45-64 on three seeds in twelve). The median of three keeps a
-single bad fit from doing either, at three times the search's cost; the mean
-does not (one bad fit still pulls it down). Measured, with what it leaves (a
-UMAP fitted again on input changed by 1e-6 is another layout, whose curve may
-put its levels elsewhere): ``benchmarks/results/k-stability.md``.
+k-means lands in a different local optimum from one seed to the next, and one
+fit's silhouette at a k moves by as much as a level's prominence: one bad
+optimum can make a level or hide one. The median of three keeps a single bad
+fit from doing either, at three times the search's cost; the mean does not
+(one bad fit still pulls it down). What it leaves: a UMAP fitted again on
+slightly changed input is another layout, whose curve may put its levels
+elsewhere. Measured: ``benchmarks/results/k-stability.md``.
 """
 
 from __future__ import annotations
