@@ -21,7 +21,7 @@ The silhouette curve of each variant is computed once, by KSearch's own ``_curve
 JSON, and each pick rule reads it: the one-fit rule as ``KSearch(fits=1).select`` does
 (checked against it on the base space), a pooled rule on the median or mean of a few
 fits' curves with the early stopping replayed on it (the median of 3 is
-``KSearch().select``'s own: its pick on the base space is on the page beside it). NMI is
+``KSearch(fits=3).select``'s own: its pick on the base space is on the page beside it). NMI is
 k-means on all the corpus' documents at the chosen k against the labels, which nothing
 else sees. Cost: about 25 min on 2 shared cores with nothing cached (encoding and UMAP
 included), about 4 min to rewrite the page from the cache (the NMI fits and the package checks).

@@ -85,17 +85,17 @@ def kmeans_with_one_bad_optimum():
     return OneBadOptimum(n_clusters="auto", random_state=0)
 
 
-def test_one_bad_local_optimum_no_longer_moves_the_pick():
-    """Each k's score is the median of three fits: one fit's bad optimum at the true k hid the level (one fit per k
-    picked 13), and the median of the seeds 0, 1, 2 keeps 12."""
+def test_with_three_fits_one_bad_local_optimum_no_longer_moves_the_pick():
+    """k_search.fits=3 scores each k by the median of three fits: one fit's bad optimum at the true k hid the level
+    (one fit per k, the default, picked 13), and the median of the seeds 0, 1, 2 keeps 12."""
     families = np.array([[-60.0, 0.0], [0.0, 60.0], [60.0, 0.0]])
     offsets = np.array([[-6.0, -6.0], [-6.0, 6.0], [6.0, -6.0], [6.0, 6.0]])
     centres = (families[:, None, :] + offsets[None, :, :]).reshape(-1, 2)
     X, _ = make_blobs(n_samples=2400, centers=centres, cluster_std=1.0, random_state=0)
     clusterer = kmeans_with_one_bad_optimum()
-    assert KSearch(fits=1).select(clusterer, X, seed=0).chosen != 12
-    selection = KSearch().select(clusterer, X, seed=0)
-    assert KSearch().fits == 3 and selection.chosen == 12 and selection.clear
+    assert KSearch().fits == 1 and KSearch().select(clusterer, X, seed=0).chosen != 12
+    selection = KSearch(fits=3).select(clusterer, X, seed=0)
+    assert selection.chosen == 12 and selection.clear
     assert "median of 3 fits" in selection.criterion
 
 

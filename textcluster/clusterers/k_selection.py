@@ -28,13 +28,17 @@ sample (all identical: one cluster, no search), and a k whose fits all came out
 with fewer clusters than asked for is not picked, so the chosen k is one the
 clustering has. Measurements: ``benchmarks/results/granularity.md``.
 
-Each k is fitted ``fits`` times (the clusterer's seed and the next ones; once
-for a clusterer without a seed) and scored by the median of their silhouettes.
-k-means lands in a different local optimum from one seed to the next, and one
-fit's silhouette at a k moves by as much as a level's prominence: one bad
-optimum can make a level or hide one. The median of three keeps a single bad
-fit from doing either, at three times the search's cost; the mean does not
-(one bad fit still pulls it down). What it leaves: a UMAP fitted again on
+With ``fits`` above 1 each k is fitted that many times (the clusterer's seed
+and the next ones; once for a clusterer without a seed) and scored by the
+median of their silhouettes. k-means lands in a different local optimum from
+one seed to the next, and one fit's silhouette at a k moves by as much as a
+level's prominence: one bad optimum can make a level or hide one. The median
+of three keeps a single bad fit from doing either, and was steadier over many
+draws of the dev spaces; but it costs two to three times the search, the
+pick still falls between a coarse and a fine level wherever the fine one's
+prominence sits near ``min_prominence``, and on the plain default's seed-0
+runs it went coarse on a corpus one fit gets right. So one fit stays the
+default, three are an option. What neither removes: a UMAP fitted again on
 slightly changed input is another layout, whose curve may put its levels
 elsewhere. Measured: ``benchmarks/results/k-stability.md``.
 """
@@ -169,7 +173,7 @@ class KSearch:
     steps_per_doubling: int = 6
     min_prominence: float = 0.03
     patience: int = 3
-    fits: int = 3  # fits per k, scored by their median silhouette (module docstring)
+    fits: int = 1  # fits per k, scored by their median silhouette (module docstring: why 1 by default)
 
     def k_range(self, n_samples: int) -> tuple[int, int]:
         """k_min to k_max, both below the number of documents searched (the sample)."""
