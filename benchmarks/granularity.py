@@ -33,11 +33,11 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from corpora import SNIPPETS, STACKOVERFLOW, Corpus, read_lines, read_table
 from own_corpus import score
 from run import HERE, data_dir, run_cell
 from sklearn.metrics import normalized_mutual_info_score
@@ -50,43 +50,23 @@ NEWSGROUP_SLICES = (300, 1000, 3000)
 NOTES_MARKER = "<!-- written by hand below: kept when the table is rewritten -->"
 
 
-@dataclass
-class Corpus:
-    name: str
-    texts: list[str]
-    labels: np.ndarray
-    vectors_of: str | None = None  # a corpus given as vectors: the text corpus whose MiniLM vectors these are
-
-    @property
-    def true_k(self) -> int:
-        return len(set(self.labels.tolist()))
-
-
 def load_corpora(data: Path) -> list[Corpus]:
     """The dev corpora of issue 23, smallest number of classes first."""
 
-    def lines(text_file: str, labels_file: str) -> tuple[list[str], np.ndarray]:
-        texts = (data / text_file).read_text(encoding="utf-8-sig").splitlines()
-        return texts, np.array((data / labels_file).read_text().split())
-
-    def table(path: Path, label: str) -> tuple[list[str], np.ndarray]:
-        frame = pd.read_csv(path)
-        return frame["text"].fillna("").astype(str).tolist(), frame[label].astype(str).to_numpy()
-
-    snippets = lines("searchsnippets/SearchSnippets.txt", "searchsnippets/SearchSnippets_gnd.txt")
+    snippets = read_lines(data, *SNIPPETS)
     corpora = [
         Corpus("searchsnippets", *snippets),
         Corpus("searchsnippets-vectors", *snippets, vectors_of="searchsnippets"),
-        Corpus("stackoverflow", *lines("stackoverflow/StackOverflow.txt", "stackoverflow/StackOverflow_gnd.txt")),
-        Corpus("newsgroups-test", *table(data / "20newsgroups/test.csv", "label")),
+        Corpus("stackoverflow", *read_lines(data, *STACKOVERFLOW)),
+        Corpus("newsgroups-test", *read_table(data / "20newsgroups/test.csv", "label")),
     ]
-    train_texts, train_labels = table(data / "20newsgroups/train.csv", "label")
+    train_texts, train_labels = read_table(data / "20newsgroups/train.csv", "label")
     order = np.random.default_rng(0).permutation(len(train_texts))
     for size in NEWSGROUP_SLICES:
         rows = np.sort(order[:size])
         corpora.append(Corpus(f"newsgroups-train-{size}", [train_texts[i] for i in rows], train_labels[rows]))
-    banking_test = table(data / "banking77/test.csv", "category")
-    banking_train = table(data / "banking77/train.csv", "category")
+    banking_test = read_table(data / "banking77/test.csv", "category")
+    banking_train = read_table(data / "banking77/train.csv", "category")
     corpora.append(Corpus("banking77-test", *banking_test))
     corpora.append(
         Corpus(

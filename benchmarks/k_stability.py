@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+from corpora import SNIPPETS, STACKOVERFLOW, Corpus, read_lines, read_table
 from run import HERE, data_dir
 
 WORK = HERE / "runs" / "k-stability"
@@ -45,32 +45,13 @@ SIZES = (2000, 10000)
 FEW_STARTS = 3  # k-means starts per fit when fits are pooled: 3 fits x 3 starts ~ one fit's 10 starts
 
 
-@dataclass
-class Corpus:
-    name: str
-    texts: list[str]
-    labels: np.ndarray
-
-    @property
-    def true_k(self) -> int:
-        return len(set(self.labels.tolist()))
-
-
 def load_corpora(data: Path) -> list[Corpus]:
-    def lines(text_file: str, labels_file: str) -> tuple[list[str], np.ndarray]:
-        texts = (data / text_file).read_text(encoding="utf-8-sig").splitlines()
-        return texts, np.array((data / labels_file).read_text().split())
-
-    def table(paths: list[Path], label: str) -> tuple[list[str], np.ndarray]:
-        frame = pd.concat([pd.read_csv(path) for path in paths])
-        return frame["text"].fillna("").astype(str).tolist(), frame[label].astype(str).to_numpy()
-
     banking = [data / "banking77/train.csv", data / "banking77/test.csv"]
     return [
-        Corpus("searchsnippets", *lines("searchsnippets/SearchSnippets.txt", "searchsnippets/SearchSnippets_gnd.txt")),
-        Corpus("stackoverflow", *lines("stackoverflow/StackOverflow.txt", "stackoverflow/StackOverflow_gnd.txt")),
-        Corpus("banking77", *table(banking, "category")),
-        Corpus("newsgroups-test", *table([data / "20newsgroups/test.csv"], "label")),
+        Corpus("searchsnippets", *read_lines(data, *SNIPPETS)),
+        Corpus("stackoverflow", *read_lines(data, *STACKOVERFLOW)),
+        Corpus("banking77", *read_table(banking, "category")),
+        Corpus("newsgroups-test", *read_table(data / "20newsgroups/test.csv", "label")),
     ]
 
 

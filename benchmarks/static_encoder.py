@@ -29,11 +29,11 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from corpora import SNIPPETS, STACKOVERFLOW, Corpus, read_lines, read_table
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path(os.environ.get("TEXTCLUSTER_DATA_DIR") or REPO.parent / "shared" / "data")
@@ -54,33 +54,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@dataclass
-class Corpus:
-    name: str
-    texts: list[str]
-    labels: np.ndarray
-
-    @property
-    def true_k(self) -> int:
-        return len(set(self.labels.tolist()))
-
-
 def load_corpora(data: Path) -> list[Corpus]:
-    import pandas as pd
-
-    def lines(text_file: str, labels_file: str) -> tuple[list[str], np.ndarray]:
-        texts = (data / text_file).read_text(encoding="utf-8-sig").splitlines()
-        return texts, np.array((data / labels_file).read_text().split())
-
-    def table(path: Path, label: str) -> tuple[list[str], np.ndarray]:
-        frame = pd.read_csv(path, keep_default_na=False)
-        return frame["text"].astype(str).tolist(), frame[label].astype(str).to_numpy()
-
     return [
-        Corpus("SearchSnippets", *lines("searchsnippets/SearchSnippets.txt", "searchsnippets/SearchSnippets_gnd.txt")),
-        Corpus("StackOverflow", *lines("stackoverflow/StackOverflow.txt", "stackoverflow/StackOverflow_gnd.txt")),
-        Corpus("20 Newsgroups-test", *table(data / "20newsgroups/test.csv", "label")),
-        Corpus("BANKING77-test", *table(data / "banking77/test.csv", "category")),
+        Corpus("SearchSnippets", *read_lines(data, *SNIPPETS)),
+        Corpus("StackOverflow", *read_lines(data, *STACKOVERFLOW)),
+        Corpus("20 Newsgroups-test", *read_table(data / "20newsgroups/test.csv", "label")),
+        Corpus("BANKING77-test", *read_table(data / "banking77/test.csv", "category")),
     ]
 
 
