@@ -222,25 +222,18 @@ VIEWS = {  # the one-fit rule's columns: the variant whose curve it reads
 
 
 def stop(ks: list[int], scores: list[float]) -> int:
-    """How much of the curve the search reads: KSearch._curve's early stopping replayed on its prefixes."""
-    from textcluster.clusterers.k_selection import KSearch, levels
+    """How much of the curve the search reads: KSearch's early stopping replayed on its prefixes."""
+    from textcluster.clusterers.k_selection import KSearch
 
     search = KSearch()
-    for j in range(len(ks)):
-        prefix = levels(ks[: j + 1], scores[: j + 1], forming=True).items()
-        found = [ks[i] for i, p in prefix if p >= search.min_prominence / 2 and i > 0]
-        if found and ks[j] >= max(found) * 2**search.patience:
-            return j + 1
-    return len(ks)
+    return next((j + 1 for j in range(len(ks)) if search.stops(ks[: j + 1], scores[: j + 1])), len(ks))
 
 
 def finest_clear(ks: list[int], scores: list[float]) -> tuple[int, dict[int, float]]:
-    """KSearch.select's pick on a curve: the finest level of prominence >= min_prominence, else the best score."""
-    from textcluster.clusterers.k_selection import KSearch, levels
+    """KSearch.select's pick on a curve, and the curve's levels (k: prominence)."""
+    from textcluster.clusterers.k_selection import KSearch
 
-    found = levels(ks, scores)
-    clear = [i for i, p in found.items() if p >= KSearch().min_prominence]
-    chosen = ks[max(clear)] if clear else ks[int(np.argmax(scores))]
+    chosen, found, _ = KSearch().pick(ks, scores)
     return chosen, {ks[i]: p for i, p in found.items()}
 
 

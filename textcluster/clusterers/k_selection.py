@@ -233,9 +233,7 @@ class KSearch:
             sample = np.asarray(project(sample), dtype=np.float32)
         grid = k_grid(k_min, k_max, self.steps_per_doubling)
         ks, scores = self._curve(clusterer, sample, pairwise_distances(sample), grid)
-        found = levels(ks, scores)
-        clear = [i for i, prominence in found.items() if prominence >= self.min_prominence]
-        chosen = ks[max(clear)] if clear else ks[int(np.argmax(scores))]
+        chosen, found, clear = self.pick(ks, scores)
         selection = KSelection(
             ks=ks,
             scores=scores,
@@ -245,7 +243,7 @@ class KSearch:
             k_range=(k_min, k_max),
             seconds=time.perf_counter() - start,
             levels={ks[i]: prominence for i, prominence in found.items()},
-            clear=bool(clear),
+            clear=clear,
             min_prominence=self.min_prominence,
             note=note,
         )
@@ -256,6 +254,20 @@ class KSearch:
             selection.seconds,
         )
         return selection
+
+    def pick(self, ks: list[int], scores: list[float]) -> tuple[int, dict[int, float], bool]:
+        """``(chosen k, {index in ks: prominence} of the curve's levels, whether the pick is a clear level)``: the
+        finest level of prominence >= ``min_prominence``, else the best silhouette."""
+        found = levels(ks, scores)
+        clear = [i for i, prominence in found.items() if prominence >= self.min_prominence]
+        return (ks[max(clear)] if clear else ks[int(np.argmax(scores))]), found, bool(clear)
+
+    def stops(self, ks: list[int], scores: list[float]) -> bool:
+        """Whether the search ends after the curve so far: ``patience`` doublings of k past its finest level."""
+        # k_min's fall to one side makes it a level on most curves: it does not stop the search. Half the
+        # prominence counts, so that a level still forming past a clear one keeps the search going
+        found = [ks[i] for i, p in levels(ks, scores, forming=True).items() if p >= self.min_prominence / 2 and i > 0]
+        return bool(found) and ks[-1] >= max(found) * 2**self.patience
 
     def _curve(
         self, clusterer: Clusterer, sample: np.ndarray, distances: np.ndarray, grid: list[int]
@@ -275,12 +287,7 @@ class KSearch:
                 score = float(np.median(whole))
                 ks.append(k)
                 scores.append(score)
-                # k_min's fall to one side makes it a level on most curves: it does not stop the search. Half
-                # the prominence counts, so that a level still forming past a clear one keeps the search going
-                found = [
-                    ks[i] for i, p in levels(ks, scores, forming=True).items() if p >= self.min_prominence / 2 and i > 0
-                ]
-                if found and k >= max(found) * 2**self.patience:
+                if self.stops(ks, scores):
                     break
         if not ks:  # no k gave all of its clusters: the curve of what the fits gave
             return [k for k, _ in short], [score for _, score in short]
