@@ -53,6 +53,18 @@ def test_levels_are_peaks_that_fall_within_a_factor_of_two_and_a_slow_rise_is_no
     assert levels(ks, [0.5 + 0.001 * i for i in range(len(ks))]) == {}
 
 
+def test_a_peak_whose_window_runs_past_k_max_is_a_level_as_k_min_is():
+    """The shape of a million short texts' curve: k_min falls to its right, the curve climbs to a peak just below
+    k_max and falls from it; both ends are levels by the side searched, and the finer one is the pick (it was 2
+    while the peak's window past k_max made it no level)."""
+    ks = [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 500]
+    scores = [0.43, 0.38, 0.31, 0.30, 0.28, 0.27, 0.28, 0.29, 0.31, 0.34, 0.37, 0.42, 0.45, 0.48, 0.50, 0.47, 0.45]
+    chosen, found, clear = KSearch().pick(ks, scores)
+    assert chosen == 256 and clear
+    assert found[ks.index(256)] == pytest.approx(0.05) and found[0] == pytest.approx(0.12)
+    assert KSearch().pick(ks[:-2], scores[:-2])[0] == 2  # no fall after the last k: no level, k_min stays
+
+
 def test_a_hierarchy_gets_its_finest_clear_level_and_the_coarse_one_as_an_alternative():
     """Three families of four groups: silhouette is highest at 3, the pick is the 12 groups, 3 one override away."""
     families = np.array([[-60.0, 0.0], [0.0, 60.0], [60.0, 0.0]])

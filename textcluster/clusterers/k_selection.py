@@ -17,7 +17,10 @@ very fine k, where every small group of near-duplicates is its own cluster.
 So the search reads *levels* off the curve: a k is a level when no k within a
 factor of two either side scores higher, and its *prominence* is how far the
 curve falls within that window (the smaller fall of the two sides; a slow
-rise with no fall is no level). The pick is the finest level whose
+rise with no fall is no level). The grid's two ends are alike: where the
+window runs past k_min or k_max, the fall on the side searched counts (a
+peak just below k_max that the curve falls from is as much a level as k_min
+falling to its right; nothing beyond k_max could be picked anyway). The pick is the finest level whose
 prominence is at least ``min_prominence``, a clear level (the finer one
 serves a reader better: the topic tree merges topics, nothing splits them);
 the others are recorded as alternatives, one ``clusterer.n_clusters=<k>``
@@ -91,17 +94,14 @@ def k_grid(k_min: int, k_max: int, steps_per_doubling: int) -> list[int]:
     return ks
 
 
-def levels(ks: list[int], scores: list[float], forming: bool = False) -> dict[int, float]:
-    """``{index in ks: prominence}`` of each level of the curve (module docstring). ``forming``: the curve is
-    still growing, and a peak whose right-hand window is only partly seen counts too."""
+def levels(ks: list[int], scores: list[float]) -> dict[int, float]:
+    """``{index in ks: prominence}`` of each level of the curve (module docstring). Where the curve ends inside a
+    peak's window (the grid's first k, its last, or a search still running) the part of the window it has counts."""
     found = {}
     for i, k in enumerate(ks):
         left = [scores[j] for j in range(i) if ks[j] >= k / LEVEL_WINDOW]
         right = [scores[j] for j in range(i + 1, len(ks)) if ks[j] <= k * LEVEL_WINDOW]
-        if max(left + right, default=-np.inf) > scores[i]:
-            continue
-        window_seen = ks[-1] >= k * LEVEL_WINDOW  # else the curve may still rise past the end of the grid
-        if not right or not (window_seen or forming):
+        if max(left + right, default=-np.inf) > scores[i] or not right:  # no k to its right: no fall seen yet
             continue
         # k_min has no left side: its fall to the right alone
         falls = [scores[i] - min(right)] + ([scores[i] - min(left)] if left else [])
@@ -266,7 +266,7 @@ class KSearch:
         """Whether the search ends after the curve so far: ``patience`` doublings of k past its finest level."""
         # k_min's fall to one side makes it a level on most curves: it does not stop the search. Half the
         # prominence counts, so that a level still forming past a clear one keeps the search going
-        found = [ks[i] for i, p in levels(ks, scores, forming=True).items() if p >= self.min_prominence / 2 and i > 0]
+        found = [ks[i] for i, p in levels(ks, scores).items() if p >= self.min_prominence / 2 and i > 0]
         return bool(found) and ks[-1] >= max(found) * 2**self.patience
 
     def _curve(
