@@ -15,7 +15,10 @@ is missed: ONNX float32 at least 2x torch with cosine >= 0.99 on every
 document, and torch at least as fast as sentence-transformers.
 
 ``textcluster torch bf16`` is what ``encoder.dtype=bfloat16`` runs on a CPU with
-bfloat16 dot products: a bfloat16 copy of the model; ``torch bf16 autocast`` the
+bfloat16 dot products: a bfloat16 copy of the model, its attention on short
+batches two matrix products (textcluster.encoders.cpu_attention);
+``torch bf16, torch's attention kernel`` the same copy with torch's
+scaled-dot-product attention throughout; ``torch bf16 autocast`` the
 float32 weights under ``torch.autocast("cpu", bfloat16)`` (what weights a refiner
 has changed run); ``torch bf16 + compile`` the copy under ``torch.compile`` with
 frozen weights (inductor's oneDNN weight prepacking). They are left out where
@@ -69,7 +72,8 @@ TORCH, ONNX, INT8, ST = "textcluster torch", "textcluster onnx", "textcluster on
 BF16 = "textcluster torch bf16"  # encoder.dtype=bfloat16: a bfloat16 copy of the model
 BF16_AUTOCAST = "torch bf16 autocast"  # float32 weights under autocast (what weights a refiner changed run)
 BF16_COMPILED = "torch bf16 + compile"  # the bfloat16 copy under torch.compile (inductor, frozen weights)
-BF16_PATHS = (BF16, BF16_AUTOCAST, BF16_COMPILED)
+BF16_FLASH = "torch bf16, torch's attention kernel"  # the copy with torch's SDPA (the default before cpu_attention)
+BF16_PATHS = (BF16, BF16_FLASH, BF16_AUTOCAST, BF16_COMPILED)
 TORCH_INT8 = "torch int8 dynamic"  # torch's quantize_dynamic of the float32 model's Linear layers (per channel)
 ONNX_STATIC = "onnx int8 static"  # ONNX Runtime's quantize_static of the exported float32 graph (QDQ, MinMax)
 # ONNX Runtime's transformer optimiser (fused Attention, SkipLayerNorm, BiasGelu) over an eager-attention export
@@ -202,7 +206,9 @@ def prepare_path(encoder, name: str, calibration: list[str]):
     import torch
 
     encoder.fit()
-    if name == BF16_AUTOCAST:
+    if name == BF16_FLASH:
+        encoder.bf16_model().set_attn_implementation("sdpa")
+    elif name == BF16_AUTOCAST:
         encoder.refined_ = True  # the path of weights a refiner changed: float32 under autocast
     elif name == BF16_COMPILED:
         encoder.bf16_model_ = torch.compile(encoder.bf16_model(), dynamic=True, options={"freezing": True})

@@ -13,6 +13,7 @@ pytest.importorskip("onnxruntime")
 from textcluster import registry  # noqa: E402
 from textcluster.dataset import Dataset  # noqa: E402
 from textcluster.encoders import onnx_backend, pretrained  # noqa: E402
+from textcluster.encoders.cpu_attention import SHORT_ATTENTION  # noqa: E402
 from textcluster.encoders.pretrained import PretrainedEncoder  # noqa: E402
 from textcluster.errors import UserError  # noqa: E402
 from textcluster.machine import available_cores  # noqa: E402
@@ -244,6 +245,7 @@ def test_bf16_on_the_cpu_runs_a_bf16_copy_close_to_float32(torch_encoder, snippe
     # the model a refiner would train stays float32; inference ran its bfloat16 copy
     assert next(encoder.model_.parameters()).dtype == torch.float32
     assert next(encoder.bf16_model_.parameters()).dtype == torch.bfloat16
+    assert encoder.bf16_model_.config._attn_implementation == SHORT_ATTENTION  # padded batches: the mask reached it
     # measured: lowest cosine 0.99987 over 6,000 SearchSnippets (benchmarks/results/encoder-precision-bf16.md)
     assert cosines(found, expected).min() >= 0.9995
     assert cosines(found, expected).min() < 1.0  # it did run in bfloat16

@@ -22,6 +22,7 @@ import numpy as np
 from textcluster.contracts import Encoder, RefinementView, TrainingContext
 from textcluster.dataset import TEXT, Dataset
 from textcluster.encoders import onnx_backend
+from textcluster.encoders.cpu_attention import use_short_sequence_attention
 from textcluster.encoders.hub import MINILM_NAMES, load_model, model_identity
 from textcluster.errors import UserError
 from textcluster.machine import available_cores
@@ -457,14 +458,16 @@ class PretrainedEncoder(Encoder):
         """A bfloat16 copy of the pretrained model, for inference on a CPU with bfloat16 dot products: faster
         than float32 weights under autocast (no cast of every weight at every product; measured in
         benchmarks/results/encoder-speed.md) and as close to float32 by the clusters it gives
-        (benchmarks/results/encoder-precision-bf16.md). Weights a refiner has changed run under autocast instead
-        (forward): a copy made before the refiner trained would be stale."""
+        (benchmarks/results/encoder-precision-bf16.md), with attention fit for short texts (cpu_attention). Weights
+        a refiner has changed run under autocast instead (forward): a copy made before the refiner trained would be
+        stale."""
         if self.bf16_model_ is None:
             import copy
 
             import torch
 
             self.bf16_model_ = copy.deepcopy(self.model_).to(torch.bfloat16).eval()
+            use_short_sequence_attention(self.bf16_model_)
         return self.bf16_model_
 
     def pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
