@@ -217,3 +217,18 @@ def test_the_run_folder_and_predict_leave_the_distribution_beside_the_assignment
     vectors = hdbscan.membership_vector(pipeline.clusterer_.model_, pipeline.reduced_)
     expected = pipeline._topic_proba(clusters, vectors, pipeline.embeddings_)
     np.testing.assert_allclose(predicted, expected, atol=1e-5)
+
+
+def test_the_distribution_streams_to_disk_in_blocks_and_a_short_stream_leaves_no_file(tmp_path):
+    from types import SimpleNamespace
+
+    from textcluster.reporting.run_folder import write_topic_distribution
+
+    pipeline = SimpleNamespace(topic_ids_=np.array([0, 1, 2]), topics_=None)
+    blocks = [np.full((4, 3), i, dtype=np.float64) for i in range(3)]  # float64 in, float32 on disk
+    write_topic_distribution(tmp_path / "d.npy", iter(blocks), 12, pipeline)
+    np.testing.assert_array_equal(np.load(tmp_path / "d.npy"), np.concatenate(blocks).astype(np.float32))
+    assert np.load(tmp_path / "d.npy").dtype == np.float32
+    with pytest.raises(RuntimeError, match="8 rows written, 12 expected"):
+        write_topic_distribution(tmp_path / "short.npy", iter(blocks[:2]), 12, pipeline)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["d.json", "d.npy"]  # no file, no temporary

@@ -519,10 +519,20 @@ class Pipeline(TopicEditing, TopicUpdates):
         """:meth:`predict_proba` of documents already encoded: their ``embeddings`` and their ``points`` in the
         clustered space (a :class:`~textcluster.results.Prediction`'s ``embeddings`` and ``reduced``), so
         predict and predict_proba need one encoding. In blocks of rows: only the result is held whole."""
-        out = np.empty((len(points), len(self.topic_ids_)), dtype=dtype)
-        for start in range(0, len(out), MEMBERSHIP_BLOCK):
+        return self._stacked(self.proba_blocks(embeddings, points), len(points), dtype)
+
+    def proba_blocks(self, embeddings: np.ndarray, points: np.ndarray) -> Iterator[np.ndarray]:
+        """:meth:`proba_at` a block of rows at a time, so that a writer never holds the whole (n, topics) array."""
+        for start in range(0, len(points), MEMBERSHIP_BLOCK):
             rows = slice(start, start + MEMBERSHIP_BLOCK)
-            out[rows] = self._topic_proba(*self._cluster_proba(points[rows]), embeddings[rows])
+            yield self._topic_proba(*self._cluster_proba(points[rows]), embeddings[rows])
+
+    def _stacked(self, blocks: Iterator[np.ndarray], n_rows: int, dtype: Any) -> np.ndarray:
+        out = np.empty((n_rows, len(self.topic_ids_)), dtype=dtype)
+        start = 0
+        for block in blocks:
+            out[start : start + len(block)] = block
+            start += len(block)
         return out
 
     def topic_distribution(self, documents: Any):
@@ -538,16 +548,21 @@ class Pipeline(TopicEditing, TopicUpdates):
         """:meth:`predict_proba` of the documents ``fit`` was given (rows of ``labels_``) as float32, from the
         fit's clustered space: nothing is encoded again, and HDBSCAN gives its all-points membership vectors.
         Computed in blocks of rows, so only the float32 result is held whole."""
+        return self._stacked(self.training_proba_blocks(), len(self.labels_), np.float32)
+
+    def training_proba_blocks(self) -> Iterator[np.ndarray]:
+        """:meth:`training_proba` a block of rows at a time (the run folder streams them to disk)."""
         if getattr(self, "reduced_", None) is None:
             raise UserError("a loaded model holds no training documents: call predict_proba(documents)")
         soft = self.guidance_.membership_view(self.clusterer_).soft_membership() if self.refiner_ is None else None
         if soft is None:
-            return self.proba_at(self.embeddings_, self.reduced_, dtype=np.float32)
-        out = np.empty((len(self.reduced_), len(self.topic_ids_)), dtype=np.float32)
-        for start in range(0, len(out), MEMBERSHIP_BLOCK):
-            rows = slice(start, start + MEMBERSHIP_BLOCK)
-            out[rows] = self._topic_proba(soft[0], soft[1][rows], self.embeddings_[rows])
-        return out
+            return self.proba_blocks(self.embeddings_, self.reduced_)
+        return (
+            self._topic_proba(
+                soft[0], soft[1][start : start + MEMBERSHIP_BLOCK], self.embeddings_[start : start + MEMBERSHIP_BLOCK]
+            )
+            for start in range(0, len(self.reduced_), MEMBERSHIP_BLOCK)
+        )
 
     def _cluster_proba(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(cluster ids, probabilities)``: the stage's own where it has them, else the distance rule."""

@@ -108,9 +108,9 @@ def predict(argv: Sequence[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_predictions(path, prediction)
     # one encoding for both: the probabilities come from the prediction's embeddings and clustered points
-    proba = pipeline.proba_at(prediction.embeddings, prediction.reduced, dtype=np.float32)
+    blocks = pipeline.proba_blocks(prediction.embeddings, prediction.reduced)
     distribution = path.with_name(f"{path.stem}_topic_distribution.npy")
-    write_topic_distribution(distribution, proba, pipeline)
+    write_topic_distribution(distribution, blocks, len(prediction.labels), pipeline)
 
     labels = prediction.labels
     clusters, counts = np.unique(labels[labels != NOISE], return_counts=True)

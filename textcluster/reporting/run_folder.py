@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,9 @@ def write_results(run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> list[d
         write_documents(run_dir / DOCUMENTS_FILE, dataset, pipeline.labels_)
     topic_labels = None if pipeline.topics_ is None else pipeline.topics_.label_of(pipeline.labels_)
     write_rows(run_dir / "assignments.csv", dataset, pipeline.labels_, topic_labels=topic_labels)
-    write_topic_distribution(run_dir / TOPIC_DISTRIBUTION, pipeline.training_proba(), pipeline)
+    write_topic_distribution(
+        run_dir / TOPIC_DISTRIBUTION, pipeline.training_proba_blocks(), len(pipeline.labels_), pipeline
+    )
     topics = None
     if pipeline.topics_ is not None:
         topics = write_topics(run_dir, pipeline.topics_, dataset.texts, dataset.ids)["topics"]
@@ -128,10 +131,26 @@ hundreds of topics are hundreds of millions of numbers, 4 bytes each here, loade
 whole distribution is kept, where a top 3 in the CSV would drop the rest (which a merged or split topic sums)."""
 
 
-def write_topic_distribution(path: Path, proba: np.ndarray, pipeline: Pipeline) -> None:
+def write_topic_distribution(path: Path, blocks: Iterable[np.ndarray], n_rows: int, pipeline: Pipeline) -> None:
+    """The (n_rows, topics) float32 array as a .npy, written a block of rows at a time: a million documents by
+    hundreds of topics never sit in memory whole."""
     ids = pipeline.topic_ids_
-    array = np.asarray(proba, dtype=np.float32)
-    atomic_write(path, lambda handle: np.save(handle, array, allow_pickle=False))
-    columns = {"rows": len(array), "columns": [int(topic) for topic in ids]}
+    header = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype("<f4")),
+        "fortran_order": False,
+        "shape": (n_rows, len(ids)),
+    }
+
+    def write(handle) -> None:
+        np.lib.format.write_array_header_1_0(handle, header)
+        written = 0
+        for block in blocks:
+            handle.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+            written += len(block)
+        if written != n_rows:  # the header promised n_rows: a short file must never be renamed into place
+            raise RuntimeError(f"topic distribution: {written} rows written, {n_rows} expected")
+
+    atomic_write(path, write)
+    columns = {"rows": n_rows, "columns": [int(topic) for topic in ids]}
     columns["labels"] = None if pipeline.topics_ is None else pipeline.topics_.label_of(ids)
     write_json(path.with_suffix(".json"), columns)
