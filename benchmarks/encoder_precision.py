@@ -8,7 +8,8 @@ Paths (all ``encoder=pretrained`` code: same tokenisation, batching, pooling):
 * ``torch fp32``: the reference;
 * ``torch bf16 autocast``: float32 weights under ``torch.autocast("cpu", bfloat16)`` (matrix products in
   bfloat16, layer norm and softmax in float32; what weights a refiner has changed run with ``dtype: bfloat16``);
-* ``torch bf16 weights``: the model cast to bfloat16 (everything in bfloat16; what ``dtype: bfloat16`` runs);
+* ``torch bf16 weights``: the model cast to bfloat16 (everything in bfloat16; what ``dtype: bfloat16`` runs, with
+  its attention for short texts, textcluster.encoders.cpu_attention);
 * ``onnx fp32`` and ``onnx int8``: ONNX Runtime, exported once into ``--cache-dir`` (the export is not timed).
 
 ONNX Runtime's bfloat16 path is left out: its CPU provider has no bfloat16 MatMul kernels on x86, so a bf16 graph
@@ -103,6 +104,7 @@ def encoders(paths, cache_dir: Path):
     row measures the path it names whatever ``dtype: auto`` resolves to."""
     import torch
 
+    from textcluster.encoders.cpu_attention import use_short_sequence_attention
     from textcluster.encoders.pretrained import PretrainedEncoder
 
     os.environ["TEXTCLUSTER_CACHE_DIR"] = str(cache_dir)
@@ -111,8 +113,9 @@ def encoders(paths, cache_dir: Path):
     for path in paths:
         if path.startswith("torch"):
             encoder = PretrainedEncoder(device="cpu", backend="torch", dtype="float32").load()
-            if path == "torch bf16 weights":
+            if path == "torch bf16 weights":  # as the package's bf16 copy: bf16 weights, its short-text attention
                 encoder.model_ = encoder.model_.to(torch.bfloat16)
+                use_short_sequence_attention(encoder.model_)
         else:
             quantize = "int8" if path.endswith("int8") else "none"
             encoder = PretrainedEncoder(device="cpu", backend="onnx", dtype="float32", quantize=quantize).load()
