@@ -40,9 +40,12 @@ def squared_distances(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """``||x - c||^2`` for every row and centre (float64; the expansion, clipped at 0 against rounding)."""
     points = np.asarray(points, dtype=np.float64)
     centres = np.asarray(centres, dtype=np.float64)
-    cross = points @ centres.T
-    squared = np.einsum("ij,ij->i", points, points)[:, None] - 2 * cross + np.einsum("ij,ij->i", centres, centres)
-    return np.maximum(squared, 0.0)
+    # in place on the one (rows x k) array: each temporary of that size cost as much as the product itself
+    squared = points @ centres.T
+    squared *= -2.0
+    squared += np.einsum("ij,ij->i", points, points)[:, None]
+    squared += np.einsum("ij,ij->i", centres, centres)
+    return np.maximum(squared, 0.0, out=squared)
 
 
 def directional_variance(
@@ -106,8 +109,10 @@ class DistanceRule:
         out = np.empty((n, len(self.ids)), dtype=np.float64)
         for start in range(0, n, BLOCK):
             block = np.asarray(points[start : start + BLOCK])
-            logits = self.log_priors - squared_distances(block, self.centres) / (2.0 * self.variance)
-            out[start : start + len(block)] = softmax(logits)
+            logits = squared_distances(block, self.centres)
+            logits /= -2.0 * self.variance
+            logits += self.log_priors
+            out[start : start + len(block)] = softmax_in_place(logits)
         return out
 
     def get_state(self) -> dict[str, Any]:
@@ -131,10 +136,12 @@ class DistanceRule:
         )
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    logits = logits - logits.max(axis=1, keepdims=True)  # exp of the largest is 1: no overflow
-    weights = np.exp(logits)
-    return weights / weights.sum(axis=1, keepdims=True)
+def softmax_in_place(logits: np.ndarray) -> np.ndarray:
+    """The rows' softmax, written over ``logits`` (float) and returned."""
+    logits -= logits.max(axis=1, keepdims=True)  # exp of the largest is 1: no overflow
+    np.exp(logits, out=logits)
+    logits /= logits.sum(axis=1, keepdims=True)
+    return logits
 
 
 def own_membership(stage: Any, points: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
