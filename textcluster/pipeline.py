@@ -63,6 +63,12 @@ SEARCH_UMAP = {"n_components": 10, "n_neighbors": 30, "min_dist": 0.0, "metric":
 """The k search's UMAP for vectors without a reducer: the text recipe's reducer (conf/reducer/umap_text.yaml)."""
 
 
+def _row_blocks(n_rows: int) -> Iterator[slice]:
+    """Consecutive slices of MEMBERSHIP_BLOCK rows: the probabilities are computed and written a block at a time."""
+    for start in range(0, n_rows, MEMBERSHIP_BLOCK):
+        yield slice(start, start + MEMBERSHIP_BLOCK)
+
+
 @contextmanager
 def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
     start = time.perf_counter()
@@ -523,8 +529,7 @@ class Pipeline(TopicEditing, TopicUpdates):
 
     def proba_blocks(self, embeddings: np.ndarray, points: np.ndarray) -> Iterator[np.ndarray]:
         """:meth:`proba_at` a block of rows at a time, so that a writer never holds the whole (n, topics) array."""
-        for start in range(0, len(points), MEMBERSHIP_BLOCK):
-            rows = slice(start, start + MEMBERSHIP_BLOCK)
+        for rows in _row_blocks(len(points)):
             yield self._topic_proba(*self._cluster_proba(points[rows]), embeddings[rows])
 
     def _stacked(self, blocks: Iterator[np.ndarray], n_rows: int, dtype: Any) -> np.ndarray:
@@ -557,11 +562,10 @@ class Pipeline(TopicEditing, TopicUpdates):
         soft = self.guidance_.membership_view(self.clusterer_).soft_membership() if self.refiner_ is None else None
         if soft is None:
             return self.proba_blocks(self.embeddings_, self.reduced_)
+        clusters, memberships = soft
         return (
-            self._topic_proba(
-                soft[0], soft[1][start : start + MEMBERSHIP_BLOCK], self.embeddings_[start : start + MEMBERSHIP_BLOCK]
-            )
-            for start in range(0, len(self.reduced_), MEMBERSHIP_BLOCK)
+            self._topic_proba(clusters, memberships[rows], self.embeddings_[rows])
+            for rows in _row_blocks(len(self.reduced_))
         )
 
     def _cluster_proba(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -20,16 +20,17 @@ curve falls within that window (the smaller fall of the two sides; a slow
 rise with no fall is no level). The grid's two ends are alike: where the
 window runs past k_min or k_max, the fall on the side searched counts (a
 peak just below k_max that the curve falls from is as much a level as k_min
-falling to its right; nothing beyond k_max could be picked anyway). The
-pick is the finest level whose prominence is at least ``min_prominence``, a
-clear level (the finer one serves a reader better: the topic tree merges
-topics, nothing splits them); the others are recorded as alternatives, one
-``clusterer.n_clusters=<k>`` away. Without any clear level the pick is the best silhouette, and the record
-says so. The search stops ``patience`` doublings of k past the finest level
-found (counting levels of half the prominence). k goes no higher than the number of distinct points in the
-sample (all identical: one cluster, no search), and a k whose fits all came out
-with fewer clusters than asked for is not picked, so the chosen k is one the
-clustering has. Measurements: ``benchmarks/results/granularity.md``.
+falling to its right; nothing beyond k_max could be picked anyway). The pick
+is the finest level whose prominence is at least ``min_prominence``, a clear
+level (the finer one serves a reader better: the topic tree merges topics,
+nothing splits them); the others are recorded as alternatives, one
+``clusterer.n_clusters=<k>`` away. Without any clear level the pick is the
+best silhouette, and the record says so. The search stops ``patience``
+doublings of k past the finest level found (counting levels of half the
+prominence). k goes no higher than the number of distinct points in the
+sample (all identical: one cluster, no search), and a k whose fits all came
+out with fewer clusters than asked for is not picked, so the chosen k is one
+the clustering has. Measurements: ``benchmarks/results/granularity.md``.
 
 With ``fits`` above 1 each k is fitted that many times (the clusterer's seed
 and the next ones; once for a clusterer without a seed) and scored by the
