@@ -88,22 +88,39 @@ def test_umap_transform_in_batches_maps_the_training_points_to_their_layout(digi
     assert reducer.transform(X[:700]).shape == (700, 5)
 
 
-def test_umap_transform_is_the_same_whatever_the_cores_and_search_ahead(digits, sampled_umap, monkeypatch):
-    """The neighbours of the next batches are searched on other threads while one batch is laid out; every
-    search covers a fixed chunk on one thread, so the layout does not depend on how many run at once."""
+def test_umap_transform_is_the_same_whatever_the_cores_and_batches_in_flight(digits, sampled_umap, monkeypatch):
+    """Several batches are searched and laid out at once; every search covers a fixed chunk on one thread and
+    every layout runs on one, so the result does not depend on how many run at once."""
     X, _ = digits
     reducer, _ = sampled_umap
     monkeypatch.setattr(reducers_builtin, "UMAP_TRANSFORM_ROWS", 250)  # three batches of the 700 points
     monkeypatch.setattr(reducers_builtin, "SEARCH_ROWS", 100)
     new = X[:700] + np.random.default_rng(1).normal(scale=0.5, size=(700, X.shape[1])).astype(np.float32)
     layouts = []
-    for cores, ahead in [(1, 1), (3, 2), (8, 3)]:
+    for cores, in_flight in [(1, 1), (3, 2), (8, 3)]:
         monkeypatch.setattr(reducers_builtin, "available_cores", lambda cores=cores: cores)
-        monkeypatch.setattr(reducers_builtin, "SEARCH_AHEAD", ahead)
+        monkeypatch.setattr(reducers_builtin, "in_flight_batches", lambda cores, n=in_flight: n)
         layouts.append(reducer.transform(new))
     for layout in layouts[1:]:
         np.testing.assert_array_equal(layout, layouts[0])
     assert np.isfinite(layouts[0]).all() and layouts[0].shape == (700, 5)
+
+
+def test_the_layouts_that_run_side_by_side_are_umap_learns_own(digits, sampled_umap, monkeypatch):
+    """The layout epoch is compiled again without the GIL, so that batches lay out at once: the same bits as
+    umap-learn's own compile, which holds it."""
+    import numba
+    from umap import layouts
+
+    X, _ = digits
+    reducer, _ = sampled_umap
+    ours = layouts._nb_optimize_layout_euclidean_single_epoch
+    assert ours.targetoptions.get("nogil") is True  # set when the reducer first built its UMAP
+    new = X[:300] + 0.25
+    side_by_side = reducer.transform(new)
+    umap_learns = numba.njit(layouts._optimize_layout_euclidean_single_epoch, fastmath=True, parallel=False)
+    monkeypatch.setattr(layouts, "_nb_optimize_layout_euclidean_single_epoch", umap_learns)
+    np.testing.assert_array_equal(reducer.transform(new), side_by_side)
 
 
 def test_umap_transform_reports_its_progress(digits, sampled_umap, monkeypatch, caplog):

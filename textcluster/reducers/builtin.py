@@ -231,8 +231,31 @@ class SearchedNeighbours:
 
 
 UMAP_TRANSFORM_ROWS = 10_000  # umap-learn optimises a transform of up to 10,000 rows for 100 epochs, more for 30
-SEARCH_AHEAD = 2  # batches whose neighbours are searched while one is laid out (a few MB each)
 SEARCH_ROWS = 2_500  # rows per neighbour search, each on one thread (faiss' result depends on both)
+
+
+def in_flight_batches(cores: int) -> int:
+    """Batches searched or laid out at once (a few MB each): one per core and one more, so no core waits."""
+    return cores + 1
+
+
+def _let_layouts_run_side_by_side() -> None:
+    """Compile umap-learn's layout epoch with numba's ``nogil``, so that threads lay batches out at once.
+
+    umap-learn compiles it holding the GIL: a layout (a seeded UMAP's, on one thread) then blocks every other
+    layout in the process. ``nogil`` changes nothing in the compiled code but the lock, so the layouts keep
+    their bits (tests/test_scale_stages.py checks them against umap-learn's own). Where another umap-learn
+    has other internals, its own function stays: the same layouts, one at a time.
+    """
+    from umap import layouts
+
+    compiled = getattr(layouts, "_nb_optimize_layout_euclidean_single_epoch", None)
+    epoch = getattr(layouts, "_optimize_layout_euclidean_single_epoch", None)
+    if epoch is None or getattr(compiled, "targetoptions", {}).get("nogil"):
+        return
+    import numba
+
+    layouts._nb_optimize_layout_euclidean_single_epoch = numba.njit(epoch, fastmath=True, parallel=False, nogil=True)
 
 
 @reducers.register("umap")
@@ -277,6 +300,7 @@ class UMAPReducer(Reducer):
             import umap
         except ImportError:
             raise UserError("reducer=umap needs umap-learn: pip install umap-learn") from None
+        _let_layouts_run_side_by_side()
         params = {name: value for name, value in self.get_params().items() if name != "fit_size"}
         # a seeded UMAP runs on one thread whatever n_jobs says; its default (-1) makes it warn that it
         # overrode the value, on every run. Asking for the one thread it uses says the same without the warning
@@ -340,33 +364,40 @@ class UMAPReducer(Reducer):
 
     def _transform_batches(self, X: np.ndarray, batches: Sequence[Any], total: int) -> Iterator[tuple[Any, np.ndarray]]:
         """``(batch, the transform of X[batch])`` for each batch in turn (``total`` rows in all, for the
-        progress), the neighbours of the next batches searched meanwhile on the other cores.
+        progress), a few batches at once on every core.
 
-        umap-learn lays a batch out on one thread (a seeded UMAP must), holding the GIL; faiss' exact search
-        releases it. Every search covers a fixed chunk of rows on one thread, so the neighbours, and with them
-        the layout, do not depend on the number of cores or on how far the search runs ahead.
+        Each batch's neighbours are searched in fixed chunks of rows, each chunk on one thread, and its layout
+        runs on one thread (a seeded UMAP's must); faiss' search and the layout (compiled ``nogil``) release the
+        GIL, so the searches and layouts of the batches in flight share the cores. A batch's result depends on
+        its rows alone, never on the number of cores or on what runs beside it.
         """
         index, k = self.model_._knn_search_index, self.model_.n_neighbors
-        # while a batch is laid out, its thread keeps a core to itself: beside it the search slows it down
-        threads = available_cores() if len(batches) == 1 else max(1, available_cores() - 1)
-        searchers = ThreadPoolExecutor(threads, initializer=index.use_one_thread)
+        cores = available_cores()
+        searchers = ThreadPoolExecutor(cores, initializer=index.use_one_thread)
+        layouts = ThreadPoolExecutor(cores)
 
-        def search(batch: Any) -> tuple[np.ndarray, list[Future]]:
+        def lay_out(rows: np.ndarray, chunks: list[Future]) -> np.ndarray:
+            neighbours = tuple(np.concatenate(parts) for parts in zip(*(chunk.result() for chunk in chunks)))
+            return self._transform_batch(rows, neighbours)
+
+        def start(batch: Any) -> Future:
             rows = np.asarray(X[batch], dtype=np.float32)
-            return rows, [searchers.submit(index.query, rows[chunk], k) for chunk in _batches(len(rows), SEARCH_ROWS)]
+            chunks = [searchers.submit(index.query, rows[chunk], k) for chunk in _batches(len(rows), SEARCH_ROWS)]
+            return layouts.submit(lay_out, rows, chunks)
 
+        ahead = in_flight_batches(cores)
         try:
-            searches = deque(search(batch) for batch in batches[:SEARCH_AHEAD])
+            running = deque(start(batch) for batch in batches[:ahead])
             with track(total, "umap transform", "points") as progress:
                 for i, batch in enumerate(batches):
-                    rows, chunks = searches.popleft()
-                    if i + SEARCH_AHEAD < len(batches):
-                        searches.append(search(batches[i + SEARCH_AHEAD]))
-                    neighbours = tuple(np.concatenate(parts) for parts in zip(*(chunk.result() for chunk in chunks)))
-                    yield batch, self._transform_batch(rows, neighbours)
-                    progress.update(len(rows))
-        finally:  # an error or Ctrl-C: searches not started are dropped, running ones end on their own
+                    layout = running.popleft().result()
+                    if i + ahead < len(batches):
+                        running.append(start(batches[i + ahead]))
+                    yield batch, layout
+                    progress.update(len(layout))
+        finally:  # an error or Ctrl-C: work not started is dropped, running searches and layouts end on their own
             searchers.shutdown(wait=False, cancel_futures=True)
+            layouts.shutdown(wait=False, cancel_futures=True)
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """umap-learn's ``transform``, batch by batch (bounded memory, and each batch gets its 100 epochs).
