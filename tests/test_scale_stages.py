@@ -123,6 +123,46 @@ def test_the_layouts_that_run_side_by_side_are_umap_learns_own(digits, sampled_u
     np.testing.assert_array_equal(reducer.transform(new), side_by_side)
 
 
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_exact_neighbours_are_scikit_learns_on_any_number_of_cores(metric, monkeypatch):
+    from sklearn.neighbors import NearestNeighbors
+
+    X = np.random.default_rng(0).normal(size=(3_000, 20)).astype(np.float32)
+    monkeypatch.setattr(reducers_builtin, "SEARCH_ROWS", 700)
+    found = []
+    for cores in (1, 3):
+        monkeypatch.setattr(reducers_builtin, "available_cores", lambda cores=cores: cores)
+        found.append(reducers_builtin.exact_neighbours(X, 10, metric))
+    np.testing.assert_array_equal(found[0][0], found[1][0])
+    distances, indices = NearestNeighbors(n_neighbors=10, metric=metric, algorithm="brute").fit(X).kneighbors(X)
+    np.testing.assert_allclose(found[0][1], distances, atol=1e-5)
+    assert np.mean(found[0][0] == indices) > 0.999  # the rest: neighbours at distances equal to within rounding
+
+
+def test_a_large_umap_fit_takes_exact_neighbours_instead_of_nn_descent(digits, monkeypatch):
+    """From umap-learn's own size for it on, the fit gets faiss' exact neighbours and never searches itself."""
+    import umap.umap_
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("umap-learn searched the neighbours itself")
+
+    searched = []
+
+    def exact(X, k, metric):
+        searched.append((len(X), k, metric))
+        return exact_neighbours(X, k, metric)
+
+    X, y = digits
+    exact_neighbours = reducers_builtin.exact_neighbours
+    monkeypatch.setattr(reducers_builtin, "UMAP_EXACT_BELOW", 1_000)  # the digits count as a large fit
+    monkeypatch.setattr(reducers_builtin, "exact_neighbours", exact)
+    monkeypatch.setattr(umap.umap_, "nearest_neighbors", no_search)
+    embedding = registry.reducers.build({**UMAP_SMALL, "fit_size": None}, random_state=0).fit_transform(X)
+    assert searched == [(len(X), 15, "euclidean")]
+    kmeans = registry.clusterers.build({"name": "kmeans", "n_clusters": 10}, random_state=0).fit(embedding)
+    assert adjusted_rand_score(y, kmeans.labels_) > 0.7
+
+
 def test_umap_transform_reports_its_progress(digits, sampled_umap, monkeypatch, caplog):
     """At a million points the transform takes minutes: it logs how far it is (here every batch)."""
     X, _ = digits
