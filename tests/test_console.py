@@ -35,7 +35,7 @@ def test_faiss_imported_through_our_stages_logs_no_probe():
     assert plain.returncode == 0, plain.stderr
     assert "faiss.loader" in plain.stderr  # the control: a plain import narrates its CPU-feature probe at INFO
     ours = _python(
-        setup + "from textcluster.reducers.builtin import ExactNeighbours; "
+        setup + "from textcluster.neighbours import ExactNeighbours; "
         "ExactNeighbours(np.eye(4, dtype=np.float32), 'euclidean'); "
         "from textcluster.clusterers.scalable import FaissKMeans; "
         "FaissKMeans(n_clusters=2).fit(np.random.default_rng(0).normal(size=(40, 3)))"

@@ -43,6 +43,31 @@ def test_separated_blobs_are_found_and_new_points_join_them(blobs, config, tmp_p
     assert np.array_equal(restored.predict(shifted), model.predict(shifted))
 
 
+def test_leidens_graph_links_the_exact_neighbours_without_nn_descent(blobs, monkeypatch):
+    """Up to neighbours.EXACT_SEARCH_MAX points the graph is built on faiss' exact neighbours, without
+    umap-learn's NN-descent (approximate, and about 20 s of compiling in every process); above, NN-descent."""
+    import umap.umap_
+
+    from textcluster import neighbours
+    from textcluster.clusterers.graph import neighbourhood_graph
+
+    X, _ = blobs
+    indices, distances = neighbours.exact_neighbours(X, 15, "euclidean")
+    searched = []
+
+    def nn_descent(X, k, *args, **kwargs):  # stands in for umap-learn's search, and counts its calls
+        searched.append(len(X))
+        return indices, distances, None
+
+    monkeypatch.setattr(umap.umap_, "nearest_neighbors", nn_descent)
+    graph = neighbourhood_graph(X, 15, "euclidean", 0)
+    assert searched == []
+    linked = graph.tocsr()
+    assert all(set(indices[i]) - {i} <= set(linked[i].indices) for i in range(len(X)))  # each point's 14 others
+    monkeypatch.setattr("textcluster.clusterers.graph.EXACT_SEARCH_MAX", len(X) - 1)  # too many: NN-descent
+    assert (neighbourhood_graph(X, 15, "euclidean", 0) != graph).nnz == 0 and searched == [len(X)]
+
+
 def test_spectral_follows_the_graph_where_kmeans_cuts_straight():
     X, y = make_moons(n_samples=400, noise=0.05, random_state=0)
     spectral = build({"name": "spectral", "n_clusters": 2}).fit(X)

@@ -138,6 +138,28 @@ def test_map_measures_distance_as_the_runs_umap_does(monkeypatch):
     assert asked == ["cosine", "euclidean", "euclidean", "euclidean"]
 
 
+def test_the_maps_umap_gets_exact_neighbours_where_umap_learn_would_search(monkeypatch):
+    """From umap-learn's size for NN-descent on (4,096; here lowered), the map's UMAP is handed faiss' exact
+    neighbours: no NN-descent, whose code compiles for about 20 s in every process."""
+    import umap.umap_
+    from sklearn.datasets import make_blobs
+
+    from textcluster import neighbours
+    from textcluster.reporting.plots import map_coordinates
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("umap-learn searched the neighbours itself")
+
+    monkeypatch.setattr(neighbours, "UMAP_EXACT_BELOW", 100)
+    monkeypatch.setattr(umap.umap_, "nearest_neighbors", no_search)
+    X, y = make_blobs(n_samples=300, centers=3, n_features=8, random_state=0)
+    coords, method = map_coordinates(X, method="umap")
+    assert method == "UMAP" and coords.shape == (300, 2)
+    centres = np.array([coords[y == c].mean(axis=0) for c in range(3)])
+    spread = max(np.linalg.norm(coords[y == c] - centres[c], axis=1).mean() for c in range(3))
+    assert min(np.linalg.norm(a - b) for i, a in enumerate(centres) for b in centres[i + 1 :]) > 2 * spread
+
+
 def _check_report_module():
     spec = importlib.util.spec_from_file_location("check_report", REPO_ROOT / "benchmarks" / "check_report.py")
     module = importlib.util.module_from_spec(spec)

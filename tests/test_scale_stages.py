@@ -11,7 +11,7 @@ from sklearn.datasets import load_digits
 from sklearn.metrics import adjusted_rand_score
 
 from conftest import compose_small, log_every_update
-from textcluster import registry
+from textcluster import neighbours, registry
 from textcluster.build import build_pipeline, check_config
 from textcluster.clusterers.builtin import HDBSCANClusterer
 from textcluster.config import compose, to_plain
@@ -94,7 +94,7 @@ def test_umap_transform_is_the_same_whatever_the_cores_and_batches_in_flight(dig
     X, _ = digits
     reducer, _ = sampled_umap
     monkeypatch.setattr(reducers_builtin, "UMAP_TRANSFORM_ROWS", 250)  # three batches of the 700 points
-    monkeypatch.setattr(reducers_builtin, "SEARCH_ROWS", 100)
+    monkeypatch.setattr(neighbours, "SEARCH_ROWS", 100)
     new = X[:700] + np.random.default_rng(1).normal(scale=0.5, size=(700, X.shape[1])).astype(np.float32)
     layouts = []
     for cores, in_flight in [(1, 1), (3, 2), (8, 3)]:
@@ -128,11 +128,11 @@ def test_exact_neighbours_are_scikit_learns_on_any_number_of_cores(metric, monke
     from sklearn.neighbors import NearestNeighbors
 
     X = np.random.default_rng(0).normal(size=(3_000, 20)).astype(np.float32)
-    monkeypatch.setattr(reducers_builtin, "SEARCH_ROWS", 700)
+    monkeypatch.setattr(neighbours, "SEARCH_ROWS", 700)
     found = []
     for cores in (1, 3):
-        monkeypatch.setattr(reducers_builtin, "available_cores", lambda cores=cores: cores)
-        found.append(reducers_builtin.exact_neighbours(X, 10, metric))
+        monkeypatch.setattr(neighbours, "available_cores", lambda cores=cores: cores)
+        found.append(neighbours.exact_neighbours(X, 10, metric))
     np.testing.assert_array_equal(found[0][0], found[1][0])
     distances, indices = NearestNeighbors(n_neighbors=10, metric=metric, algorithm="brute").fit(X).kneighbors(X)
     np.testing.assert_allclose(found[0][1], distances, atol=1e-5)
@@ -153,9 +153,9 @@ def test_a_large_umap_fit_takes_exact_neighbours_instead_of_nn_descent(digits, m
         return exact_neighbours(X, k, metric)
 
     X, y = digits
-    exact_neighbours = reducers_builtin.exact_neighbours
-    monkeypatch.setattr(reducers_builtin, "UMAP_EXACT_BELOW", 1_000)  # the digits count as a large fit
-    monkeypatch.setattr(reducers_builtin, "exact_neighbours", exact)
+    exact_neighbours = neighbours.exact_neighbours
+    monkeypatch.setattr(neighbours, "UMAP_EXACT_BELOW", 1_000)  # the digits count as a large fit
+    monkeypatch.setattr(neighbours, "exact_neighbours", exact)
     monkeypatch.setattr(umap.umap_, "nearest_neighbors", no_search)
     embedding = registry.reducers.build({**UMAP_SMALL, "fit_size": None}, random_state=0).fit_transform(X)
     assert searched == [(len(X), 15, "euclidean")]
@@ -192,7 +192,7 @@ def test_exact_neighbours_are_scikit_learns(digits, metric):
     from sklearn.neighbors import NearestNeighbors
 
     X, _ = digits
-    index = reducers_builtin.ExactNeighbours(X[:1_500], metric)
+    index = neighbours.ExactNeighbours(X[:1_500], metric)
     queries = X[1_500:] + np.random.default_rng(0).normal(scale=0.3, size=X[1_500:].shape).astype(np.float32)
     indices, distances = index.query(queries, 10)
     expected_distances, expected_indices = NearestNeighbors(metric=metric).fit(X[:1_500]).kneighbors(queries, 10)

@@ -2,9 +2,10 @@
 
 Spectral clustering is scikit-learn's, on its symmetrised kNN affinity. Leiden's graph is UMAP's fuzzy
 neighbourhood graph (``umap.umap_.fuzzy_simplicial_set``: each point's ``n_neighbors`` nearest
-neighbours, found by NN-descent on large inputs, with weights that fall off beyond each point's own
-nearest distance), the graph scanpy clusters. Leiden (the ``leidenalg`` library of its authors, on
-``igraph``) then finds the partition of highest modularity at the given ``resolution``.
+neighbours, searched exactly up to ``neighbours.EXACT_SEARCH_MAX`` points and by umap-learn's NN-descent
+above, with weights that fall off beyond each point's own nearest distance), the graph scanpy clusters.
+Leiden (the ``leidenalg`` library of its authors, on ``igraph``) then finds the partition of highest
+modularity at the given ``resolution``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import numpy as np
 from textcluster.clusterers.base import N_CLUSTERS, NearestCentroidFallback, settled_k
 from textcluster.contracts import Clusterer
 from textcluster.errors import UserError
+from textcluster.neighbours import EXACT_SEARCH_MAX, FAISS_METRICS, exact_neighbours
 from textcluster.params import NULL, Choice, Float, Int
 from textcluster.registry import clusterers
 
-GRAPH_METRICS = ("euclidean", "cosine")
+GRAPH_METRICS = FAISS_METRICS  # the metrics searched exactly
 
 
 def check_neighbours(n_neighbors: int, n_samples: int) -> None:
@@ -33,9 +35,12 @@ def neighbourhood_graph(X: np.ndarray, n_neighbors: int, metric: str, random_sta
     """The symmetric fuzzy kNN graph of the rows of ``X`` (a scipy sparse matrix of edge weights in (0, 1])."""
     from umap.umap_ import fuzzy_simplicial_set
 
-    graph, _sigmas, _rhos = fuzzy_simplicial_set(
-        np.asarray(X, dtype=np.float32), n_neighbors, np.random.RandomState(random_state), metric
-    )
+    X = np.asarray(X, dtype=np.float32)
+    searched = {}
+    if len(X) <= EXACT_SEARCH_MAX:  # else umap-learn's NN-descent: n^2 distances would take too long
+        searched = dict(zip(("knn_indices", "knn_dists"), exact_neighbours(X, n_neighbors, metric)))
+    seed = np.random.RandomState(random_state)
+    graph, _sigmas, _rhos = fuzzy_simplicial_set(X, n_neighbors, seed, metric, **searched)
     return graph.tocoo()
 
 

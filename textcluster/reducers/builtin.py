@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import warnings
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -12,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from textcluster import console
 from textcluster.contracts import Reducer
 from textcluster.errors import UserError
 from textcluster.machine import available_cores
+from textcluster.neighbours import ExactNeighbours, fit_umap, joined, search_in_chunks
 from textcluster.params import NULL, Bool, Choice, Float, Int
 from textcluster.progress import track
 from textcluster.registry import reducers
@@ -25,7 +24,6 @@ from textcluster.state import estimator_state, restore_estimator
 log = logging.getLogger(__name__)
 
 UMAP_METRICS = ("euclidean", "cosine", "manhattan", "correlation")
-FAISS_METRICS = ("euclidean", "cosine")  # the metrics ExactNeighbours searches with faiss
 
 
 @reducers.register("none")
@@ -164,59 +162,6 @@ class PCAReducer(Reducer):
         return self
 
 
-class ExactNeighbours:
-    """Stands in for pynndescent's index inside ``UMAP.transform``: exact neighbours, from arrays alone.
-
-    A fitted UMAP's own index is numba code that has no safe form; exact
-    search over the training points gives the neighbours the index
-    approximates. Euclidean and cosine search is faiss' flat (brute-force)
-    index, which scans in small tiles: a sampled fit transforms most of a
-    large corpus through here, and scikit-learn's search holds a distance
-    block of about 1 GB and its argsort at once, at a few times the time.
-    The other metrics use scikit-learn.
-    """
-
-    _angular_trees = False  # read by UMAP.transform to pick its search epsilon, which exact search ignores
-
-    def __init__(self, data: np.ndarray, metric: str):
-        self.metric = metric
-        if metric in FAISS_METRICS:
-            console.install()  # faiss' loader logs its CPU-feature probe as it imports
-            import faiss
-
-            points = self._prepared(data)
-            self.index = (faiss.IndexFlatIP if metric == "cosine" else faiss.IndexFlatL2)(points.shape[1])
-            self.index.add(points)
-        else:
-            from sklearn.neighbors import NearestNeighbors
-
-            self.index = NearestNeighbors(metric=metric).fit(data)
-
-    def use_one_thread(self) -> None:
-        """Search on the calling thread alone (faiss' OpenMP setting is per thread): its distances differ in
-        the last bits with the thread count, and UMAP's layout of a point follows them."""
-        if self.metric in FAISS_METRICS:
-            import faiss
-
-            faiss.omp_set_num_threads(1)
-
-    def _prepared(self, X: np.ndarray) -> np.ndarray:
-        """float32 rows, unit length for cosine (faiss then ranks by inner product)."""
-        X = np.ascontiguousarray(X, dtype=np.float32)
-        if self.metric != "cosine":
-            return X
-        norms = np.linalg.norm(X, axis=1, keepdims=True)
-        return X / np.maximum(norms, np.finfo(np.float32).tiny)  # a zero row stays zero: distance 1, as sklearn's
-
-    def query(self, X: np.ndarray, k: int, epsilon: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        if self.metric not in FAISS_METRICS:
-            distances, indices = self.index.kneighbors(X, n_neighbors=k)
-            return indices.astype(np.int32), distances.astype(np.float32)
-        scores, indices = self.index.search(self._prepared(X), k)
-        distances = 1.0 - scores if self.metric == "cosine" else np.sqrt(np.maximum(scores, 0.0))
-        return indices.astype(np.int32), np.maximum(distances, 0.0).astype(np.float32)
-
-
 class SearchedNeighbours:
     """The neighbours of one batch, searched beforehand: what ``UMAP.transform`` gets when it asks its index."""
 
@@ -232,27 +177,6 @@ class SearchedNeighbours:
 
 
 UMAP_TRANSFORM_ROWS = 10_000  # umap-learn optimises a transform of up to 10,000 rows for 100 epochs, more for 30
-SEARCH_ROWS = 2_500  # rows per neighbour search, each on one thread (faiss' result depends on both)
-UMAP_EXACT_BELOW = 4_096  # umap-learn's own rule: below it a fit measures every distance, above it NN-descent
-
-
-def _search_in_chunks(pool: ThreadPoolExecutor, index: ExactNeighbours, rows: np.ndarray, k: int) -> list[Future]:
-    """The neighbours of ``rows`` as futures of fixed chunks, each chunk searched on one of ``pool``'s threads
-    (whose faiss runs one thread: :meth:`ExactNeighbours.use_one_thread`), so the result never depends on the
-    number of cores."""
-    return [pool.submit(index.query, rows[chunk], k) for chunk in _batches(len(rows), SEARCH_ROWS)]
-
-
-def _joined(chunks: list[Future]) -> tuple[np.ndarray, np.ndarray]:
-    """``(indices, distances)`` of the chunks' searches, in row order."""
-    return tuple(np.concatenate(parts) for parts in zip(*(chunk.result() for chunk in chunks)))
-
-
-def exact_neighbours(X: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's ``k`` nearest rows of ``X`` (itself among them), searched exactly on every core."""
-    index = ExactNeighbours(X, metric)
-    with ThreadPoolExecutor(available_cores(), initializer=index.use_one_thread) as pool:
-        return _joined(_search_in_chunks(pool, index, np.ascontiguousarray(X, dtype=np.float32), k))
 
 
 def in_flight_batches(cores: int) -> int:
@@ -316,7 +240,7 @@ class UMAPReducer(Reducer):
         self.n_components, self.n_neighbors, self.min_dist = n_components, n_neighbors, min_dist
         self.metric, self.fit_size, self.random_state = metric, fit_size, random_state
 
-    def _umap(self, precomputed_knn: tuple = (None, None, None)):
+    def _umap(self):
         try:
             import umap
         except ImportError:
@@ -325,7 +249,7 @@ class UMAPReducer(Reducer):
         params = {name: value for name, value in self.get_params().items() if name != "fit_size"}
         # a seeded UMAP runs on one thread whatever n_jobs says; its default (-1) makes it warn that it
         # overrode the value, on every run. Asking for the one thread it uses says the same without the warning
-        return umap.UMAP(**params, n_jobs=1, precomputed_knn=precomputed_knn)
+        return umap.UMAP(**params, n_jobs=1)
 
     def check_input(self, n_samples: int) -> None:
         fitted = n_samples if self.fit_size is None else min(n_samples, self.fit_size)
@@ -357,17 +281,8 @@ class UMAPReducer(Reducer):
         return embedding
 
     def _fit(self, X: np.ndarray) -> np.ndarray:
-        knn = (None, None, None)
-        if len(X) >= UMAP_EXACT_BELOW and self.metric in FAISS_METRICS:
-            # umap-learn would search these neighbours by NN-descent: approximate (98-99% of the exact ones on
-            # short texts), and its numba code compiles for about 20 s in every process. faiss' exact search
-            # of a 50,000-point fit takes about 11 s on 2 cores
-            knn = (*exact_neighbours(X, self.n_neighbors, self.metric), None)
-        fitted = self._umap(precomputed_knn=knn)
-        with warnings.catch_warnings():
-            # umap-learn warns that without its own index it cannot transform: set_state gives it ours
-            warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
-            embedding = fitted.fit_transform(X).astype(np.float32)
+        fitted = self._umap()
+        embedding = fit_umap(fitted, X).astype(np.float32)  # set_state below gives it ExactNeighbours as index
         self.set_state(
             {
                 "training_points": fitted._raw_data,
@@ -407,11 +322,11 @@ class UMAPReducer(Reducer):
         layouts = ThreadPoolExecutor(cores)
 
         def lay_out(rows: np.ndarray, chunks: list[Future]) -> np.ndarray:
-            return self._transform_batch(rows, _joined(chunks))
+            return self._transform_batch(rows, joined(chunks))
 
         def start(batch: Any) -> Future:
             rows = np.asarray(X[batch], dtype=np.float32)
-            return layouts.submit(lay_out, rows, _search_in_chunks(searchers, index, rows, k))
+            return layouts.submit(lay_out, rows, search_in_chunks(searchers, index, rows, k))
 
         ahead = in_flight_batches(cores)
         try:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from textcluster.labels import NOISE
+from textcluster.neighbours import fit_umap
 from textcluster.reporting.label_placement import place_labels
 from textcluster.storage import atomic_write
 
@@ -89,7 +90,7 @@ def map_coordinates(
                 random_state=seed,
                 n_jobs=1,
             )
-            return model.fit_transform(X), "UMAP"
+            return fit_umap(model, X), "UMAP"
         except ImportError:
             log.info("report: umap-learn is not installed; the map uses PCA")
     from sklearn.decomposition import PCA
