@@ -9,7 +9,7 @@ from sklearn.metrics import normalized_mutual_info_score
 
 from conftest import compose_small, read_json
 from textcluster import registry
-from textcluster.clusterers.k_selection import KSearch, default_k_max, k_grid, levels
+from textcluster.clusterers.k_selection import KSearch, KSelection, default_k_max, k_grid, levels
 from textcluster.errors import UserError
 
 
@@ -63,6 +63,28 @@ def test_a_peak_whose_window_runs_past_k_max_is_a_level_as_k_min_is():
     assert chosen == 256 and clear
     assert found[ks.index(256)] == pytest.approx(0.05) and found[0] == pytest.approx(0.12)
     assert KSearch().pick(ks[:-2], scores[:-2])[0] == 2  # no fall after the last k: no level, k_min stays
+
+
+def test_k_min_alone_gives_way_to_a_finer_level_nearly_as_clear():
+    """The curve of a million short texts (benchmarks/results/scale-default.md, 12:31): k_min = 2 falls by 0.117
+    to its right, the peak at 256 by 0.028 (just under the 0.03 threshold). k_min's one-sided level was the pick
+    (NMI 0.06); now the best silhouette decides, and 2 stays one override away."""
+    ks = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 25, 29, 32, 36, 40, 45]
+    ks += [51, 57, 64, 72, 81, 91, 102, 114, 128, 144, 161, 181, 203, 228, 256, 287, 323, 362, 406, 456, 500]
+    scores = [0.4261, 0.3822, 0.3096, 0.3045, 0.3098, 0.2871, 0.2838, 0.2766, 0.2709, 0.2694, 0.2872, 0.2633]
+    scores += [0.2743, 0.2678, 0.2948, 0.2889, 0.2999, 0.2800, 0.2881, 0.2700, 0.2848, 0.2947, 0.2991, 0.3174]
+    scores += [0.3093, 0.3274, 0.3302, 0.3387, 0.3434, 0.3588, 0.3796, 0.3903, 0.3886, 0.4127, 0.4236, 0.4483]
+    scores += [0.4536, 0.4589, 0.4703, 0.4773, 0.4753, 0.4782, 0.4818, 0.4742, 0.4719, 0.4707, 0.4566, 0.4442]
+    scores += [0.4410]
+    chosen, found, clear = KSearch().pick(ks, scores)
+    assert {ks[i]: p for i, p in found.items()} == {2: pytest.approx(0.1165), 256: pytest.approx(0.0282)}
+    assert chosen == 256 and not clear
+    levels_by_k = {ks[i]: prominence for i, prominence in found.items()}
+    selection = KSelection(ks, scores, chosen, "", 5000, (2, 500), 0.0, levels_by_k, clear, min_prominence=0.03)
+    assert selection.alternatives == [2] and "no clear level above k_min" in selection.describe()
+    # a finer level under half the threshold leaves k_min's level the pick, as it was
+    chosen, _, clear = KSearch(min_prominence=0.06).pick(ks, scores)
+    assert chosen == 2 and clear
 
 
 def test_a_hierarchy_gets_its_finest_clear_level_and_the_coarse_one_as_an_alternative():

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from textcluster.clusterers.k_selection import how_chosen
 from textcluster.labels import NOISE
 from textcluster.neighbours import fit_umap
 from textcluster.reporting.label_placement import place_labels
@@ -227,7 +228,7 @@ def k_selection_curve(selection: dict, path: Path) -> str:
     ax.grid(alpha=0.3)
     set_title(ax, f"Choosing k on {selection['sample_size']} documents")
     _save(fig, path)
-    how = "the finest clear level of the curve" if selection.get("clear") else "no clear level: the best silhouette"
+    how = how_chosen(bool(selection.get("clear")))
     others = ", ".join(map(str, alternatives)) or "none"
     return (
         f"the k search (clusterer.n_clusters=auto): silhouette for k = {ks[0]} to {ks[-1]} on a sample of "
