@@ -16,7 +16,13 @@ import pandas as pd
 import pytest
 
 from conftest import compose_small
-from textcluster.clusterers.memberships import DistanceRule, directional_variance, follow_edits, to_topics
+from textcluster.clusterers.memberships import (
+    DistanceRule,
+    directional_variance,
+    follow_edits,
+    squared_distances,
+    to_topics,
+)
 
 GROUPS = ["sci.space", "rec.sport.hockey", "comp.graphics", "talk.politics.mideast"]
 
@@ -123,7 +129,13 @@ def test_kmeans_rule_agrees_with_the_assignment(posts):
     assert training.dtype == np.float32 and training.shape == (240, 4)
     assert pipeline.topic_ids_.tolist() == [0, 1, 2, 3]
     np.testing.assert_allclose(training.sum(axis=1), 1.0, atol=1e-5)
-    assert (pipeline.topic_ids_[training.argmax(axis=1)] == pipeline.labels_).mean() >= 0.99
+    # without its priors the rule is the nearest centre, which is k-means' own assignment; with them a point
+    # near a border may go to the larger cluster (3 of 240 on one CPU, none on another: k-means' sizes differ)
+    rule = pipeline.membership_rule_
+    assert (rule.ids[squared_distances(pipeline.reduced_, rule.centres).argmin(axis=1)] == pipeline.labels_).all()
+    chosen, assigned = training.argmax(axis=1), np.searchsorted(rule.ids, pipeline.labels_)
+    moved = chosen != assigned
+    assert moved.mean() <= 0.02 and (rule.log_priors[chosen[moved]] > rule.log_priors[assigned[moved]]).all()
     assert 0.5 < training.max(axis=1).mean() < 1.0  # soft: not every post is certain
     new = list(posts.text[240:])
     proba = pipeline.predict_proba(new)

@@ -282,7 +282,8 @@ def test_hdbscan_backends_find_the_same_digits(digits, both_backends):
     reference, fast = fitted["hdbscan"].labels_, fitted["fast"].labels_
     assert adjusted_rand_score(reference, fast) > 0.9
     for labels in (reference, fast):
-        assert 8 <= len(set(labels) - {NOISE}) <= 12 and (labels == NOISE).mean() < 0.1
+        # the ten digits, a few split in two where a CPU's float sums give another layout (13 on a Zen 3)
+        assert 8 <= len(set(labels) - {NOISE}) <= 15 and (labels == NOISE).mean() < 0.1
         assert adjusted_rand_score(y, labels) > 0.7
 
 
