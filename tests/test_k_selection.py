@@ -77,9 +77,9 @@ def test_k_min_alone_gives_way_to_a_finer_level_nearly_as_clear():
     scores += [0.4536, 0.4589, 0.4703, 0.4773, 0.4753, 0.4782, 0.4818, 0.4742, 0.4719, 0.4707, 0.4566, 0.4442]
     scores += [0.4410]
     chosen, found, clear = KSearch().pick(ks, scores)
-    assert {ks[i]: p for i, p in found.items()} == {2: pytest.approx(0.1165), 256: pytest.approx(0.0282)}
-    assert chosen == 256 and not clear
     levels_by_k = {ks[i]: prominence for i, prominence in found.items()}
+    assert levels_by_k == {2: pytest.approx(0.1165), 256: pytest.approx(0.0282)}
+    assert chosen == 256 and not clear
     selection = KSelection(ks, scores, chosen, "", 5000, (2, 500), 0.0, levels_by_k, clear, min_prominence=0.03)
     assert selection.alternatives == [2] and "no clear level above k_min" in selection.describe()
     # a finer level under half the threshold leaves k_min's level the pick, as it was

@@ -30,10 +30,9 @@ than the others: its fall is seen on one side only, and almost every curve
 falls from its first k (silhouette favours a few large clusters). So where
 it is the only clear level and a finer level reaches half the prominence,
 the curve has no clear level, and the best silhouette decides between them
-(a million short texts' curve: k_min = 2 falling by 0.12, a peak at 256 that
-falls by 0.028; k = 2 gave NMI 0.06). The search stops ``patience``
-doublings of k past the finest level found (counting levels of half the
-prominence). k goes no higher than the number of distinct points in the
+(``benchmarks/results/scale-default.md``: the million short texts). The
+search stops ``patience`` doublings of k past the finest level found
+(counting levels of half the prominence). k goes no higher than the number of distinct points in the
 sample (all identical: one cluster, no search), and a k whose fits all came
 out with fewer clusters than asked for is not picked, so the chosen k is one
 the clustering has. Measurements: ``benchmarks/results/granularity.md``.
@@ -272,16 +271,20 @@ class KSearch:
         finest level of prominence >= ``min_prominence``, else the best silhouette."""
         found = levels(ks, scores)
         clear = [i for i, prominence in found.items() if prominence >= self.min_prominence]
-        if clear == [0] and any(prominence >= self.min_prominence / 2 for i, prominence in found.items() if i > 0):
+        if clear == [0] and self._nearly_clear_past_k_min(found):
             clear = []  # k_min's one-sided level against a finer one nearly as clear (module docstring)
         return (ks[max(clear)] if clear else ks[int(np.argmax(scores))]), found, bool(clear)
 
     def stops(self, ks: list[int], scores: list[float]) -> bool:
         """Whether the search ends after the curve so far: ``patience`` doublings of k past its finest level."""
-        # k_min's fall to one side makes it a level on most curves: it does not stop the search. Half the
-        # prominence counts, so that a level still forming past a clear one keeps the search going
-        found = [ks[i] for i, p in levels(ks, scores).items() if p >= self.min_prominence / 2 and i > 0]
+        # half the prominence counts, so that a level still forming past a clear one keeps the search going
+        found = [ks[i] for i in self._nearly_clear_past_k_min(levels(ks, scores))]
         return bool(found) and ks[-1] >= max(found) * 2**self.patience
+
+    def _nearly_clear_past_k_min(self, found: dict[int, float]) -> list[int]:
+        """The indices of ``found``'s levels above k_min with at least half of ``min_prominence``. k_min's fall to
+        one side makes it a level on most curves, so it neither stops the search nor outweighs these."""
+        return [i for i, prominence in found.items() if i > 0 and prominence >= self.min_prominence / 2]
 
     def _curve(
         self, clusterer: Clusterer, sample: np.ndarray, distances: np.ndarray, grid: list[int]
