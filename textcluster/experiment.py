@@ -6,7 +6,6 @@ import logging
 import math
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from textcluster.config import to_plain
 from textcluster.dataset import Dataset
 from textcluster.errors import RunInterrupted, StateError, UserError, WorkerFinished
 from textcluster.pipeline import Pipeline
+from textcluster.progress import timed
 from textcluster.reporting.files import (
     COMPLETED,
     FAILED,
@@ -165,18 +165,18 @@ def record_recipe(config: dict[str, Any], pipeline: Pipeline) -> None:
 
 def _write(config: dict[str, Any], run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> Path | None:
     """Results, model, report and timings, each file whole; ``completed`` last, once all of them are."""
-    start = time.perf_counter()
-    topics = write_results(run_dir, pipeline, dataset)
-    write_topic_tables(run_dir, pipeline.topics_, dataset, config["data"].get("time_bins", "auto"))  # data.time_column
-    model_dir = save_run_model(run_dir, pipeline, config)
-    write_s = time.perf_counter() - start
-    start = time.perf_counter()
-    if config.get("report", True):
-        from textcluster.reporting.report import write_report_safely
+    timings = dict(pipeline.timings_)
+    with timed(timings, "write_s"):
+        topics = write_results(run_dir, pipeline, dataset)
+        time_bins = config["data"].get("time_bins", "auto")  # data.time_column's bins
+        write_topic_tables(run_dir, pipeline.topics_, dataset, time_bins)
+        model_dir = save_run_model(run_dir, pipeline, config)
+    with timed(timings, "report_s"):
+        if config.get("report", True):
+            from textcluster.reporting.report import write_report_safely
 
-        write_report_safely(run_dir, pipeline, dataset, config, str(config.get("report_map") or "auto"), topics)
-    report_s = time.perf_counter() - start
-    timings = {**pipeline.timings_, "write_s": write_s, "report_s": report_s}
+            report_map = str(config.get("report_map") or "auto")
+            write_report_safely(run_dir, pipeline, dataset, config, report_map, topics)
     write_json(run_dir / TIMINGS_FILE, {key: round(seconds, 3) for key, seconds in timings.items()})
     write_status(run_dir, COMPLETED)
     return model_dir

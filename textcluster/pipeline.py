@@ -13,9 +13,7 @@ with that k.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +44,7 @@ from textcluster.errors import UserError, WorkerFinished
 from textcluster.evaluation import evaluate, log_skipped
 from textcluster.labels import NOISE, cluster_centres, cluster_ids
 from textcluster.noise import to_nearest_centre
+from textcluster.progress import timed
 from textcluster.recipe import Auto, Recipe, as_auto, choose
 from textcluster.reducers.builtin import IdentityReducer
 from textcluster.results import EvaluationInput, Prediction
@@ -67,15 +66,6 @@ def _row_blocks(n_rows: int) -> Iterator[slice]:
     """Consecutive slices of MEMBERSHIP_BLOCK rows: the probabilities are computed and written a block at a time."""
     for start in range(0, n_rows, MEMBERSHIP_BLOCK):
         yield slice(start, start + MEMBERSHIP_BLOCK)
-
-
-@contextmanager
-def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
-    start = time.perf_counter()
-    yield
-    timings[name] = time.perf_counter() - start
-    if timings[name] >= 1.0:  # a stage that took a while says so, so a long run's log shows where time went
-        log.info("%s: %.1f s", name.removesuffix("_s"), timings[name])
 
 
 def takes_k(clusterer: Clusterer) -> bool:
@@ -189,32 +179,32 @@ class Pipeline(TopicEditing, TopicUpdates):
         self.documents_, self.topic_edits_, self.updates_ = dataset.texts, [], []
         seed_everything(self.seed, torch=self.uses_torch)
         timings: dict[str, float] = {}
-        with _timed(timings, "encode_s"):
+        with timed(timings, "encode_s"):
             embeddings, self.cache_hit_ = self._encode(dataset)
         # guided topics pull seeded documents toward their seed words; zero-shot topics keep theirs from the clusterer
         self.guidance_ = (self.guidance or Guidance()).fit(self.encoder_, dataset, embeddings)
-        with _timed(timings, "reduce_s"):
+        with timed(timings, "reduce_s"):
             reduced = self.reducer_.fit_transform(self.guidance_.steer_fitted(dataset.texts, embeddings))
         clustered = self.guidance_.rest(reduced, self.clusterer_)
         self.k_selection_ = None
         if takes_k(self.clusterer_) and self.clusterer_.n_clusters == AUTO:
-            with _timed(timings, "choose_k_s"):
+            with timed(timings, "choose_k_s"):
                 self._choose_k(clustered)
-        with _timed(timings, "cluster_s"):
+        with timed(timings, "cluster_s"):
             labels = self.guidance_.merge(np.asarray(self.clusterer_.fit(clustered).labels_))
         if self.refiner_ is not None:
             # The refined codes replace both the embeddings and the clustered space: the refiner's
             # clusters live in the encoder's (new) code space, not in the reducer's.
-            with _timed(timings, "refine_s"):
+            with timed(timings, "refine_s"):
                 refinement = self.refiner_.refine(self.encoder_, dataset, embeddings, labels, self._training())
             embeddings = reduced = refinement.embeddings
             labels = refinement.labels
         self.embeddings_, self.reduced_, self.cluster_labels_ = embeddings, reduced, labels
         self.membership_rule_ = DistanceRule.fit(reduced, labels)  # predict_proba where the stage has no own
         self.cluster_geometry_ = ClusterGeometry.fit(reduced, labels)  # partial_fit: which new documents fit
-        with _timed(timings, "topics_s"):
+        with timed(timings, "topics_s"):
             self.labels_ = self._describe(dataset)
-        with _timed(timings, "evaluate_s"):
+        with timed(timings, "evaluate_s"):
             self.metrics_, self.skipped_metrics_ = self._evaluate(dataset)
         self.timings_ = timings
         self.fit_info_ = {

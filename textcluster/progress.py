@@ -84,3 +84,14 @@ def track(total: int, what: str, unit: str = "items", done: int = 0) -> Iterator
         yield progress
     finally:
         progress.close()
+
+
+@contextmanager
+def timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Time the block as ``timings[name]`` (seconds); a stage that took a second or more logs it, so a long
+    run's log shows where the time went."""
+    start = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - start
+    if timings[name] >= 1.0:
+        log.info("%s: %.1f s", name.removesuffix("_s"), timings[name])

@@ -10,6 +10,7 @@ import numpy as np
 
 from textcluster.dataset import Dataset
 from textcluster.pipeline import Pipeline
+from textcluster.progress import track
 from textcluster.reporting.files import write_json, write_rows
 from textcluster.reporting.topics_files import write_topics
 from textcluster.results import Prediction
@@ -144,9 +145,11 @@ def write_topic_distribution(path: Path, blocks: Iterable[np.ndarray], n_rows: i
     def write(handle) -> None:
         np.lib.format.write_array_header_1_0(handle, header)
         written = 0
-        for block in blocks:
-            handle.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
-            written += len(block)
+        with track(n_rows, "writing the topic distribution", "documents") as progress:  # n x topics grows with both
+            for block in blocks:
+                handle.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+                written += len(block)
+                progress.update(len(block))
         if written != n_rows:  # the header promised n_rows: a short file must never be renamed into place
             raise RuntimeError(f"topic distribution: {written} rows written, {n_rows} expected")
 
