@@ -25,6 +25,13 @@ from textcluster.errors import StorageError
 FILE_MODE = 0o644  # tempfile makes 0600; run folders and caches are often shared
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 NO_PERMISSION = (errno.EACCES, errno.EPERM, errno.EROFS)
+DEFAULT_CACHE_ROOT = "~/.cache/textcluster"  # conf/config.yaml's cache_dir falls back to the same folder
+
+
+def cache_root() -> Path:
+    """``$TEXTCLUSTER_CACHE_DIR``, else ``~/.cache/textcluster``: the default embedding cache (``cache_dir``), and
+    beside it what is built from other files (ONNX exports, static models, compiled code), one folder per kind."""
+    return Path(os.environ.get("TEXTCLUSTER_CACHE_DIR") or DEFAULT_CACHE_ROOT).expanduser()
 
 
 def describe(path: Path | str, error: OSError) -> str | None:

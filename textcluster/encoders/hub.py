@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from textcluster.errors import UserError
+from textcluster.storage import cache_root
 
 log = logging.getLogger(__name__)
 
@@ -168,10 +169,7 @@ def load_model(name_or_path: str, revision: str | None = None, dtype: Any = None
     return tokenizer, model
 
 
-DEFAULT_MODEL_CACHE = "~/.cache/textcluster"
-
-
 def model_cache_root(kind: str) -> Path:
     """Where models built from a pretrained one live (``onnx`` exports, ``static`` distillations): one folder
     per kind under ``$TEXTCLUSTER_CACHE_DIR``, beside the embedding cache (conf/config.yaml's ``cache_dir``)."""
-    return Path(os.environ.get("TEXTCLUSTER_CACHE_DIR") or DEFAULT_MODEL_CACHE).expanduser() / kind
+    return cache_root() / kind

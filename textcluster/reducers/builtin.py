@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import types
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from textcluster.compiled import keep_compiled_code
 from textcluster.contracts import Reducer
 from textcluster.errors import UserError
 from textcluster.machine import available_cores
@@ -200,7 +202,11 @@ def _let_layouts_run_side_by_side() -> None:
         return
     import numba
 
-    layouts._nb_optimize_layout_euclidean_single_epoch = numba.njit(epoch, fastmath=True, parallel=False, nogil=True)
+    # its own copy of the function, under its own name: numba's on-disk cache (textcluster.compiled) names entries
+    # by function and keys them by code, not by options, and umap-learn compiles the same function without nogil
+    own = types.FunctionType(epoch.__code__, epoch.__globals__, f"{epoch.__name__}_nogil", epoch.__defaults__)
+    own.__qualname__ = own.__name__
+    layouts._nb_optimize_layout_euclidean_single_epoch = numba.njit(own, fastmath=True, parallel=False, nogil=True)
 
 
 @reducers.register("umap")
@@ -246,6 +252,7 @@ class UMAPReducer(Reducer):
         except ImportError:
             raise UserError("reducer=umap needs umap-learn: pip install umap-learn") from None
         _let_layouts_run_side_by_side()
+        keep_compiled_code()  # after the line above, so the nogil layout epoch is kept too
         params = {name: value for name, value in self.get_params().items() if name != "fit_size"}
         # a seeded UMAP runs on one thread whatever n_jobs says; its default (-1) makes it warn that it
         # overrode the value, on every run. Asking for the one thread it uses says the same without the warning

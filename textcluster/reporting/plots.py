@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from textcluster.clusterers.k_selection import how_chosen
+from textcluster.compiled import keep_compiled_code
 from textcluster.labels import NOISE
 from textcluster.neighbours import fit_umap
 from textcluster.reporting.label_placement import place_labels
@@ -82,6 +83,7 @@ def map_coordinates(
         try:
             import umap
 
+            keep_compiled_code()
             model = umap.UMAP(
                 n_components=2,
                 n_neighbors=min(15, len(X) - 1),
