@@ -25,6 +25,7 @@ PROBE = (
     SIGMAS
     + """
 import json
+import numba
 from textcluster.compiled import keep_compiled_code
 
 keep_compiled_code()
@@ -34,6 +35,7 @@ print(json.dumps({
     "hits": sum(stats.cache_hits.values()),
     "misses": sum(stats.cache_misses.values()),
     "cache": type(umap_.smooth_knn_dist._cache).__name__,
+    "numba_cache_dir": numba.config.CACHE_DIR,
     "sigmas": found,
 }))
 """
@@ -59,6 +61,7 @@ def test_a_second_process_loads_what_the_first_compiled(tmp_path):
     first, second = probe(tmp_path), probe(tmp_path)
     assert (first["hits"], first["misses"]) == (0, 1)
     assert (second["hits"], second["misses"]) == (1, 0)
+    assert second["numba_cache_dir"] == ""  # numba's setting is left as it was: other libraries keep their caches
     assert second["sigmas"] == first["sigmas"] == sigmas_here()
     # one folder per set of versions: an upgraded numba or umap-learn starts an empty one
     assert [path.name for path in (tmp_path / "numba").iterdir()] == [versions_key()]

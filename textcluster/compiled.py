@@ -1,12 +1,15 @@
 """umap-learn's numba code compiled once per machine, not once per process.
 
-umap-learn and pynndescent compile their numba functions on first call in
-every process and keep nothing: on 2 cores a first UMAP of 300 points takes
-about 10 s, nearly all of it compilation, in every run, every ``predict`` and
-every test that fits one. :func:`keep_compiled_code` asks numba to keep what
-they compile on disk (numba's own cache, the one ``@njit(cache=True)`` uses),
-under ``<cache root>/numba/<versions>/``; a later process loads it instead (the
-same fit then takes about 1 s, the same layout to the bit).
+umap-learn compiles its numba functions on first call in every process and
+keeps nothing (pynndescent and fast_hdbscan keep theirs in their package
+folders): on 2 cores a first UMAP of 300 points takes about 10 s, nearly all
+of it compilation, in every run, every ``predict`` and every test that fits
+one. :func:`keep_compiled_code` asks numba to keep what they compile on disk
+(numba's own cache, the one ``@njit(cache=True)`` uses), under
+``<cache root>/numba/<versions>/``; a later process loads it instead (the same
+fit then takes about 1 s, the same layout to the bit). Numba's cache folder
+is set only while these functions' caches are made: other libraries' stay
+where they are (moving them would make each compile its code again once).
 
 What keeps a stored function right:
 
@@ -40,7 +43,7 @@ from textcluster.storage import cache_root
 
 log = logging.getLogger(__name__)
 
-PACKAGES = ("umap", "pynndescent")  # top-level modules whose numba functions are kept
+PACKAGES = ("umap",)  # top-level modules whose numba functions are kept (pynndescent keeps its own)
 VERSIONED = ("numba", "llvmlite", "numpy", "umap-learn", "pynndescent")  # what compiled code depends on
 
 
@@ -57,37 +60,43 @@ def versions_key() -> str:
 
 
 def keep_compiled_code() -> None:
-    """Let numba keep on disk what umap-learn's and pynndescent's functions compile (module docstring).
+    """Let numba keep on disk what umap-learn's functions compile (module docstring).
 
-    Call it once their modules are imported and before they run; calling it again is cheap and picks up
+    Call it once umap-learn is imported and before its functions run; calling it again is cheap and picks up
     functions that appeared since (such as the layout epoch the UMAP reducer compiles with ``nogil``).
     """
     import numba
 
-    if numba.config.DISABLE_JIT or not _cache_folder_ready(numba):
+    if numba.config.DISABLE_JIT:
         return
-    for dispatcher in _unshared(_dispatchers()):
-        if type(dispatcher._cache).__name__ != "NullCache":  # kept already (or numba's own cache=True)
-            continue
-        try:
-            dispatcher.enable_caching()
-        except RuntimeError as error:  # numba found no folder it can use for this function's file
-            log.debug("numba cache: %s", error)
+    uncached = [
+        dispatcher for dispatcher in _unshared(_dispatchers()) if type(dispatcher._cache).__name__ == "NullCache"
+    ]
+    folder = (numba.config.CACHE_DIR or _own_folder()) if uncached else None
+    if folder is None:
+        return
+    # numba reads its cache folder when a function's cache is made, so the folder is set around these alone:
+    # libraries that keep their own cache (fast_hdbscan, pynndescent, in their package folders) keep it there
+    previous, numba.config.CACHE_DIR = numba.config.CACHE_DIR, folder
+    try:
+        for dispatcher in uncached:
+            try:
+                dispatcher.enable_caching()
+            except RuntimeError as error:  # numba found no folder it can use for this function's file
+                log.debug("numba cache: %s", error)
+    finally:
+        numba.config.CACHE_DIR = previous
 
 
-def _cache_folder_ready(numba: Any) -> bool:
-    """Point numba at ``<cache root>/numba/<versions>/`` unless NUMBA_CACHE_DIR chose a folder; False when the
-    folder cannot be made."""
-    if numba.config.CACHE_DIR:
-        return True
+def _own_folder() -> str | None:
+    """``<cache root>/numba/<versions>/``, made if needed; None when it cannot be."""
     folder = cache_root() / "numba" / versions_key()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         log.debug("numba cache: %s cannot be made (%s); compiling in this process", folder, error.strerror)
-        return False
-    numba.config.CACHE_DIR = str(folder)
-    return True
+        return None
+    return str(folder)
 
 
 def _dispatchers() -> list[Any]:
