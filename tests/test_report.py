@@ -150,7 +150,6 @@ def test_the_maps_umap_gets_exact_neighbours_where_umap_learn_would_search(monke
     def no_search(*args, **kwargs):
         raise AssertionError("umap-learn searched the neighbours itself")
 
-    monkeypatch.setattr(neighbours, "UMAP_EXACT_BELOW", 100)
     monkeypatch.setattr(umap.umap_, "nearest_neighbors", no_search)
     X, y = make_blobs(n_samples=300, centers=3, n_features=8, random_state=0)
     coords, method = map_coordinates(X, method="umap")

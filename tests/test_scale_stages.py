@@ -154,7 +154,6 @@ def test_a_large_umap_fit_takes_exact_neighbours_instead_of_nn_descent(digits, m
 
     X, y = digits
     exact_neighbours = neighbours.exact_neighbours
-    monkeypatch.setattr(neighbours, "UMAP_EXACT_BELOW", 1_000)  # the digits count as a large fit
     monkeypatch.setattr(neighbours, "exact_neighbours", exact)
     monkeypatch.setattr(umap.umap_, "nearest_neighbors", no_search)
     embedding = registry.reducers.build({**UMAP_SMALL, "fit_size": None}, random_state=0).fit_transform(X)

@@ -1,11 +1,13 @@
 """Exact nearest neighbours for UMAP and the kNN graph: faiss' brute-force search on every core.
 
 umap-learn searches neighbours by NN-descent from 4,096 points on: approximate (it found 98-99% of the exact
-ones on short texts' embeddings) and numba code that compiles for about 20 s in every process. The stages
-that lay out or link a set of up to ``EXACT_SEARCH_MAX`` points (a UMAP fit on its sample, the report's map,
-Leiden's graph) search it exactly here instead, which at 50,000 points x 456 dimensions takes about 11 s on 2
-cores. Every search covers a fixed chunk of rows on one thread, so the neighbours (and what is built from them)
-do not depend on the number of cores.
+ones on short texts' embeddings) and numba code that compiles for about 20 s in every process. Below that it
+measures every distance through scikit-learn, which calls its numba distance from Python once per pair of
+points (9 million calls at 3,000 points, about 10 s on 2 cores). The stages that lay out or link a set of up
+to ``EXACT_SEARCH_MAX`` points (a UMAP fit on its sample, the report's map, Leiden's graph) search it exactly
+here instead, which at 50,000 points x 456 dimensions takes about 11 s on 2 cores and at 3,000 well under one.
+Every search covers a fixed chunk of rows on one thread, so the neighbours (and what is built from them) do not
+depend on the number of cores.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from textcluster.machine import available_cores
 
 FAISS_METRICS = ("euclidean", "cosine")  # the metrics ExactNeighbours searches with faiss
 SEARCH_ROWS = 2_500  # rows per neighbour search, each on one thread (faiss' result depends on both)
-UMAP_EXACT_BELOW = 4_096  # umap-learn's own rule: below it a fit measures every distance, above it NN-descent
 EXACT_SEARCH_MAX = 50_000  # the largest set searched exactly (a UMAP fit's default sample): n^2 grows fast
 
 
@@ -99,10 +100,10 @@ def exact_neighbours(X: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np
 
 
 def umap_neighbours(X: np.ndarray, n_neighbors: int, metric: Any) -> tuple:
-    """umap-learn's ``precomputed_knn`` for a fit on ``X``: the exact neighbours where it would search by
-    NN-descent, else ``(None, None, None)`` (it measures every distance itself, or the metric or size is not
-    one searched here). Its third element, an index for ``transform``, stays None."""
-    if not UMAP_EXACT_BELOW <= len(X) <= EXACT_SEARCH_MAX or metric not in FAISS_METRICS:
+    """umap-learn's ``precomputed_knn`` for a fit on ``X``: the exact neighbours, else ``(None, None, None)``
+    where the metric or size is not one searched here. Its third element, an index for ``transform``, stays
+    None."""
+    if len(X) > EXACT_SEARCH_MAX or metric not in FAISS_METRICS:
         return None, None, None
     return *exact_neighbours(X, n_neighbors, metric), None
 
