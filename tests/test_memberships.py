@@ -95,7 +95,6 @@ def test_merged_topics_sum_their_clusters_and_a_cluster_without_topic_drops_out(
     np.testing.assert_allclose(nothing, [[0.5, 0.5]])
 
 
-
 def test_clusters_that_are_the_topics_pass_through_as_a_mapping_onto_themselves_would():
     """The usual case (no merged topic, each cluster its own topic in order) skips the sparse sum: same numbers,
     a nan counts as 0, and a row with nothing left is uniform; no edits leave the columns as they are."""
@@ -109,6 +108,7 @@ def test_clusters_that_are_the_topics_pass_through_as_a_mapping_onto_themselves_
     np.testing.assert_allclose(direct[7], np.full(5, 0.2))
     unchanged, columns = follow_edits(direct, ids, np.zeros((40, 2)), [])
     assert unchanged is direct and columns.tolist() == ids.tolist()
+
 
 def test_edits_merge_columns_and_a_split_hands_its_share_to_the_nearest_part():
     proba = np.array([[0.6, 0.3, 0.1], [0.2, 0.2, 0.6]])

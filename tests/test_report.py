@@ -138,13 +138,13 @@ def test_map_measures_distance_as_the_runs_umap_does(monkeypatch):
     assert asked == ["cosine", "euclidean", "euclidean", "euclidean"]
 
 
-def test_the_maps_umap_gets_exact_neighbours_where_umap_learn_would_search(monkeypatch):
-    """From umap-learn's size for NN-descent on (4,096; here lowered), the map's UMAP is handed faiss' exact
-    neighbours: no NN-descent, whose code compiles for about 20 s in every process."""
+def test_the_maps_umap_gets_exact_neighbours_at_any_size(monkeypatch):
+    """The map's UMAP (of 300 points here) is handed faiss' exact neighbours: umap-learn searches none itself
+    (NN-descent from 4,096 points on compiles for about 20 s in every process; below that it measured every
+    distance with one Python call per pair)."""
     import umap.umap_
     from sklearn.datasets import make_blobs
 
-    from textcluster import neighbours
     from textcluster.reporting.plots import map_coordinates
 
     def no_search(*args, **kwargs):
