@@ -42,12 +42,16 @@ def commands(corpus: Path) -> list[tuple[str, str, list[str]]]:
     ]
 
 
+def textcluster() -> str:
+    """The command under test: the one on the PATH, else the one beside this Python."""
+    return shutil.which("textcluster") or str(Path(sys.executable).with_name("textcluster"))
+
+
 def best_wall(arguments: list[str], repeats: int, cwd: Path) -> tuple[float, int]:
-    executable = shutil.which("textcluster") or str(Path(sys.executable).with_name("textcluster"))
-    times, code = [], 0
+    times, code, command = [], 0, [textcluster(), *arguments]
     for _ in range(repeats):
         start = time.perf_counter()
-        done = subprocess.run([executable, *arguments], cwd=cwd, capture_output=True, text=True)
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
         times.append(time.perf_counter() - start)
         code = done.returncode
     return min(times), code
@@ -58,13 +62,11 @@ SMALL_RUN = ["trainer.max_epochs=2", "trainer.enable_progress_bar=false", "cache
 
 def small_run(cache_root: Path, run_dir: Path) -> tuple[float, float]:
     """(wall s, the run's reduce stage s) of the small run with ``cache_root`` as TEXTCLUSTER_CACHE_DIR."""
-    executable = shutil.which("textcluster") or str(Path(sys.executable).with_name("textcluster"))
     env = {**os.environ, "TEXTCLUSTER_CACHE_DIR": str(cache_root)}
     env.pop("NUMBA_CACHE_DIR", None)
+    command = [textcluster(), *SMALL_RUN, f"hydra.run.dir={run_dir}"]
     start = time.perf_counter()
-    done = subprocess.run(
-        [executable, *SMALL_RUN, f"hydra.run.dir={run_dir}"], env=env, capture_output=True, text=True, check=False
-    )
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"the small run failed: {done.stderr[-2000:]}")

@@ -32,6 +32,7 @@ cannot be written, functions compile in the process as before.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import sys
@@ -47,6 +48,7 @@ PACKAGES = ("umap",)  # top-level modules whose numba functions are kept (pynnde
 VERSIONED = ("numba", "llvmlite", "numpy", "umap-learn", "pynndescent")  # what compiled code depends on
 
 
+@functools.cache  # the installed versions do not change in a process; every UMAP asks
 def versions_key() -> str:
     """A short name for the versions the compiled code depends on (the folder it is kept in)."""
     found = []
