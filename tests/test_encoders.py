@@ -11,11 +11,12 @@ import torch
 from conftest import compose_small, read_json, read_status
 from textcluster.contracts import TrainingContext
 from textcluster.dataset import Dataset
-from textcluster.encoders.cnn import ConvAutoencoder, TextCNN
-from textcluster.encoders.rnn import RowRNNAutoencoder, TextRNN
-from textcluster.encoders.sequence import capped_epochs, embed_sequences
+from textcluster.encoders.cnn_network import ConvAutoencoder, TextCNN
+from textcluster.encoders.rnn_network import RowRNNAutoencoder, TextRNN
+from textcluster.encoders.sequence import capped_epochs
+from textcluster.encoders.sequence_network import embed_sequences
 from textcluster.encoders.tokenization import SequenceTokenizer
-from textcluster.encoders.transformer import TextTransformer
+from textcluster.encoders.transformer_network import TextTransformer
 from textcluster.errors import UserError
 from textcluster.experiment import run_experiment
 from textcluster.registry import encoders

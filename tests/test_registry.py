@@ -264,11 +264,13 @@ def test_each_key_is_registered_by_the_module_its_package_names(kind):
     assert builtin == set(modules)  # every built-in key is in the table
 
 
-def test_the_dense_encoder_accepts_exactly_the_activations_and_losses_its_network_has():
-    from textcluster.encoders import dense, dense_network
+def test_the_encoders_accept_exactly_the_activations_losses_and_cells_their_networks_have():
+    from textcluster.encoders import dense, dense_network, rnn, rnn_network, sequence, sequence_network
 
     assert set(dense.ACTIVATION_NAMES) == set(dense_network.ACTIVATIONS)
     assert set(dense.RECONSTRUCTION_LOSS_NAMES) == set(dense_network.RECONSTRUCTION_LOSSES)
+    assert set(sequence.OBJECTIVE_NAMES) == set(sequence_network.OBJECTIVES)
+    assert set(rnn.CELL_NAMES) == set(rnn_network.CELLS)
 
 
 def test_checking_the_default_configs_imports_no_heavy_library():
@@ -281,7 +283,8 @@ def test_checking_the_default_configs_imports_no_heavy_library():
         "import sys\n"
         "from textcluster.checks import check_config\n"
         "from textcluster.config import compose, to_plain\n"
-        "for overrides in (['encoder=dense'], ['encoder=raw', 'clusterer=hdbscan'], ['data=embeddings', "
+        "for overrides in (['encoder=dense'], ['encoder=cnn'], ['encoder=rnn'], ['encoder=transformer'], "
+        "['encoder=raw', 'clusterer=hdbscan'], ['data=embeddings', "
         "'data.path=x.npy', 'encoder=precomputed', 'reducer=umap'], "
         "['data=csv', 'data.path=x.csv', 'encoder=hybrid', 'reducer=umap_text']):\n"
         "    check_config(to_plain(compose(overrides)))\n"

@@ -9,106 +9,25 @@ Images: an image is read as a sequence of rows (28 steps of 28 pixels on
 MNIST, 8 of 8 on digits); the final hidden state gives the code. The decoder
 feeds the code to another recurrent layer at every step and maps each step's
 state to a row of pixels; trained like the convolutional autoencoder (see
-:class:`~textcluster.encoders.sequence.PixelAutoencoder`).
+:class:`~textcluster.encoders.sequence_network.PixelAutoencoder`).
 """
 
 from __future__ import annotations
 
-import torch
-from torch import nn
-from torch.nn import functional as F
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from typing import TYPE_CHECKING
 
 from textcluster.dataset import IMAGE, TEXT
 from textcluster.encoders.dense import DROPOUT
-from textcluster.encoders.sequence import SEQUENCE_SETTINGS, PixelAutoencoder, SequenceEncoder, SequenceNetwork
+from textcluster.encoders.sequence import SEQUENCE_SETTINGS, SequenceEncoder
 from textcluster.params import Bool, Choice, Int
 from textcluster.registry import encoders
-from textcluster.training.batching import masked_max, masked_mean
 
-CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
+if TYPE_CHECKING:  # torch is imported when a network is built, not when a config is checked
+    from textcluster.encoders.rnn_network import RowRNNAutoencoder, TextRNN
+
+# the cells the settings accept; textcluster.encoders.rnn_network maps each to its torch module
+CELL_NAMES = ("gru", "lstm")
 POOLINGS = ("max", "mean", "last")
-
-
-def make_rnn(
-    cell: str, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.0
-) -> nn.RNNBase:
-    return CELLS[cell](
-        input_size,
-        hidden_size,
-        num_layers=num_layers,
-        bidirectional=bidirectional,
-        batch_first=True,
-        dropout=dropout if num_layers > 1 else 0.0,
-    )
-
-
-def last_hidden(rnn: nn.RNNBase, hidden) -> torch.Tensor:
-    """The last layer's final state, both directions concatenated: (B, hidden_size * directions)."""
-    h_n = hidden[0] if isinstance(hidden, tuple) else hidden  # LSTM returns (h, c)
-    directions = 2 if rnn.bidirectional else 1
-    return torch.cat(list(h_n[-directions:]), dim=1)
-
-
-class RowRNNAutoencoder(PixelAutoencoder):
-    """Rows of pixels as time steps: recurrent encoder to a linear code, recurrent decoder back to rows."""
-
-    def __init__(
-        self,
-        height: int,
-        width: int,
-        cell: str = "gru",
-        hidden_size: int = 64,
-        num_layers: int = 1,
-        bidirectional: bool = True,
-        embedding_dim: int = 10,
-        **pixel,
-    ):
-        super().__init__(**pixel)
-        self.height = height
-        self.encoder = make_rnn(cell, width, hidden_size, num_layers, bidirectional)
-        self.to_code = nn.Linear(hidden_size * (2 if bidirectional else 1), embedding_dim)
-        self.from_code = nn.Linear(embedding_dim, hidden_size)
-        self.decoder = make_rnn(cell, hidden_size, hidden_size, num_layers)
-        self.to_row = nn.Linear(hidden_size, width)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        _, hidden = self.encoder(x)  # x: (B, H, W), one row per step
-        return self.to_code(last_hidden(self.encoder, hidden))
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        steps = F.relu(self.from_code(z)).unsqueeze(1).expand(-1, self.height, -1).contiguous()
-        states, _ = self.decoder(steps)
-        return self.to_row(states)
-
-
-class TextRNN(SequenceNetwork):
-    """GRU/LSTM over packed token embeddings, pooled over the real positions."""
-
-    def __init__(
-        self,
-        cell: str = "gru",
-        hidden_size: int = 64,
-        num_layers: int = 1,
-        bidirectional: bool = True,
-        pooling: str = "max",
-        dropout: float = 0.1,
-        **base,
-    ):
-        super().__init__(**base)
-        self.pooling = pooling
-        self.rnn = make_rnn(cell, self.tokens.embedding_dim, hidden_size, num_layers, bidirectional, dropout)
-        self.dropout = nn.Dropout(dropout)
-        self.build_head(hidden_size * (2 if bidirectional else 1))
-
-    def body(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        lengths = mask.sum(dim=1).cpu()  # pack_padded_sequence wants lengths on the CPU
-        packed = pack_padded_sequence(self.dropout(x), lengths, batch_first=True, enforce_sorted=False)
-        outputs, hidden = self.rnn(packed)
-        if self.pooling == "last":
-            return last_hidden(self.rnn, hidden)
-        states, _ = pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])
-        return masked_max(states, mask) if self.pooling == "max" else masked_mean(states, mask)
 
 
 @encoders.register("rnn")
@@ -117,7 +36,7 @@ class RNNEncoder(SequenceEncoder):
 
     modalities = (TEXT, IMAGE)
     parameters = {
-        "cell": Choice(*CELLS),
+        "cell": Choice(*CELL_NAMES),
         "hidden_size": Int(min=1),
         "num_layers": Int(min=1),
         "bidirectional": Bool(),
@@ -147,6 +66,8 @@ class RNNEncoder(SequenceEncoder):
         )
 
     def build_image_network(self, height: int, width: int) -> RowRNNAutoencoder:
+        from textcluster.encoders.rnn_network import RowRNNAutoencoder
+
         return RowRNNAutoencoder(
             height,
             width,
@@ -156,6 +77,8 @@ class RNNEncoder(SequenceEncoder):
         )
 
     def build_text_network(self, vocab_size: int, target_dim: int, pad_id: int, mask_id: int) -> TextRNN:
+        from textcluster.encoders.rnn_network import TextRNN
+
         return TextRNN(
             pooling=self.pooling,
             dropout=self.dropout,
