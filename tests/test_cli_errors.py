@@ -6,6 +6,9 @@ here takes about a second; one sweep runs for real to show the check leaves swee
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,6 +96,49 @@ def test_help_cfg_and_info_still_work(args, expected):
     result = run_textcluster(*args, timeout=120)
     assert result.returncode == 0, _show(result)
     assert expected in result.stdout, _show(result)
+
+
+HELP_AND_ITS_COPIES = """
+import contextlib, json, sys
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from textcluster import cli
+
+variant, help_file = sys.argv[1:]
+copies, copy_for = [], ConfigLoaderImpl._parse_overrides_and_create_caching_repo
+
+def counted(loader, config_name, overrides):
+    copies.append(repr((config_name, overrides)))
+    return copy_for(loader, config_name, overrides)
+
+ConfigLoaderImpl._parse_overrides_and_create_caching_repo = counted
+if variant == "hydra-alone":
+    cli.config_repository_copied_once = contextlib.nullcontext
+sys.argv = ["textcluster", "--help", "encoder=cnn"]
+with open(help_file, "w") as out, contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+    cli.run_hydra()
+print(json.dumps(copies))
+"""
+
+
+def _help_and_its_copies(variant: str, help_file: Path) -> tuple[str, list[str]]:
+    """``textcluster --help encoder=cnn`` in a fresh process, and the copies of the config repository it made."""
+    done = subprocess.run(
+        [sys.executable, "-c", HELP_AND_ITS_COPIES, variant, str(help_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return help_file.read_text(), json.loads(done.stdout)
+
+
+def test_help_copies_the_config_repository_once_per_question_and_prints_what_hydra_would(tmp_path):
+    ours, copies = _help_and_its_copies("ours", tmp_path / "ours.txt")
+    hydras, hydras_copies = _help_and_its_copies("hydra-alone", tmp_path / "hydra.txt")
+    assert len(copies) == len(set(copies)) <= 3, copies
+    assert len(hydras_copies) > 50  # one per question while it lists the groups
+    assert ours == hydras
+    assert "encoder: auto, cnn, dense," in ours and "kernel_sizes:" in ours
 
 
 def test_two_modes_at_once_is_one_line(tmp_path):

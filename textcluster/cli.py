@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
@@ -184,17 +185,44 @@ def run_hydra() -> None:
         return
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors instead of printing them and exiting 1
     try:
-        _run_hydra(
-            args=arguments,
-            args_parser=get_args_parser(),
-            task_function=run_job,
-            config_path=str(config_dir()),
-            config_name="config",
-        )
+        with config_repository_copied_once() if arguments.help else contextlib.nullcontext():
+            _run_hydra(
+                args=arguments,
+                args_parser=get_args_parser(),
+                task_function=run_job,
+                config_path=str(config_dir()),
+                config_name="config",
+            )
     except Exception as error:
         if not _a_command_line_error(error):
             raise
         raise UserError(hydra_error_message(error)) from None
+
+
+@contextlib.contextmanager
+def config_repository_copied_once():
+    """While ``--help`` prints, Hydra's config loader answers from one copy of its config repository.
+
+    Hydra's help lists the config groups by asking its loader about 100 questions (the groups, each group's
+    options, all twice), and the loader deep-copies the whole repository, ConfigStore's structured configs
+    included, for each one: most of ``textcluster --help``'s time after the imports. The answers do not change
+    while help prints, since nothing moves the search path, so each distinct question copies it once.
+    """
+    from unittest import mock
+
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    copy_for = ConfigLoaderImpl._parse_overrides_and_create_caching_repo
+    copies: dict[tuple, Any] = {}
+
+    def copied_once(loader, config_name, overrides):
+        key = (id(loader), config_name, tuple(overrides))
+        if key not in copies:
+            copies[key] = copy_for(loader, config_name, overrides)
+        return copies[key]
+
+    with mock.patch.object(ConfigLoaderImpl, "_parse_overrides_and_create_caching_repo", copied_once):
+        yield
 
 
 def _a_command_line_error(error: Exception) -> bool:
