@@ -97,6 +97,28 @@ def test_hdbscan_predicts_what_hdbscan_itself_predicts(blobs_with_outliers):
     assert np.all(model.predict(FAR_POINTS * 2) == NOISE)
 
 
+def test_hdbscan_on_many_dimensions_builds_its_tree_on_exact_neighbours_without_nn_descent(monkeypatch):
+    import fast_hdbscan.nndescent
+    from sklearn.metrics import adjusted_rand_score
+    from sklearn.neighbors import NearestNeighbors
+
+    def no_nn_descent(*args, **kwargs):
+        raise AssertionError("NN-descent searched the neighbours")
+
+    monkeypatch.setattr(fast_hdbscan.nndescent, "build_knn_graph", no_nn_descent)
+    X, y = make_blobs(n_samples=600, centers=4, n_features=48, cluster_std=2.0, random_state=0)
+    model = build({"name": "hdbscan", "min_cluster_size": 20, "min_samples": 8})
+    first, again = model.fit(X).labels_.copy(), model.fit(X).labels_
+    assert np.array_equal(first, again)
+    clustered = first != NOISE
+    assert clustered.mean() > 0.9 and adjusted_rand_score(y[clustered], first[clustered]) > 0.99
+
+    graph = model._exact_neighbour_graph(X)  # each point's 24 nearest besides itself (3 x min_samples), exact
+    distances, indices = NearestNeighbors(n_neighbors=25).fit(X).kneighbors(X)
+    assert np.all(np.diff(graph.indptr) == 25)
+    np.testing.assert_allclose(np.sort(graph.toarray(), axis=1)[:, -24:], distances[:, 1:], rtol=1e-4)
+
+
 @pytest.mark.parametrize(
     "config",
     [

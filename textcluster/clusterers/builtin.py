@@ -17,6 +17,7 @@ from textcluster.clusterers.base import N_CLUSTERS, NearestCentre, settled_k
 from textcluster.contracts import Clusterer
 from textcluster.errors import NoClustersError, UserError
 from textcluster.labels import NOISE, cluster_ids
+from textcluster.neighbours import EXACT_SEARCH_MAX, exact_neighbours
 from textcluster.params import NULL, Choice, Float, Int, Str
 from textcluster.registry import clusterers
 from textcluster.seeding import FIT_SIZE, FIT_SIZE_MIN, fit_sample
@@ -124,6 +125,7 @@ HDBSCAN_BACKENDS = ("auto", "fast", "hdbscan")
 # hdbscan's prediction data needs a scikit-learn KD or ball tree metric that takes no extra argument; cosine is
 # not one, and the metrics of boolean data (jaccard, dice, hamming...) say nothing about embeddings
 HDBSCAN_METRICS = ("euclidean", "l2", "manhattan", "cityblock", "l1", "chebyshev", "infinity", "braycurtis", "canberra")
+FAST_TREE_MAX_DIMENSIONS = 30  # fast_hdbscan's exact k-d tree up to here; above, a graph of nearest neighbours
 PREDICT_ROWS = 10_000  # points per approximate_predict / membership_vector call on the points outside a sample
 
 
@@ -137,7 +139,8 @@ class HDBSCANClusterer(Clusterer):
 
     ``backend`` builds the hierarchy: ``fast`` (fast_hdbscan: the same
     algorithm with the exact minimum spanning tree, multicore, its Boruvka run
-    in its reproducible order; euclidean only) or ``hdbscan`` (the hdbscan
+    in its reproducible order; euclidean only; above 30 dimensions the tree
+    of a graph of exact nearest neighbours) or ``hdbscan`` (the hdbscan
     library, whose default tree is approximate and merged clusters the exact
     one keeps). ``auto`` is ``fast`` for the euclidean metric and ``hdbscan``
     for the others. Either way the fitted model is an ``hdbscan.HDBSCAN``, so
@@ -248,16 +251,17 @@ class HDBSCANClusterer(Clusterer):
             self.model_ = self._fit_fast(points)
         else:
             self.model_ = self._hdbscan(self.min_cluster_size_).fit(points)
-        self._refuse_all_noise(len(points))
+            self._refuse_all_noise(self.model_.labels_)
         self.labels_, self.probabilities_ = self.model_.labels_, self.model_.probabilities_
         if self.fit_rows_ is not None:
             self._points = X  # a reference, not a copy: soft_membership places the other points by it
             self.labels_, self.probabilities_ = self._label_the_rest(X)
         return self
 
-    def _refuse_all_noise(self, n_points: int) -> None:
+    def _refuse_all_noise(self, labels: np.ndarray) -> None:
         """No cluster at all leaves nothing to describe and the noise policy nothing to assign to: say why."""
-        if n_points == 0 or (np.asarray(self.model_.labels_) != NOISE).any():
+        n_points = len(labels)
+        if n_points == 0 or (np.asarray(labels) != NOISE).any():
             return
         size = self.min_cluster_size_
         setting = f"min_cluster_size={size}" + (
@@ -289,12 +293,33 @@ class HDBSCANClusterer(Clusterer):
         """fast_hdbscan's labels and condensed tree, handed to an hdbscan model for prediction."""
         import fast_hdbscan
 
+        settings, points = self._settings(self.min_cluster_size_), X
+        if X.shape[1] > FAST_TREE_MAX_DIMENSIONS and len(X) <= EXACT_SEARCH_MAX:
+            settings["metric"], points = "precomputed", self._exact_neighbour_graph(X)
         # reproducible: the parallel Boruvka otherwise merges equal-weight edges in thread order
-        fitted = fast_hdbscan.HDBSCAN(**self._settings(self.min_cluster_size_), reproducible=True).fit(X)
+        fitted = fast_hdbscan.HDBSCAN(**settings, reproducible=True).fit(points)
+        # before hdbscan's prediction data, which takes longer than the fit (87 s against 2 on 10,000 x 456)
+        self._refuse_all_noise(fitted.labels_)
         tree = fitted._condensed_tree
         return self._prediction_model(
             X, [tree[name] for name in CONDENSED_TREE_FIELDS], fitted.labels_, fitted.probabilities_
         )
+
+    def _exact_neighbour_graph(self, X: np.ndarray):
+        """The sparse graph of each point's exact nearest neighbours, as many as fast_hdbscan's NN-descent
+        would find (3 x min_samples, at least 15), weighted by their euclidean distances.
+
+        Above ``FAST_TREE_MAX_DIMENSIONS`` fast_hdbscan builds its spanning tree on such a graph; searched by
+        its own NN-descent the neighbours are approximate, unseeded, and the search's numba code compiles for
+        20-30 s in every process (it cannot be cached). faiss finds them exactly in a fraction of that.
+        """
+        from scipy.sparse import csr_matrix
+
+        min_samples = self.min_samples or self.min_cluster_size_
+        k = min(len(X), max(3 * min_samples, 15) + 1)  # + 1: each point is its own nearest, dropped by fast_hdbscan
+        indices, distances = exact_neighbours(X, k, "euclidean")
+        rows = np.arange(0, len(X) * k + 1, k)
+        return csr_matrix((distances.ravel().astype(np.float64), indices.ravel(), rows), shape=(len(X), len(X)))
 
     def _prediction_model(self, points: np.ndarray, tree_columns: list, labels: np.ndarray, probabilities: np.ndarray):
         """An ``hdbscan.HDBSCAN`` set from arrays, with its prediction data generated."""
