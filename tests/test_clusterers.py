@@ -119,6 +119,27 @@ def test_hdbscan_on_many_dimensions_builds_its_tree_on_exact_neighbours_without_
     np.testing.assert_allclose(np.sort(graph.toarray(), axis=1)[:, -24:], distances[:, 1:], rtol=1e-4)
 
 
+def test_hdbscan_on_many_dimensions_predicts_as_hdbscans_own_kdtree_would():
+    import hdbscan
+
+    X, _ = make_blobs(n_samples=600, centers=4, n_features=48, cluster_std=2.0, random_state=0)
+    model = build({"name": "hdbscan", "min_cluster_size": 20, "min_samples": 8}).fit(X)
+    searched = model.model_.prediction_data_
+    assert type(searched).__name__ == "ExactSearchPredictionData"
+    model.model_.generate_prediction_data()  # hdbscan's own, on its KDTree
+    own = model.model_.prediction_data_
+    assert type(own) is hdbscan.prediction.PredictionData
+    np.testing.assert_allclose(searched.core_distances, own.core_distances, rtol=1e-5)
+    far = make_blobs(n_samples=20, n_features=48, centers=1, center_box=(40, 50), random_state=1)[0]
+    new = np.vstack([X[::5] + 0.3, far])
+    labels, strengths = hdbscan.approximate_predict(model.model_, new)
+    model.model_._prediction_data = searched
+    ours_labels, ours_strengths = model.predict_scores(new)
+    np.testing.assert_array_equal(ours_labels, labels)
+    np.testing.assert_allclose(ours_strengths, strengths, rtol=1e-4, atol=1e-6)
+    assert (ours_labels[:-20] != NOISE).mean() > 0.9 and (ours_strengths[-20:] < 0.1).all()
+
+
 @pytest.mark.parametrize(
     "config",
     [

@@ -92,11 +92,15 @@ def joined(chunks: list[Future]) -> tuple[np.ndarray, np.ndarray]:
     return tuple(np.concatenate(parts) for parts in zip(*(chunk.result() for chunk in chunks)))
 
 
+def nearest_in(index: ExactNeighbours, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(indices, distances)`` of each query's ``k`` nearest rows of ``index``, searched on every core."""
+    with ThreadPoolExecutor(available_cores(), initializer=index.use_one_thread) as pool:
+        return joined(search_in_chunks(pool, index, np.ascontiguousarray(queries, dtype=np.float32), k))
+
+
 def exact_neighbours(X: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """Each row's ``k`` nearest rows of ``X`` (itself among them), searched exactly on every core."""
-    index = ExactNeighbours(X, metric)
-    with ThreadPoolExecutor(available_cores(), initializer=index.use_one_thread) as pool:
-        return joined(search_in_chunks(pool, index, np.ascontiguousarray(X, dtype=np.float32), k))
+    return nearest_in(ExactNeighbours(X, metric), X, k)
 
 
 def umap_neighbours(X: np.ndarray, n_neighbors: int, metric: Any) -> tuple:

@@ -125,7 +125,8 @@ HDBSCAN_BACKENDS = ("auto", "fast", "hdbscan")
 # hdbscan's prediction data needs a scikit-learn KD or ball tree metric that takes no extra argument; cosine is
 # not one, and the metrics of boolean data (jaccard, dice, hamming...) say nothing about embeddings
 HDBSCAN_METRICS = ("euclidean", "l2", "manhattan", "cityblock", "l1", "chebyshev", "infinity", "braycurtis", "canberra")
-FAST_TREE_MAX_DIMENSIONS = 30  # fast_hdbscan's exact k-d tree up to here; above, a graph of nearest neighbours
+# fast_hdbscan's exact k-d tree up to here; above, a graph of nearest neighbours, and faiss for hdbscan's prediction
+FAST_TREE_MAX_DIMENSIONS = 30
 PREDICT_ROWS = 10_000  # points per approximate_predict / membership_vector call on the points outside a sample
 
 
@@ -329,7 +330,12 @@ class HDBSCANClusterer(Clusterer):
         model._condensed_tree = np.rec.fromarrays(columns, names=list(CONDENSED_TREE_FIELDS)).view(np.ndarray)
         model.labels_, model.probabilities_ = np.asarray(labels), np.asarray(probabilities)
         model._metric_kwargs = {}
-        model.generate_prediction_data()
+        if points.shape[1] > FAST_TREE_MAX_DIMENSIONS and self.metric == "euclidean":
+            from textcluster.clusterers.hdbscan_prediction import exact_search_prediction_data
+
+            model._prediction_data = exact_search_prediction_data(model)
+        else:
+            model.generate_prediction_data()
         return model
 
     def soft_membership(self) -> tuple[np.ndarray, np.ndarray] | None:
