@@ -79,6 +79,17 @@ def test_image_report_shows_examples_not_keywords(tmp_path):
     assert set(images) == {"embedding_map", "cluster_sizes", "cluster_examples", "confusion_matrix"}
 
 
+def test_the_example_sheet_puts_each_clusters_images_in_its_row():
+    from textcluster.reporting.plots import _example_sheet
+
+    images = np.stack([np.full((8, 6), value) for value in (0.2, 0.4, 0.6, 0.8)])  # 8 x 6: rows are taller
+    sheet, centres, gap = _example_sheet(images, [np.array([0, 3]), np.array([2])])
+    assert gap == 1 and sheet.shape == (2 * (8 + 1) + 1, 10 * (6 + 1) + 1)
+    assert (sheet[1:9, 1:7] == 0.2).all() and (sheet[1:9, 8:14] == 0.8).all() and (sheet[10:18, 1:7] == 0.6).all()
+    assert sheet.sum() == pytest.approx(48 * (0.2 + 0.8 + 0.6))  # blank everywhere else
+    assert centres == [4.5, 13.5]
+
+
 def test_failing_plot_is_left_out_with_a_warning(tmp_path, text_csv, monkeypatch, caplog):
     from textcluster.reporting import plots
 

@@ -347,33 +347,34 @@ def cluster_examples(images: np.ndarray, labels: np.ndarray, path: Path, seed: i
     if not clusters:
         raise ValueError("no clusters")
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(
-        len(clusters),
-        EXAMPLES_PER_CLUSTER,
-        squeeze=False,
-        figsize=(EXAMPLES_PER_CLUSTER * 0.8, len(clusters) * 0.85),
-        dpi=100,
-    )
-    for row, cluster in enumerate(clusters):
+    chosen = []
+    for cluster in clusters:
         members = np.flatnonzero(labels == cluster)
-        chosen = np.sort(rng.choice(members, size=min(EXAMPLES_PER_CLUSTER, len(members)), replace=False))
-        for col in range(EXAMPLES_PER_CLUSTER):
-            ax = axes[row, col]
-            ax.axis("off")
-            if col < len(chosen):
-                ax.imshow(images[chosen[col]], cmap="gray_r", vmin=0, vmax=1)
-        axes[row, 0].text(
-            -0.15,
-            0.5,
-            "noise" if cluster == NOISE else str(cluster),
-            transform=axes[row, 0].transAxes,
-            ha="right",
-            va="center",
-            fontsize=9,
-        )
+        chosen.append(np.sort(rng.choice(members, size=min(EXAMPLES_PER_CLUSTER, len(members)), replace=False)))
+    sheet, row_centres, gap = _example_sheet(images, chosen)
+    fig, ax = plt.subplots(figsize=(EXAMPLES_PER_CLUSTER * 0.8, len(clusters) * 0.85), dpi=100)
+    ax.imshow(sheet, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    ax.axis("off")
+    for cluster, centre in zip(clusters, row_centres):
+        ax.text(-gap, centre, "noise" if cluster == NOISE else str(cluster), ha="right", va="center", fontsize=9)
     fig.suptitle(wrap("Example images per cluster (rows)", fig.get_figwidth(), 10), fontsize=10)
     _save(fig, path)
     return f"Up to {EXAMPLES_PER_CLUSTER} random example images of each cluster (one row per cluster)"
+
+
+def _example_sheet(images: np.ndarray, rows: list[np.ndarray]) -> tuple[np.ndarray, list[float], int]:
+    """One image holding ``images[rows[i]]`` side by side in row i with a blank gap around each, each row's
+    vertical centre in its pixels, and the gap. One picture, not an axes per example: a sheet of 10 x 10 axes
+    took 2.5 s to draw."""
+    height, width = images.shape[1:3]
+    gap = max(1, round(max(height, width) / 8))
+    step_y, step_x = height + gap, width + gap
+    sheet = np.zeros((len(rows) * step_y + gap, EXAMPLES_PER_CLUSTER * step_x + gap), dtype=np.float32)
+    for row, chosen in enumerate(rows):
+        for col, item in enumerate(chosen):
+            top, left = gap + row * step_y, gap + col * step_x
+            sheet[top : top + height, left : left + width] = images[item]
+    return sheet, [gap + row * step_y + (height - 1) / 2 for row in range(len(rows))], gap
 
 
 def _largest_topics(table, n: int) -> list[int]:
