@@ -23,6 +23,9 @@ SHRINK = {
     "trainer.accelerator": "cpu",  # tiny networks: the CPU is faster and bitwise repeatable
     "cache": "false",  # each run computes its embeddings (a cached hit would hide a reproducibility bug)
     "report_map": "pca",  # the report's UMAP map costs ~40 s of numba compilation per process on 2 cores
+    # k searched up to 30, not a tenth of the points (179 on the digits: 6 s of a 10 s run); the tests' corpora
+    # have at most 20 classes, and tests/test_k_selection.py checks the default range itself
+    "k_search.k_max": "30",
 }
 SMALL_HIDDEN_DIMS = "encoder.hidden_dims=[64,64,128]"  # only for encoder=dense
 
