@@ -18,6 +18,9 @@ $(BIN)/textcluster: requirements.lock pyproject.toml plugins/textcluster-agglome
 	$(PIP) install --upgrade pip
 	$(PIP) install --no-deps -c requirements.lock torch $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(PIP) install -c requirements.lock -e ".[dev]" -e plugins/textcluster-agglomerative
+	# pynndescent (under umap-learn) and fast_hdbscan compile their numba code into their package folders when
+	# first imported, about 60 s on 2 cores: once here, not in the first run or test that imports them
+	$(BIN)/python -c "import pynndescent, fast_hdbscan"
 	touch $@
 
 install: $(BIN)/textcluster
