@@ -141,6 +141,16 @@ def test_help_copies_the_config_repository_once_per_question_and_prints_what_hyd
     assert "encoder: auto, cnn, dense," in ours and "kernel_sizes:" in ours
 
 
+def test_help_on_a_hydra_without_that_loader_method_is_hydras_own(monkeypatch):
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    from textcluster.cli import config_repository_copied_once
+
+    monkeypatch.delattr(ConfigLoaderImpl, "_parse_overrides_and_create_caching_repo")
+    with config_repository_copied_once():
+        assert not hasattr(ConfigLoaderImpl, "_parse_overrides_and_create_caching_repo")  # nothing patched in
+
+
 def test_two_modes_at_once_is_one_line(tmp_path):
     line = error_line("-m", "--cfg", "job", "clusterer.n_clusters=2,3", run_dir=tmp_path / "run")
     assert "-m and --cfg cannot go together" in line  # Hydra raised a ValueError, with a traceback

@@ -212,7 +212,10 @@ def config_repository_copied_once():
 
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
 
-    copy_for = ConfigLoaderImpl._parse_overrides_and_create_caching_repo
+    copy_for = getattr(ConfigLoaderImpl, "_parse_overrides_and_create_caching_repo", None)
+    if copy_for is None:  # a Hydra whose loader is built otherwise: its own help, at its own speed
+        yield
+        return
     copies: dict[tuple, Any] = {}
 
     def copied_once(loader, config_name, overrides):
