@@ -12,6 +12,21 @@ from pathlib import Path
 
 import pytest
 
+
+def _own_cores_per_worker() -> None:
+    """Under pytest-xdist (pyproject's addopts), each worker keeps to its own share of the cores: torch, BLAS and
+    the CLI processes a test starts size their threads by the cores they may use, and two workers each running
+    threads on every core made each test about 1.4x slower (benchmarks/results/test-suite.md)."""
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER"), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+    if not worker or count < 2 or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    share = cores[int(worker.removeprefix("gw")) % count :: count]
+    os.sched_setaffinity(0, share or cores)  # more workers than cores: they share them all
+
+
+_own_cores_per_worker()  # before numpy, torch or any thread pool starts in this worker
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("TEXTCLUSTER_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
 """The real data sets (never copied into the repository): $TEXTCLUSTER_DATA_DIR, else <repo>/../shared/data."""
