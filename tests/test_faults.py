@@ -356,3 +356,39 @@ def test_an_unwritable_run_folder_or_cache_is_one_line_before_any_work(tmp_path,
             done = run_textcluster(*base_args(corpus, cache, "encoder=raw"), run_dir=run_dir)
             assert done.returncode == 2, done.stderr
             assert "read-only file system" in one_error_line(done.stderr)
+
+
+@pytest.mark.parametrize("kernel_copy", ["copy_file_range", "refused", "absent"])
+def test_a_copied_file_is_its_own_and_a_full_disk_mid_copy_leaves_nothing(tmp_path, monkeypatch, kernel_copy):
+    from textcluster import storage
+
+    source = tmp_path / "cached.npy"
+    payload = os.urandom(3 * 1024 * 1024 + 7)  # not a whole number of steps
+    source.write_bytes(payload)
+    monkeypatch.setattr(storage, "KERNEL_COPY_STEP", 1 << 20)  # several calls, as a file over 1 GB takes
+    if kernel_copy == "refused":  # another file system on an old kernel: the bytes go through Python
+
+        def refuse(*args):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+        monkeypatch.setattr(os, "copy_file_range", refuse)
+    elif kernel_copy == "absent":  # not Linux
+        monkeypatch.delattr(os, "copy_file_range", raising=False)
+    (tmp_path / "run").mkdir()
+    target = storage.copy_file(source, tmp_path / "run" / "embeddings.npy")
+    assert target.read_bytes() == payload
+    target.write_bytes(b"changed")  # the run folder's copy is never the cache's file
+    assert source.read_bytes() == payload
+
+    copies = []
+
+    def full_after_one_step(source_fd, target_fd, count):
+        if copies:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        copies.append(count)
+        return os.write(target_fd, os.pread(source_fd, count, 0))
+
+    monkeypatch.setattr(os, "copy_file_range", full_after_one_step, raising=False)
+    with pytest.raises(StorageError, match="no space left"):
+        storage.copy_file(source, tmp_path / "run" / "again.npy")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["embeddings.npy"]  # no partial file

@@ -103,7 +103,30 @@ def copy_file(source: Path | str, target: Path | str, fix: str = "") -> Path:
     """A private copy of ``source`` at ``target``, written atomically (the kernel may share blocks where the
     file system can, but the copy is never the same file: writing one cannot change the other)."""
     with open(source, "rb") as reader:
-        return atomic_write(target, lambda handle: shutil.copyfileobj(reader, handle, 1 << 22), fix)
+        return atomic_write(target, lambda handle: _copy_contents(reader, handle), fix)
+
+
+# copy_file_range refuses these pairs of files before copying anything (another file system on an old kernel,
+# a file system without it): the bytes then go through this process instead
+NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP)
+KERNEL_COPY_STEP = 1 << 30  # bytes per call; the kernel may copy fewer, and the loop asks again
+
+
+def _copy_contents(reader: IO[bytes], writer: IO[bytes]) -> None:
+    """The kernel's copy where it has one (``copy_file_range``: the bytes never pass through Python, and file
+    systems that can, such as XFS and btrfs, share the blocks copy-on-write); a read-and-write loop otherwise."""
+    copy_range = getattr(os, "copy_file_range", None)  # Linux only
+    if copy_range is not None:
+        try:
+            step = copy_range(reader.fileno(), writer.fileno(), KERNEL_COPY_STEP)
+        except OSError as error:
+            if error.errno not in NO_KERNEL_COPY:
+                raise
+        else:
+            while step:  # 0: the end of the source
+                step = copy_range(reader.fileno(), writer.fileno(), KERNEL_COPY_STEP)
+            return
+    shutil.copyfileobj(reader, writer, 1 << 22)
 
 
 def ensure_writable_folder(folder: Path | str, fix: str = "") -> Path:
