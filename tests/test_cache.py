@@ -253,3 +253,23 @@ def test_frozen_encoder_key_ignores_seed_and_trainer():
     assert hash_parts(embedding_key_parts(TINY, trained, TrainingContext(seed=0))) != hash_parts(
         embedding_key_parts(TINY, trained, TrainingContext(seed=1))
     )
+
+
+def test_a_runs_cache_dir_also_holds_the_models_it_builds_and_only_while_it_runs(tmp_path, monkeypatch):
+    """A home folder without room: cache_dir=/scratch/... must take the ONNX exports and static models too,
+    where the encoders look them up (model_cache_root), not only the embeddings; compiled code stays per machine."""
+    from textcluster.compiled import _own_folder
+    from textcluster.encoders.hub import model_cache_root
+
+    monkeypatch.setenv("TEXTCLUSTER_CACHE_DIR", str(tmp_path / "machine"))
+    seen, original_fit = {}, RawEncoder.fit
+
+    def fit(self, *args, **kwargs):
+        seen.update(onnx=model_cache_root("onnx"), numba=Path(_own_folder()).parent)
+        return original_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(RawEncoder, "fit", fit)
+    overrides = ("encoder=raw", "reducer=pca", f"cache_dir={tmp_path / 'scratch'}")
+    run_experiment(compose_small(*overrides, limit=60), tmp_path / "run")
+    assert seen == {"onnx": tmp_path / "scratch" / "onnx", "numba": tmp_path / "machine" / "numba"}
+    assert model_cache_root("static") == tmp_path / "machine" / "static"  # after the run: the machine's again

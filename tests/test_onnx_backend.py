@@ -82,7 +82,7 @@ def test_the_exported_model_is_reused(onnx_encoder, onnx_cache, monkeypatch):
 def test_an_unwritable_cache_is_one_line_user_error(torch_encoder, tmp_path, monkeypatch):
     (tmp_path / "a-file").write_text("not a folder")
     monkeypatch.setenv("TEXTCLUSTER_CACHE_DIR", str(tmp_path / "a-file"))
-    with pytest.raises(UserError, match=r"^encoder\.backend=onnx could not write .*TEXTCLUSTER_CACHE_DIR"):
+    with pytest.raises(UserError, match=r"^encoder\.backend=onnx could not write .*set cache_dir"):
         onnx_backend.load_forward(torch_encoder.model_, {"model": "test"})
 
 

@@ -40,7 +40,7 @@ from collections import Counter
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from textcluster.storage import cache_root
+from textcluster.storage import machine_cache_root
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def keep_compiled_code() -> None:
 
 def _own_folder() -> str | None:
     """``<cache root>/numba/<versions>/``, made if needed; None when it cannot be."""
-    folder = cache_root() / "numba" / versions_key()
+    folder = machine_cache_root() / "numba" / versions_key()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:

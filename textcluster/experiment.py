@@ -32,7 +32,7 @@ from textcluster.reporting.files import (
 from textcluster.reporting.model_folder import MODEL_DIR, save_model
 from textcluster.reporting.run_folder import write_results
 from textcluster.reporting.topics_files import write_topic_tables
-from textcluster.storage import storage_errors
+from textcluster.storage import cache_root_of_run, storage_errors
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def run_experiment(cfg: Any, run_dir: Path, pipeline: Pipeline | None = None) ->
     with storage_errors(run_dir, RUN_DIR_FIX):
         run_dir.mkdir(parents=True, exist_ok=True)
         write_status(run_dir, RUNNING)
-    with interruptible():
+    with interruptible(), cache_root_of_run(config.get("cache_dir")):
         pipeline, dataset, model_dir = _fit_and_write(pipeline, config, run_dir)
     return Run(pipeline, dataset, run_dir, model_dir, settled_objective(config.get("objective", "auto"), pipeline))
 

@@ -28,10 +28,34 @@ NO_PERMISSION = (errno.EACCES, errno.EPERM, errno.EROFS)
 DEFAULT_CACHE_ROOT = "~/.cache/textcluster"  # conf/config.yaml's cache_dir falls back to the same folder
 
 
-def cache_root() -> Path:
+_run_cache_root: Path | None = None  # a run's cache_dir while the run lasts (cache_root_of_run)
+
+
+def machine_cache_root() -> Path:
     """``$TEXTCLUSTER_CACHE_DIR``, else ``~/.cache/textcluster``: the default embedding cache (``cache_dir``), and
-    beside it what is built from other files (ONNX exports, static models, compiled code), one folder per kind."""
+    what depends on the machine and the installed packages alone (compiled code), whatever a run's cache_dir."""
     return Path(os.environ.get("TEXTCLUSTER_CACHE_DIR") or DEFAULT_CACHE_ROOT).expanduser()
+
+
+def cache_root() -> Path:
+    """Where models built from other files (ONNX exports, static models) are kept, one folder per kind: a
+    run's own ``cache_dir`` while it lasts (:func:`cache_root_of_run`), else :func:`machine_cache_root`."""
+    return _run_cache_root if _run_cache_root is not None else machine_cache_root()
+
+
+@contextmanager
+def cache_root_of_run(folder: str | Path | None) -> Iterator[None]:
+    """:func:`cache_root` is ``folder`` while the block runs (None: unchanged), so that a run told
+    ``cache_dir=/scratch/tc`` (a home folder without room or write permission) keeps the models it builds there
+    too, beside its embeddings, and a later run with the same ``cache_dir`` finds them."""
+    global _run_cache_root
+    previous = _run_cache_root
+    if folder is not None:
+        _run_cache_root = Path(str(folder)).expanduser()
+    try:
+        yield
+    finally:
+        _run_cache_root = previous
 
 
 def describe(path: Path | str, error: OSError) -> str | None:

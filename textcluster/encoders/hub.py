@@ -171,5 +171,5 @@ def load_model(name_or_path: str, revision: str | None = None, dtype: Any = None
 
 def model_cache_root(kind: str) -> Path:
     """Where models built from a pretrained one live (``onnx`` exports, ``static`` distillations): one folder
-    per kind under ``$TEXTCLUSTER_CACHE_DIR``, beside the embedding cache (conf/config.yaml's ``cache_dir``)."""
+    per kind under the run's ``cache_dir``, beside its embeddings (outside a run, ``$TEXTCLUSTER_CACHE_DIR``)."""
     return cache_root() / kind

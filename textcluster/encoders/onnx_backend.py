@@ -172,7 +172,7 @@ def load_forward(model: torch.nn.Module, identity: dict[str, Any], quantize: str
         except OSError as error:
             raise UserError(
                 f"encoder.backend=onnx could not write the exported model under {path.parent} ({error}); "
-                "set TEXTCLUSTER_CACHE_DIR to a writable folder, or use encoder.backend=torch"
+                "set cache_dir (or $TEXTCLUSTER_CACHE_DIR) to a writable folder, or use encoder.backend=torch"
             ) from None
         except Exception as error:  # an operator the exporter does not know, ...: the user needs one line
             text = " ".join(str(error).split())[:200] or type(error).__name__

@@ -169,7 +169,7 @@ class StaticEncoder(Encoder):
         except OSError as error:
             raise UserError(
                 f"encoder=static could not write the distilled model under {folder.parent} ({error}); "
-                "set TEXTCLUSTER_CACHE_DIR to a writable folder"
+                "set cache_dir (or $TEXTCLUSTER_CACHE_DIR) to a writable folder"
             ) from None
         self.model_ = StaticModel.from_pretrained(folder)
         return self
