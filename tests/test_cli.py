@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from conftest import read_json, read_status, run_textcluster
+from textcluster.machine import available_cores
 
 FAST = ("trainer.max_epochs=1", "trainer.enable_progress_bar=false")
 RAW = ("encoder=raw",) + FAST
@@ -98,8 +99,9 @@ class CliRuns:
 
     def __init__(self, root: Path, names: set[str]):
         cases = _cases(_prepare_inputs(root))
-        workers = int(os.environ.get("TEXTCLUSTER_TEST_CLI_JOBS") or min(3, os.cpu_count() or 1))
-        threads = max(1, (os.cpu_count() or 1) // workers)
+        cores = available_cores()  # this process's: an xdist worker keeps to its own (conftest.py)
+        workers = int(os.environ.get("TEXTCLUSTER_TEST_CLI_JOBS") or min(3, cores))
+        threads = max(1, cores // workers)
         self.run_dirs = {name: root / name / "run" for name in cases}
         self.sweep_dir = root / "multirun" / "sweep"
         self._pool = ThreadPoolExecutor(max_workers=workers)
