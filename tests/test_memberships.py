@@ -110,6 +110,16 @@ def test_clusters_that_are_the_topics_pass_through_as_a_mapping_onto_themselves_
     assert unchanged is direct and columns.tolist() == ids.tolist()
 
 
+def test_renumbered_topics_take_their_clusters_columns_and_a_merge_still_sums():
+    """Topics numbered by size (the fit's mapping, one cluster each) move columns; merging two sums them."""
+    proba = np.random.default_rng(1).dirichlet(np.ones(4), size=30)
+    ids = np.array([0, 1, 2, 5])
+    renumbered = to_topics(ids, proba, {0: 2, 1: 0, 2: 3, 5: 1}, np.array([0, 1, 2, 3]))
+    np.testing.assert_allclose(renumbered, proba[:, [1, 3, 0, 2]], atol=1e-15)
+    merged = to_topics(ids, proba, {0: 1, 1: 0, 2: 1, 5: 2}, np.array([0, 1, 2]))
+    np.testing.assert_allclose(merged, np.stack([proba[:, 1], proba[:, 0] + proba[:, 2], proba[:, 3]], 1))
+
+
 def test_edits_merge_columns_and_a_split_hands_its_share_to_the_nearest_part():
     proba = np.array([[0.6, 0.3, 0.1], [0.2, 0.2, 0.6]])
     embeddings = np.array([[0.0, 1.0], [1.0, 0.0]])

@@ -147,7 +147,7 @@ def write_topic_distribution(path: Path, blocks: Iterable[np.ndarray], n_rows: i
         written = 0
         with track(n_rows, "writing the topic distribution", "documents") as progress:  # n x topics grows with both
             for block in blocks:
-                handle.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+                handle.write(np.ascontiguousarray(block, dtype="<f4"))  # the buffer itself: no bytes copy
                 written += len(block)
                 progress.update(len(block))
         if written != n_rows:  # the header promised n_rows: a short file must never be renamed into place
