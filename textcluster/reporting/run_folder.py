@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,16 @@ def write_results(run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> list[d
 
     Returns the topics.json entries (None without topics), for the report.
     """
-    write_embeddings(run_dir / "embeddings.npy", pipeline)
+    # the embeddings' copy is mostly the disk's work (a million documents: 1.8 GB): it runs beside the rest
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-embeddings") as beside:
+        embeddings = beside.submit(write_embeddings, run_dir / "embeddings.npy", pipeline)
+        topics = _write_the_rest(run_dir, pipeline, dataset)
+        embeddings.result()  # its error, if any, before metrics.json could mark the folder whole
+    write_json(run_dir / "metrics.json", metrics_record(pipeline))
+    return topics
+
+
+def _write_the_rest(run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> list[dict] | None:
     if dataset.has_texts:
         write_documents(run_dir / DOCUMENTS_FILE, dataset, pipeline.labels_)
     topic_labels = None if pipeline.topics_ is None else pipeline.topics_.label_of(pipeline.labels_)
@@ -50,7 +60,6 @@ def write_results(run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> list[d
     if getattr(pipeline, "k_selection_", None) is not None:
         write_json(run_dir / "k_selection.json", pipeline.k_selection_.as_dict())
     write_json(run_dir / "skipped_metrics.json", pipeline.skipped_metrics_)
-    write_json(run_dir / "metrics.json", metrics_record(pipeline))
     return topics
 
 
