@@ -167,7 +167,7 @@ def to_topics(
         probabilities = np.where(unusable, 0.0, probabilities)
     sources, targets = _topic_columns(cluster_ids, mapping, topic_ids)
     if np.array_equal(np.sort(targets), np.arange(len(topic_ids))):  # each topic one cluster's (renumbered) column
-        out = np.take(probabilities, sources[np.argsort(targets)], axis=1)  # a copy; 6x the sparse sum's speed
+        out = np.take(probabilities, sources[np.argsort(targets)], axis=1)  # a gather: far cheaper than the sum
     else:  # merged topics: a topic's column is the sum of its clusters'
         out = _sum_into_topics(sources, targets, probabilities, len(topic_ids))
     totals = out.sum(axis=1, keepdims=True)

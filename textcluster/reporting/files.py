@@ -139,7 +139,8 @@ def write_rows(
         columns = [list(dataset.ids[cut]), np.asarray(labels[cut], dtype=np.int64).tolist()]
         columns += [topic_labels[cut]] if topic_labels is not None else []
         columns += [list(dataset.labels[cut])] if dataset.has_labels else []
-        columns += [["" if isnan(value) else f"{value:.6g}" for value in values[cut].tolist()] for _, values in extra]
+        scores = [np.asarray(values[cut], dtype=np.float64).tolist() for _, values in extra]
+        columns += [["" if isnan(value) else f"{value:.6g}" for value in column] for column in scores]
         text = [snippet(item, SNIPPET_CHARS) for item in dataset.texts[cut]] if dataset.texts is not None else rows
         return [*columns, text]
 

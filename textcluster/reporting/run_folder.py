@@ -42,6 +42,7 @@ def write_results(run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> list[d
 
 
 def _write_the_rest(run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> list[dict] | None:
+    """Every file of :func:`write_results` but the embeddings and metrics.json."""
     if dataset.has_texts:
         write_documents(run_dir / DOCUMENTS_FILE, dataset, pipeline.labels_)
     topic_labels = None if pipeline.topics_ is None else pipeline.topics_.label_of(pipeline.labels_)
