@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
@@ -42,6 +44,42 @@ def test_kmeans_is_seeded():
     first = build({"name": "kmeans", "n_clusters": 4, "n_init": 1}).fit(X).labels_
     again = build({"name": "kmeans", "n_clusters": 4, "n_init": 1}).fit(X).labels_
     assert np.array_equal(first, again)
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_kmeans_starts_one_at_a_time_give_scikit_learns_fit_to_the_bit(seed, monkeypatch):
+    """The starts run one by one (a long fit shows them as progress): the same random stream and the same rule
+    for the best as KMeans(n_init=...) in one call, so the same centres and labels; the progress is shown only
+    where one start's points x centres reach PROGRESS_PAIRS (never for the k search's small fits)."""
+    from sklearn.cluster import KMeans
+
+    from textcluster.clusterers import builtin
+
+    shown = []
+
+    class Recorder:
+        def update(self, n):
+            shown.append(n)
+
+    monkeypatch.setattr(builtin, "track", lambda total, what, unit: contextlib.nullcontext(Recorder()))
+    X, _ = make_blobs(n_samples=600, centers=12, n_features=6, cluster_std=3.0, random_state=seed)
+    X = X.astype(np.float32)
+    reference = KMeans(n_clusters=12, n_init=6, random_state=seed).fit(X)
+    ours = build({"name": "kmeans", "n_clusters": 12, "n_init": 6, "random_state": seed}).fit(X)
+    np.testing.assert_array_equal(ours.cluster_centers_, reference.cluster_centers_)
+    np.testing.assert_array_equal(ours.labels_, reference.labels_)
+    assert shown == []  # 600 x 12 pairs: no progress
+    monkeypatch.setattr(builtin, "PROGRESS_PAIRS", 600 * 12)
+    build({"name": "kmeans", "n_clusters": 12, "n_init": 6, "random_state": seed}).fit(X)
+    assert shown == [1] * 6
+
+
+def test_same_partition_is_a_relabelling():
+    from textcluster.clusterers.builtin import same_partition
+
+    assert same_partition(np.array([0, 0, 1, 2]), np.array([5, 5, 3, 4]))
+    assert not same_partition(np.array([0, 0, 1, 2]), np.array([5, 6, 3, 4]))
+    assert not same_partition(np.array([0, 0, 1, 1]), np.array([5, 5, 5, 3]))
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from textcluster.errors import NoClustersError, UserError
 from textcluster.labels import NOISE, cluster_ids
 from textcluster.neighbours import EXACT_SEARCH_MAX, exact_neighbours
 from textcluster.params import NULL, Choice, Float, Int, Str
+from textcluster.progress import track
 from textcluster.registry import clusterers
 from textcluster.seeding import FIT_SIZE, FIT_SIZE_MIN, fit_sample
 from textcluster.state import estimator_state, restore_estimator
@@ -65,8 +67,6 @@ class KMeansClusterer(NearestCentre, Clusterer):
         return fit_sample(n_samples, self.fit_size, self.random_state)
 
     def fit(self, X: np.ndarray) -> KMeansClusterer:
-        from sklearn.cluster import KMeans
-
         rows = self.sample(len(X))
         if rows is not None:
             log.info(
@@ -74,16 +74,42 @@ class KMeansClusterer(NearestCentre, Clusterer):
                 len(rows),
                 len(X),
             )
-        model = KMeans(
-            n_clusters=settled_k("kmeans", self.n_clusters),
-            n_init=self.n_init,
-            max_iter=self.max_iter,
-            random_state=self.random_state,
-        ).fit(X if rows is None else X[rows])
+        k = settled_k("kmeans", self.n_clusters)
+        model = best_of_starts(X if rows is None else X[rows], k, self.n_init, self.max_iter, self.random_state)
         self.cluster_centers_ = model.cluster_centers_
         # sklearn's predict works through the rows in chunks: memory beyond X is the labels
         self.labels_ = model.labels_ if rows is None else model.predict(X)
         return self
+
+
+PROGRESS_PAIRS = 5_000_000  # points x centres of one start from which the starts show progress (a second or so
+# each on 2 cores): the final fit of a large corpus, never the k search's fits on its 5,000-point sample
+
+
+def best_of_starts(X: np.ndarray, n_clusters: int, n_init: int, max_iter: int, seed: int):
+    """scikit-learn's ``KMeans(n_init=n_init, random_state=seed)``, one start at a time so that a long fit shows
+    its progress. The starts draw from one random stream, as within one fit, and the best is kept by
+    scikit-learn's rule (the lowest inertia, unless that start is the same partition relabelled): the same
+    centres and labels to the bit."""
+    from sklearn.cluster import KMeans
+
+    stream = np.random.RandomState(seed)
+    best = None
+    shown = len(X) * n_clusters >= PROGRESS_PAIRS
+    with track(n_init, "kmeans", "starts") if shown else nullcontext() as progress:
+        for _ in range(n_init):
+            start = KMeans(n_clusters=n_clusters, n_init=1, max_iter=max_iter, random_state=stream).fit(X)
+            if best is None or (start.inertia_ < best.inertia_ and not same_partition(start.labels_, best.labels_)):
+                best = start
+            if progress is not None:
+                progress.update(1)
+    return best
+
+
+def same_partition(labels: np.ndarray, other: np.ndarray) -> bool:
+    """Whether ``other`` is ``labels`` relabelled: each label of ``labels`` meets one label of ``other``."""
+    pairs = np.unique(np.stack([labels, other]), axis=1)
+    return pairs.shape[1] == len(np.unique(labels))
 
 
 @clusterers.register("dbscan")
