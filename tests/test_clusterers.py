@@ -65,13 +65,15 @@ def test_kmeans_starts_one_at_a_time_give_scikit_learns_fit_to_the_bit(seed, mon
     X, _ = make_blobs(n_samples=600, centers=12, n_features=6, cluster_std=3.0, random_state=seed)
     X = X.astype(np.float32)
     reference = KMeans(n_clusters=12, n_init=6, random_state=seed).fit(X)
+    monkeypatch.setattr(builtin, "PROGRESS_PAIRS", 600 * 12)  # 600 x 12 pairs: one start at a time, with progress
     ours = build({"name": "kmeans", "n_clusters": 12, "n_init": 6, "random_state": seed}).fit(X)
     np.testing.assert_array_equal(ours.cluster_centers_, reference.cluster_centers_)
     np.testing.assert_array_equal(ours.labels_, reference.labels_)
-    assert shown == []  # 600 x 12 pairs: no progress
-    monkeypatch.setattr(builtin, "PROGRESS_PAIRS", 600 * 12)
-    build({"name": "kmeans", "n_clusters": 12, "n_init": 6, "random_state": seed}).fit(X)
     assert shown == [1] * 6
+    shown.clear()
+    monkeypatch.setattr(builtin, "PROGRESS_PAIRS", 600 * 12 + 1)
+    build({"name": "kmeans", "n_clusters": 12, "n_init": 6, "random_state": seed}).fit(X)
+    assert shown == []  # below the threshold: no progress
 
 
 def test_same_partition_is_a_relabelling():

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -87,22 +86,22 @@ PROGRESS_PAIRS = 5_000_000  # points x centres of one start from which the start
 
 
 def best_of_starts(X: np.ndarray, n_clusters: int, n_init: int, max_iter: int, seed: int):
-    """scikit-learn's ``KMeans(n_init=n_init, random_state=seed)``, one start at a time so that a long fit shows
-    its progress. The starts draw from one random stream, as within one fit, and the best is kept by
+    """scikit-learn's ``KMeans(n_init=n_init, random_state=seed)``; a long fit runs it one start at a time so that
+    it shows its progress. The starts draw from one random stream, as within one fit, and the best is kept by
     scikit-learn's rule (the lowest inertia, unless that start is the same partition relabelled): the same
     centres and labels to the bit."""
     from sklearn.cluster import KMeans
 
+    if len(X) * n_clusters < PROGRESS_PAIRS:  # one call: each start on its own validates and centres X again
+        return KMeans(n_clusters=n_clusters, n_init=n_init, max_iter=max_iter, random_state=seed).fit(X)
     stream = np.random.RandomState(seed)
     best = None
-    shown = len(X) * n_clusters >= PROGRESS_PAIRS
-    with track(n_init, "kmeans", "starts") if shown else nullcontext() as progress:
+    with track(n_init, "kmeans", "starts") as progress:
         for _ in range(n_init):
             start = KMeans(n_clusters=n_clusters, n_init=1, max_iter=max_iter, random_state=stream).fit(X)
             if best is None or (start.inertia_ < best.inertia_ and not same_partition(start.labels_, best.labels_)):
                 best = start
-            if progress is not None:
-                progress.update(1)
+            progress.update(1)
     return best
 
 
