@@ -76,6 +76,42 @@ def test_kmeans_starts_one_at_a_time_give_scikit_learns_fit_to_the_bit(seed, mon
     assert shown == []  # below the threshold: no progress
 
 
+def test_auto_starts_are_ten_until_they_pass_the_pairs_bound_and_three_at_least():
+    from textcluster.clusterers.builtin import AUTO_STARTS_PAIRS, auto_starts
+
+    assert auto_starts(5_000, 500) == 10  # the k search's fits: always ten
+    assert auto_starts(50_000, 100) == 10  # 50,000,000 pairs: the bound itself
+    assert auto_starts(50_000, 101) == 9
+    assert auto_starts(50_000, 287) == 3  # the final fit of a million short texts
+    assert auto_starts(50_000, 5_000) == 3  # never fewer
+    assert auto_starts(AUTO_STARTS_PAIRS // 10, 1) == 10
+    assert auto_starts(AUTO_STARTS_PAIRS // 10 + 1, 1) == 9
+
+
+def test_kmeans_n_init_auto_runs_the_settled_starts_and_says_so(monkeypatch, caplog):
+    """auto fits what KMeans(n_init=<its starts>) fits, and logs when it runs fewer than ten; a number is kept."""
+    from sklearn.cluster import KMeans
+
+    from textcluster.clusterers import builtin
+
+    X, _ = make_blobs(n_samples=600, centers=12, n_features=6, cluster_std=3.0, random_state=0)
+    X = X.astype(np.float32)
+    monkeypatch.setattr(builtin, "AUTO_STARTS_PAIRS", 600 * 12 * 4)  # four starts' worth
+    with caplog.at_level("INFO", logger="textcluster.clusterers.builtin"):
+        ours = build({"name": "kmeans", "n_clusters": 12, "random_state": 0}).fit(X)
+    reference = KMeans(n_clusters=12, n_init=4, random_state=0).fit(X)
+    np.testing.assert_array_equal(ours.cluster_centers_, reference.cluster_centers_)
+    assert "kmeans: 4 starts, not 10 (clusterer.n_init=auto" in caplog.text
+    assert "clusterer.n_init=10 runs them all" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="textcluster.clusterers.builtin"):
+        explicit = build({"name": "kmeans", "n_clusters": 12, "n_init": 10, "random_state": 0}).fit(X)
+    np.testing.assert_array_equal(
+        explicit.cluster_centers_, KMeans(n_clusters=12, n_init=10, random_state=0).fit(X).cluster_centers_
+    )
+    assert "starts, not" not in caplog.text
+
+
 def test_same_partition_is_a_relabelling():
     from textcluster.clusterers.builtin import same_partition
 

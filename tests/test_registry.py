@@ -69,7 +69,9 @@ def test_build_rejects_unknown_parameter_naming_accepted_ones():
 
 
 def test_build_checks_declared_values_before_constructing():
-    with pytest.raises(UserError, match=r"clusterer\.n_init='three' is not valid: it must be an integer >= 1"):
+    with pytest.raises(
+        UserError, match=r"clusterer\.n_init='three' is not valid: it must be an integer >= 1 or 'auto'"
+    ):
         registry.clusterers.build({"name": "kmeans", "n_init": "three"})
     with pytest.raises(UserError, match=r"reducer\.metric='cosin' is not valid: it must be one of 'euclidean', "):
         registry.reducers.build({"name": "umap", "metric": "cosin"})

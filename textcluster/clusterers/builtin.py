@@ -39,12 +39,19 @@ class KMeansClusterer(NearestCentre, Clusterer):
     keeps about 100 or more at the k search's largest k. All ``n_init`` starts
     run on the sample: the bound makes them affordable, and one start alone
     leaves a worse optimum.
-    Measured: benchmarks/kmeans_scale.py (benchmarks/results/kmeans-scale.md).
+
+    ``n_init``: the number of k-means++ starts, the best kept; ``auto`` runs
+    ten, fewer (three at least) where ten would pass :data:`AUTO_STARTS_PAIRS`
+    points x centres in all: the bound keeps the final fit of a large corpus
+    at a few seconds whatever k the search found, as ``fit_size`` keeps it
+    whatever the corpus' size.
+    Measured: benchmarks/kmeans_scale.py (benchmarks/results/kmeans-scale.md),
+    benchmarks/kmeans_starts.py (benchmarks/results/kmeans-starts.md).
     """
 
     parameters = {
         "n_clusters": N_CLUSTERS,
-        "n_init": Int(min=1),
+        "n_init": Int(min=1) | Choice("auto"),
         "max_iter": Int(min=1),
         "fit_size": Int(min=FIT_SIZE_MIN) | NULL,
         "random_state": Int(min=0),
@@ -53,7 +60,7 @@ class KMeansClusterer(NearestCentre, Clusterer):
     def __init__(
         self,
         n_clusters: int | str = "auto",
-        n_init: int = 10,
+        n_init: int | str = "auto",
         max_iter: int = 300,
         fit_size: int | None = FIT_SIZE,
         random_state: int = 0,
@@ -74,11 +81,41 @@ class KMeansClusterer(NearestCentre, Clusterer):
                 len(X),
             )
         k = settled_k("kmeans", self.n_clusters)
-        model = best_of_starts(X if rows is None else X[rows], k, self.n_init, self.max_iter, self.random_state)
+        fitted = X if rows is None else X[rows]
+        model = best_of_starts(fitted, k, self.starts(len(fitted), k), self.max_iter, self.random_state)
         self.cluster_centers_ = model.cluster_centers_
         # sklearn's predict works through the rows in chunks: memory beyond X is the labels
         self.labels_ = model.labels_ if rows is None else model.predict(X)
         return self
+
+    def starts(self, n_points: int, k: int) -> int:
+        """How many starts a fit of ``n_points`` points at ``k`` centres runs: ``n_init``, or what ``auto`` settles."""
+        if self.n_init != "auto":
+            return self.n_init
+        starts, most = auto_starts(n_points, k), AUTO_STARTS[1]
+        if starts < most:
+            log.info(
+                "kmeans: %d starts, not %d (clusterer.n_init=auto bounds %d points x %d centres x the starts by %s; "
+                "clusterer.n_init=%d runs them all)",
+                starts,
+                most,
+                n_points,
+                k,
+                f"{AUTO_STARTS_PAIRS:,}",
+                most,
+            )
+        return starts
+
+
+AUTO_STARTS = (3, 10)  # n_init=auto: ten starts, three at least (one alone is 1-4% worse in inertia)
+AUTO_STARTS_PAIRS = 50_000_000  # points x centres of all starts together past which auto runs fewer (about 4 s
+# on 2 cores): at large k the best of three is as near the best of ten as one seed's best of ten is to another's
+
+
+def auto_starts(n_points: int, k: int) -> int:
+    """``n_init=auto``'s starts: as many of ten as fit in AUTO_STARTS_PAIRS, never fewer than three."""
+    fewest, most = AUTO_STARTS
+    return max(fewest, min(most, AUTO_STARTS_PAIRS // max(n_points * k, 1)))
 
 
 PROGRESS_PAIRS = 5_000_000  # points x centres of one start from which the starts show progress (a second or so
