@@ -177,6 +177,28 @@ def test_umap_transform_reports_its_progress(digits, sampled_umap, monkeypatch, 
     assert lines[2].startswith("umap transform: 700 points in") and len(lines) == 3
 
 
+def test_a_umap_fit_reports_its_search_and_its_epochs(digits, monkeypatch, caplog):
+    """A fit on 50,000 points searches for about 10 s and lays out for most of a minute: both show their progress
+    (here at every update). umap-learn's own bar stays what it was outside fit_umap (a transform's layouts)."""
+    import inspect
+
+    from umap import layouts
+
+    monkeypatch.setattr(neighbours, "track", log_every_update)
+    monkeypatch.setattr(neighbours, "SEARCH_ROWS", 700)
+    X, _ = digits
+    with caplog.at_level("INFO", logger="textcluster.progress"):
+        registry.reducers.build({**UMAP_SMALL, "fit_size": None}, random_state=0).fit_transform(X)
+    lines = [record.getMessage() for record in caplog.records]
+    searched = [line.split(" (")[0] for line in lines if line.startswith("neighbours")]
+    assert searched[:2] == ["neighbours: 700/1,797 points", "neighbours: 1,400/1,797 points"]
+    assert searched[-1].startswith("neighbours: 1,797 points in")
+    epochs = [line.split(" (")[0] for line in lines if line.startswith("umap layout")]
+    assert epochs[:2] == ["umap layout: 1/500 epochs", "umap layout: 2/500 epochs"]  # 500: umap-learn's below 10,000
+    assert epochs[-1].startswith("umap layout: 500 epochs in") and len(epochs) == 500
+    assert not inspect.isgenerator(layouts.tqdm(range(3), disable=True))  # outside a fit: tqdm itself, hidden
+
+
 def test_umap_fit_size_and_neighbours_are_checked():
     with pytest.raises(UserError, match=r"reducer\.fit_size=10 is not valid: it must be an integer >= 1000 or null"):
         registry.reducers.build({"name": "umap", "fit_size": 10})

@@ -12,7 +12,9 @@ depend on the number of cores.
 
 from __future__ import annotations
 
+import contextvars
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -20,6 +22,7 @@ import numpy as np
 
 from textcluster import console
 from textcluster.machine import available_cores
+from textcluster.progress import track
 
 FAISS_METRICS = ("euclidean", "cosine")  # the metrics ExactNeighbours searches with faiss
 SEARCH_ROWS = 2_500  # rows per neighbour search, each on one thread (faiss' result depends on both)
@@ -95,7 +98,11 @@ def joined(chunks: list[Future]) -> tuple[np.ndarray, np.ndarray]:
 def nearest_in(index: ExactNeighbours, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """``(indices, distances)`` of each query's ``k`` nearest rows of ``index``, searched on every core."""
     with ThreadPoolExecutor(available_cores(), initializer=index.use_one_thread) as pool:
-        return joined(search_in_chunks(pool, index, np.ascontiguousarray(queries, dtype=np.float32), k))
+        chunks = search_in_chunks(pool, index, np.ascontiguousarray(queries, dtype=np.float32), k)
+        with track(len(queries), "neighbours", "points") as progress:
+            for chunk in chunks:
+                progress.update(len(chunk.result()[0]))
+        return joined(chunks)
 
 
 def exact_neighbours(X: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -113,9 +120,47 @@ def umap_neighbours(X: np.ndarray, n_neighbors: int, metric: Any) -> tuple:
 
 
 def fit_umap(model: Any, X: np.ndarray) -> np.ndarray:
-    """``model.fit_transform(X)`` for an unfitted ``umap.UMAP``, given exact neighbours (``umap_neighbours``)."""
+    """``model.fit_transform(X)`` for an unfitted ``umap.UMAP``, given exact neighbours (``umap_neighbours``);
+    its layout's epochs show as progress."""
     model.precomputed_knn = umap_neighbours(X, model.n_neighbors, model.metric)
-    with warnings.catch_warnings():
-        # without an index of its own it warns that it cannot transform: the reducer gives it ExactNeighbours
-        warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
-        return model.fit_transform(X)
+    _show_fit_epochs()
+    shown = _FIT_EPOCHS_SHOWN.set(True)
+    try:
+        with warnings.catch_warnings():
+            # without an index of its own it warns that it cannot transform: the reducer gives it ExactNeighbours
+            warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
+            return model.fit_transform(X)
+    finally:
+        _FIT_EPOCHS_SHOWN.reset(shown)
+
+
+_FIT_EPOCHS_SHOWN = contextvars.ContextVar("fit_epochs_shown", default=False)  # set in fit_umap's own thread
+
+
+def _show_fit_epochs() -> None:
+    """Let the epochs of a layout that fit_umap runs show through :func:`track` (a bar, or a log line every 30 s).
+
+    umap-learn loops over a layout's epochs through ``tqdm(range(n_epochs), **tqdm_kwds)``, hidden unless the
+    UMAP is verbose, and verbose prints its own lines rather than the package's: a 50,000-point fit lays out
+    for most of a minute without a sign. The module's ``tqdm`` becomes a function that tracks the epochs within
+    fit_umap (in its thread) and calls tqdm as before everywhere else (a transform's layouts on the reducer's
+    threads, a user's own UMAP). Where another umap-learn has no such name, nothing changes.
+    """
+    from umap import layouts
+
+    original = getattr(layouts, "tqdm", None)
+    if original is None or getattr(original, "tracks_fit_epochs", False):
+        return
+
+    def epochs(iterable: Any, **tqdm_kwds: Any) -> Any:
+        return _tracked_epochs(iterable) if _FIT_EPOCHS_SHOWN.get() else original(iterable, **tqdm_kwds)
+
+    epochs.tracks_fit_epochs = True
+    layouts.tqdm = epochs
+
+
+def _tracked_epochs(epochs: range) -> Iterator[int]:
+    with track(len(epochs), "umap layout", "epochs") as progress:
+        for epoch in epochs:
+            yield epoch
+            progress.update(1)
