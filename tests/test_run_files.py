@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import csv
+import threading
+from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
+from textcluster.api import Pipeline
+from textcluster.clusterers.builtin import KMeansClusterer
 from textcluster.dataset import Dataset
-from textcluster.reporting import files
+from textcluster.encoders.dense import RawEncoder
+from textcluster.reporting import files, run_folder
 
 
 def test_rows_built_column_by_column_per_block_land_on_their_items(tmp_path, monkeypatch):
@@ -39,3 +45,38 @@ def test_image_rows_name_their_index(tmp_path, monkeypatch):
         rows = list(csv.reader(handle))
     assert rows[0] == ["id", "cluster", "index"]
     assert rows[1:] == [[item, str(cluster), str(row)] for row, (item, cluster) in enumerate(zip("abcde", clusters))]
+
+
+def test_a_stopped_topic_distribution_leaves_no_file(tmp_path):
+    """Written beside assignments.csv, the distribution ends at its next block when the run stops, and its
+    temporary file goes with it."""
+    stop = threading.Event()
+
+    def blocks():
+        yield np.full((2, 3), 1 / 3)
+        stop.set()  # what write_results does when another file fails or Ctrl-C comes
+        yield np.full((2, 3), 1 / 3)
+
+    pipeline = SimpleNamespace(topic_ids_=np.arange(3), topics_=None)
+    with pytest.raises(run_folder.Stopped):
+        run_folder.write_topic_distribution(tmp_path / "d.npy", run_folder._until(stop, blocks()), 4, pipeline)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_write_marks_nothing_whole(tmp_path, monkeypatch):
+    """Ctrl-C while assignments.csv is written: the files beside it end whole or not at all, and no metrics.json
+    says the folder is complete."""
+    texts = [f"alpha beta item{i}" for i in range(30)] + [f"gamma delta item{i}" for i in range(30)]
+    pipeline = Pipeline(RawEncoder(features={"min_df": 1, "stop_words": None}), KMeansClusterer(2, n_init=1))
+    pipeline.fit(texts)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_folder, "write_rows", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_folder.write_results(tmp_path, pipeline, Dataset.from_documents(texts))
+    names = {path.name for path in tmp_path.iterdir()}
+    assert "metrics.json" not in names and not [name for name in names if name.endswith(".tmp")]
+    if "topic_distribution.npy" in names:  # finished before the stop: whole
+        assert np.load(tmp_path / "topic_distribution.npy").shape == (60, 2)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,24 +33,50 @@ def write_results(run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> list[d
 
     Returns the topics.json entries (None without topics), for the report.
     """
-    # the embeddings' copy is mostly the disk's work (a million documents: 1.8 GB): it runs beside the rest
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-embeddings") as beside:
-        embeddings = beside.submit(write_embeddings, run_dir / "embeddings.npy", pipeline)
-        topics = _write_the_rest(run_dir, pipeline, dataset)
-        embeddings.result()  # its error, if any, before metrics.json could mark the folder whole
+    # the three large files are written beside the rows of assignments.csv (Python's csv module holds the GIL;
+    # numpy, parquet and the disk mostly do not), each under its own temporary name. A stop (an error here,
+    # Ctrl-C) ends the topic distribution at its next block; the others are short or the disk's own work
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="write") as beside:
+        jobs = [
+            beside.submit(write_embeddings, run_dir / "embeddings.npy", pipeline),
+            beside.submit(
+                write_topic_distribution,
+                run_dir / TOPIC_DISTRIBUTION,
+                _until(stop, pipeline.training_proba_blocks()),
+                len(pipeline.labels_),
+                pipeline,
+            ),
+        ]
+        if dataset.has_texts:
+            jobs.append(beside.submit(write_documents, run_dir / DOCUMENTS_FILE, dataset, pipeline.labels_))
+        try:
+            topics = _write_the_rest(run_dir, pipeline, dataset)
+            for job in jobs:
+                job.result()  # its error, if any, before metrics.json could mark the folder whole
+        except BaseException:
+            stop.set()
+            raise
     write_json(run_dir / "metrics.json", metrics_record(pipeline))
     return topics
 
 
+class Stopped(Exception):
+    """A file written beside others stops because another failed or the run was interrupted."""
+
+
+def _until(stop: threading.Event, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    for block in blocks:
+        if stop.is_set():
+            raise Stopped("stopped: the run folder is not written whole")  # its temporary file is removed
+        yield block
+
+
 def _write_the_rest(run_dir: Path, pipeline: Pipeline, dataset: Dataset) -> list[dict] | None:
-    """Every file of :func:`write_results` but the embeddings and metrics.json."""
-    if dataset.has_texts:
-        write_documents(run_dir / DOCUMENTS_FILE, dataset, pipeline.labels_)
+    """The files of :func:`write_results` that are not written beside it: assignments.csv, the topics, the
+    small JSON files."""
     topic_labels = None if pipeline.topics_ is None else pipeline.topics_.label_of(pipeline.labels_)
     write_rows(run_dir / "assignments.csv", dataset, pipeline.labels_, topic_labels=topic_labels)
-    write_topic_distribution(
-        run_dir / TOPIC_DISTRIBUTION, pipeline.training_proba_blocks(), len(pipeline.labels_), pipeline
-    )
     topics = None
     if pipeline.topics_ is not None:
         topics = write_topics(run_dir, pipeline.topics_, dataset.texts, dataset.ids)["topics"]
