@@ -79,7 +79,7 @@ def test_model_folder_holds_data_only(saved_run):
     assert manifest["stages"]["clusterer"] == {
         "name": "kmeans",
         "n_clusters": 10,
-        "n_init": 10,
+        "n_init": "auto",
         "max_iter": 300,
         "fit_size": 50_000,
         "random_state": 0,
