@@ -197,6 +197,12 @@ def test_a_umap_fit_reports_its_search_and_its_epochs(digits, monkeypatch, caplo
     assert epochs[:2] == ["umap layout: 1/500 epochs", "umap layout: 2/500 epochs"]  # 500: umap-learn's below 10,000
     assert epochs[-1].startswith("umap layout: 500 epochs in") and len(epochs) == 500
     assert not inspect.isgenerator(layouts.tqdm(range(3), disable=True))  # outside a fit: tqdm itself, hidden
+    shown = neighbours._FIT_EPOCHS_SHOWN.set(True)
+    try:  # within a fit, a loop without a length (another umap-learn's) keeps tqdm: nothing to count against
+        assert list(layouts.tqdm(iter(range(3)), disable=True)) == [0, 1, 2]
+        assert not inspect.isgenerator(layouts.tqdm(iter(range(3)), disable=True))
+    finally:
+        neighbours._FIT_EPOCHS_SHOWN.reset(shown)
 
 
 def test_umap_fit_size_and_neighbours_are_checked():

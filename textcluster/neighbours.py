@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import warnings
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -153,13 +153,16 @@ def _show_fit_epochs() -> None:
         return
 
     def epochs(iterable: Any, **tqdm_kwds: Any) -> Any:
-        return _tracked_epochs(iterable) if _FIT_EPOCHS_SHOWN.get() else original(iterable, **tqdm_kwds)
+        # an iterable without a length (another umap-learn's loop) keeps umap's own tqdm: no total to track
+        if _FIT_EPOCHS_SHOWN.get() and hasattr(iterable, "__len__"):
+            return _tracked_epochs(iterable)
+        return original(iterable, **tqdm_kwds)
 
     epochs.tracks_fit_epochs = True
     layouts.tqdm = epochs
 
 
-def _tracked_epochs(epochs: range) -> Iterator[int]:
+def _tracked_epochs(epochs: Collection[int]) -> Iterator[int]:
     with track(len(epochs), "umap layout", "epochs") as progress:
         for epoch in epochs:
             yield epoch
