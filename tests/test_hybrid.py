@@ -101,6 +101,7 @@ def test_cache_key_is_shared_across_seeds(cms_questions):
     [
         ({"lexical_weight": -1}, r"encoder\.lexical_weight=-1 is not valid: it must be a number >= 0 or 'auto'"),
         ({"lexical_dims": 0}, r"encoder\.lexical_dims=0 is not valid: it must be an integer >= 1"),
+        ({"lexical_fit_size": 10}, r"encoder\.lexical_fit_size=10 is not valid: it must be an integer >= 1000 or null"),
     ],
 )
 def test_bad_settings_are_user_errors(settings, message):
@@ -164,3 +165,25 @@ def test_auto_lexical_settings_follow_the_document_length(cms_questions, data_fi
     fixed = HybridEncoder(batch_size=32, lexical_weight=0.3, lexical_dims=50, max_length=64, features={"max_df": 0.9})
     fixed.fit(long_posts)
     assert (fixed.lexical_weight_, fixed.features_max_df_) == (0.3, 0.9)  # given values win
+
+
+def test_a_large_corpus_fits_its_lsa_on_a_seeded_sample(data_file, caplog):
+    """Above lexical_fit_size the SVD sees a sample (the same one whatever the run's seed); the vocabulary and IDF
+    still come from every document, so the sample's TF-IDF rows are the corpus' own."""
+    from sklearn.decomposition import TruncatedSVD
+
+    from textcluster.encoders.hybrid import SVD_RANDOM_STATE
+    from textcluster.seeding import fit_sample
+
+    texts = data_file("stackoverflow", "StackOverflow.txt").read_text(encoding="utf-8-sig").splitlines()[:1_500]
+    corpus = Dataset(name="stackoverflow-1500", texts=[text.strip() for text in texts])
+    settings = {"lexical_dims": 20, "dtype": "float32"}
+    with caplog.at_level("INFO", logger="textcluster.encoders.hybrid"):
+        sampled = HybridEncoder(lexical_fit_size=1_000, **settings).fit(corpus)
+    assert "LSA fitted on 1000 of 1500 documents (encoder.lexical_fit_size)" in caplog.text
+    whole = HybridEncoder(lexical_fit_size=None, **settings).fit(corpus)
+    assert sampled.features_.get_state()["vocabulary"] == whole.features_.get_state()["vocabulary"]
+    rows = fit_sample(1_500, 1_000, SVD_RANDOM_STATE)
+    expected = TruncatedSVD(20, random_state=SVD_RANDOM_STATE).fit(whole.features_.tfidf(corpus)[rows]).components_
+    np.testing.assert_allclose(sampled.lsa_components_, expected, atol=1e-6)
+    assert not np.allclose(sampled.lsa_components_, whole.lsa_components_, atol=1e-3)
