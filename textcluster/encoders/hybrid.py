@@ -49,9 +49,9 @@ log = logging.getLogger(__name__)
 # TruncatedSVD's randomised solver gets a fixed seed: the lexical view is then a function of the
 # corpus and the settings alone, so runs over several seeds share one embedding cache entry.
 SVD_RANDOM_STATE = 0
-# The LSA is fitted on a seeded sample of this many documents above it (the vocabulary and IDF still come from
-# all of them): the randomised SVD's working arrays grow with the rows (about 2 GB more at a million short texts,
-# 92 s), while 200,000 rows capture 99% of the TF-IDF energy all of them do in a fifth of the time
+# Above this many documents the LSA is fitted on a sample of them, seeded by SVD_RANDOM_STATE (the vocabulary and
+# IDF still come from all): the randomised SVD's float64 working arrays grow with its rows, and a sample this size
+# captures nearly all the variance the whole corpus' components do (benchmarks/results/lsa-sample.md)
 LEXICAL_FIT_SIZE = 200_000
 
 AUTO = "auto"
