@@ -14,18 +14,19 @@ NMI against the corpus' newsgroups on the 50,000 documents; seconds of the fit o
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+from run import write_keeping_notes
 from sklearn.cluster import KMeans
 from sklearn.metrics import normalized_mutual_info_score
 
 from textcluster.api import Pipeline
 from textcluster.clusterers.builtin import AUTO_STARTS_PAIRS, auto_starts
+from textcluster.machine import available_cores
 from textcluster.seeding import FIT_SIZE, fit_sample
 
 HERE = Path(__file__).resolve().parent
@@ -33,7 +34,6 @@ RESULTS = HERE / "results" / "kmeans-starts.md"
 RUNS = HERE / "runs" / "scale-default"
 CELLS = {"short-1000000": 1_000_000, "short-100000": 100_000, "long-100000": 100_000}
 KS, SEEDS = (150, 287), (0, 1, 2)
-NOTES_MARKER = "<!-- written by hand below: kept when the table is rewritten -->"
 
 
 def sample_and_labels(cell: str, n_documents: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,19 +77,16 @@ def table(results: dict[tuple[str, int], list[dict]]) -> list[str]:
 
 
 def write(results: dict[tuple[str, int], list[dict]]) -> None:
-    kept = ""
-    if RESULTS.exists() and NOTES_MARKER in RESULTS.read_text():
-        kept = RESULTS.read_text().split(NOTES_MARKER, 1)[1]
     header = [
         "# k-means starts for the final fit of a large corpus",
         "",
         f"`python benchmarks/kmeans_starts.py`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-        f"{os.cpu_count()} CPU cores. k-means' input is the default run's own (the UMAP layout "
+        f"{available_cores()} CPU cores. k-means' input is the default run's own (the UMAP layout "
         f"of its {FIT_SIZE:,}-document fit sample, from benchmarks/runs/scale-default); n_init=auto bounds points x "
         f"centres x starts by {AUTO_STARTS_PAIRS:,}. Inertia over the lowest of every fit in the row's group.",
         "",
     ]
-    RESULTS.write_text("\n".join(header + table(results)) + "\n\n" + NOTES_MARKER + kept)
+    write_keeping_notes(RESULTS, "\n".join(header + table(results)))
     print(f"wrote {RESULTS}")
 
 

@@ -14,7 +14,6 @@ their newsgroups, mean over seeds 0-2.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import tracemalloc
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from run import write_keeping_notes
 from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.metrics import normalized_mutual_info_score
@@ -30,6 +30,7 @@ from sklearn.preprocessing import normalize
 from textcluster.dataset import Dataset
 from textcluster.encoders.features import VectorFeatures
 from textcluster.encoders.hybrid import HYBRID_TFIDF_DEFAULTS, LEXICAL, LEXICAL_FIT_SIZE, SVD_RANDOM_STATE
+from textcluster.machine import available_cores
 from textcluster.seeding import fit_sample
 
 HERE = Path(__file__).resolve().parent
@@ -37,7 +38,6 @@ CORPUS = HERE / "runs" / "scale-default" / "short-1000000.csv"
 RESULTS = HERE / "results" / "lsa-sample.md"
 SIZES = (50_000, 100_000, 200_000, None)
 SCORED, K, SEEDS = 100_000, 20, (0, 1, 2)
-NOTES_MARKER = "<!-- written by hand below: kept when the table is rewritten -->"
 
 
 def tfidf_of(texts: list[str]):
@@ -100,7 +100,7 @@ def write_page(rows: list[tuple], n_documents: int, n_terms: int, args: argparse
         "# The hybrid's LSA on a sample of a large corpus (encoder.lexical_fit_size)",
         "",
         f"`python benchmarks/lsa_sample.py`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-        f"{len(os.sched_getaffinity(0))} CPU cores. {n_documents:,} short texts (scale_default.py's 10-25-word "
+        f"{available_cores()} CPU cores. {n_documents:,} short texts (scale_default.py's 10-25-word "
         f"windows of 20 Newsgroups), {n_terms:,} terms, {args.dims} dimensions. Default lexical_fit_size: "
         f"{LEXICAL_FIT_SIZE:,}. Variance: the share of the whole corpus' TF-IDF variance the components capture, "
         f"and that share over the full fit's. NMI: k-means at k = {K} on the L2-normalised lexical vectors of "
@@ -112,10 +112,7 @@ def write_page(rows: list[tuple], n_documents: int, n_terms: int, args: argparse
     for size, seconds, peak, share, nmi in rows:
         fitted = "all documents" if size is None else f"{size:,} documents"
         lines.append(f"| {fitted} | {seconds:.1f} | {peak:.2f} | {share:.4f} | {share / whole:.3f} | {nmi:.3f} |")
-    kept = "\n"
-    if args.out.exists() and NOTES_MARKER in args.out.read_text():
-        kept = args.out.read_text().split(NOTES_MARKER, 1)[1]
-    args.out.write_text("\n".join(lines) + "\n\n" + NOTES_MARKER + kept)
+    write_keeping_notes(args.out, "\n".join(lines))
     print(f"wrote {args.out}")
 
 

@@ -33,6 +33,15 @@ def data_dir() -> Path:
     return Path(os.environ.get("TEXTCLUSTER_DATA_DIR", HERE.parent.parent / "shared" / "data")).resolve()
 
 
+NOTES_MARKER = "<!-- written by hand below: kept when the table is rewritten -->"
+
+
+def write_keeping_notes(page: Path, generated: str) -> None:
+    """Write a results page's generated part, keeping whatever was written by hand below NOTES_MARKER."""
+    notes = page.read_text().split(NOTES_MARKER, 1)[1] if page.is_file() and NOTES_MARKER in page.read_text() else ""
+    page.write_text(generated.rstrip("\n") + "\n\n" + NOTES_MARKER + (notes or "\n"))
+
+
 def textcluster_command() -> list[str]:
     script = Path(sys.executable).with_name("textcluster")
     return [str(script)] if script.exists() else [sys.executable, "-m", "textcluster.cli"]
